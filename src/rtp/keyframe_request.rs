@@ -1,0 +1,114 @@
+//! Keyframe-request throttling per producer stream.
+//!
+//! Every consumer of a video producer can ask for a keyframe (its browser's
+//! PLI/FIR, a new consumer, a resume, a layer switch). Forwarding each one
+//! upstream would make the sender emit keyframes back to back, so requests
+//! are collapsed: while one is outstanding (sent less than `interval` ago and
+//! no keyframe seen since), more requests are absorbed. An outstanding request
+//! that gets no keyframe within `interval` is retried, since a PLI can be lost.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::time::{Duration, Instant};
+
+pub const DEFAULT_KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_secs(1);
+
+#[derive(Debug)]
+pub struct KeyframeRequestThrottle<K> {
+    interval: Duration,
+    /// Stream → when its outstanding request was sent.
+    outstanding: HashMap<K, Instant>,
+}
+
+impl<K: Hash + Eq + Clone> Default for KeyframeRequestThrottle<K> {
+    fn default() -> Self {
+        Self::new(DEFAULT_KEYFRAME_REQUEST_INTERVAL)
+    }
+}
+
+impl<K: Hash + Eq + Clone> KeyframeRequestThrottle<K> {
+    pub fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            outstanding: HashMap::new(),
+        }
+    }
+
+    /// True when a request for `stream` must be sent upstream now.
+    pub fn request(&mut self, stream: K, now: Instant) -> bool {
+        match self.outstanding.get(&stream) {
+            Some(sent) if now.saturating_duration_since(*sent) < self.interval => false,
+            _ => {
+                self.outstanding.insert(stream, now);
+                true
+            }
+        }
+    }
+
+    /// A keyframe arrived on `stream`: the next request goes through at once.
+    pub fn keyframe_received(&mut self, stream: &K) {
+        self.outstanding.remove(stream);
+    }
+
+    /// The stream is gone (producer closed).
+    pub fn forget(&mut self, stream: &K) {
+        self.outstanding.remove(stream);
+    }
+
+    /// Earliest time a retry may be due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.outstanding.values().min().map(|t| *t + self.interval)
+    }
+
+    /// Streams whose request got no keyframe within `interval`: re-armed and
+    /// pushed to `retry` so that the caller asks again.
+    pub fn handle_timeout(&mut self, now: Instant, retry: &mut Vec<K>) {
+        for (stream, sent) in self.outstanding.iter_mut() {
+            if now.saturating_duration_since(*sent) >= self.interval {
+                *sent = now;
+                retry.push(stream.clone());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_within_interval_are_collapsed() {
+        let t0 = Instant::now();
+        let mut th = KeyframeRequestThrottle::new(Duration::from_secs(1));
+        assert!(th.request("a", t0));
+        assert!(!th.request("a", t0 + Duration::from_millis(10)));
+        assert!(!th.request("a", t0 + Duration::from_millis(999)));
+        // Another stream is independent.
+        assert!(th.request("b", t0 + Duration::from_millis(10)));
+        assert!(th.request("a", t0 + Duration::from_millis(1000)));
+    }
+
+    #[test]
+    fn a_keyframe_reopens_the_gate() {
+        let t0 = Instant::now();
+        let mut th = KeyframeRequestThrottle::new(Duration::from_secs(1));
+        assert!(th.request(1u32, t0));
+        th.keyframe_received(&1);
+        assert!(th.request(1u32, t0 + Duration::from_millis(50)));
+    }
+
+    #[test]
+    fn unanswered_requests_are_retried() {
+        let t0 = Instant::now();
+        let mut th = KeyframeRequestThrottle::new(Duration::from_secs(1));
+        th.request(7u32, t0);
+        assert_eq!(th.poll_timeout(), Some(t0 + Duration::from_secs(1)));
+        let mut retry = vec![];
+        th.handle_timeout(t0 + Duration::from_millis(500), &mut retry);
+        assert!(retry.is_empty());
+        th.handle_timeout(t0 + Duration::from_secs(1), &mut retry);
+        assert_eq!(retry, vec![7]);
+        th.keyframe_received(&7);
+        assert_eq!(th.poll_timeout(), None);
+    }
+}

@@ -1,0 +1,13 @@
+//! RTP helpers for forwarding: per-consumer sequence/timestamp rewriting,
+//! keyframe detection per codec and keyframe-request throttling.
+//!
+//! Everything here is sans-IO and independent of str0m's `Rtc`, so it can be
+//! unit-tested with plain numbers and `Instant`s.
+
+pub mod keyframe;
+pub mod keyframe_request;
+pub mod rewrite;
+
+pub use keyframe::{VideoCodec, is_keyframe};
+pub use keyframe_request::KeyframeRequestThrottle;
+pub use rewrite::{RtpRewriter, SeqRewriter, TimestampRewriter};

@@ -1,0 +1,183 @@
+// SFU test page: the real, unmodified mediasoup-client, talking to the server
+// through the harness's signaling bridge with the usual mediasoup demo flow
+// (load device, send/recv transports, produce, consume paused then resume).
+import { Device, type types } from 'mediasoup-client';
+import { attachRemoteTrack, detachRemoteTrack, getLocalMedia, inboundFigures, showLocalVideo, type RemoteTrackView } from './media';
+import type { RemoteTrackStats, SfuConsumeOptions, SfuJoinOptions, SfuJoinResult } from './types';
+
+/** What the server returns for createWebRtcTransport (mediasoup's transport fields). */
+interface TransportInfo {
+  id: string;
+  iceParameters: types.IceParameters;
+  iceCandidates: types.IceCandidate[];
+  dtlsParameters: types.DtlsParameters;
+}
+
+interface ConsumerInfo {
+  id: string;
+  producerId: string;
+  kind: types.MediaKind;
+  rtpParameters: types.RtpParameters;
+}
+
+interface RemoteEntry {
+  consumer: types.Consumer;
+  view: RemoteTrackView;
+  /** Figures from before the consumer closed (its getStats() throws after that). */
+  last: RemoteTrackStats | null;
+}
+
+const signal = <T>(method: string, data?: unknown): Promise<T> => window.signal(method, data) as Promise<T>;
+
+let device: Device | null = null;
+let sendTransport: types.Transport | null = null;
+let recvTransport: types.Transport | null = null;
+let local: MediaStream | null = null;
+let joinStartedAt = 0;
+const producers = new Map<types.MediaKind, types.Producer>();
+const remotes = new Map<string, RemoteEntry>();
+/** Connection states seen per transport direction, in order, for the test to inspect. */
+const transportStates: Record<'send' | 'recv', string[]> = { send: [], recv: [] };
+
+async function createTransport(direction: 'send' | 'recv', tcpOnly: boolean): Promise<types.Transport> {
+  if (!device) throw new Error('device not loaded');
+  const info = await signal<TransportInfo>('createWebRtcTransport', { direction, tcpOnly });
+  const transport =
+    direction === 'send' ? device.createSendTransport(info) : device.createRecvTransport(info);
+  transport.on('connect', ({ dtlsParameters }, callback, errback) => {
+    signal('connectTransport', { transportId: transport.id, dtlsParameters }).then(() => callback(), errback);
+  });
+  transport.on('connectionstatechange', (state) => transportStates[direction].push(state));
+  if (direction === 'send') {
+    transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
+      signal<{ id: string }>('produce', { transportId: transport.id, kind, rtpParameters, appData }).then(
+        callback,
+        errback,
+      );
+    });
+  }
+  return transport;
+}
+
+async function join(opts: SfuJoinOptions = {}): Promise<SfuJoinResult> {
+  joinStartedAt = performance.now();
+  device = new Device();
+  const routerRtpCapabilities = await signal<types.RtpCapabilities>('getRouterRtpCapabilities');
+  await device.load({ routerRtpCapabilities });
+  const deviceLoadMs = performance.now() - joinStartedAt;
+
+  const gumStart = performance.now();
+  local = await getLocalMedia(opts);
+  const getUserMediaMs = performance.now() - gumStart;
+  showLocalVideo(local);
+
+  const tcpOnly = opts.tcpOnly ?? false;
+  sendTransport = await createTransport('send', tcpOnly);
+  recvTransport = await createTransport('recv', tcpOnly);
+
+  const produce = async (kind: types.MediaKind): Promise<string | null> => {
+    const track = kind === 'audio' ? local?.getAudioTracks()[0] : local?.getVideoTracks()[0];
+    if (!track || !sendTransport || !device?.canProduce(kind)) return null;
+    const producer = await sendTransport.produce({ track, appData: { kind } });
+    producers.set(kind, producer);
+    return producer.id;
+  };
+  const audioProducerId = opts.audio === false ? null : await produce('audio');
+  const videoProducerId = opts.video === false ? null : await produce('video');
+  return { audioProducerId, videoProducerId, deviceLoadMs, getUserMediaMs };
+}
+
+/** Consumes a remote producer; returns the consumer id. */
+async function consume(producerId: string, opts: SfuConsumeOptions = {}): Promise<string> {
+  if (!device || !recvTransport) throw new Error('join() first');
+  const info = await signal<ConsumerInfo>('consume', {
+    transportId: recvTransport.id,
+    producerId,
+    rtpCapabilities: device.recvRtpCapabilities,
+  });
+  const consumer = await recvTransport.consume(info);
+  const view = attachRemoteTrack(consumer.id, consumer.track, `${consumer.kind} of ${producerId}`);
+  remotes.set(consumer.id, { consumer, view, last: null });
+  // The server creates consumers paused (so no packet is lost before the
+  // client is ready); resuming here is the normal mediasoup flow.
+  if (!opts.paused) await resumeConsumer(consumer.id);
+  return consumer.id;
+}
+
+function entry(consumerId: string): RemoteEntry {
+  const e = remotes.get(consumerId);
+  if (!e) throw new Error(`no consumer ${consumerId}`);
+  return e;
+}
+
+async function resumeConsumer(consumerId: string): Promise<void> {
+  await signal('resumeConsumer', { consumerId });
+  entry(consumerId).consumer.resume();
+}
+
+async function pauseConsumer(consumerId: string): Promise<void> {
+  entry(consumerId).consumer.pause();
+  await signal('pauseConsumer', { consumerId });
+}
+
+/** Server notification: the consumer's producer closed (mediasoup's 'producerclose'). */
+async function consumerClosed(consumerId: string): Promise<void> {
+  const e = remotes.get(consumerId);
+  if (!e || e.consumer.closed) return;
+  e.last = inboundFigures(await e.consumer.getStats(), consumerId, e.view);
+  e.consumer.close(); // stops the track: readyState becomes 'ended'
+  detachRemoteTrack(e.view);
+}
+
+async function closeProducer(kind: types.MediaKind): Promise<string> {
+  const producer = producers.get(kind);
+  if (!producer) throw new Error(`no ${kind} producer`);
+  producer.close();
+  producers.delete(kind);
+  await signal('closeProducer', { producerId: producer.id });
+  return producer.id;
+}
+
+async function stats(): Promise<RemoteTrackStats[]> {
+  const out: RemoteTrackStats[] = [];
+  for (const [id, e] of remotes) {
+    if (e.consumer.closed) {
+      out.push({ ...(e.last ?? inboundFigures(new Map() as RTCStatsReport, id, e.view)), trackState: e.view.track.readyState });
+    } else {
+      out.push(inboundFigures(await e.consumer.getStats(), id, e.view));
+    }
+  }
+  return out;
+}
+
+/** Milliseconds from the start of join() to each remote video's first presented frame. */
+function firstFrameDelays(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [id, e] of remotes) {
+    if (e.consumer.kind === 'video' && e.view.firstFrameAt !== null) out[id] = e.view.firstFrameAt - joinStartedAt;
+  }
+  return out;
+}
+
+function getTransportStates(): Record<'send' | 'recv', string[]> {
+  return transportStates;
+}
+
+function leave(): void {
+  sendTransport?.close();
+  recvTransport?.close();
+  local?.getTracks().forEach((t) => t.stop());
+}
+
+window.e2e = {
+  join,
+  consume,
+  resumeConsumer,
+  pauseConsumer,
+  consumerClosed,
+  closeProducer,
+  stats,
+  firstFrameDelays,
+  transportStates: getTransportStates,
+  leave,
+};

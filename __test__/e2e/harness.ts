@@ -57,6 +57,11 @@ export class Participant {
     return this.call<RemoteTrackStats[]>('stats');
   }
 
+  /** Leaves: closes this participant's context (its pages, tracks and connections). */
+  async close(): Promise<void> {
+    await this.context.close();
+  }
+
   /** Saves a PNG of the page under artifacts/e2e/ and returns its path. */
   async screenshot(label: string): Promise<string> {
     fs.mkdirSync(ARTIFACTS_DIR, { recursive: true });

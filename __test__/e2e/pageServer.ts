@@ -57,6 +57,8 @@ export class PageServer {
         res.writeHead(200, { 'content-type': 'text/html' }).end(html(kind as PageKind));
       } else if (files.has(name)) {
         res.writeHead(200, { 'content-type': 'text/javascript' }).end(files.get(name));
+      } else if (name === 'favicon.ico') {
+        res.writeHead(204).end(); // keeps a 404 out of the page's console errors
       } else {
         res.writeHead(404).end();
       }

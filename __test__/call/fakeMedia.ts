@@ -1,0 +1,147 @@
+/**
+ * A fake media plane shaped like mediasoup's API, for unit tests of the call
+ * layer (which test its decisions, not the SFU: the SFU has its own tests).
+ */
+import { EventEmitter } from 'node:events';
+import type {
+  MediaConsumer,
+  MediaProducer,
+  MediaRouter,
+  MediaWebRtcTransport,
+  MediaWorker,
+  Params,
+} from '../../lib/call/media';
+
+let nextId = 0;
+const id = (prefix: string) => `${prefix}-${++nextId}`;
+
+class FakeProducer extends EventEmitter implements MediaProducer {
+  readonly id = id('producer');
+  closed = false;
+  constructor(readonly kind: string, readonly appData: Params) {
+    super();
+  }
+  close() {
+    this.closed = true;
+  }
+}
+
+class FakeConsumer extends EventEmitter implements MediaConsumer {
+  readonly id = id('consumer');
+  closed = false;
+  paused: boolean;
+  readonly rtpParameters = { codecs: [] };
+  readonly type = 'simple';
+  readonly producerPaused = false;
+  constructor(readonly producerId: string, readonly kind: string, paused: boolean) {
+    super();
+    this.paused = paused;
+  }
+  async resume() {
+    this.paused = false;
+  }
+  close() {
+    this.closed = true;
+  }
+}
+
+export class FakeTransport extends EventEmitter implements MediaWebRtcTransport {
+  readonly id = id('transport');
+  readonly iceParameters = { usernameFragment: 'u', password: 'p', iceLite: true };
+  readonly iceCandidates: Params[];
+  readonly dtlsParameters = { role: 'auto', fingerprints: [] };
+  closed = false;
+  connected = false;
+  readonly producers: FakeProducer[] = [];
+  readonly consumers: FakeConsumer[] = [];
+
+  constructor(readonly router: FakeRouter, readonly options: Params) {
+    super();
+    this.iceCandidates = [{ ip: options.announcedAddress ?? '127.0.0.1', port: 40000, protocol: 'udp' }];
+  }
+  async connect() {
+    this.connected = true;
+  }
+  async produce(options: { kind: string; rtpParameters: Params; appData?: Params }) {
+    const producer = new FakeProducer(options.kind, options.appData ?? {});
+    this.producers.push(producer);
+    this.router.producers.set(producer.id, producer);
+    return producer;
+  }
+  async consume(options: { producerId: string; paused?: boolean }) {
+    const producer = this.router.producers.get(options.producerId)!;
+    const consumer = new FakeConsumer(options.producerId, producer.kind, options.paused ?? false);
+    this.consumers.push(consumer);
+    return consumer;
+  }
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    for (const p of this.producers) {
+      p.closed = true;
+      p.emit('transportclose');
+    }
+    for (const c of this.consumers) {
+      c.closed = true;
+      c.emit('transportclose');
+    }
+  }
+}
+
+export class FakeRouter implements MediaRouter {
+  readonly id = id('router');
+  readonly rtpCapabilities = { codecs: [{ mimeType: 'audio/opus' }], headerExtensions: [] };
+  closed = false;
+  readonly transports: FakeTransport[] = [];
+  readonly producers = new Map<string, FakeProducer>();
+  constructor(readonly worker: FakeWorker) {}
+  async createWebRtcTransport(options: Params) {
+    const transport = new FakeTransport(this, options);
+    this.transports.push(transport);
+    return transport;
+  }
+  canConsume({ producerId }: { producerId: string }) {
+    return this.producers.has(producerId);
+  }
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.transports) t.close();
+  }
+}
+
+export class FakeWorker extends EventEmitter implements MediaWorker {
+  static nextPid = 1000;
+  readonly pid = FakeWorker.nextPid++;
+  closed = false;
+  readonly routers: FakeRouter[] = [];
+  failCreateRouter = false;
+
+  async createRouter() {
+    if (this.failCreateRouter) throw new Error('worker refuses routers');
+    const router = new FakeRouter(this);
+    this.routers.push(router);
+    return router;
+  }
+  /** Simulates the worker thread dying, as mediasoup reports it. */
+  die() {
+    this.closed = true;
+    for (const r of this.routers) r.closed = true;
+    this.emit('died', new Error('worker died'));
+  }
+  close() {
+    this.closed = true;
+    for (const r of this.routers) r.close();
+  }
+}
+
+/** A `createWorker` that records the workers it made. */
+export function fakeWorkerFactory() {
+  const workers: FakeWorker[] = [];
+  const factory = async () => {
+    const worker = new FakeWorker();
+    workers.push(worker);
+    return worker;
+  };
+  return { factory, workers };
+}

@@ -1,0 +1,89 @@
+/**
+ * The part of mediasoup's API the call layer uses, as structural types.
+ *
+ * Coding against these (instead of importing opencall's own classes) keeps
+ * the call layer independent of the native addon: unit tests drive it with a
+ * fake media plane, and a gateway could even hand it real mediasoup workers.
+ * Parameter objects are opaque here: the call layer only carries them between
+ * the client and the router.
+ */
+
+export type Params = Record<string, any>;
+
+export interface MediaProducer {
+  readonly id: string;
+  readonly kind: string;
+  readonly closed: boolean;
+  readonly appData: Params;
+  close(): void;
+  on(event: 'transportclose', listener: () => void): unknown;
+}
+
+export interface MediaConsumer {
+  readonly id: string;
+  readonly producerId: string;
+  readonly kind: string;
+  readonly rtpParameters: Params;
+  readonly type?: string;
+  readonly producerPaused?: boolean;
+  readonly closed: boolean;
+  resume(): Promise<void>;
+  close(): void;
+  on(event: 'transportclose' | 'producerclose', listener: () => void): unknown;
+}
+
+export interface MediaWebRtcTransport {
+  readonly id: string;
+  readonly iceParameters: Params;
+  readonly iceCandidates: Params[];
+  readonly dtlsParameters: Params;
+  readonly sctpParameters?: Params;
+  readonly closed: boolean;
+  connect(options: { dtlsParameters: Params }): Promise<void>;
+  produce(options: { kind: string; rtpParameters: Params; appData?: Params }): Promise<MediaProducer>;
+  consume(options: { producerId: string; rtpCapabilities: Params; paused?: boolean }): Promise<MediaConsumer>;
+  close(): void;
+}
+
+export interface MediaRouter {
+  readonly id: string;
+  readonly rtpCapabilities: Params;
+  readonly closed: boolean;
+  createWebRtcTransport(options: Params): Promise<MediaWebRtcTransport>;
+  canConsume(options: { producerId: string; rtpCapabilities: Params }): boolean;
+  close(): void;
+}
+
+export interface MediaWorker {
+  readonly pid: number;
+  readonly closed: boolean;
+  createRouter(options: { mediaCodecs?: Params[] }): Promise<MediaRouter>;
+  on(event: 'died', listener: (error: Error) => void): unknown;
+  close(): void;
+}
+
+/** mediasoup's `createWorker`, or anything shaped like it. */
+export type MediaWorkerFactory = (settings?: Params) => Promise<MediaWorker>;
+
+/**
+ * The default factory: opencall's own `createWorker`. Loaded on first use so
+ * that importing `opencall/call` (or running its unit tests) never loads the
+ * native addon.
+ */
+export const defaultWorkerFactory: MediaWorkerFactory = async (settings) => {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const media = require('../index') as { createWorker: MediaWorkerFactory };
+  return media.createWorker(settings);
+};
+
+/** The codecs a call's router offers unless the gateway configures others. */
+export const DEFAULT_MEDIA_CODECS: Params[] = [
+  { kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
+  { kind: 'video', mimeType: 'video/VP8', clockRate: 90000 },
+  {
+    kind: 'video',
+    mimeType: 'video/H264',
+    clockRate: 90000,
+    parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 },
+  },
+];

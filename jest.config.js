@@ -5,7 +5,8 @@ module.exports = {
   roots: ['<rootDir>/__test__'],
   testMatch: ['**/*.test.ts'],
   testTimeout: 60000,
+  globalSetup: '<rootDir>/__test__/globalSetup.js',
   transform: {
-    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json', isolatedModules: true }],
+    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }],
   },
 };

@@ -1,0 +1,246 @@
+import type { Channel } from './Channel';
+import { EnhancedEventEmitter } from './enhancedEvents';
+import { InvalidStateError, UnsupportedError } from './errors';
+import type { AppData } from './indexTypes';
+import { Logger } from './Logger';
+import { ortcCall } from './native';
+import type { RouterRtpCodecCapability, RtpCapabilitiesWithPayloadTypes, RtpParameters } from './RtpParameters';
+import type {
+  CanConsumeOptions,
+  PipeToRouterOptions,
+  PipeToRouterResult,
+  Router,
+  RouterDump,
+  RouterEvents,
+  RouterObserver,
+  RouterObserverEvents,
+} from './RouterTypes';
+import type { WebRtcTransport, WebRtcTransportOptions } from './WebRtcTransportTypes';
+import type { PlainTransport, PlainTransportOptions } from './PlainTransportTypes';
+import type { PipeTransport, PipeTransportOptions } from './PipeTransportTypes';
+import type { DirectTransport, DirectTransportOptions } from './DirectTransportTypes';
+import type { ActiveSpeakerObserver, ActiveSpeakerObserverOptions } from './ActiveSpeakerObserverTypes';
+import type { AudioLevelObserver, AudioLevelObserverOptions } from './AudioLevelObserverTypes';
+
+const logger = new Logger('Router');
+
+/** What a Router needs to know of a Producer to route it and answer canConsume(). */
+export interface RoutedProducer {
+  readonly id: string;
+  readonly consumableRtpParameters: RtpParameters;
+}
+
+/**
+ * Children of a router (transports, observers) are told when the router
+ * closes under them, mediasoup's `routerClosed()`.
+ */
+export interface RouterChild {
+  routerClosed(): void;
+}
+
+type RouterInternal<RouterAppData> = {
+  routerId: string;
+  rtpCapabilities: RtpCapabilitiesWithPayloadTypes;
+  channel: Channel;
+  appData: RouterAppData;
+};
+
+export class RouterImpl<RouterAppData extends AppData = AppData>
+  extends EnhancedEventEmitter<RouterEvents>
+  implements Router<RouterAppData>
+{
+  readonly #id: string;
+  readonly #rtpCapabilities: RtpCapabilitiesWithPayloadTypes;
+  readonly #channel: Channel;
+  #closed = false;
+  #appData: RouterAppData;
+  readonly #children = new Set<RouterChild>();
+  readonly #producers = new Map<string, RoutedProducer>();
+  readonly #observer: RouterObserver = new EnhancedEventEmitter<RouterObserverEvents>();
+
+  constructor({ routerId, rtpCapabilities, channel, appData }: RouterInternal<RouterAppData>) {
+    super();
+    this.#id = routerId;
+    this.#rtpCapabilities = rtpCapabilities;
+    this.#channel = channel;
+    this.#appData = appData;
+  }
+
+  get id(): string {
+    return this.#id;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get rtpCapabilities(): RtpCapabilitiesWithPayloadTypes {
+    return this.#rtpCapabilities;
+  }
+
+  get appData(): RouterAppData {
+    return this.#appData;
+  }
+
+  set appData(appData: RouterAppData) {
+    this.#appData = appData;
+  }
+
+  get observer(): RouterObserver {
+    return this.#observer;
+  }
+
+  /** @internal */
+  get channel(): Channel {
+    return this.#channel;
+  }
+
+  close(): void {
+    if (this.#closed) {
+      return;
+    }
+    logger.debug('close()');
+    this.#closed = true;
+    this.#channel.request('worker.closeRouter', this.#id).catch(() => {
+      // the worker may be gone already; the router is closed either way
+    });
+    this.#closeChildren();
+    this.emit('@close');
+    this.#observer.safeEmit('close');
+  }
+
+  /** @internal The worker closed: close without talking to it. */
+  workerClosed(): void {
+    if (this.#closed) {
+      return;
+    }
+    logger.debug('workerClosed()');
+    this.#closed = true;
+    this.#closeChildren();
+    this.safeEmit('workerclose');
+    this.#observer.safeEmit('close');
+  }
+
+  async dump(): Promise<RouterDump> {
+    this.#assertOpen();
+    return this.#channel.request('router.dump', this.#id);
+  }
+
+  async createWebRtcTransport<WebRtcTransportAppData extends AppData = AppData>(
+    _options: WebRtcTransportOptions<WebRtcTransportAppData>,
+  ): Promise<WebRtcTransport<WebRtcTransportAppData>> {
+    this.#assertOpen();
+    return RouterImpl.notYet('WebRtcTransport');
+  }
+
+  async createPlainTransport<PlainTransportAppData extends AppData = AppData>(
+    _options: PlainTransportOptions<PlainTransportAppData>,
+  ): Promise<PlainTransport<PlainTransportAppData>> {
+    this.#assertOpen();
+    return RouterImpl.notYet('PlainTransport');
+  }
+
+  async createPipeTransport<PipeTransportAppData extends AppData = AppData>(
+    _options: PipeTransportOptions<PipeTransportAppData>,
+  ): Promise<PipeTransport<PipeTransportAppData>> {
+    this.#assertOpen();
+    return RouterImpl.notYet('PipeTransport');
+  }
+
+  async createDirectTransport<DirectTransportAppData extends AppData = AppData>(
+    _options?: DirectTransportOptions<DirectTransportAppData>,
+  ): Promise<DirectTransport<DirectTransportAppData>> {
+    this.#assertOpen();
+    return RouterImpl.notYet('DirectTransport');
+  }
+
+  async pipeToRouter(_options: PipeToRouterOptions): Promise<PipeToRouterResult> {
+    this.#assertOpen();
+    return RouterImpl.notYet('pipeToRouter()');
+  }
+
+  async createActiveSpeakerObserver<ActiveSpeakerObserverAppData extends AppData = AppData>(
+    _options?: ActiveSpeakerObserverOptions<ActiveSpeakerObserverAppData>,
+  ): Promise<ActiveSpeakerObserver<ActiveSpeakerObserverAppData>> {
+    this.#assertOpen();
+    return RouterImpl.notYet('ActiveSpeakerObserver');
+  }
+
+  async createAudioLevelObserver<AudioLevelObserverAppData extends AppData = AppData>(
+    _options?: AudioLevelObserverOptions<AudioLevelObserverAppData>,
+  ): Promise<AudioLevelObserver<AudioLevelObserverAppData>> {
+    this.#assertOpen();
+    return RouterImpl.notYet('AudioLevelObserver');
+  }
+
+  updateMediaCodecs(_mediaCodecs: RouterRtpCodecCapability[]): void {
+    this.#assertOpen();
+    RouterImpl.notYet('updateMediaCodecs()');
+  }
+
+  canConsume({ producerId, rtpCapabilities }: CanConsumeOptions): boolean {
+    const producer = this.#producers.get(producerId);
+    if (!producer) {
+      logger.error(`canConsume() | Producer with id "${producerId}" not found`);
+      return false;
+    }
+    try {
+      return ortcCall('canConsume', {
+        consumableRtpParameters: producer.consumableRtpParameters,
+        rtpCapabilities,
+      }) as boolean;
+    } catch (error) {
+      logger.error(`canConsume() | unexpected error: ${String(error)}`);
+      return false;
+    }
+  }
+
+  /** @internal */
+  addChild(child: RouterChild): void {
+    this.#children.add(child);
+  }
+
+  /** @internal */
+  removeChild(child: RouterChild): void {
+    this.#children.delete(child);
+  }
+
+  /** @internal */
+  addProducer(producer: RoutedProducer): void {
+    this.#producers.set(producer.id, producer);
+  }
+
+  /** @internal */
+  removeProducer(producerId: string): void {
+    this.#producers.delete(producerId);
+  }
+
+  /** @internal */
+  getProducer(producerId: string): RoutedProducer | undefined {
+    return this.#producers.get(producerId);
+  }
+
+  /** @internal */
+  assertOpen(): void {
+    this.#assertOpen();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) {
+      throw new InvalidStateError('Router closed');
+    }
+  }
+
+  #closeChildren(): void {
+    for (const child of [...this.#children]) {
+      child.routerClosed();
+    }
+    this.#children.clear();
+    this.#producers.clear();
+  }
+
+  /** @internal Features that later issues implement. */
+  static notYet(feature: string): never {
+    throw new UnsupportedError(`${feature} is not supported yet`);
+  }
+}

@@ -1,0 +1,172 @@
+//! Rust `tracing` events → the worker's event batch → JS (`setLogEventListeners`
+//! and the `debug` package's `opencall:*` namespaces).
+//!
+//! Filtering follows mediasoup's `logLevel`/`logTags`: warnings and errors
+//! pass by level alone; debug events of our own code pass at level `debug`;
+//! debug events of the WebRTC stack (str0m, its ICE/DTLS/SCTP crates) are
+//! chatty, so they pass only when their tag (ice, dtls, rtp, sctp, bwe, ...)
+//! is listed in `logTags`.
+
+use super::{WorkerSettings, outbox};
+use serde_json::json;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, RwLock};
+use tracing::field::{Field, Visit};
+use tracing::subscriber::Interest;
+use tracing::{Event, Level, Metadata, Subscriber};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::registry::Registry;
+
+const DEBUG: u8 = 0;
+const WARN: u8 = 1;
+const ERROR: u8 = 2;
+const NONE: u8 = 3;
+
+fn level_code(name: &str) -> u8 {
+    match name {
+        "debug" => DEBUG,
+        "warn" => WARN,
+        "error" => ERROR,
+        _ => NONE,
+    }
+}
+
+/// Shared with `updateSettings()`, which may change both at run time.
+#[derive(Clone)]
+pub struct LogFilter {
+    level: Arc<AtomicU8>,
+    tags: Arc<RwLock<Vec<String>>>,
+}
+
+impl LogFilter {
+    pub fn new(settings: &WorkerSettings) -> Self {
+        Self {
+            level: Arc::new(AtomicU8::new(level_code(&settings.log_level))),
+            tags: Arc::new(RwLock::new(settings.log_tags.clone())),
+        }
+    }
+
+    pub fn update(&self, level: Option<&str>, tags: Option<Vec<String>>) {
+        if let Some(level) = level {
+            self.level.store(level_code(level), Ordering::Relaxed);
+        }
+        if let Some(tags) = tags {
+            if let Ok(mut t) = self.tags.write() {
+                *t = tags;
+            }
+        }
+    }
+
+    fn passes_level(&self, level: &Level) -> bool {
+        let wanted = self.level.load(Ordering::Relaxed);
+        let code = match *level {
+            Level::ERROR => ERROR,
+            Level::WARN => WARN,
+            Level::INFO | Level::DEBUG => DEBUG,
+            Level::TRACE => return false,
+        };
+        wanted != NONE && code >= wanted
+    }
+
+    fn tag_enabled(&self, tag: &str) -> bool {
+        self.tags.read().map(|t| t.iter().any(|x| x == tag)).unwrap_or(false)
+    }
+}
+
+/// The mediasoup log tag a third-party module's events belong to.
+fn tag_of(target: &str) -> Option<&'static str> {
+    if target.starts_with("opencall") {
+        return None;
+    }
+    Some(if target.contains("ice") || target.starts_with("is::") || target == "is" {
+        "ice"
+    } else if target.contains("dtls") || target.starts_with("dimpl") {
+        "dtls"
+    } else if target.contains("sctp") {
+        "sctp"
+    } else if target.contains("bwe") || target.contains("pacer") {
+        "bwe"
+    } else if target.contains("srtp") {
+        "srtp"
+    } else if target.contains("rtx") || target.contains("nack") {
+        "rtx"
+    } else if target.contains("rtcp") {
+        "rtcp"
+    } else if target.contains("rtp") || target.contains("stream") {
+        "rtp"
+    } else {
+        "info"
+    })
+}
+
+struct JsLayer {
+    filter: LogFilter,
+}
+
+impl<S: Subscriber> Layer<S> for JsLayer {
+    // Interest is cached per callsite for the whole process; the level can
+    // change at run time (updateSettings) and differs between workers, so
+    // ask every time (one atomic load).
+    fn register_callsite(&self, _metadata: &'static Metadata<'static>) -> Interest {
+        Interest::sometimes()
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
+        self.filter.passes_level(metadata.level())
+    }
+
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let meta = event.metadata();
+        let level = *meta.level();
+        if !self.filter.passes_level(&level) {
+            return;
+        }
+        let tag = tag_of(meta.target());
+        if level > Level::WARN {
+            if let Some(tag) = tag {
+                if !self.filter.tag_enabled(tag) {
+                    return;
+                }
+            }
+        }
+        let mut text = MessageText::default();
+        event.record(&mut text);
+        let level_name = match level {
+            Level::ERROR => "error",
+            Level::WARN => "warn",
+            _ => "debug",
+        };
+        outbox::emit(
+            "",
+            "log",
+            json!({ "level": level_name, "tag": tag, "target": meta.target(), "message": text.0 }),
+        );
+    }
+}
+
+/// "message key=value key=value", like tracing's own formatter.
+#[derive(Default)]
+struct MessageText(String);
+
+impl Visit for MessageText {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let mut head = format!("{value:?}");
+            if !self.0.is_empty() {
+                head.push(' ');
+                head.push_str(&self.0);
+            }
+            self.0 = head;
+        } else {
+            if !self.0.is_empty() {
+                self.0.push(' ');
+            }
+            let _ = write!(self.0, "{}={:?}", field.name(), value);
+        }
+    }
+}
+
+pub fn subscriber(filter: LogFilter) -> impl Subscriber + Send + Sync {
+    Registry::default().with(JsLayer { filter })
+}

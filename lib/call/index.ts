@@ -51,5 +51,6 @@ export {
 export type { ProducerInfo, TransportInfo, ConsumerInfo } from './sfu';
 export type { CallStore } from './store/types';
 export { MemoryCallStore } from './store/memory';
+export { attachCallService, type AttachCallServiceOptions, type CallBinding } from './socket';
 export { CallError, NotCallOwnerError, MediaCapacityError, type CallErrorCode } from './errors';
 export type * from './types';

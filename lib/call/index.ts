@@ -51,6 +51,7 @@ export {
 export type { ProducerInfo, TransportInfo, ConsumerInfo } from './sfu';
 export type { CallStore } from './store/types';
 export { MemoryCallStore } from './store/memory';
+export { RedisCallStore, type RedisCallStoreOptions } from './store/redis';
 export { attachCallService, type AttachCallServiceOptions, type CallBinding } from './socket';
 export { CallError, NotCallOwnerError, MediaCapacityError, type CallErrorCode } from './errors';
 export type * from './types';

@@ -83,11 +83,11 @@ export class EnhancedEventEmitter<E extends Events = Events> extends EventEmitte
     return super.listenerCount(eventName);
   }
 
-  override listeners<K extends keyof E & string>(eventName: K): Function[] {
-    return super.listeners(eventName);
+  override listeners<K extends keyof E & string>(eventName: K): ((...args: any[]) => void)[] {
+    return super.listeners(eventName) as ((...args: any[]) => void)[];
   }
 
-  override rawListeners<K extends keyof E & string>(eventName: K): Function[] {
-    return super.rawListeners(eventName);
+  override rawListeners<K extends keyof E & string>(eventName: K): ((...args: any[]) => void)[] {
+    return super.rawListeners(eventName) as ((...args: any[]) => void)[];
   }
 }

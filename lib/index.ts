@@ -16,6 +16,7 @@ import type { Worker, WorkerSettings } from './WorkerTypes';
 
 export { types };
 export { InvalidStateError, UnsupportedError } from './errors';
+export * as errors from './errors';
 export { parseScalabilityMode, setLogEventListeners };
 
 const logger = new Logger();

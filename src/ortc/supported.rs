@@ -1,5 +1,5 @@
 //! The codecs and RTP header extensions the SFU can route: mediasoup's
-//! `supportedRtpCapabilities` table, in its normalized form (audio channels
+//! `supportedRtpCapabilities` table (as of mediasoup 3.27, plus H265), in its normalized form (audio channels
 //! default to 1, missing feedback parameters are "", parameters default to
 //! {}), which is how mediasoup hands it to routers.
 
@@ -17,9 +17,9 @@ pub const REPAIRED_RTP_STREAM_ID_URI: &str =
 pub const ABS_SEND_TIME_URI: &str = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time";
 pub const TRANSPORT_WIDE_CC_URI: &str =
     "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
-pub const FRAME_MARKING_DRAFT_07_URI: &str =
-    "http://tools.ietf.org/html/draft-ietf-avtext-framemarking-07";
-pub const FRAME_MARKING_URI: &str = "urn:ietf:params:rtp-hdrext:framemarking";
+pub const DEPENDENCY_DESCRIPTOR_URI: &str =
+    "https://aomediacodec.github.io/av1-rtp-spec/#dependency-descriptor-rtp-header-extension";
+pub const PACKET_ID_URI: &str = "urn:mediasoup:params:rtp-hdrext:packet-id";
 pub const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
 pub const VIDEO_ORIENTATION_URI: &str = "urn:3gpp:video-orientation";
 pub const TIME_OFFSET_URI: &str = "urn:ietf:params:rtp-hdrext:toffset";
@@ -146,7 +146,6 @@ pub fn supported_rtp_capabilities() -> RtpCapabilities {
         video("video/VP8", json!({})),
         video("video/VP9", json!({})),
         video("video/H264", json!({"level-asymmetry-allowed": 1})),
-        video("video/H264-SVC", json!({"level-asymmetry-allowed": 1})),
         video("video/H265", json!({"level-asymmetry-allowed": 1})),
         video("video/AV1", json!({})),
     ];
@@ -162,15 +161,16 @@ pub fn supported_rtp_capabilities() -> RtpCapabilities {
         // run congestion control on audio it sends.
         extension(Audio, TRANSPORT_WIDE_CC_URI, 5, Recvonly),
         extension(Video, TRANSPORT_WIDE_CC_URI, 5, Sendrecv),
-        extension(Video, FRAME_MARKING_DRAFT_07_URI, 6, Sendrecv),
-        extension(Video, FRAME_MARKING_URI, 7, Sendrecv),
-        extension(Audio, AUDIO_LEVEL_URI, 10, Sendrecv),
-        extension(Video, VIDEO_ORIENTATION_URI, 11, Sendrecv),
-        extension(Video, TIME_OFFSET_URI, 12, Sendrecv),
-        extension(Audio, ABS_CAPTURE_TIME_URI, 13, Sendrecv),
-        extension(Video, ABS_CAPTURE_TIME_URI, 13, Sendrecv),
-        extension(Audio, PLAYOUT_DELAY_URI, 14, Sendrecv),
-        extension(Video, PLAYOUT_DELAY_URI, 14, Sendrecv),
+        extension(Audio, AUDIO_LEVEL_URI, 6, Sendrecv),
+        extension(Video, DEPENDENCY_DESCRIPTOR_URI, 7, Recvonly),
+        extension(Video, VIDEO_ORIENTATION_URI, 8, Sendrecv),
+        extension(Video, TIME_OFFSET_URI, 9, Sendrecv),
+        extension(Audio, ABS_CAPTURE_TIME_URI, 10, Sendrecv),
+        extension(Video, ABS_CAPTURE_TIME_URI, 10, Sendrecv),
+        extension(Audio, PLAYOUT_DELAY_URI, 11, Sendrecv),
+        extension(Video, PLAYOUT_DELAY_URI, 11, Sendrecv),
+        extension(Audio, PACKET_ID_URI, 12, Sendrecv),
+        extension(Video, PACKET_ID_URI, 12, Sendrecv),
     ];
 
     RtpCapabilities {

@@ -373,9 +373,9 @@ fn remote_caps() -> RtpCapabilities {
              "preferredEncrypt": false, "direction": "sendrecv"},
             {"kind": "audio", "uri": "urn:ietf:params:rtp-hdrext:ssrc-audio-level", "preferredId": 8,
              "preferredEncrypt": false, "direction": "sendrecv"},
-            {"kind": "video", "uri": "urn:3gpp:video-orientation", "preferredId": 11,
+            {"kind": "video", "uri": "urn:3gpp:video-orientation", "preferredId": 8,
              "preferredEncrypt": false, "direction": "sendrecv"},
-            {"kind": "video", "uri": "urn:ietf:params:rtp-hdrext:toffset", "preferredId": 12,
+            {"kind": "video", "uri": "urn:ietf:params:rtp-hdrext:toffset", "preferredId": 9,
              "preferredEncrypt": false, "direction": "sendrecv"}
         ]
     }))
@@ -446,12 +446,11 @@ fn producer_to_consumable_to_consumer_parameters() {
             supported::MID_URI,
             supported::ABS_SEND_TIME_URI,
             supported::TRANSPORT_WIDE_CC_URI,
-            supported::FRAME_MARKING_DRAFT_07_URI,
-            supported::FRAME_MARKING_URI,
             supported::VIDEO_ORIENTATION_URI,
             supported::TIME_OFFSET_URI,
             supported::ABS_CAPTURE_TIME_URI,
             supported::PLAYOUT_DELAY_URI,
+            supported::PACKET_ID_URI,
         ]
     );
     assert!(!json.as_object().unwrap().contains_key("mid"));
@@ -489,8 +488,8 @@ fn producer_to_consumable_to_consumer_parameters() {
         json["headerExtensions"],
         json!([
             {"uri": "urn:ietf:params:rtp-hdrext:sdes:mid", "id": 1, "encrypt": false, "parameters": {}},
-            {"uri": "urn:3gpp:video-orientation", "id": 11, "encrypt": false, "parameters": {}},
-            {"uri": "urn:ietf:params:rtp-hdrext:toffset", "id": 12, "encrypt": false, "parameters": {}}
+            {"uri": "urn:3gpp:video-orientation", "id": 8, "encrypt": false, "parameters": {}},
+            {"uri": "urn:ietf:params:rtp-hdrext:toffset", "id": 9, "encrypt": false, "parameters": {}}
         ])
     );
     assert_eq!(
@@ -984,7 +983,6 @@ fn supported_capabilities_table() {
         ("video/VP8", 90000),
         ("video/VP9", 90000),
         ("video/H264", 90000),
-        ("video/H264-SVC", 90000),
         ("video/H265", 90000),
         ("video/AV1", 90000),
     ] {
@@ -1002,7 +1000,7 @@ fn supported_capabilities_table() {
             "rtcpFeedback": [{"type": "transport-cc", "parameter": ""}]
         })
     );
-    assert_eq!(caps.header_extensions.len(), 17);
+    assert_eq!(caps.header_extensions.len(), 18);
     let rid = caps
         .header_extensions
         .iter()

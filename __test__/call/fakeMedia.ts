@@ -57,7 +57,9 @@ export class FakeTransport extends EventEmitter implements MediaWebRtcTransport 
 
   constructor(readonly router: FakeRouter, readonly options: Params) {
     super();
-    this.iceCandidates = [{ ip: options.announcedAddress ?? '127.0.0.1', port: 40000, protocol: 'udp' }];
+    // As mediasoup does: the candidate carries the announced address if any.
+    const listen = options.listenInfos?.[0] ?? {};
+    this.iceCandidates = [{ ip: listen.announcedAddress ?? listen.ip ?? '127.0.0.1', port: 40000, protocol: 'udp' }];
   }
   async connect() {
     this.connected = true;

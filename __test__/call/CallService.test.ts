@@ -37,7 +37,7 @@ describe('mode by participant count', () => {
 
     const result = await h.service.join('c', group('x'));
     const [switchSignal] = h.sent('call:mode-switch');
-    expect(switchSignal.payload).toMatchObject({ callId: 'c', mode: 'sfu', reason: 'participant-joined', initiator: 'x' });
+    expect(switchSignal.payload).toMatchObject({ callId: 'c', mode: 'sfu', trigger: 'participant-joined', initiator: 'x' });
     expect(switchSignal.payload.rtpCapabilities).toBeDefined();
     expect(result.call.transition).toMatchObject({ from: 'p2p', to: 'sfu' });
     // Old path still in use until every participant acknowledged.
@@ -108,7 +108,7 @@ describe('SFU -> P2P', () => {
     await jest.advanceTimersByTimeAsync(9_999);
     expect(h.started).toHaveLength(1);
     await jest.advanceTimersByTimeAsync(1);
-    expect(h.started[1]).toMatchObject({ from: 'sfu', to: 'p2p', reason: 'participant-left' });
+    expect(h.started[1]).toMatchObject({ from: 'sfu', to: 'p2p', trigger: 'participant-left' });
     await jest.advanceTimersByTimeAsync(100);
     expect((await call()).mode).toBe('p2p');
   });
@@ -165,7 +165,7 @@ describe('quality', () => {
     expect(h.started).toHaveLength(0);
     await jest.advanceTimersByTimeAsync(1_000);
     await h.service.reportQuality('c', 'a', bad);
-    expect(h.started).toEqual([expect.objectContaining({ to: 'sfu', reason: 'quality-degraded', initiator: 'a' })]);
+    expect(h.started).toEqual([expect.objectContaining({ to: 'sfu', trigger: 'quality-degraded', initiator: 'a' })]);
     await jest.advanceTimersByTimeAsync(100);
     expect((await call()).mode).toBe('sfu');
 
@@ -259,7 +259,7 @@ describe('failed transitions', () => {
     await jest.advanceTimersByTimeAsync(4_999);
     expect(h.failed).toHaveLength(0);
     await jest.advanceTimersByTimeAsync(1);
-    expect(h.failed[0]).toMatchObject({ from: 'p2p', to: 'sfu', error: 'timed out after 5000 ms' });
+    expect(h.failed[0]).toMatchObject({ from: 'p2p', to: 'sfu', reason: 'timed out after 5000 ms' });
     expect(h.sent('call:mode-switched')[0].payload).toMatchObject({ success: false, mode: 'p2p' });
     expect((await call()).mode).toBe('p2p');
 
@@ -276,7 +276,7 @@ describe('failed transitions', () => {
     expect(await h.service.acknowledgeTransition('c', 'a', 'not-this-one')).toEqual({ accepted: false });
     await h.service.acknowledgeTransition('c', 'a', transitionId);
     await h.service.acknowledgeTransition('c', 'b', transitionId, false, 'ICE failed');
-    expect(h.failed[0].error).toBe('participant b failed: ICE failed');
+    expect(h.failed[0].reason).toBe('participant b failed: ICE failed');
     expect((await call()).mode).toBe('p2p');
     expect(await h.service.acknowledgeTransition('c', 'x', transitionId)).toEqual({ accepted: false });
   });
@@ -300,7 +300,7 @@ describe('resource exhaustion', () => {
     expect((await call('big')).mode).toBe('sfu');
 
     await joinAll('other', ['a', 'b', 'c']);
-    expect(h.failed).toEqual([expect.objectContaining({ callId: 'other', error: 'no media-server capacity available' })]);
+    expect(h.failed).toEqual([expect.objectContaining({ callId: 'other', reason: 'no media-server capacity available' })]);
     expect((await call('other')).mode).toBe('p2p');
     await h.service.join('other', group('d'));
     await expect(h.service.join('other', group('e'))).rejects.toMatchObject({ code: 'CALL_CAPACITY_EXCEEDED' });
@@ -321,7 +321,7 @@ describe('resource exhaustion', () => {
     h.media.workers[0].failCreateRouter = true;
     await joinAll('c', ['b', 'x']);
     expect((await call()).mode).toBe('p2p');
-    expect(h.failed[0].error).toMatch(/could not create a router/);
+    expect(h.failed[0].reason).toMatch(/could not create a router/);
   });
 });
 
@@ -343,7 +343,7 @@ describe('media-server pool', () => {
     await jest.advanceTimersByTimeAsync(0);
     expect(h.media.workers).toHaveLength(2);
     const rebuild = h.sent('call:mode-switch')[1];
-    expect(rebuild.payload).toMatchObject({ mode: 'sfu', reason: 'media-server-lost', rtpCapabilities: expect.any(Object) });
+    expect(rebuild.payload).toMatchObject({ mode: 'sfu', trigger: 'media-server-lost', rtpCapabilities: expect.any(Object) });
     await jest.advanceTimersByTimeAsync(100);
     const after = await call();
     expect(after).toMatchObject({ mode: 'sfu', transition: null });

@@ -212,3 +212,22 @@ test('a namespace can be served instead of the main one', async () => {
   const unanswered = main.timeout(200).emitWithAck('call:join', { callId: 'c', participantId: 'b', conversationType: 'group' });
   await expect(unanswered).rejects.toThrow();
 });
+
+test('a client that cannot build the new path sends the call back to its previous mode', async () => {
+  await start();
+  const a = await joined('c', 'a');
+  await joined('c', 'b');
+  const x = await connect();
+  const switching = next(a, 'call:mode-switch');
+  const fellBack = next(a, 'call:mode-switched');
+  await request(x, 'call:join', { callId: 'c', participantId: 'x', conversationType: 'group' });
+  const { transitionId } = await switching;
+  await request(x, 'call:mode-switch-ack', { callId: 'c', transitionId, success: false, reason: 'no decoder' });
+  expect(await fellBack).toEqual({
+    callId: 'c',
+    transitionId,
+    success: false,
+    mode: 'p2p',
+    reason: 'participant x failed: no decoder',
+  });
+});

@@ -128,7 +128,7 @@ test('two nodes share a call; the survivor takes it over', async () => {
   await nodeA.close();
   expect(await nodeB.service.adoptOrphanedCalls()).toEqual(['c']);
   const [again] = await Promise.all(rebuild);
-  expect(again).toMatchObject({ mode: 'sfu', reason: 'node-takeover' });
+  expect(again).toMatchObject({ mode: 'sfu', trigger: 'node-takeover' });
   const rebuilt = await request(b, 'sfu:create-transport', { callId: 'c' });
   expect(rebuilt.transport.iceCandidates[0].ip).toBe('node-b.example');
   for (const client of [b, x]) await request(client, 'call:mode-switch-ack', { callId: 'c', transitionId: again.transitionId });

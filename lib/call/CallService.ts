@@ -18,7 +18,7 @@ import type {
   ParticipantRole,
   ParticipantState,
   QualitySample,
-  TransitionReason,
+  TransitionTrigger,
   TransitionState,
 } from './types';
 
@@ -98,14 +98,14 @@ export interface TransitionEvent {
   transitionId: string;
   from: CallMode;
   to: CallMode;
-  reason: TransitionReason;
+  trigger: TransitionTrigger;
   initiator?: string;
 }
 
 export type CallServiceEvents = {
   'meeting:transition:started': [TransitionEvent];
   'meeting:transition:completed': [TransitionEvent & { durationMs: number }];
-  'meeting:transition:failed': [TransitionEvent & { error: string }];
+  'meeting:transition:failed': [TransitionEvent & { reason: string }];
   'quality-update': [
     { callId: string; participantId: string; sample: QualitySample; problems: QualityProblem[]; sustained: boolean },
   ];
@@ -555,7 +555,7 @@ export class CallService extends EnhancedEventEmitter<CallServiceEvents> {
   }
 
   /** Applies the mode policy and its timing rules after any change of the call. */
-  private async evaluate(rt: CallRuntime, reason: TransitionReason, initiator?: string): Promise<void> {
+  private async evaluate(rt: CallRuntime, trigger: TransitionTrigger, initiator?: string): Promise<void> {
     const { state } = rt;
     if (state.transition || state.participants.length === 0) return;
     const count = state.participants.length;
@@ -566,7 +566,7 @@ export class CallService extends EnhancedEventEmitter<CallServiceEvents> {
     if (state.mode === 'p2p' && wanted === 'sfu') {
       const wait = rt.retryNotBefore - Date.now();
       if (wait > 0) this.armRetry(rt, wait);
-      else await this.startTransition(rt, 'sfu', reason, initiator);
+      else await this.startTransition(rt, 'sfu', trigger, initiator);
       return;
     }
     if (state.mode === 'sfu') {
@@ -673,7 +673,7 @@ export class CallService extends EnhancedEventEmitter<CallServiceEvents> {
   private async startTransition(
     rt: CallRuntime,
     to: CallMode,
-    reason: TransitionReason,
+    trigger: TransitionTrigger,
     initiator?: string,
   ): Promise<void> {
     const { state } = rt;
@@ -681,7 +681,7 @@ export class CallService extends EnhancedEventEmitter<CallServiceEvents> {
       id: randomUUID(),
       from: state.mode,
       to,
-      reason,
+      trigger,
       initiator,
       startedAt: Date.now(),
       pending: state.participants.map((p) => p.id),
@@ -698,13 +698,13 @@ export class CallService extends EnhancedEventEmitter<CallServiceEvents> {
         if (!(error instanceof MediaCapacityError)) throw error;
         // Nothing was sent to clients yet: the call simply stays where it is
         // (or falls back to a mesh if its router died) and retries later.
-        this.safeEmit('meeting:transition:failed', { ...event, error: error.message });
+        this.safeEmit('meeting:transition:failed', { ...event, reason: error.message });
         rt.retryNotBefore = Date.now() + this.minTransitionIntervalMs;
         if (state.mode === 'sfu') {
           rt.sfu = null;
           state.routerId = null;
           if (state.participants.length <= this.meshLimit) {
-            await this.startTransition(rt, 'p2p', reason, initiator);
+            await this.startTransition(rt, 'p2p', trigger, initiator);
             return;
           }
         }
@@ -729,7 +729,7 @@ export class CallService extends EnhancedEventEmitter<CallServiceEvents> {
       callId: state.id,
       transitionId: transition.id,
       mode: to,
-      reason,
+      trigger,
       ...(rtpCapabilities ? { rtpCapabilities } : {}),
       ...(initiator ? { initiator } : {}),
     });
@@ -746,7 +746,7 @@ export class CallService extends EnhancedEventEmitter<CallServiceEvents> {
     if (transition.to === 'p2p') {
       this.releaseSession(rt);
       rt.qualityHoldCount = null;
-    } else if (transition.reason === 'quality-degraded') {
+    } else if (transition.trigger === 'quality-degraded') {
       rt.qualityHoldCount = state.participants.length;
     }
     await this.persist(rt);
@@ -761,7 +761,7 @@ export class CallService extends EnhancedEventEmitter<CallServiceEvents> {
       durationMs: state.lastTransitionAt - transition.startedAt,
     });
     // Whatever happened during the switch (joins, leaves) is looked at now.
-    await this.evaluate(rt, transition.reason);
+    await this.evaluate(rt, transition.trigger);
   }
 
   /** Back to the previous mode: clients keep (or return to) their old path. */
@@ -782,10 +782,10 @@ export class CallService extends EnhancedEventEmitter<CallServiceEvents> {
       transitionId: transition.id,
       success: false,
       mode: state.mode,
-      error,
+      reason: error,
     });
-    this.safeEmit('meeting:transition:failed', { ...this.transitionEvent(state.id, transition), error });
-    await this.evaluate(rt, transition.reason);
+    this.safeEmit('meeting:transition:failed', { ...this.transitionEvent(state.id, transition), reason: error });
+    await this.evaluate(rt, transition.trigger);
   }
 
   /** The call's worker died: its clients rebuild their SFU path on a new router. */
@@ -867,7 +867,7 @@ export class CallService extends EnhancedEventEmitter<CallServiceEvents> {
   }
 
   private transitionEvent(callId: string, t: TransitionState): TransitionEvent {
-    return { callId, transitionId: t.id, from: t.from, to: t.to, reason: t.reason, initiator: t.initiator };
+    return { callId, transitionId: t.id, from: t.from, to: t.to, trigger: t.trigger, initiator: t.initiator };
   }
 
   private signal(

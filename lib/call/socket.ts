@@ -100,7 +100,7 @@ export function attachCallService(
     media: (callId, participantId, a) => service.updateMedia(callId, participantId, a),
     quality: (callId, participantId, a) => service.reportQuality(callId, participantId, a.sample),
     ack: (callId, participantId, a) =>
-      service.acknowledgeTransition(callId, participantId, a.transitionId, a.success !== false, a.error),
+      service.acknowledgeTransition(callId, participantId, a.transitionId, a.success !== false, a.reason),
     chat: (callId, participantId, a) => service.sendChatMessage(callId, participantId, a.text),
     chatHistory: async (callId) => service.chatHistory(callId),
     rtpCapabilities: (callId, participantId) => service.getRouterRtpCapabilities(callId, participantId),

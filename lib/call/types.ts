@@ -29,8 +29,8 @@ export interface ParticipantState {
   nodeId: string;
 }
 
-/** Why a transition was started. */
-export type TransitionReason =
+/** What started a transition. */
+export type TransitionTrigger =
   | 'participant-joined'
   | 'participant-left'
   | 'quality-degraded'
@@ -41,7 +41,7 @@ export interface TransitionState {
   id: string;
   from: CallMode;
   to: CallMode;
-  reason: TransitionReason;
+  trigger: TransitionTrigger;
   initiator?: string;
   startedAt: number;
   /** Participants whose acknowledgement is still awaited. */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Channel } from './Channel';
 import { EnhancedEventEmitter } from './enhancedEvents';
 import { InvalidStateError, UnsupportedError } from './errors';
@@ -16,6 +17,7 @@ import type {
   RouterObserverEvents,
 } from './RouterTypes';
 import type { WebRtcTransport, WebRtcTransportOptions } from './WebRtcTransportTypes';
+import { WebRtcTransportImpl, webRtcTransportRequest } from './WebRtcTransport';
 import type { PlainTransport, PlainTransportOptions } from './PlainTransportTypes';
 import type { PipeTransport, PipeTransportOptions } from './PipeTransportTypes';
 import type { DirectTransport, DirectTransportOptions } from './DirectTransportTypes';
@@ -127,10 +129,31 @@ export class RouterImpl<RouterAppData extends AppData = AppData>
   }
 
   async createWebRtcTransport<WebRtcTransportAppData extends AppData = AppData>(
-    _options: WebRtcTransportOptions<WebRtcTransportAppData>,
+    options: WebRtcTransportOptions<WebRtcTransportAppData>,
   ): Promise<WebRtcTransport<WebRtcTransportAppData>> {
+    logger.debug('createWebRtcTransport()');
     this.#assertOpen();
-    return RouterImpl.notYet('WebRtcTransport');
+    // Throws TypeError / UnsupportedError before anything reaches the worker.
+    const request = webRtcTransportRequest(options);
+    const transportId = randomUUID();
+    const data = await this.#channel.request('router.createWebRtcTransport', this.#id, {
+      transportId,
+      ...request,
+    });
+    // Closed while the worker was answering: the worker dropped the transport with the router.
+    this.#assertOpen();
+    const transport = new WebRtcTransportImpl<WebRtcTransportAppData>({
+      transportId,
+      router: this as unknown as RouterImpl,
+      channel: this.#channel,
+      appData: options.appData ?? ({} as WebRtcTransportAppData),
+      data,
+      request,
+      options,
+    });
+    this.addChild(transport);
+    this.#observer.safeEmit('newtransport', transport);
+    return transport;
   }
 
   async createPlainTransport<PlainTransportAppData extends AppData = AppData>(

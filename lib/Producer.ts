@@ -1,0 +1,259 @@
+import type { Channel } from './Channel';
+import { EnhancedEventEmitter } from './enhancedEvents';
+import { InvalidStateError, UnsupportedError } from './errors';
+import type { AppData } from './indexTypes';
+import { Logger } from './Logger';
+import type {
+  Producer,
+  ProducerDump,
+  ProducerEvents,
+  ProducerObserver,
+  ProducerObserverEvents,
+  ProducerScore,
+  ProducerStat,
+  ProducerTraceEventData,
+  ProducerTraceEventType,
+  ProducerType,
+  ProducerVideoOrientation,
+} from './ProducerTypes';
+import type { MediaKind, RtpParameters } from './RtpParameters';
+
+const logger = new Logger('Producer');
+
+const PRODUCER_TRACE_EVENT_TYPES: readonly string[] = ['rtp', 'keyframe', 'nack', 'pli', 'fir', 'sr'];
+
+/**
+ * Checks enableTraceEvent() input the way mediasoup does: an array of
+ * strings is required, but unknown names are dropped (with a warning) rather
+ * than rejected, so code written for a newer mediasoup keeps working.
+ */
+export function filterTraceEventTypes(
+  types: unknown,
+  known: readonly string[],
+  log: Logger,
+): string[] {
+  if (!Array.isArray(types)) {
+    throw new TypeError('types must be an array');
+  }
+  if (types.some((type) => typeof type !== 'string')) {
+    throw new TypeError('every type must be a string');
+  }
+  return (types as string[]).filter((type) => {
+    if (known.includes(type)) {
+      return true;
+    }
+    log.warn(`enableTraceEvent() | ignoring unknown type "${type}"`);
+    return false;
+  });
+}
+
+/** What the transport learnt from the worker's `transport.produce` answer. */
+export type ProducerInternal<ProducerAppData> = {
+  producerId: string;
+  kind: MediaKind;
+  rtpParameters: RtpParameters;
+  type: ProducerType;
+  consumableRtpParameters: RtpParameters;
+  paused: boolean;
+  channel: Channel;
+  appData: ProducerAppData;
+};
+
+export class ProducerImpl<ProducerAppData extends AppData = AppData>
+  extends EnhancedEventEmitter<ProducerEvents>
+  implements Producer<ProducerAppData>
+{
+  readonly #id: string;
+  readonly #kind: MediaKind;
+  readonly #rtpParameters: RtpParameters;
+  readonly #type: ProducerType;
+  readonly #consumableRtpParameters: RtpParameters;
+  readonly #channel: Channel;
+  #closed = false;
+  #paused: boolean;
+  #score: ProducerScore[] = [];
+  #appData: ProducerAppData;
+  readonly #observer: ProducerObserver = new EnhancedEventEmitter<ProducerObserverEvents>();
+
+  constructor({
+    producerId,
+    kind,
+    rtpParameters,
+    type,
+    consumableRtpParameters,
+    paused,
+    channel,
+    appData,
+  }: ProducerInternal<ProducerAppData>) {
+    super();
+    logger.debug('constructor()');
+    this.#id = producerId;
+    this.#kind = kind;
+    this.#rtpParameters = rtpParameters;
+    this.#type = type;
+    this.#consumableRtpParameters = consumableRtpParameters;
+    this.#paused = paused;
+    this.#channel = channel;
+    this.#appData = appData;
+    this.#channel.on(this.#id, (event: string, data: any) => this.#onWorkerEvent(event, data));
+  }
+
+  get id(): string {
+    return this.#id;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get kind(): MediaKind {
+    return this.#kind;
+  }
+
+  get rtpParameters(): RtpParameters {
+    return this.#rtpParameters;
+  }
+
+  get type(): ProducerType {
+    return this.#type;
+  }
+
+  get consumableRtpParameters(): RtpParameters {
+    return this.#consumableRtpParameters;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  get score(): ProducerScore[] {
+    return this.#score;
+  }
+
+  get appData(): ProducerAppData {
+    return this.#appData;
+  }
+
+  set appData(appData: ProducerAppData) {
+    this.#appData = appData;
+  }
+
+  get observer(): ProducerObserver {
+    return this.#observer;
+  }
+
+  /** @internal */
+  get channelForTesting(): Channel {
+    return this.#channel;
+  }
+
+  close(): void {
+    if (this.#closed) {
+      return;
+    }
+    logger.debug('close()');
+    this.#closed = true;
+    this.#channel.removeAllListeners(this.#id);
+    // The worker closes the producer's consumers and tells each of them
+    // ('producerclose'); nothing to wait for here.
+    this.#channel.request('producer.close', this.#id).catch(() => {
+      // the transport, router or worker may be gone already
+    });
+    this.emit('@close');
+    this.#observer.safeEmit('close');
+  }
+
+  /** @internal The transport closed: the worker already dropped this producer. */
+  transportClosed(): void {
+    if (this.#closed) {
+      return;
+    }
+    logger.debug('transportClosed()');
+    this.#closed = true;
+    this.#channel.removeAllListeners(this.#id);
+    this.safeEmit('transportclose');
+    this.#observer.safeEmit('close');
+  }
+
+  async dump(): Promise<ProducerDump> {
+    this.#assertOpen();
+    return this.#channel.request('producer.dump', this.#id);
+  }
+
+  async getStats(): Promise<ProducerStat[]> {
+    this.#assertOpen();
+    return this.#channel.request('producer.getStats', this.#id);
+  }
+
+  async pause(): Promise<void> {
+    logger.debug('pause()');
+    this.#assertOpen();
+    await this.#channel.request('producer.pause', this.#id);
+    // State changes when the worker answers; answers come in request order,
+    // so unawaited pause()/resume() sequences still fire one event per change.
+    const wasPaused = this.#paused;
+    this.#paused = true;
+    if (!wasPaused) {
+      this.#observer.safeEmit('pause');
+    }
+  }
+
+  async resume(): Promise<void> {
+    logger.debug('resume()');
+    this.#assertOpen();
+    await this.#channel.request('producer.resume', this.#id);
+    const wasPaused = this.#paused;
+    this.#paused = false;
+    if (wasPaused) {
+      this.#observer.safeEmit('resume');
+    }
+  }
+
+  async enableTraceEvent(types: ProducerTraceEventType[] = []): Promise<void> {
+    logger.debug('enableTraceEvent()');
+    const known = filterTraceEventTypes(types, PRODUCER_TRACE_EVENT_TYPES, logger);
+    this.#assertOpen();
+    await this.#channel.request('producer.enableTraceEvent', this.#id, { types: known });
+  }
+
+  send(rtpPacket: Buffer): void {
+    if (!Buffer.isBuffer(rtpPacket)) {
+      throw new TypeError('rtpPacket must be a Buffer');
+    }
+    // Only DirectTransport producers take packets from Node, and there is no
+    // DirectTransport yet.
+    throw new UnsupportedError('producer.send() is only for DirectTransport producers');
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) {
+      throw new InvalidStateError('Producer closed');
+    }
+  }
+
+  #onWorkerEvent(event: string, data: any): void {
+    switch (event) {
+      case 'score': {
+        const score = (Array.isArray(data) ? data : []) as ProducerScore[];
+        this.#score = score;
+        this.safeEmit('score', score);
+        this.#observer.safeEmit('score', score);
+        break;
+      }
+      case 'videoorientationchange': {
+        const orientation = data as ProducerVideoOrientation;
+        this.safeEmit('videoorientationchange', orientation);
+        this.#observer.safeEmit('videoorientationchange', orientation);
+        break;
+      }
+      case 'trace': {
+        const trace = data as ProducerTraceEventData;
+        this.safeEmit('trace', trace);
+        this.#observer.safeEmit('trace', trace);
+        break;
+      }
+      default:
+        logger.error(`ignoring unknown event "${event}"`);
+    }
+  }
+}

@@ -1,0 +1,1421 @@
+//! `WebRtcTransport`: one str0m `Rtc` per mediasoup WebRtcTransport.
+//!
+//! ICE-lite, DTLS and SRTP run on str0m's direct API; producers' payload
+//! types and extension ids reach str0m through a synthesized SDP offer (see
+//! `offer`), consumers are declared directly with the router's ids.
+//!
+//! Event-loop contract (str0m's single-mutation invariant): every call that
+//! mutates the `Rtc` is followed by a full drain of `poll_output`, and
+//! timeouts that are already due are fed at once, inline. Each public method
+//! here does both, so the caller only has to honour `poll_timeout()`.
+
+pub mod capabilities;
+pub mod offer;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use str0m::change::SdpOffer;
+use str0m::config::{DtlsCert, Fingerprint};
+use str0m::ice::StunMessage;
+use str0m::media::{KeyframeRequestKind, MediaKind as StrMediaKind, Mid, Pt, Rid};
+use str0m::net::{Protocol, Receive, TcpType, Transmit};
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo, Ssrc};
+use str0m::stats::{MediaEgressStats, MediaIngressStats, PeerStats};
+use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, RtcConfig};
+
+use crate::error::{CoreError, CoreResult};
+use crate::ortc::types::{MediaKind, RtpCapabilities, RtpParameters};
+
+use capabilities::{known_extension, payload_pairs_supported};
+use offer::{OfferContext, OfferedProducer};
+
+/// Cheap-to-clone object id (mediasoup UUID strings).
+pub type Id = Arc<str>;
+
+/// The remote ICE password is never checked by an ICE-lite agent (it sends
+/// no requests), and mediasoup-client never tells it anyway.
+const REMOTE_ICE_PWD: &str = "opencallremoteicepassword";
+/// Remote ufrag used in an offer applied before the first STUN request.
+const PLACEHOLDER_UFRAG: &str = "ocpending";
+/// Bound on inline timeout handling per call, so a misbehaving deadline can
+/// never spin the worker.
+const MAX_INLINE_TIMEOUTS: usize = 256;
+/// RTX cache for a consumer's video stream: about a second of HD video. The
+/// default (1024 packets, 3 s) costs ~480 KB per consumer.
+const VIDEO_RTX_CACHE_PACKETS: usize = 600;
+const VIDEO_RTX_CACHE_AGE: Duration = Duration::from_millis(1500);
+
+// ---------------------------------------------------------------------------
+// mediasoup-shaped parameters
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IceParameters {
+    pub username_fragment: String,
+    pub password: String,
+    pub ice_lite: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IceCandidate {
+    pub foundation: String,
+    pub priority: u32,
+    /// mediasoup ≥ 3.13 calls it `address`; `ip` is kept for older clients.
+    pub address: String,
+    pub ip: String,
+    pub protocol: String,
+    pub port: u16,
+    #[serde(rename = "type")]
+    pub r#type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DtlsRole {
+    Auto,
+    Client,
+    Server,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DtlsFingerprint {
+    pub algorithm: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DtlsParameters {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<DtlsRole>,
+    pub fingerprints: Vec<DtlsFingerprint>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IceState {
+    New,
+    Connected,
+    Completed,
+    Disconnected,
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DtlsState {
+    New,
+    Connecting,
+    Connected,
+    Failed,
+    Closed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransportTuple {
+    pub local_ip: String,
+    pub local_address: String,
+    pub local_port: u16,
+    pub remote_ip: String,
+    pub remote_port: u16,
+    pub protocol: String,
+}
+
+/// One address the worker listens on, as announced to the peer. For NAT
+/// (mediasoup's `announcedAddress`) pass the announced address here and map
+/// `Transmit::source` back to the real socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenInfo {
+    pub protocol: Protocol,
+    pub address: SocketAddr,
+}
+
+#[derive(Clone)]
+pub struct WebRtcTransportOptions {
+    pub listen_infos: Vec<ListenInfo>,
+    /// One certificate per worker, shared by all its transports.
+    pub dtls_cert: DtlsCert,
+    pub router_capabilities: RtpCapabilities,
+    /// Enables send-side BWE (TWCC) with this initial estimate, in bps.
+    pub initial_available_outgoing_bitrate: Option<u64>,
+    /// Turns on str0m's periodic stats (needed for rtt/loss/jitter/score).
+    pub stats_interval: Option<Duration>,
+}
+
+/// A packet ready to be sent to one consumer: already rewritten by the
+/// router (router PT, consumer sequence number and timestamp).
+#[derive(Debug, Clone)]
+pub struct ForwardedRtp {
+    pub payload_type: u8,
+    /// Extended sequence number (only the low 16 bits go on the wire).
+    pub seq_no: u64,
+    pub timestamp: u32,
+    pub marker: bool,
+    pub payload: Arc<[u8]>,
+    pub ext_vals: ExtensionValues,
+    /// Feeds the SR NTP↔RTP mapping; the arrival time of the source packet.
+    pub wallclock: Instant,
+}
+
+// ---------------------------------------------------------------------------
+// Output
+
+// Producer packets move by value, as str0m hands them over: boxing them
+// would cost an allocation per packet.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum TransportEvent {
+    IceStateChange(IceState),
+    IceSelectedTupleChange(TransportTuple),
+    DtlsStateChange(DtlsState),
+    /// ICE, DTLS and SRTP are all up.
+    Connected,
+    /// Decrypted RTP of a producer; `encoding` indexes its rtpParameters.encodings.
+    ProducerRtp {
+        producer_id: Id,
+        encoding: usize,
+        packet: RtpPacket,
+    },
+    /// The consumer's browser asked for a keyframe (PLI/FIR).
+    KeyframeRequest {
+        consumer_id: Id,
+        kind: KeyframeRequestKind,
+    },
+    /// A producer encoding stopped or restarted sending (str0m's 1.5 s threshold).
+    ProducerStreamPaused {
+        producer_id: Id,
+        encoding: usize,
+        paused: bool,
+    },
+    /// A producer encoding's score (0..=10) changed.
+    ProducerScore {
+        producer_id: Id,
+        encoding: usize,
+        score: u8,
+    },
+    /// A consumer's score (0..=10, from the receiver's reports) changed.
+    ConsumerScore {
+        consumer_id: Id,
+        score: u8,
+    },
+    /// The str0m instance failed irrecoverably (a panic was caught); the
+    /// transport must be closed.
+    Fatal(String),
+}
+
+/// Collected output of one call: datagrams to send and events to dispatch.
+/// Reuse one across calls (`clear()` keeps the allocations).
+#[derive(Debug, Default)]
+pub struct TransportOutput {
+    pub transmits: Vec<Transmit>,
+    pub events: Vec<TransportEvent>,
+}
+
+impl TransportOutput {
+    pub fn clear(&mut self) {
+        self.transmits.clear();
+        self.events.clear();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Stats
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TransportStats {
+    pub bytes_received: u64,
+    pub bytes_sent: u64,
+    pub rtp_bytes_received: u64,
+    pub rtp_packets_received: u64,
+    pub rtp_bytes_sent: u64,
+    pub rtp_packets_sent: u64,
+    pub malformed_packets_dropped: u64,
+    pub rtt: Option<Duration>,
+    pub available_outgoing_bitrate: Option<u64>,
+    pub ingress_loss_fraction: Option<f32>,
+    pub egress_loss_fraction: Option<f32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProducerStats {
+    pub encoding: usize,
+    pub ssrc: Option<u32>,
+    pub rid: Option<String>,
+    pub packets: u64,
+    pub bytes: u64,
+    pub jitter: u32,
+    pub loss: Option<f32>,
+    pub rtt: Option<Duration>,
+    pub nacks: u64,
+    pub plis: u64,
+    pub firs: u64,
+    pub score: u8,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConsumerStats {
+    pub ssrc: u32,
+    pub rtx_ssrc: Option<u32>,
+    pub packets: u64,
+    pub bytes: u64,
+    pub rtt: Option<Duration>,
+    pub loss: Option<f32>,
+    pub jitter: Option<u32>,
+    pub packets_lost: Option<u64>,
+    pub nacks: u64,
+    pub plis: u64,
+    pub firs: u64,
+    pub score: u8,
+}
+
+/// mediasoup-like score from a loss fraction: 10 when clean, 0 at ≥ 50 %.
+fn score_from_loss(loss: Option<f32>) -> u8 {
+    let loss = loss.unwrap_or(0.0).clamp(0.0, 1.0);
+    (10.0 - loss * 20.0).round().clamp(0.0, 10.0) as u8
+}
+
+// ---------------------------------------------------------------------------
+
+struct ProducerEntry {
+    id: Id,
+    mid: Mid,
+    offered: OfferedProducer,
+    /// Encoding → (ssrc, rid) as signalled.
+    encodings: Vec<(Option<u32>, Option<Rid>)>,
+    has_rtx: bool,
+    stats: Vec<ProducerStats>,
+}
+
+struct ConsumerEntry {
+    id: Id,
+    mid: Mid,
+    ssrc: Ssrc,
+    stats: ConsumerStats,
+}
+
+pub struct WebRtcTransport {
+    rtc: Rtc,
+    dead: bool,
+    local_creds: IceCreds,
+    remote_ufrag: Option<String>,
+    remote_fingerprint: Option<Fingerprint>,
+    local_dtls_role: DtlsRole,
+    local_fingerprint: DtlsFingerprint,
+    candidates: Vec<IceCandidate>,
+    ice_state: IceState,
+    dtls_state: DtlsState,
+    selected_tuple: Option<TransportTuple>,
+    producers: Vec<ProducerEntry>,
+    producer_by_mid: HashMap<Mid, usize>,
+    /// Incoming SSRC → (producer index, encoding), learned on first packet.
+    rx_ssrcs: HashMap<u32, (usize, usize)>,
+    consumers: HashMap<Id, ConsumerEntry>,
+    consumer_by_mid: HashMap<Mid, Id>,
+    registered_uris: Vec<String>,
+    next_timeout: Instant,
+    stats: TransportStats,
+    peer_stats: Option<PeerStats>,
+}
+
+/// `AB:CD:...` from raw digest bytes.
+fn hex_colon(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 3);
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            s.push(':');
+        }
+        s.push_str(&format!("{b:02X}"));
+    }
+    s
+}
+
+fn parse_hex_colon(value: &str) -> Option<Vec<u8>> {
+    value
+        .split(':')
+        .map(|h| {
+            if h.len() == 2 {
+                u8::from_str_radix(h, 16).ok()
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+fn is_stun(buf: &[u8]) -> bool {
+    buf.len() >= 20 && buf[0] < 2
+}
+
+fn proto_name(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Udp => "udp",
+        _ => "tcp",
+    }
+}
+
+/// mids and rids go through str0m's fixed-size ids, which replace anything
+/// but ASCII alphanumerics and truncate: refuse what would not round-trip.
+fn valid_token(s: &str, max: usize) -> bool {
+    !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+impl WebRtcTransport {
+    pub fn new(opts: WebRtcTransportOptions, now: Instant) -> CoreResult<Self> {
+        if opts.listen_infos.is_empty() {
+            return Err(CoreError::type_error("no listen infos given"));
+        }
+        let local_creds = IceCreds::new();
+        let mut config = RtcConfig::new()
+            .set_ice_lite(true)
+            .set_rtp_mode(true)
+            .set_dtls_cert(opts.dtls_cert.clone())
+            .set_local_ice_credentials(local_creds.clone())
+            .set_stats_interval(opts.stats_interval)
+            .set_extension_map(capabilities::extension_map(&opts.router_capabilities));
+        capabilities::codec_config(&opts.router_capabilities, config.codec_config())?;
+        if let Some(bps) = opts.initial_available_outgoing_bitrate {
+            config = config.enable_bwe(Some(str0m::bwe::Bitrate::bps(bps)));
+        }
+        let registered_uris = opts
+            .router_capabilities
+            .header_extensions
+            .iter()
+            .map(|h| h.uri.clone())
+            .collect();
+
+        let mut rtc = catch_unwind(AssertUnwindSafe(|| config.build(now)))
+            .map_err(|_| CoreError::other("failed to build the WebRTC stack"))?;
+
+        let mut candidates = Vec::new();
+        for info in &opts.listen_infos {
+            let built = match info.protocol {
+                Protocol::Udp => Candidate::host(info.address, "udp"),
+                Protocol::Tcp => Candidate::builder()
+                    .tcp()
+                    .host(info.address)
+                    .tcptype(TcpType::Passive)
+                    .build(),
+                _ => return Err(CoreError::type_error("listen protocol must be udp or tcp")),
+            };
+            let candidate =
+                built.map_err(|e| CoreError::type_error(format!("invalid listen address: {e}")))?;
+            let Some(added) = rtc.add_local_candidate(candidate) else {
+                return Err(CoreError::type_error(format!(
+                    "listen address {} is not usable as a host candidate",
+                    info.address
+                )));
+            };
+            let ip = added.addr().ip().to_string();
+            candidates.push(IceCandidate {
+                foundation: format!("{}candidate", proto_name(info.protocol)),
+                priority: added.prio(),
+                address: ip.clone(),
+                ip,
+                protocol: proto_name(info.protocol).to_owned(),
+                port: added.addr().port(),
+                r#type: "host".to_owned(),
+                tcp_type: (info.protocol == Protocol::Tcp).then(|| "passive".to_owned()),
+            });
+        }
+        rtc.direct_api().set_ice_controlling(false);
+        let fp = rtc.direct_api().local_dtls_fingerprint().clone();
+        let local_fingerprint = DtlsFingerprint {
+            algorithm: fp.hash_func.clone(),
+            value: hex_colon(&fp.bytes),
+        };
+
+        let mut t = Self {
+            rtc,
+            dead: false,
+            local_creds,
+            remote_ufrag: None,
+            remote_fingerprint: None,
+            local_dtls_role: DtlsRole::Auto,
+            local_fingerprint,
+            candidates,
+            ice_state: IceState::New,
+            dtls_state: DtlsState::New,
+            selected_tuple: None,
+            producers: Vec::new(),
+            producer_by_mid: HashMap::new(),
+            rx_ssrcs: HashMap::new(),
+            consumers: HashMap::new(),
+            consumer_by_mid: HashMap::new(),
+            registered_uris,
+            next_timeout: now,
+            stats: TransportStats::default(),
+            peer_stats: None,
+        };
+        let mut out = TransportOutput::default();
+        t.drain(&mut out);
+        Ok(t)
+    }
+
+    // -- parameters ---------------------------------------------------------
+
+    pub fn ice_parameters(&self) -> IceParameters {
+        IceParameters {
+            username_fragment: self.local_creds.ufrag.clone(),
+            password: self.local_creds.pass.clone(),
+            ice_lite: true,
+        }
+    }
+
+    pub fn ice_candidates(&self) -> &[IceCandidate] {
+        &self.candidates
+    }
+
+    pub fn dtls_parameters(&self) -> DtlsParameters {
+        DtlsParameters {
+            role: Some(self.local_dtls_role),
+            fingerprints: vec![self.local_fingerprint.clone()],
+        }
+    }
+
+    pub fn ice_state(&self) -> IceState {
+        self.ice_state
+    }
+
+    pub fn dtls_state(&self) -> DtlsState {
+        self.dtls_state
+    }
+
+    pub fn ice_selected_tuple(&self) -> Option<&TransportTuple> {
+        self.selected_tuple.as_ref()
+    }
+
+    pub fn is_alive(&self) -> bool {
+        !self.dead && self.rtc.is_alive()
+    }
+
+    // -- signalling ---------------------------------------------------------
+
+    /// mediasoup `transport.connect({ dtlsParameters })`.
+    pub fn connect(
+        &mut self,
+        remote: &DtlsParameters,
+        out: &mut TransportOutput,
+    ) -> CoreResult<()> {
+        self.ensure_alive()?;
+        if self.remote_fingerprint.is_some() {
+            return Err(CoreError::invalid_state("connect() already called"));
+        }
+        let chosen = remote
+            .fingerprints
+            .iter()
+            .find(|f| f.algorithm.eq_ignore_ascii_case("sha-256"))
+            .or_else(|| remote.fingerprints.last())
+            .ok_or_else(|| CoreError::type_error("missing dtlsParameters.fingerprints"))?;
+        let algorithm = chosen.algorithm.to_ascii_lowercase();
+        if !matches!(algorithm.as_str(), "sha-1" | "sha-256") {
+            return Err(CoreError::unsupported(format!(
+                "unsupported fingerprint algorithm {algorithm}"
+            )));
+        }
+        let bytes = parse_hex_colon(&chosen.value)
+            .filter(|b| !b.is_empty())
+            .ok_or_else(|| CoreError::type_error("invalid fingerprint value"))?;
+        // As mediasoup: a remote client makes us the server; a remote
+        // server, or a remote that leaves it to us, makes us the client.
+        let (local_role, active) = match remote.role.unwrap_or(DtlsRole::Auto) {
+            DtlsRole::Client => (DtlsRole::Server, false),
+            DtlsRole::Server | DtlsRole::Auto => (DtlsRole::Client, true),
+        };
+        let fingerprint = Fingerprint {
+            hash_func: algorithm,
+            bytes,
+        };
+        self.remote_fingerprint = Some(fingerprint.clone());
+        self.local_dtls_role = local_role;
+        self.guarded(out, |rtc| {
+            let mut api = rtc.direct_api();
+            api.set_remote_fingerprint(fingerprint);
+            api.start_dtls(active)
+        })?
+        .map_err(|e| CoreError::other(format!("start DTLS: {e}")))?;
+        self.set_dtls_state(DtlsState::Connecting, out);
+        self.drain(out);
+        // Producers that came before connect() wait for the fingerprint.
+        if !self.producers.is_empty() {
+            self.apply_offer(out)?;
+        }
+        Ok(())
+    }
+
+    /// mediasoup `transport.restartIce()`: new local credentials; the current
+    /// connection keeps working until the peer moves to them.
+    pub fn restart_ice(&mut self, out: &mut TransportOutput) -> CoreResult<IceParameters> {
+        self.ensure_alive()?;
+        let creds = IceCreds::new();
+        self.local_creds = creds.clone();
+        self.guarded(out, |rtc| rtc.direct_api().set_local_ice_credentials(creds))?;
+        self.drain(out);
+        Ok(self.ice_parameters())
+    }
+
+    // -- network ------------------------------------------------------------
+
+    /// One datagram (or one RFC 4571 frame for TCP) from the network.
+    /// `destination` must be the announced local address it arrived on.
+    pub fn handle_receive(
+        &mut self,
+        now: Instant,
+        proto: Protocol,
+        source: SocketAddr,
+        destination: SocketAddr,
+        buf: &[u8],
+        out: &mut TransportOutput,
+    ) {
+        if self.dead {
+            return;
+        }
+        self.stats.bytes_received += buf.len() as u64;
+        if is_stun(buf) {
+            self.learn_remote_ufrag(buf, out);
+        }
+        let Ok(receive) = Receive::new(proto, source, destination, buf) else {
+            self.stats.malformed_packets_dropped += 1;
+            return;
+        };
+        let res = self.guarded(out, |rtc| rtc.handle_input(Input::Receive(now, receive)));
+        if let Ok(Err(e)) = res {
+            tracing::debug!("dropping packet from {source}: {e}");
+            self.stats.malformed_packets_dropped += 1;
+        }
+        self.drain(out);
+        self.run_due_timeouts(now, out);
+    }
+
+    /// mediasoup-client never signals the browser's ICE ufrag, but str0m
+    /// queues binding requests until remote credentials are set: take the
+    /// ufrag from each STUN USERNAME, and follow it when it changes (ICE
+    /// restart on the browser side).
+    fn learn_remote_ufrag(&mut self, buf: &[u8], out: &mut TransportOutput) {
+        let Ok(msg) = StunMessage::parse(buf) else {
+            return;
+        };
+        let Some((local, remote)) = msg.split_username() else {
+            return;
+        };
+        if local != self.local_creds.ufrag || self.remote_ufrag.as_deref() == Some(remote) {
+            return;
+        }
+        let creds = IceCreds {
+            ufrag: remote.to_owned(),
+            pass: REMOTE_ICE_PWD.to_owned(),
+        };
+        self.remote_ufrag = Some(remote.to_owned());
+        let _ = self.guarded(out, |rtc| {
+            rtc.direct_api().set_remote_ice_credentials(creds)
+        });
+        self.drain(out);
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut TransportOutput) {
+        if self.dead {
+            return;
+        }
+        let _ = self.guarded(out, |rtc| rtc.handle_input(Input::Timeout(now)));
+        self.drain(out);
+        self.run_due_timeouts(now, out);
+    }
+
+    /// When `handle_timeout` must be called next.
+    pub fn poll_timeout(&self) -> Instant {
+        if self.dead {
+            self.next_timeout + Duration::from_secs(3600)
+        } else {
+            self.next_timeout
+        }
+    }
+
+    /// Graceful close: RTCP BYE, DTLS close_notify.
+    pub fn close(&mut self, out: &mut TransportOutput) {
+        if self.dead {
+            return;
+        }
+        let _ = self.guarded(out, |rtc| rtc.close());
+        self.drain(out);
+        self.set_ice_state(IceState::Closed, out);
+        self.set_dtls_state(DtlsState::Closed, out);
+        self.dead = true;
+    }
+
+    // -- producers ----------------------------------------------------------
+
+    /// `transport.produce()`: browser-chosen PTs and extension ids are
+    /// installed through an SDP offer and verified; on failure the producer
+    /// is refused and its m-line left inactive.
+    pub fn add_producer(
+        &mut self,
+        producer_id: Id,
+        kind: MediaKind,
+        rtp_parameters: &RtpParameters,
+        out: &mut TransportOutput,
+    ) -> CoreResult<()> {
+        self.ensure_alive()?;
+        if !self.consumers.is_empty() {
+            // Consumers' m-lines come from the direct API; mixing them with
+            // offer-made m-lines breaks str0m's m-line indexes.
+            return Err(CoreError::unsupported(
+                "producing on a transport that already consumes is not supported",
+            ));
+        }
+        if self.producers.iter().any(|p| p.id == producer_id) {
+            return Err(CoreError::invalid_state("producer already exists"));
+        }
+        let mid_str = match &rtp_parameters.mid {
+            Some(m) => m.clone(),
+            None => format!("p{}", self.producers.len()),
+        };
+        if !valid_token(&mid_str, 16) {
+            return Err(CoreError::type_error(format!(
+                "unsupported mid {mid_str:?}"
+            )));
+        }
+        let mid = Mid::from(mid_str.as_str());
+        if self.producer_by_mid.contains_key(&mid) {
+            return Err(CoreError::type_error(format!(
+                "mid {mid_str} already in use"
+            )));
+        }
+        if rtp_parameters.encodings.is_empty() {
+            return Err(CoreError::type_error("missing encodings"));
+        }
+        let mut encodings = Vec::new();
+        for e in &rtp_parameters.encodings {
+            let rid = match &e.rid {
+                Some(r) if valid_token(r, 8) => Some(Rid::from(r.as_str())),
+                Some(r) => return Err(CoreError::type_error(format!("unsupported rid {r:?}"))),
+                None => None,
+            };
+            if e.ssrc.is_none() && rid.is_none() && rtp_parameters.encodings.len() > 1 {
+                return Err(CoreError::type_error("encoding without ssrc or rid"));
+            }
+            encodings.push((e.ssrc, rid));
+        }
+        payload_pairs_supported(rtp_parameters, self.rtc.codec_config())?;
+        let has_rtx = rtp_parameters
+            .codecs
+            .iter()
+            .any(|c| capabilities::is_rtx(&c.mime_type));
+        let stats = (0..encodings.len())
+            .map(|i| ProducerStats {
+                encoding: i,
+                ssrc: encodings[i].0,
+                rid: encodings[i].1.map(|r| r.to_string()),
+                score: 10,
+                ..Default::default()
+            })
+            .collect();
+        let mut offered_params = rtp_parameters.clone();
+        offered_params.mid = Some(mid_str.clone());
+        self.producers.push(ProducerEntry {
+            id: producer_id,
+            mid,
+            offered: OfferedProducer {
+                mid: mid_str,
+                kind,
+                rtp_parameters: offered_params,
+                closed: false,
+            },
+            encodings,
+            has_rtx,
+            stats,
+        });
+        let idx = self.producers.len() - 1;
+        self.producer_by_mid.insert(mid, idx);
+        if self.remote_fingerprint.is_none() {
+            // Applied by connect(): the offer must not carry a fingerprint
+            // and setup that str0m would adopt instead of connect()'s.
+            return Ok(());
+        }
+        if let Err(e) = self.apply_offer(out) {
+            self.producers[idx].offered.closed = true;
+            // Keep the refused m-line, inactive, so the order stays stable.
+            let _ = self.apply_offer(out);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// `producer.close()`: its m-line stays in the offer as inactive.
+    pub fn remove_producer(&mut self, producer_id: &str, out: &mut TransportOutput) {
+        let Some(idx) = self.producers.iter().position(|p| &*p.id == producer_id) else {
+            return;
+        };
+        if self.producers[idx].offered.closed {
+            return;
+        }
+        self.producers[idx].offered.closed = true;
+        self.rx_ssrcs.retain(|_, (p, _)| *p != idx);
+        if self.remote_fingerprint.is_some() && !self.dead {
+            let _ = self.apply_offer(out);
+        }
+    }
+
+    fn apply_offer(&mut self, out: &mut TransportOutput) -> CoreResult<()> {
+        let remote_fp = self
+            .remote_fingerprint
+            .as_ref()
+            .ok_or_else(|| CoreError::invalid_state("not connected"))?;
+        let fp = format!("{} {}", remote_fp.hash_func, hex_colon(&remote_fp.bytes));
+        let uris = &self.registered_uris;
+        let is_registered = |u: &str| uris.iter().any(|r| r == u);
+        let offered: Vec<OfferedProducer> =
+            self.producers.iter().map(|p| p.offered.clone()).collect();
+        let sdp = offer::synthesize(
+            &OfferContext {
+                remote_ufrag: self.remote_ufrag.as_deref().unwrap_or(PLACEHOLDER_UFRAG),
+                remote_pwd: REMOTE_ICE_PWD,
+                remote_fingerprint: &fp,
+                is_registered_uri: &is_registered,
+            },
+            &offered,
+        );
+        let offer = SdpOffer::from_sdp_string(&sdp)
+            .map_err(|e| CoreError::type_error(format!("invalid rtpParameters: {e}")))?;
+        let before = self.local_creds.clone();
+        let accepted = self.guarded(out, |rtc| rtc.sdp_api().accept_offer(offer).map(|_| ()))?;
+        self.drain(out);
+        accepted.map_err(|e| CoreError::type_error(format!("rtpParameters refused: {e}")))?;
+
+        // A ufrag mismatch makes str0m restart ICE with new local
+        // credentials; put ours back so the running session is kept.
+        let now_creds = self.rtc.direct_api().local_ice_credentials();
+        if now_creds != before {
+            let remote = IceCreds {
+                ufrag: self
+                    .remote_ufrag
+                    .clone()
+                    .unwrap_or_else(|| PLACEHOLDER_UFRAG.to_owned()),
+                pass: REMOTE_ICE_PWD.to_owned(),
+            };
+            let _ = self.guarded(out, |rtc| {
+                let mut api = rtc.direct_api();
+                api.set_local_ice_credentials(before);
+                api.set_remote_ice_credentials(remote);
+            });
+            self.drain(out);
+        }
+        self.verify_producers()?;
+        // NACKs are useless without RTX: browsers answer them over RTX only.
+        let no_rtx: Vec<u32> = self
+            .producers
+            .iter()
+            .filter(|p| !p.has_rtx && !p.offered.closed)
+            .flat_map(|p| p.encodings.iter().filter_map(|e| e.0))
+            .collect();
+        if !no_rtx.is_empty() {
+            let _ = self.guarded(out, |rtc| {
+                let mut api = rtc.direct_api();
+                for ssrc in no_rtx {
+                    if let Some(s) = api.stream_rx(&Ssrc::from(ssrc)) {
+                        s.suppress_nack(true);
+                    }
+                }
+            });
+            self.drain(out);
+        }
+        Ok(())
+    }
+
+    /// Checks through str0m's public API that every open producer's
+    /// extension ids and payload types are now in force.
+    fn verify_producers(&self) -> CoreResult<()> {
+        for p in self.producers.iter().filter(|p| !p.offered.closed) {
+            let media = self
+                .rtc
+                .media(p.mid)
+                .ok_or_else(|| CoreError::other(format!("mid {} was not created", p.mid)))?;
+            let params = &p.offered.rtp_parameters;
+            for h in &params.header_extensions {
+                if known_extension(&h.uri).is_none() && !self.registered_uris.contains(&h.uri) {
+                    continue;
+                }
+                let ok = media
+                    .remote_extmap()
+                    .lookup(h.id)
+                    .is_some_and(|e| e.as_uri() == h.uri);
+                if !ok {
+                    return Err(CoreError::unsupported(format!(
+                        "header extension {} could not be mapped to id {}",
+                        h.uri, h.id
+                    )));
+                }
+            }
+            for (pt, rtx) in offer::payload_pairs(params) {
+                let pt_ok = media.remote_pts().contains(&Pt::new_with_value(pt));
+                let cfg_ok = self.rtc.codec_config().params().iter().any(|c| {
+                    *c.pt() == pt && rtx.is_none_or(|r| c.resend().is_some_and(|x| *x == r))
+                });
+                if !pt_ok || !cfg_ok {
+                    return Err(CoreError::unsupported(format!(
+                        "payload type {pt} could not be installed"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ask the producer's browser for a keyframe on one encoding (or all).
+    pub fn request_keyframe(
+        &mut self,
+        producer_id: &str,
+        encoding: Option<usize>,
+        kind: KeyframeRequestKind,
+        out: &mut TransportOutput,
+    ) {
+        if self.dead {
+            return;
+        }
+        let Some((idx, p)) = self
+            .producers
+            .iter()
+            .enumerate()
+            .find(|(_, p)| &*p.id == producer_id && !p.offered.closed)
+        else {
+            return;
+        };
+        let mid = p.mid;
+        let mut targets: Vec<(Option<u32>, Option<Rid>)> = Vec::new();
+        for (i, (ssrc, rid)) in p.encodings.iter().enumerate() {
+            if encoding.is_some_and(|e| e != i) {
+                continue;
+            }
+            // Learned SSRC (rid-based simulcast) first, then the signalled one.
+            let learned = self
+                .rx_ssrcs
+                .iter()
+                .find(|(_, v)| **v == (idx, i))
+                .map(|(s, _)| *s);
+            targets.push((learned.or(*ssrc), *rid));
+        }
+        let _ = self.guarded(out, |rtc| {
+            let mut api = rtc.direct_api();
+            for (ssrc, rid) in targets {
+                let stream = match ssrc {
+                    Some(s) if api.stream_rx(&Ssrc::from(s)).is_some() => {
+                        api.stream_rx(&Ssrc::from(s))
+                    }
+                    _ => api.stream_rx_by_mid(mid, rid),
+                };
+                if let Some(s) = stream {
+                    s.request_keyframe(kind);
+                }
+            }
+        });
+        self.drain(out);
+    }
+
+    pub fn producer_stats(&self, producer_id: &str) -> Vec<ProducerStats> {
+        self.producers
+            .iter()
+            .find(|p| &*p.id == producer_id)
+            .map(|p| p.stats.clone())
+            .unwrap_or_default()
+    }
+
+    // -- consumers ----------------------------------------------------------
+
+    /// `transport.consume()`: `rtp_parameters` are the consumer's (router
+    /// PTs and ids, its own SSRC and RTX SSRC). Returns the CNAME str0m
+    /// uses for the stream's RTCP.
+    pub fn add_consumer(
+        &mut self,
+        consumer_id: Id,
+        kind: MediaKind,
+        rtp_parameters: &RtpParameters,
+        out: &mut TransportOutput,
+    ) -> CoreResult<String> {
+        self.ensure_alive()?;
+        if self.consumers.contains_key(&consumer_id) {
+            return Err(CoreError::invalid_state("consumer already exists"));
+        }
+        let mid_str = rtp_parameters
+            .mid
+            .clone()
+            .ok_or_else(|| CoreError::type_error("consumer rtpParameters without mid"))?;
+        if !valid_token(&mid_str, 16) {
+            return Err(CoreError::type_error(format!(
+                "unsupported mid {mid_str:?}"
+            )));
+        }
+        let mid = Mid::from(mid_str.as_str());
+        if self.rtc.media(mid).is_some() || self.consumer_by_mid.contains_key(&mid) {
+            return Err(CoreError::type_error(format!(
+                "mid {mid_str} already in use"
+            )));
+        }
+        let encoding = rtp_parameters
+            .encodings
+            .first()
+            .ok_or_else(|| CoreError::type_error("consumer rtpParameters without encodings"))?;
+        let ssrc = encoding
+            .ssrc
+            .ok_or_else(|| CoreError::type_error("consumer encoding without ssrc"))?;
+        let rtx = encoding.rtx.map(|r| r.ssrc);
+        for (pt, rtx_pt) in offer::payload_pairs(rtp_parameters) {
+            let known = self.rtc.codec_config().params().iter().any(|c| {
+                *c.pt() == pt && rtx_pt.is_none_or(|r| c.resend().is_some_and(|x| *x == r))
+            });
+            if !known {
+                return Err(CoreError::unsupported(format!(
+                    "payload type {pt} is not a router payload type"
+                )));
+            }
+        }
+        let str_kind = match kind {
+            MediaKind::Audio => StrMediaKind::Audio,
+            MediaKind::Video => StrMediaKind::Video,
+        };
+        let cname = self.guarded(out, |rtc| {
+            let mut api = rtc.direct_api();
+            api.declare_media(mid, str_kind);
+            let stream = api.declare_stream_tx(Ssrc::from(ssrc), rtx.map(Ssrc::from), mid, None);
+            if str_kind == StrMediaKind::Video {
+                stream.set_rtx_cache(VIDEO_RTX_CACHE_PACKETS, VIDEO_RTX_CACHE_AGE, Some(0.15));
+            }
+            rtc.media(mid)
+                .map(|m| m.cname().to_owned())
+                .unwrap_or_default()
+        })?;
+        self.drain(out);
+        self.consumer_by_mid.insert(mid, consumer_id.clone());
+        self.consumers.insert(
+            consumer_id.clone(),
+            ConsumerEntry {
+                id: consumer_id,
+                mid,
+                ssrc: Ssrc::from(ssrc),
+                stats: ConsumerStats {
+                    ssrc,
+                    rtx_ssrc: rtx,
+                    score: 10,
+                    ..Default::default()
+                },
+            },
+        );
+        Ok(cname)
+    }
+
+    pub fn remove_consumer(&mut self, consumer_id: &str, out: &mut TransportOutput) {
+        let Some(c) = self.consumers.remove(consumer_id) else {
+            return;
+        };
+        self.consumer_by_mid.remove(&c.mid);
+        if self.dead {
+            return;
+        }
+        let _ = self.guarded(out, |rtc| rtc.direct_api().remove_media(c.mid));
+        self.drain(out);
+    }
+
+    /// Sends one packet to a consumer's browser. The caller has rewritten
+    /// sequence number, timestamp and PT; SSRC comes from the stream.
+    pub fn write_rtp(
+        &mut self,
+        consumer_id: &str,
+        pkt: &ForwardedRtp,
+        now: Instant,
+        out: &mut TransportOutput,
+    ) -> CoreResult<()> {
+        if self.dead {
+            return Err(CoreError::invalid_state("transport closed"));
+        }
+        let Some(c) = self.consumers.get_mut(consumer_id) else {
+            return Err(CoreError::invalid_state("no such consumer"));
+        };
+        c.stats.packets += 1;
+        c.stats.bytes += pkt.payload.len() as u64;
+        self.stats.rtp_packets_sent += 1;
+        self.stats.rtp_bytes_sent += pkt.payload.len() as u64;
+        let ssrc = c.ssrc;
+        let has_rtx = c.stats.rtx_ssrc.is_some();
+        let mut ev = pkt.ext_vals.clone();
+        // str0m writes mid/rid itself where needed; values copied from the
+        // producer would leak its mid and rid to the consumer.
+        ev.mid = None;
+        ev.rid = None;
+        ev.rid_repair = None;
+        let write = RtpWrite::new(
+            Pt::new_with_value(pkt.payload_type),
+            SeqNo::from(pkt.seq_no),
+            pkt.timestamp,
+            pkt.wallclock,
+            pkt.payload.clone(),
+        )
+        .marker(pkt.marker)
+        .ext_vals(ev)
+        .nackable(has_rtx);
+        let written = self.guarded(out, |rtc| {
+            rtc.direct_api()
+                .stream_tx(&ssrc)
+                .map(|s| s.write_rtp(write))
+                .is_some()
+        })?;
+        self.drain(out);
+        // A write only queues the packet; str0m sends it on the next
+        // timeout, which is due now.
+        self.run_due_timeouts(now, out);
+        if written {
+            Ok(())
+        } else {
+            Err(CoreError::invalid_state("consumer stream missing"))
+        }
+    }
+
+    pub fn consumer_stats(&self, consumer_id: &str) -> Option<ConsumerStats> {
+        self.consumers.get(consumer_id).map(|c| c.stats.clone())
+    }
+
+    pub fn stats(&self) -> TransportStats {
+        let mut s = self.stats.clone();
+        if let Some(p) = &self.peer_stats {
+            s.rtt = p.rtt;
+            s.available_outgoing_bitrate = p.bwe_tx.map(|b| b.as_u64());
+            s.ingress_loss_fraction = p.ingress_loss_fraction;
+            s.egress_loss_fraction = p.egress_loss_fraction;
+        }
+        s
+    }
+
+    // -- internals ----------------------------------------------------------
+
+    fn ensure_alive(&self) -> CoreResult<()> {
+        if self.dead {
+            Err(CoreError::invalid_state("transport closed"))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Runs a str0m call; a panic inside str0m kills this transport only.
+    fn guarded<R>(
+        &mut self,
+        out: &mut TransportOutput,
+        f: impl FnOnce(&mut Rtc) -> R,
+    ) -> CoreResult<R> {
+        match catch_unwind(AssertUnwindSafe(|| f(&mut self.rtc))) {
+            Ok(r) => Ok(r),
+            Err(_) => {
+                self.fail("panic inside the WebRTC stack", out);
+                Err(CoreError::other("WebRTC stack failure"))
+            }
+        }
+    }
+
+    fn fail(&mut self, why: &str, out: &mut TransportOutput) {
+        if self.dead {
+            return;
+        }
+        self.dead = true;
+        out.events.push(TransportEvent::Fatal(why.to_owned()));
+        let state = if self.dtls_state == DtlsState::Connected {
+            DtlsState::Closed
+        } else {
+            DtlsState::Failed
+        };
+        self.set_dtls_state(state, out);
+    }
+
+    fn run_due_timeouts(&mut self, now: Instant, out: &mut TransportOutput) {
+        let mut n = 0;
+        while !self.dead && self.next_timeout <= now && n < MAX_INLINE_TIMEOUTS {
+            let _ = self.guarded(out, |rtc| rtc.handle_input(Input::Timeout(now)));
+            self.drain(out);
+            n += 1;
+        }
+    }
+
+    /// Polls str0m until it names its next timeout.
+    fn drain(&mut self, out: &mut TransportOutput) {
+        while !self.dead {
+            let polled = match catch_unwind(AssertUnwindSafe(|| self.rtc.poll_output())) {
+                Ok(p) => p,
+                Err(_) => {
+                    self.fail("panic inside the WebRTC stack", out);
+                    return;
+                }
+            };
+            match polled {
+                Ok(Output::Timeout(t)) => {
+                    self.next_timeout = t;
+                    return;
+                }
+                Ok(Output::Transmit(t)) => self.on_transmit(t, out),
+                Ok(Output::Event(e)) => self.on_event(e, out),
+                Err(e) => {
+                    // E.g. a fingerprint mismatch: str0m disconnects.
+                    tracing::debug!("transport failed: {e}");
+                    self.dead = true;
+                    let state = if self.dtls_state == DtlsState::Connected {
+                        DtlsState::Closed
+                    } else {
+                        DtlsState::Failed
+                    };
+                    self.set_dtls_state(state, out);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_transmit(&mut self, t: Transmit, out: &mut TransportOutput) {
+        self.stats.bytes_sent += t.contents.len() as u64;
+        // STUN answers go to whoever checks; other traffic follows the
+        // nominated pair, which is mediasoup's "selected tuple".
+        if !is_stun(&t.contents) {
+            let changed = self.selected_tuple.as_ref().is_none_or(|s| {
+                s.remote_port != t.destination.port()
+                    || s.local_port != t.source.port()
+                    || s.protocol != proto_name(t.proto)
+                    || s.remote_ip != t.destination.ip().to_string()
+            });
+            if changed {
+                let tuple = TransportTuple {
+                    local_ip: t.source.ip().to_string(),
+                    local_address: t.source.ip().to_string(),
+                    local_port: t.source.port(),
+                    remote_ip: t.destination.ip().to_string(),
+                    remote_port: t.destination.port(),
+                    protocol: proto_name(t.proto).to_owned(),
+                };
+                self.selected_tuple = Some(tuple.clone());
+                out.events
+                    .push(TransportEvent::IceSelectedTupleChange(tuple));
+            }
+        }
+        out.transmits.push(t);
+    }
+
+    fn on_event(&mut self, e: Event, out: &mut TransportOutput) {
+        match e {
+            Event::Connected => {
+                self.set_dtls_state(DtlsState::Connected, out);
+                out.events.push(TransportEvent::Connected);
+            }
+            Event::IceConnectionStateChange(s) => {
+                let mapped = match s {
+                    IceConnectionState::New | IceConnectionState::Checking => None,
+                    IceConnectionState::Connected => Some(IceState::Connected),
+                    IceConnectionState::Completed => Some(IceState::Completed),
+                    IceConnectionState::Disconnected => Some(IceState::Disconnected),
+                };
+                if let Some(m) = mapped {
+                    self.set_ice_state(m, out);
+                }
+            }
+            Event::RtpPacket(packet) => self.on_producer_rtp(packet, out),
+            Event::KeyframeRequest(req) => {
+                if let Some(id) = self.consumer_by_mid.get(&req.mid) {
+                    if let Some(c) = self.consumers.get_mut(id) {
+                        match req.kind {
+                            KeyframeRequestKind::Pli => c.stats.plis += 1,
+                            KeyframeRequestKind::Fir => c.stats.firs += 1,
+                        }
+                    }
+                    out.events.push(TransportEvent::KeyframeRequest {
+                        consumer_id: id.clone(),
+                        kind: req.kind,
+                    });
+                }
+            }
+            Event::StreamPaused(p) => {
+                if let Some((idx, enc)) = self.locate(p.ssrc, p.mid, p.rid) {
+                    out.events.push(TransportEvent::ProducerStreamPaused {
+                        producer_id: self.producers[idx].id.clone(),
+                        encoding: enc,
+                        paused: p.paused,
+                    });
+                }
+            }
+            Event::PeerStats(s) => self.peer_stats = Some(s),
+            Event::MediaIngressStats(s) => self.on_ingress_stats(s, out),
+            Event::MediaEgressStats(s) => self.on_egress_stats(s, out),
+            Event::Closed => self.set_dtls_state(DtlsState::Closed, out),
+            _ => {}
+        }
+    }
+
+    /// Producer and encoding of an incoming stream.
+    fn locate(&self, ssrc: Ssrc, mid: Mid, rid: Option<Rid>) -> Option<(usize, usize)> {
+        if let Some(v) = self.rx_ssrcs.get(&*ssrc) {
+            return Some(*v);
+        }
+        let idx = *self.producer_by_mid.get(&mid)?;
+        let p = &self.producers[idx];
+        if p.offered.closed {
+            return None;
+        }
+        let enc = p
+            .encodings
+            .iter()
+            .position(|(s, r)| *s == Some(*ssrc) || (rid.is_some() && *r == rid))
+            .or_else(|| (p.encodings.len() == 1).then_some(0))?;
+        Some((idx, enc))
+    }
+
+    fn on_producer_rtp(&mut self, packet: RtpPacket, out: &mut TransportOutput) {
+        let ssrc = *packet.header.ssrc;
+        let found = match self.rx_ssrcs.get(&ssrc) {
+            Some(v) => Some(*v),
+            None => self.learn_rx_ssrc(packet.header.ssrc, &packet, out),
+        };
+        let Some((idx, enc)) = found else {
+            return;
+        };
+        let p = &mut self.producers[idx];
+        if p.offered.closed {
+            // A port-0 m-line still delivers packets.
+            return;
+        }
+        if let Some(s) = p.stats.get_mut(enc) {
+            s.packets += 1;
+            s.bytes += packet.payload.len() as u64;
+        }
+        self.stats.rtp_packets_received += 1;
+        self.stats.rtp_bytes_received += packet.payload.len() as u64;
+        out.events.push(TransportEvent::ProducerRtp {
+            producer_id: p.id.clone(),
+            encoding: enc,
+            packet,
+        });
+    }
+
+    /// First packet of an SSRC: find its producer/encoding through str0m's
+    /// stream (mid/rid known from the header extensions or the SDP).
+    fn learn_rx_ssrc(
+        &mut self,
+        ssrc: Ssrc,
+        packet: &RtpPacket,
+        out: &mut TransportOutput,
+    ) -> Option<(usize, usize)> {
+        let looked_up = self
+            .guarded(out, |rtc| {
+                rtc.direct_api()
+                    .stream_rx(&ssrc)
+                    .map(|s| (s.mid(), s.rid()))
+            })
+            .ok()
+            .flatten();
+        let (mid, rid) = match looked_up {
+            Some(v) => v,
+            None => (packet.header.ext_vals.mid?, packet.header.ext_vals.rid),
+        };
+        let found = self.locate(ssrc, mid, rid)?;
+        let p = &mut self.producers[found.0];
+        if let Some(s) = p.stats.get_mut(found.1) {
+            s.ssrc = Some(*ssrc);
+        }
+        if !p.has_rtx {
+            let _ = self.guarded(out, |rtc| {
+                if let Some(s) = rtc.direct_api().stream_rx(&ssrc) {
+                    s.suppress_nack(true);
+                }
+            });
+        }
+        self.rx_ssrcs.insert(*ssrc, found);
+        Some(found)
+    }
+
+    fn on_ingress_stats(&mut self, s: MediaIngressStats, out: &mut TransportOutput) {
+        let Some(&idx) = self.producer_by_mid.get(&s.mid) else {
+            return;
+        };
+        let p = &mut self.producers[idx];
+        let enc = p
+            .encodings
+            .iter()
+            .position(|(_, r)| *r == s.rid)
+            .or_else(|| (p.encodings.len() == 1).then_some(0));
+        let Some(st) = enc.and_then(|e| p.stats.get_mut(e)) else {
+            return;
+        };
+        st.jitter = s.jitter;
+        st.loss = s.loss;
+        st.rtt = s.rtt;
+        st.nacks = s.nacks;
+        st.plis = s.plis;
+        st.firs = s.firs;
+        let score = score_from_loss(s.loss);
+        if score != st.score {
+            st.score = score;
+            out.events.push(TransportEvent::ProducerScore {
+                producer_id: p.id.clone(),
+                encoding: st.encoding,
+                score,
+            });
+        }
+    }
+
+    fn on_egress_stats(&mut self, s: MediaEgressStats, out: &mut TransportOutput) {
+        let Some(id) = self.consumer_by_mid.get(&s.mid) else {
+            return;
+        };
+        let Some(c) = self.consumers.get_mut(id) else {
+            return;
+        };
+        c.stats.rtt = s.rtt;
+        c.stats.loss = s.loss;
+        c.stats.nacks = s.nacks;
+        if let Some(r) = &s.remote {
+            c.stats.jitter = Some(r.jitter);
+            c.stats.packets_lost = Some(r.packets_lost);
+        }
+        let score = score_from_loss(s.loss);
+        if score != c.stats.score {
+            c.stats.score = score;
+            out.events.push(TransportEvent::ConsumerScore {
+                consumer_id: c.id.clone(),
+                score,
+            });
+        }
+    }
+
+    fn set_ice_state(&mut self, s: IceState, out: &mut TransportOutput) {
+        if self.ice_state != s {
+            self.ice_state = s;
+            out.events.push(TransportEvent::IceStateChange(s));
+        }
+    }
+
+    fn set_dtls_state(&mut self, s: DtlsState, out: &mut TransportOutput) {
+        if self.dtls_state != s {
+            self.dtls_state = s;
+            out.events.push(TransportEvent::DtlsStateChange(s));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_round_trip_through_hex() {
+        let bytes = vec![0xab, 0x01, 0xff];
+        let s = hex_colon(&bytes);
+        assert_eq!(s, "AB:01:FF");
+        assert_eq!(parse_hex_colon(&s), Some(bytes));
+        assert_eq!(parse_hex_colon("AB:1"), None);
+        assert_eq!(parse_hex_colon("zz"), None);
+    }
+
+    #[test]
+    fn scores_follow_loss() {
+        assert_eq!(score_from_loss(None), 10);
+        assert_eq!(score_from_loss(Some(0.1)), 8);
+        assert_eq!(score_from_loss(Some(0.9)), 0);
+    }
+}

@@ -1,0 +1,572 @@
+//! Sans-IO routing: producers, consumers and what each producer packet
+//! becomes for each consumer.
+//!
+//! The router never touches a transport. `route()` takes one decrypted
+//! producer packet and fills a reusable output with per-consumer rewritten
+//! packets (to be written with `WebRtcTransport::write_rtp`) and keyframe
+//! requests (to be sent with `WebRtcTransport::request_keyframe`). Payloads
+//! are shared (`Arc`), and output buffers are reused, so routing allocates
+//! nothing per packet.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use str0m::media::KeyframeRequestKind;
+use str0m::rtp::{ExtensionValues, RtpPacket};
+
+use crate::error::{CoreError, CoreResult};
+use crate::ortc::types::{MediaKind, RtpMapping, RtpParameters};
+use crate::rtp::{KeyframeRequestThrottle, RtpRewriter, VideoCodec, is_keyframe};
+use crate::transport::ForwardedRtp;
+
+pub type Id = Arc<str>;
+
+/// An encoding that sent nothing for this long no longer counts as active
+/// for simulcast layer selection.
+const LAYER_INACTIVE_AFTER: Duration = Duration::from_millis(1500);
+
+pub struct ProducerOptions {
+    pub id: Id,
+    pub transport_id: Id,
+    pub kind: MediaKind,
+    /// The producer's rtpParameters as the browser sent them.
+    pub rtp_parameters: RtpParameters,
+    /// Browser PTs → router PTs (from ortc's `getProducerRtpParametersMapping`).
+    pub rtp_mapping: RtpMapping,
+    pub paused: bool,
+}
+
+pub struct ConsumerOptions {
+    pub id: Id,
+    pub producer_id: Id,
+    pub transport_id: Id,
+    pub paused: bool,
+    /// Highest simulcast encoding this consumer wants (None: the highest).
+    pub preferred_layer: Option<usize>,
+    /// First outgoing sequence number (mediasoup starts at random).
+    pub initial_seq: u16,
+}
+
+/// A producer packet as the router needs it: borrowed from str0m's
+/// `RtpPacket` (which cannot be built outside str0m, hence this view).
+#[derive(Debug, Clone, Copy)]
+pub struct IncomingRtp<'a> {
+    /// Extended sequence number.
+    pub seq_no: u64,
+    pub timestamp: u32,
+    pub payload_type: u8,
+    pub marker: bool,
+    pub payload: &'a Arc<[u8]>,
+    pub ext_vals: &'a ExtensionValues,
+    pub arrival: Instant,
+}
+
+impl<'a> From<&'a RtpPacket> for IncomingRtp<'a> {
+    fn from(p: &'a RtpPacket) -> Self {
+        Self {
+            seq_no: *p.seq_no,
+            timestamp: p.header.timestamp,
+            payload_type: *p.header.payload_type,
+            marker: p.header.marker,
+            payload: &p.payload,
+            ext_vals: &p.header.ext_vals,
+            arrival: p.timestamp,
+        }
+    }
+}
+
+/// One packet for one consumer.
+#[derive(Debug, Clone)]
+pub struct Forward {
+    pub transport_id: Id,
+    pub consumer_id: Id,
+    pub packet: ForwardedRtp,
+}
+
+/// Ask a producer's browser for a keyframe (already throttled).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyframeRequestAction {
+    pub transport_id: Id,
+    pub producer_id: Id,
+    pub encoding: usize,
+    pub kind: KeyframeRequestKind,
+}
+
+/// Reusable output of routing calls.
+#[derive(Debug, Default)]
+pub struct RouteOutput {
+    pub forwards: Vec<Forward>,
+    pub keyframe_requests: Vec<KeyframeRequestAction>,
+    /// Consumers whose forwarded simulcast encoding changed (mediasoup's
+    /// `layerschange`): (consumer, new encoding or None).
+    pub layer_changes: Vec<(Id, Option<usize>)>,
+}
+
+impl RouteOutput {
+    pub fn clear(&mut self) {
+        self.forwards.clear();
+        self.keyframe_requests.clear();
+        self.layer_changes.clear();
+    }
+}
+
+struct Producer {
+    id: Id,
+    transport_id: Id,
+    kind: MediaKind,
+    paused: bool,
+    /// (browser PT, router PT, codec for keyframe detection).
+    payload_types: Vec<(u8, u8, Option<VideoCodec>)>,
+    clock_rate: u32,
+    /// Arrival of the last packet per encoding.
+    last_seen: Vec<Option<Instant>>,
+    consumers: Vec<usize>,
+}
+
+impl Producer {
+    fn highest_active(&self, now: Instant, cap: Option<usize>) -> Option<usize> {
+        let top = cap.unwrap_or(usize::MAX);
+        self.last_seen
+            .iter()
+            .enumerate()
+            .rev()
+            .filter(|(i, _)| *i <= top)
+            .find(|(_, t)| {
+                t.is_some_and(|t| now.saturating_duration_since(t) < LAYER_INACTIVE_AFTER)
+            })
+            .map(|(i, _)| i)
+    }
+}
+
+struct Consumer {
+    id: Id,
+    producer: Id,
+    transport_id: Id,
+    kind: MediaKind,
+    paused: bool,
+    producer_paused: bool,
+    rewriter: RtpRewriter,
+    preferred_layer: Option<usize>,
+    /// The encoding being forwarded; None until a keyframe starts it.
+    current_layer: Option<usize>,
+}
+
+impl Consumer {
+    fn active(&self) -> bool {
+        !self.paused && !self.producer_paused
+    }
+}
+
+#[derive(Default)]
+pub struct Router {
+    producers: HashMap<Id, Producer>,
+    consumers: Vec<Option<Consumer>>,
+    consumer_index: HashMap<Id, usize>,
+    free_slots: Vec<usize>,
+    throttle: KeyframeRequestThrottle<(Id, usize)>,
+}
+
+impl Router {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    // -- producers ----------------------------------------------------------
+
+    pub fn add_producer(&mut self, opts: ProducerOptions) -> CoreResult<()> {
+        if self.producers.contains_key(&opts.id) {
+            return Err(CoreError::invalid_state("producer already exists"));
+        }
+        let mut payload_types = Vec::new();
+        for m in &opts.rtp_mapping.codecs {
+            let codec = opts
+                .rtp_parameters
+                .codecs
+                .iter()
+                .find(|c| c.payload_type == m.payload_type)
+                .and_then(|c| VideoCodec::from_mime_type(&c.mime_type));
+            payload_types.push((m.payload_type, m.mapped_payload_type, codec));
+        }
+        let clock_rate = opts
+            .rtp_parameters
+            .codecs
+            .first()
+            .map(|c| c.clock_rate)
+            .ok_or_else(|| CoreError::type_error("producer without codecs"))?;
+        let encodings = opts.rtp_parameters.encodings.len().max(1);
+        self.producers.insert(
+            opts.id.clone(),
+            Producer {
+                id: opts.id,
+                transport_id: opts.transport_id,
+                kind: opts.kind,
+                paused: opts.paused,
+                payload_types,
+                clock_rate,
+                last_seen: vec![None; encodings],
+                consumers: Vec::new(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Closes a producer and returns its consumers' ids, which are closed
+    /// with it (mediasoup's `producerclose`).
+    pub fn remove_producer(&mut self, producer_id: &str) -> Vec<Id> {
+        let Some(p) = self.producers.remove(producer_id) else {
+            return Vec::new();
+        };
+        for e in 0..p.last_seen.len() {
+            self.throttle.forget(&(p.id.clone(), e));
+        }
+        let mut closed = Vec::new();
+        for idx in p.consumers {
+            if let Some(c) = self.consumers[idx].take() {
+                self.consumer_index.remove(&c.id);
+                self.free_slots.push(idx);
+                closed.push(c.id);
+            }
+        }
+        closed
+    }
+
+    pub fn pause_producer(&mut self, producer_id: &str) {
+        let Some(p) = self.producers.get_mut(producer_id) else {
+            return;
+        };
+        p.paused = true;
+        for &idx in &p.consumers {
+            if let Some(c) = self.consumers[idx].as_mut() {
+                c.producer_paused = true;
+            }
+        }
+    }
+
+    pub fn resume_producer(&mut self, producer_id: &str, now: Instant, out: &mut RouteOutput) {
+        let Some(p) = self.producers.get_mut(producer_id) else {
+            return;
+        };
+        p.paused = false;
+        let idxs = p.consumers.clone();
+        for idx in idxs {
+            if let Some(c) = self.consumers[idx].as_mut() {
+                c.producer_paused = false;
+            }
+            self.restart_consumer(idx, now, out);
+        }
+    }
+
+    // -- consumers ----------------------------------------------------------
+
+    pub fn add_consumer(
+        &mut self,
+        opts: ConsumerOptions,
+        now: Instant,
+        out: &mut RouteOutput,
+    ) -> CoreResult<()> {
+        if self.consumer_index.contains_key(&opts.id) {
+            return Err(CoreError::invalid_state("consumer already exists"));
+        }
+        let Some(p) = self.producers.get(&opts.producer_id) else {
+            return Err(CoreError::invalid_state("producer not found"));
+        };
+        let c = Consumer {
+            id: opts.id.clone(),
+            producer: p.id.clone(),
+            transport_id: opts.transport_id,
+            kind: p.kind,
+            paused: opts.paused,
+            producer_paused: p.paused,
+            rewriter: RtpRewriter::new(opts.initial_seq, p.clock_rate),
+            preferred_layer: opts.preferred_layer,
+            current_layer: None,
+        };
+        let idx = match self.free_slots.pop() {
+            Some(i) => {
+                self.consumers[i] = Some(c);
+                i
+            }
+            None => {
+                self.consumers.push(Some(c));
+                self.consumers.len() - 1
+            }
+        };
+        self.consumer_index.insert(opts.id, idx);
+        if let Some(p) = self.producers.get_mut(&opts.producer_id) {
+            p.consumers.push(idx);
+        }
+        // A new video consumer needs a keyframe to start.
+        self.restart_consumer(idx, now, out);
+        Ok(())
+    }
+
+    pub fn remove_consumer(&mut self, consumer_id: &str) {
+        let Some(idx) = self.consumer_index.remove(consumer_id) else {
+            return;
+        };
+        if let Some(c) = self.consumers[idx].take()
+            && let Some(p) = self.producers.get_mut(&c.producer)
+        {
+            p.consumers.retain(|i| *i != idx);
+        }
+        self.free_slots.push(idx);
+    }
+
+    pub fn pause_consumer(&mut self, consumer_id: &str) {
+        if let Some(c) = self.consumer_mut(consumer_id) {
+            c.paused = true;
+        }
+    }
+
+    /// Resumes forwarding; video restarts on a keyframe, requested here.
+    pub fn resume_consumer(&mut self, consumer_id: &str, now: Instant, out: &mut RouteOutput) {
+        let Some(&idx) = self.consumer_index.get(consumer_id) else {
+            return;
+        };
+        if let Some(c) = self.consumers[idx].as_mut() {
+            c.paused = false;
+        }
+        self.restart_consumer(idx, now, out);
+    }
+
+    pub fn set_preferred_layer(
+        &mut self,
+        consumer_id: &str,
+        layer: Option<usize>,
+        now: Instant,
+        out: &mut RouteOutput,
+    ) {
+        let Some(&idx) = self.consumer_index.get(consumer_id) else {
+            return;
+        };
+        if let Some(c) = self.consumers[idx].as_mut() {
+            c.preferred_layer = layer;
+        }
+        self.request_target_keyframe(idx, now, out);
+    }
+
+    pub fn current_layer(&self, consumer_id: &str) -> Option<usize> {
+        let idx = *self.consumer_index.get(consumer_id)?;
+        self.consumers[idx].as_ref()?.current_layer
+    }
+
+    pub fn is_consumer_paused(&self, consumer_id: &str) -> Option<(bool, bool)> {
+        let idx = *self.consumer_index.get(consumer_id)?;
+        self.consumers[idx]
+            .as_ref()
+            .map(|c| (c.paused, c.producer_paused))
+    }
+
+    /// The consumer's browser sent PLI/FIR: ask its source, throttled.
+    pub fn on_consumer_keyframe_request(
+        &mut self,
+        consumer_id: &str,
+        kind: KeyframeRequestKind,
+        now: Instant,
+        out: &mut RouteOutput,
+    ) {
+        let Some(&idx) = self.consumer_index.get(consumer_id) else {
+            return;
+        };
+        let Some(c) = self.consumers[idx].as_ref() else {
+            return;
+        };
+        if !c.active() || c.kind != MediaKind::Video {
+            return;
+        }
+        let Some(p) = self.producers.get(&c.producer) else {
+            return;
+        };
+        let layer = c
+            .current_layer
+            .or_else(|| p.highest_active(now, c.preferred_layer))
+            .unwrap_or(0);
+        let (pid, tid) = (p.id.clone(), p.transport_id.clone());
+        self.request(pid, tid, layer, kind, now, out);
+    }
+
+    // -- timers -------------------------------------------------------------
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.throttle.poll_timeout()
+    }
+
+    /// Re-sends keyframe requests that got no keyframe in time.
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut RouteOutput) {
+        let mut retry = Vec::new();
+        self.throttle.handle_timeout(now, &mut retry);
+        for (pid, enc) in retry {
+            if let Some(p) = self.producers.get(&pid) {
+                out.keyframe_requests.push(KeyframeRequestAction {
+                    transport_id: p.transport_id.clone(),
+                    producer_id: pid,
+                    encoding: enc,
+                    kind: KeyframeRequestKind::Pli,
+                });
+            }
+        }
+    }
+
+    // -- the hot path -------------------------------------------------------
+
+    /// Routes one producer packet (`encoding` as reported by the transport).
+    pub fn route_packet(
+        &mut self,
+        producer_id: &str,
+        encoding: usize,
+        packet: &RtpPacket,
+        now: Instant,
+        out: &mut RouteOutput,
+    ) {
+        self.route(producer_id, encoding, &IncomingRtp::from(packet), now, out);
+    }
+
+    pub fn route(
+        &mut self,
+        producer_id: &str,
+        encoding: usize,
+        packet: &IncomingRtp<'_>,
+        now: Instant,
+        out: &mut RouteOutput,
+    ) {
+        let Some(p) = self.producers.get_mut(producer_id) else {
+            return;
+        };
+        if p.paused || encoding >= p.last_seen.len() {
+            return;
+        }
+        let Some(&(_, router_pt, codec)) =
+            p.payload_types.iter().find(|m| m.0 == packet.payload_type)
+        else {
+            return;
+        };
+        p.last_seen[encoding] = Some(packet.arrival.max(now));
+        let keyframe = codec.is_some_and(|c| is_keyframe(c, packet.payload));
+        if keyframe {
+            self.throttle.keyframe_received(&(p.id.clone(), encoding));
+        }
+        let p = &self.producers[producer_id];
+        let mut wants_keyframe = false;
+        for &idx in &p.consumers {
+            let Some(c) = self.consumers[idx].as_mut() else {
+                continue;
+            };
+            if !c.active() {
+                continue;
+            }
+            if c.kind == MediaKind::Video && c.current_layer != Some(encoding) {
+                let target = p.highest_active(now, c.preferred_layer).unwrap_or(encoding);
+                // Start, or switch, only onto the target layer and only on
+                // a keyframe: the decoder cannot use anything else.
+                if encoding != target {
+                    continue;
+                }
+                if !keyframe {
+                    wants_keyframe = true;
+                    continue;
+                }
+                c.current_layer = Some(encoding);
+                c.rewriter.resync();
+                out.layer_changes.push((c.id.clone(), Some(encoding)));
+            }
+            let Some((seq, ts)) =
+                c.rewriter
+                    .rewrite(packet.seq_no, packet.timestamp, packet.arrival)
+            else {
+                continue;
+            };
+            out.forwards.push(Forward {
+                transport_id: c.transport_id.clone(),
+                consumer_id: c.id.clone(),
+                packet: ForwardedRtp {
+                    payload_type: router_pt,
+                    seq_no: seq,
+                    timestamp: ts,
+                    marker: packet.marker,
+                    payload: packet.payload.clone(),
+                    ext_vals: packet.ext_vals.clone(),
+                    wallclock: packet.arrival,
+                },
+            });
+        }
+        if wants_keyframe {
+            let (pid, tid) = (p.id.clone(), p.transport_id.clone());
+            self.request(pid, tid, encoding, KeyframeRequestKind::Pli, now, out);
+        }
+    }
+
+    // -- internals ----------------------------------------------------------
+
+    fn consumer_mut(&mut self, consumer_id: &str) -> Option<&mut Consumer> {
+        let idx = *self.consumer_index.get(consumer_id)?;
+        self.consumers[idx].as_mut()
+    }
+
+    /// (Re)start after creation, resume or producer resume: a new run for
+    /// the rewriter and, for video, wait for a keyframe.
+    fn restart_consumer(&mut self, idx: usize, now: Instant, out: &mut RouteOutput) {
+        let Some(c) = self.consumers[idx].as_mut() else {
+            return;
+        };
+        c.rewriter.resync();
+        if c.kind != MediaKind::Video || !c.active() {
+            return;
+        }
+        if c.current_layer.take().is_some() {
+            out.layer_changes.push((c.id.clone(), None));
+        }
+        self.request_target_keyframe(idx, now, out);
+    }
+
+    fn request_target_keyframe(&mut self, idx: usize, now: Instant, out: &mut RouteOutput) {
+        let Some(c) = self.consumers[idx].as_ref() else {
+            return;
+        };
+        if c.kind != MediaKind::Video || !c.active() {
+            return;
+        }
+        let Some(p) = self.producers.get(&c.producer) else {
+            return;
+        };
+        let (pid, tid) = (p.id.clone(), p.transport_id.clone());
+        match p.highest_active(now, c.preferred_layer) {
+            Some(layer) => self.request(pid, tid, layer, KeyframeRequestKind::Pli, now, out),
+            // Nothing seen yet: ask every encoding, the first to arrive wins.
+            None => {
+                for layer in 0..p.last_seen.len() {
+                    self.request(
+                        pid.clone(),
+                        tid.clone(),
+                        layer,
+                        KeyframeRequestKind::Pli,
+                        now,
+                        out,
+                    );
+                }
+            }
+        }
+    }
+
+    fn request(
+        &mut self,
+        pid: Id,
+        tid: Id,
+        encoding: usize,
+        kind: KeyframeRequestKind,
+        now: Instant,
+        out: &mut RouteOutput,
+    ) {
+        if self.throttle.request((pid.clone(), encoding), now) {
+            out.keyframe_requests.push(KeyframeRequestAction {
+                transport_id: tid,
+                producer_id: pid,
+                encoding,
+                kind,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,334 @@
+use super::*;
+use crate::ortc::types::{
+    RtpCodecParameters, RtpEncodingParameters, RtpMappingCodec, RtpMappingEncoding,
+};
+use crate::rtp::keyframe::vp8_payload;
+
+const BROWSER_VP8: u8 = 96;
+const ROUTER_VP8: u8 = 101;
+const BROWSER_OPUS: u8 = 111;
+const ROUTER_OPUS: u8 = 100;
+
+fn id(s: &str) -> Id {
+    Arc::from(s)
+}
+
+fn producer(kind: MediaKind, rids: &[&str]) -> ProducerOptions {
+    let (mime, bpt, rpt, clock) = match kind {
+        MediaKind::Video => ("video/VP8", BROWSER_VP8, ROUTER_VP8, 90_000),
+        MediaKind::Audio => ("audio/opus", BROWSER_OPUS, ROUTER_OPUS, 48_000),
+    };
+    let encodings: Vec<RtpEncodingParameters> = if rids.is_empty() {
+        vec![RtpEncodingParameters {
+            ssrc: Some(1111),
+            ..Default::default()
+        }]
+    } else {
+        rids.iter()
+            .map(|r| RtpEncodingParameters {
+                rid: Some((*r).into()),
+                ..Default::default()
+            })
+            .collect()
+    };
+    ProducerOptions {
+        id: id("p"),
+        transport_id: id("send"),
+        kind,
+        rtp_parameters: RtpParameters {
+            mid: Some("0".into()),
+            codecs: vec![RtpCodecParameters {
+                mime_type: mime.into(),
+                payload_type: bpt,
+                clock_rate: clock,
+                channels: None,
+                parameters: Default::default(),
+                rtcp_feedback: vec![],
+            }],
+            encodings: encodings.clone(),
+            ..Default::default()
+        },
+        rtp_mapping: RtpMapping {
+            codecs: vec![RtpMappingCodec {
+                payload_type: bpt,
+                mapped_payload_type: rpt,
+            }],
+            encodings: encodings
+                .iter()
+                .enumerate()
+                .map(|(i, e)| RtpMappingEncoding {
+                    ssrc: e.ssrc,
+                    rid: e.rid.clone(),
+                    scalability_mode: None,
+                    mapped_ssrc: 5000 + i as u32,
+                })
+                .collect(),
+        },
+        paused: false,
+    }
+}
+
+fn consumer(name: &str, initial_seq: u16) -> ConsumerOptions {
+    ConsumerOptions {
+        id: id(name),
+        producer_id: id("p"),
+        transport_id: id("recv"),
+        paused: false,
+        preferred_layer: None,
+        initial_seq,
+    }
+}
+
+/// Feeds packets and keeps their payloads alive for the borrowed view.
+struct Feeder {
+    ext: ExtensionValues,
+}
+
+impl Feeder {
+    fn new() -> Self {
+        Self {
+            ext: ExtensionValues::default(),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn send(
+        &self,
+        r: &mut Router,
+        enc: usize,
+        seq: u64,
+        ts: u32,
+        pt: u8,
+        payload: &Arc<[u8]>,
+        now: Instant,
+        out: &mut RouteOutput,
+    ) {
+        let pkt = IncomingRtp {
+            seq_no: seq,
+            timestamp: ts,
+            payload_type: pt,
+            marker: true,
+            payload,
+            ext_vals: &self.ext,
+            arrival: now,
+        };
+        r.route("p", enc, &pkt, now, out);
+    }
+}
+
+fn vp8(key: bool) -> Arc<[u8]> {
+    vp8_payload(key, 1, b"frame").into()
+}
+
+#[test]
+fn video_consumer_starts_on_keyframe_with_router_pt_and_contiguous_seq() {
+    let t0 = Instant::now();
+    let mut r = Router::new();
+    let mut out = RouteOutput::default();
+    r.add_producer(producer(MediaKind::Video, &[])).unwrap();
+    r.add_consumer(consumer("c", 100), t0, &mut out).unwrap();
+    // New consumer asks for a keyframe.
+    assert_eq!(out.keyframe_requests.len(), 1);
+    assert_eq!(&*out.keyframe_requests[0].transport_id, "send");
+    out.clear();
+
+    let f = Feeder::new();
+    let delta = vp8(false);
+    let key = vp8(true);
+    f.send(&mut r, 0, 10, 0, BROWSER_VP8, &delta, t0, &mut out);
+    assert!(out.forwards.is_empty(), "delta frames wait for a keyframe");
+    f.send(&mut r, 0, 11, 3000, BROWSER_VP8, &key, t0, &mut out);
+    f.send(&mut r, 0, 12, 6000, BROWSER_VP8, &delta, t0, &mut out);
+    f.send(&mut r, 0, 13, 9000, BROWSER_VP8, &delta, t0, &mut out);
+    let seqs: Vec<u64> = out.forwards.iter().map(|f| f.packet.seq_no).collect();
+    assert_eq!(seqs, vec![100, 101, 102]);
+    assert!(
+        out.forwards
+            .iter()
+            .all(|f| f.packet.payload_type == ROUTER_VP8)
+    );
+    assert!(Arc::ptr_eq(&out.forwards[0].packet.payload, &key));
+    assert_eq!(out.layer_changes, vec![(id("c"), Some(0))]);
+    // Unknown PT is dropped.
+    out.clear();
+    f.send(&mut r, 0, 14, 12000, 55, &delta, t0, &mut out);
+    assert!(out.forwards.is_empty());
+}
+
+#[test]
+fn pause_and_resume_keep_sequence_contiguous_and_request_keyframe() {
+    let t0 = Instant::now();
+    let mut r = Router::new();
+    let mut out = RouteOutput::default();
+    r.add_producer(producer(MediaKind::Video, &[])).unwrap();
+    r.add_consumer(consumer("c", 1), t0, &mut out).unwrap();
+    let f = Feeder::new();
+    let (key, delta) = (vp8(true), vp8(false));
+    f.send(&mut r, 0, 1, 0, BROWSER_VP8, &key, t0, &mut out);
+    f.send(&mut r, 0, 2, 3000, BROWSER_VP8, &delta, t0, &mut out);
+    r.pause_consumer("c");
+    for s in 3..50 {
+        f.send(
+            &mut r,
+            0,
+            s,
+            s as u32 * 3000,
+            BROWSER_VP8,
+            &delta,
+            t0,
+            &mut out,
+        );
+    }
+    assert_eq!(out.forwards.len(), 2);
+    out.clear();
+    let t1 = t0 + Duration::from_secs(2);
+    r.resume_consumer("c", t1, &mut out);
+    assert_eq!(out.keyframe_requests.len(), 1, "resume asks for a keyframe");
+    f.send(&mut r, 0, 50, 150_000, BROWSER_VP8, &delta, t1, &mut out);
+    f.send(&mut r, 0, 51, 153_000, BROWSER_VP8, &key, t1, &mut out);
+    f.send(&mut r, 0, 52, 156_000, BROWSER_VP8, &delta, t1, &mut out);
+    let seqs: Vec<u64> = out.forwards.iter().map(|f| f.packet.seq_no).collect();
+    assert_eq!(seqs, vec![3, 4]);
+    // Timestamps follow the wall clock across the pause (2 s at 90 kHz).
+    assert_eq!(out.forwards[0].packet.timestamp, 3000 + 180_000);
+}
+
+#[test]
+fn producer_pause_drops_and_resume_restarts() {
+    let t0 = Instant::now();
+    let mut r = Router::new();
+    let mut out = RouteOutput::default();
+    r.add_producer(producer(MediaKind::Audio, &[])).unwrap();
+    r.add_consumer(consumer("a", 7), t0, &mut out).unwrap();
+    assert!(out.keyframe_requests.is_empty(), "audio needs no keyframe");
+    let f = Feeder::new();
+    let opus: Arc<[u8]> = Arc::from(&b"opus"[..]);
+    f.send(&mut r, 0, 500, 0, BROWSER_OPUS, &opus, t0, &mut out);
+    r.pause_producer("p");
+    assert_eq!(r.is_consumer_paused("a"), Some((false, true)));
+    f.send(&mut r, 0, 501, 960, BROWSER_OPUS, &opus, t0, &mut out);
+    r.resume_producer("p", t0, &mut out);
+    f.send(&mut r, 0, 502, 1920, BROWSER_OPUS, &opus, t0, &mut out);
+    let seqs: Vec<u64> = out.forwards.iter().map(|f| f.packet.seq_no).collect();
+    assert_eq!(seqs, vec![7, 8]);
+    assert!(
+        out.forwards
+            .iter()
+            .all(|f| f.packet.payload_type == ROUTER_OPUS)
+    );
+    assert_eq!(r.remove_producer("p"), vec![id("a")]);
+    assert_eq!(r.current_layer("a"), None);
+}
+
+#[test]
+fn simulcast_switches_up_on_keyframe_only() {
+    let t0 = Instant::now();
+    let mut r = Router::new();
+    let mut out = RouteOutput::default();
+    r.add_producer(producer(MediaKind::Video, &["r0", "r1", "r2"]))
+        .unwrap();
+    r.add_consumer(consumer("c", 1), t0, &mut out).unwrap();
+    // Nothing seen yet: every layer is asked.
+    assert_eq!(out.keyframe_requests.len(), 3);
+    out.clear();
+    let f = Feeder::new();
+    let (key, delta) = (vp8(true), vp8(false));
+    // Only r0 running: start on its keyframe.
+    f.send(&mut r, 0, 1, 0, BROWSER_VP8, &key, t0, &mut out);
+    f.send(&mut r, 0, 2, 3000, BROWSER_VP8, &delta, t0, &mut out);
+    assert_eq!(r.current_layer("c"), Some(0));
+    // r2 appears with delta frames (after the creation-time asks expired):
+    // keep r0, ask r2 for a keyframe.
+    let t1 = t0 + Duration::from_millis(1100);
+    f.send(&mut r, 2, 900, 50_000, BROWSER_VP8, &delta, t1, &mut out);
+    f.send(&mut r, 0, 3, 6000, BROWSER_VP8, &delta, t1, &mut out);
+    assert_eq!(r.current_layer("c"), Some(0));
+    assert!(
+        out.keyframe_requests
+            .iter()
+            .any(|k| k.encoding == 2 && &*k.producer_id == "p")
+    );
+    // The throttle absorbs repeated asks within a second.
+    let asks = out.keyframe_requests.len();
+    f.send(&mut r, 2, 901, 53_000, BROWSER_VP8, &delta, t1, &mut out);
+    assert_eq!(out.keyframe_requests.len(), asks);
+    // r2 keyframe: switch; r0 is no longer forwarded.
+    let t2 = t1 + Duration::from_millis(30);
+    f.send(&mut r, 2, 902, 56_000, BROWSER_VP8, &key, t2, &mut out);
+    f.send(&mut r, 0, 4, 9000, BROWSER_VP8, &delta, t2, &mut out);
+    f.send(&mut r, 2, 903, 59_000, BROWSER_VP8, &delta, t2, &mut out);
+    assert_eq!(r.current_layer("c"), Some(2));
+    let seqs: Vec<u64> = out.forwards.iter().map(|f| f.packet.seq_no).collect();
+    assert_eq!(seqs, vec![1, 2, 3, 4, 5]);
+    let ts: Vec<u32> = out.forwards.iter().map(|f| f.packet.timestamp).collect();
+    assert!(
+        ts.windows(2).all(|w| w[1] > w[0]),
+        "timestamps go forward: {ts:?}"
+    );
+    assert_eq!(
+        out.layer_changes,
+        vec![(id("c"), Some(0)), (id("c"), Some(2))]
+    );
+}
+
+#[test]
+fn simulcast_falls_back_when_the_top_layer_stops() {
+    let t0 = Instant::now();
+    let mut r = Router::new();
+    let mut out = RouteOutput::default();
+    r.add_producer(producer(MediaKind::Video, &["r0", "r1"]))
+        .unwrap();
+    r.add_consumer(consumer("c", 1), t0, &mut out).unwrap();
+    let f = Feeder::new();
+    let (key, delta) = (vp8(true), vp8(false));
+    f.send(&mut r, 0, 1, 0, BROWSER_VP8, &delta, t0, &mut out);
+    f.send(&mut r, 1, 1, 0, BROWSER_VP8, &key, t0, &mut out);
+    assert_eq!(r.current_layer("c"), Some(1));
+    // r1 goes silent for 2 s; r0 keeps going and takes over on a keyframe.
+    let t1 = t0 + Duration::from_secs(2);
+    out.clear();
+    f.send(&mut r, 0, 60, 180_000, BROWSER_VP8, &delta, t1, &mut out);
+    assert!(out.keyframe_requests.iter().any(|k| k.encoding == 0));
+    f.send(&mut r, 0, 61, 183_000, BROWSER_VP8, &key, t1, &mut out);
+    assert_eq!(r.current_layer("c"), Some(0));
+    assert_eq!(out.forwards.len(), 1);
+    assert_eq!(out.forwards[0].packet.seq_no, 2);
+}
+
+#[test]
+fn consumer_keyframe_requests_are_throttled_per_stream_and_retried() {
+    let t0 = Instant::now();
+    let mut r = Router::new();
+    let mut out = RouteOutput::default();
+    r.add_producer(producer(MediaKind::Video, &[])).unwrap();
+    r.add_consumer(consumer("a", 1), t0, &mut out).unwrap();
+    r.add_consumer(consumer("b", 1), t0, &mut out).unwrap();
+    assert_eq!(
+        out.keyframe_requests.len(),
+        1,
+        "two new consumers, one request"
+    );
+    out.clear();
+    for _ in 0..5 {
+        r.on_consumer_keyframe_request("a", KeyframeRequestKind::Pli, t0, &mut out);
+        r.on_consumer_keyframe_request("b", KeyframeRequestKind::Fir, t0, &mut out);
+    }
+    assert!(out.keyframe_requests.is_empty());
+    // No keyframe came: retried after the interval.
+    let t1 = t0 + Duration::from_secs(1);
+    assert_eq!(r.poll_timeout(), Some(t1));
+    r.handle_timeout(t1, &mut out);
+    assert_eq!(out.keyframe_requests.len(), 1);
+    // A keyframe reopens the gate at once.
+    out.clear();
+    let f = Feeder::new();
+    f.send(&mut r, 0, 1, 0, BROWSER_VP8, &vp8(true), t1, &mut out);
+    assert_eq!(out.forwards.len(), 2);
+    r.on_consumer_keyframe_request("a", KeyframeRequestKind::Pli, t1, &mut out);
+    assert_eq!(out.keyframe_requests.len(), 1);
+    r.remove_consumer("a");
+    r.remove_consumer("b");
+    out.clear();
+    f.send(&mut r, 0, 2, 3000, BROWSER_VP8, &vp8(false), t1, &mut out);
+    assert!(out.forwards.is_empty());
+}

@@ -6,7 +6,8 @@
 pub mod certificate;
 pub mod channel;
 mod log;
-mod outbox;
+mod media;
+pub(crate) mod outbox;
 mod settings;
 mod state;
 mod usage;
@@ -84,6 +85,7 @@ fn run_thread(
     rx: mpsc::UnboundedReceiver<Command>,
     sink: Box<dyn EventSink>,
 ) {
+    let sink: std::rc::Rc<dyn EventSink> = std::rc::Rc::from(sink);
     let log_filter = log::LogFilter::new(&settings);
     let _log_guard = tracing::subscriber::set_default(log::subscriber(log_filter.clone()));
     // A panic anywhere in the loop ends the worker, never the process: the
@@ -95,8 +97,7 @@ fn run_thread(
             .build()
             .map_err(|e| CoreError::other(format!("cannot build worker runtime: {e}")))?;
         let local = tokio::task::LocalSet::new();
-        let state = state::WorkerState::new(settings, certificate, log_filter);
-        local.block_on(&runtime, state::run(state, rx, &*sink));
+        local.block_on(&runtime, state::run(settings, certificate, log_filter, rx, sink.clone()));
         Ok(())
     }));
     let died = match outcome {

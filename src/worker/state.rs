@@ -1,32 +1,29 @@
-//! Everything a worker owns, and the loop that serves JS requests.
+//! Everything a worker owns, the dispatch of JS requests, and the loop.
 
 use super::certificate::Certificate;
 use super::log::LogFilter;
+use super::media::{Media, PortRange};
 use super::{Command, EventSink, WorkerSettings, outbox, usage};
 use crate::error::{CoreError, CoreResult};
-use crate::ortc::types::{RtpCapabilities, RtpCodecCapability};
+use crate::ortc::types::RtpCodecCapability;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::cell::RefCell;
-use std::collections::BTreeMap;
-use std::rc::Rc;
-use tokio::sync::mpsc;
-
-pub struct RouterEntry {
-    pub rtp_capabilities: RtpCapabilities,
-}
+use std::rc::{Rc, Weak};
+use std::time::Instant;
+use tokio::sync::{Notify, mpsc};
 
 pub struct WorkerState {
     pub settings: WorkerSettings,
-    pub certificate: Certificate,
     log_filter: LogFilter,
-    pub routers: BTreeMap<String, RouterEntry>,
+    media: Media,
+    sink: Rc<dyn EventSink>,
 }
 
 /// Parses request data into `T`; malformed data is the caller's fault, so it
 /// is a TypeError, never a panic.
 pub fn parse<T: for<'de> Deserialize<'de>>(data: Value) -> CoreResult<T> {
-    serde_json::from_value(data).map_err(|e| CoreError::type_error(e.to_string()))
+    Ok(crate::ortc::from_json_value(data)?)
 }
 
 #[derive(Deserialize)]
@@ -45,21 +42,72 @@ struct UpdateSettingsData {
 }
 
 impl WorkerState {
-    pub fn new(settings: WorkerSettings, certificate: Certificate, log_filter: LogFilter) -> Self {
-        Self { settings, certificate, log_filter, routers: BTreeMap::new() }
+    pub fn media_mut(&mut self) -> &mut Media {
+        &mut self.media
+    }
+
+    /// Hands everything queued for JS to the sink in one batch.
+    pub fn flush_events(&self) {
+        let batch = outbox::take();
+        if !batch.is_empty() {
+            self.sink.deliver(batch);
+        }
     }
 
     pub fn handle(&mut self, method: &str, handler_id: &str, data: Value) -> CoreResult<Value> {
+        let media = &mut self.media;
         match method {
             "worker.dump" => Ok(self.dump()),
             "worker.getResourceUsage" => Ok(usage::current_thread()),
             "worker.updateSettings" => self.update_settings(parse(data)?),
-            "worker.createRouter" => self.create_router(parse(data)?),
-            "worker.closeRouter" | "router.close" => {
-                self.routers.remove(handler_id);
+            "worker.createRouter" => {
+                let data: CreateRouterData = parse(data)?;
+                let media_codecs: Vec<RtpCodecCapability> = match data.media_codecs {
+                    None | Some(Value::Null) => Vec::new(),
+                    Some(Value::Array(items)) => parse(Value::Array(items))?,
+                    Some(_) => return Err(CoreError::type_error("mediaCodecs must be an Array")),
+                };
+                media.create_router(data.router_id, &media_codecs)
+            }
+            "worker.closeRouter" => {
+                media.close_router(handler_id);
                 Ok(Value::Null)
             }
-            "router.dump" => self.dump_router(handler_id),
+            "router.dump" => media.dump_router(handler_id),
+            "router.createWebRtcTransport" => media.create_webrtc_transport(handler_id, data),
+            "transport.close" => {
+                media.close_transport(handler_id);
+                Ok(Value::Null)
+            }
+            "transport.connect" => media.connect_transport(handler_id, data),
+            "transport.restartIce" => media.restart_ice(handler_id),
+            "transport.getStats" => media.transport_stats(handler_id),
+            "transport.dump" => media.dump_transport(handler_id),
+            "transport.setMaxIncomingBitrate" => media.set_max_incoming_bitrate(handler_id, data),
+            "transport.setMaxOutgoingBitrate" | "transport.setMinOutgoingBitrate" => {
+                media.set_outgoing_bitrate(handler_id, data)
+            }
+            "transport.produce" => media.produce(handler_id, data),
+            "transport.consume" => media.consume(handler_id, data),
+            "producer.close" => {
+                media.close_producer(handler_id);
+                Ok(Value::Null)
+            }
+            "producer.pause" => media.pause_producer(handler_id, true),
+            "producer.resume" => media.pause_producer(handler_id, false),
+            "producer.getStats" => media.producer_stats(handler_id),
+            "producer.dump" => media.dump_producer(handler_id),
+            "consumer.close" => {
+                media.close_consumer(handler_id);
+                Ok(Value::Null)
+            }
+            "consumer.pause" => media.pause_consumer(handler_id, true),
+            "consumer.resume" => media.pause_consumer(handler_id, false),
+            "consumer.requestKeyFrame" => media.request_consumer_keyframe(handler_id),
+            "consumer.setPreferredLayers" => media.set_consumer_preferred_layers(handler_id, data),
+            "consumer.setPriority" => media.set_consumer_priority(handler_id, data),
+            "consumer.getStats" => media.consumer_stats(handler_id),
+            "consumer.dump" => media.dump_consumer(handler_id),
             "worker.debugPanic" if std::env::var("OPENCALL_TEST_HOOKS").as_deref() == Ok("1") => {
                 panic!("panic requested by a test")
             }
@@ -68,13 +116,14 @@ impl WorkerState {
     }
 
     fn dump(&self) -> Value {
+        let router_ids: Vec<String> = self.media.routers.keys().map(|k| k.to_string()).collect();
         json!({
             // SAFETY: gettid has no preconditions.
             "pid": unsafe { libc::gettid() },
             "webRtcServerIds": [],
-            "routerIds": self.routers.keys().collect::<Vec<_>>(),
+            "routerIds": router_ids,
             "channelMessageHandlers": {
-                "channelRequestHandlers": self.routers.keys().collect::<Vec<_>>(),
+                "channelRequestHandlers": router_ids,
                 "channelNotificationHandlers": [],
             },
         })
@@ -93,61 +142,66 @@ impl WorkerState {
         self.log_filter.update(data.log_level.as_deref(), data.log_tags);
         Ok(Value::Null)
     }
-
-    fn create_router(&mut self, data: CreateRouterData) -> CoreResult<Value> {
-        if self.routers.contains_key(&data.router_id) {
-            return Err(CoreError::invalid_state(format!("a router with id {} already exists", data.router_id)));
-        }
-        let media_codecs: Vec<RtpCodecCapability> = match data.media_codecs {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(items)) => parse(Value::Array(items))?,
-            Some(_) => return Err(CoreError::type_error("mediaCodecs must be an Array")),
-        };
-        let rtp_capabilities = crate::ortc::generate_router_rtp_capabilities(&media_codecs)?;
-        let answer = json!({ "rtpCapabilities": rtp_capabilities });
-        tracing::debug!(router_id = %data.router_id, "router created");
-        self.routers.insert(data.router_id, RouterEntry { rtp_capabilities });
-        Ok(answer)
-    }
-
-    fn dump_router(&self, router_id: &str) -> CoreResult<Value> {
-        if !self.routers.contains_key(router_id) {
-            return Err(CoreError::invalid_state(format!("router {router_id} not found")));
-        }
-        Ok(json!({
-            "id": router_id,
-            "transportIds": [],
-            "rtpObserverIds": [],
-            "mapProducerIdConsumerIds": {},
-            "mapConsumerIdProducerId": {},
-            "mapProducerIdObserverIds": {},
-            "mapDataProducerIdDataConsumerIds": {},
-            "mapDataConsumerIdDataProducerId": {},
-        }))
-    }
 }
 
-fn flush(sink: &dyn EventSink) {
-    let batch = outbox::take();
-    if !batch.is_empty() {
-        sink.deliver(batch);
+/// Sleeps until the earliest transport or router deadline, runs what is
+/// due, and starts over; woken early when a sooner deadline appears.
+async fn timer_loop(state: Weak<RefCell<WorkerState>>, notify: Rc<Notify>) {
+    loop {
+        let Some(shared) = state.upgrade() else { return };
+        let next = shared.borrow().media.next_deadline();
+        drop(shared);
+        match next {
+            Some(deadline) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(deadline.into()) => {}
+                    _ = notify.notified() => continue,
+                }
+            }
+            None => notify.notified().await,
+        }
+        let Some(shared) = state.upgrade() else { return };
+        let mut st = shared.borrow_mut();
+        st.media.handle_timeouts(Instant::now());
+        st.flush_events();
     }
 }
 
 /// Serves requests until `Close` (or until the JS side drops its handle).
-/// The state is shared through `Rc<RefCell<..>>` with the media tasks that
-/// run on this same thread, so no lock is ever taken.
-pub async fn run(state: WorkerState, mut rx: mpsc::UnboundedReceiver<Command>, sink: &dyn EventSink) {
-    let state = Rc::new(RefCell::new(state));
+/// The state is shared through `Rc<RefCell<..>>` with the socket and timer
+/// tasks that run on this same thread, so no lock is ever taken.
+pub async fn run(
+    settings: WorkerSettings,
+    certificate: Certificate,
+    log_filter: LogFilter,
+    mut rx: mpsc::UnboundedReceiver<Command>,
+    sink: Rc<dyn EventSink>,
+) {
+    let timer = Rc::new(Notify::new());
+    let port_range = PortRange { min: settings.rtc_min_port, max: settings.rtc_max_port };
+    let state = Rc::new_cyclic(|weak: &Weak<RefCell<WorkerState>>| {
+        RefCell::new(WorkerState {
+            settings,
+            log_filter,
+            media: Media::new(weak.clone(), timer.clone(), port_range, certificate),
+            sink,
+        })
+    });
+    let timer_task = tokio::task::spawn_local(timer_loop(Rc::downgrade(&state), timer));
     while let Some(command) = rx.recv().await {
         match command {
             Command::Close => break,
             Command::Request(request) => {
-                let result = state.borrow_mut().handle(&request.method, &request.handler_id, request.data);
-                flush(sink);
+                let result = {
+                    let mut st = state.borrow_mut();
+                    let result = st.handle(&request.method, &request.handler_id, request.data);
+                    st.flush_events();
+                    result
+                };
                 request.reply.send(result);
             }
         }
     }
-    flush(sink);
+    timer_task.abort();
+    state.borrow().flush_events();
 }

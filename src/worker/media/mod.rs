@@ -1,0 +1,368 @@
+//! The worker's media plane: its routers, their transports and sockets, and
+//! the packet path between them. Everything here runs on the worker thread;
+//! socket tasks and the timer task borrow the worker state one event at a
+//! time, so nothing is locked.
+//!
+//! Packet path: socket → `on_datagram` → transport (str0m: decrypt) →
+//! `ProducerRtp` → router (`route_packet`: which consumers, rewritten) →
+//! each consumer's transport (`write_rtp`: encrypt) → socket.
+
+mod net;
+mod ports;
+mod requests;
+mod stats;
+
+use super::outbox;
+use super::state::WorkerState;
+use crate::ortc::types::{MediaKind, RtpCapabilities, RtpParameters};
+use crate::router::{RouteOutput, Router};
+use crate::transport::{TransportEvent, TransportOutput, WebRtcTransport};
+use net::{ListenSocket, SocketKind, TcpConnection};
+use serde_json::{Value, json};
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::net::SocketAddr;
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+use std::time::Instant;
+use str0m::net::Protocol;
+use tokio::sync::Notify;
+use tokio::task::AbortHandle;
+
+pub use ports::PortRange;
+pub use stats::RateSnapshot;
+
+pub type Id = Arc<str>;
+pub type SharedState = Weak<RefCell<WorkerState>>;
+
+pub struct RouterSlot {
+    pub rtp_capabilities: RtpCapabilities,
+    pub routing: Router,
+    pub transports: Vec<Id>,
+}
+
+pub struct TransportSlot {
+    pub id: Id,
+    pub router_id: Id,
+    pub transport: WebRtcTransport,
+    sockets: Vec<ListenSocket>,
+    tcp_connections: HashMap<(SocketAddr, SocketAddr), Rc<TcpConnection>>,
+    tasks: Vec<AbortHandle>,
+    /// The deadline last pushed to the timer heap for this transport.
+    scheduled: Option<Instant>,
+    pub producers: Vec<Id>,
+    pub consumers: Vec<Id>,
+    pub next_mid: u32,
+    pub max_incoming_bitrate: Option<u64>,
+    pub rates: RateSnapshot,
+    pub created_at: Instant,
+}
+
+pub struct ProducerSlot {
+    pub transport_id: Id,
+    pub router_id: Id,
+    pub kind: MediaKind,
+    pub producer_type: &'static str,
+    pub rtp_parameters: RtpParameters,
+    pub consumable_rtp_parameters: RtpParameters,
+    pub paused: bool,
+    pub consumers: Vec<Id>,
+    pub rates: RateSnapshot,
+}
+
+pub struct ConsumerSlot {
+    pub transport_id: Id,
+    pub router_id: Id,
+    pub producer_id: Id,
+    pub kind: MediaKind,
+    pub consumer_type: &'static str,
+    pub rtp_parameters: RtpParameters,
+    pub paused: bool,
+    pub priority: u8,
+    pub rates: RateSnapshot,
+}
+
+pub struct Media {
+    shared: SharedState,
+    timer: Rc<Notify>,
+    pub port_range: PortRange,
+    pub certificate: str0m::config::DtlsCert,
+    pub routers: HashMap<Id, RouterSlot>,
+    pub transports: HashMap<Id, TransportSlot>,
+    pub producers: HashMap<Id, ProducerSlot>,
+    pub consumers: HashMap<Id, ConsumerSlot>,
+    deadlines: BinaryHeap<Reverse<(Instant, Id)>>,
+    /// Reusable outputs; a stack because handling one transport's output
+    /// may drive another transport (forwarding), which needs its own.
+    outputs: Vec<TransportOutput>,
+    routes: Vec<RouteOutput>,
+}
+
+impl Media {
+    pub fn new(shared: SharedState, timer: Rc<Notify>, port_range: PortRange, certificate: str0m::config::DtlsCert) -> Self {
+        Self {
+            shared,
+            timer,
+            port_range,
+            certificate,
+            routers: HashMap::new(),
+            transports: HashMap::new(),
+            producers: HashMap::new(),
+            consumers: HashMap::new(),
+            deadlines: BinaryHeap::new(),
+            outputs: Vec::new(),
+            routes: Vec::new(),
+        }
+    }
+
+    // -- the packet path ----------------------------------------------------
+
+    pub fn on_datagram(&mut self, transport_id: &Id, proto: Protocol, source: SocketAddr, destination: SocketAddr, buf: &[u8]) {
+        let now = Instant::now();
+        self.drive(transport_id, now, |t, out| t.handle_receive(now, proto, source, destination, buf, out));
+    }
+
+    /// Runs `f` on one transport, then sends what it produced and handles
+    /// its events (which may drive other transports in turn).
+    fn drive(&mut self, transport_id: &Id, now: Instant, f: impl FnOnce(&mut WebRtcTransport, &mut TransportOutput)) {
+        let mut out = self.outputs.pop().unwrap_or_default();
+        let Some(slot) = self.transports.get_mut(transport_id) else {
+            self.outputs.push(out);
+            return;
+        };
+        f(&mut slot.transport, &mut out);
+        self.send_transmits(transport_id, &mut out);
+        for event in out.events.drain(..) {
+            self.on_transport_event(transport_id, event, now);
+        }
+        out.clear();
+        self.outputs.push(out);
+        self.reschedule(transport_id);
+    }
+
+    fn send_transmits(&mut self, transport_id: &Id, out: &mut TransportOutput) {
+        let Some(slot) = self.transports.get(transport_id) else {
+            return;
+        };
+        for transmit in out.transmits.drain(..) {
+            let Some(socket) = slot
+                .sockets
+                .iter()
+                .find(|s| s.announced == transmit.source && s.protocol == transmit.proto)
+            else {
+                continue;
+            };
+            match &socket.kind {
+                SocketKind::Udp(udp) => {
+                    net::send_udp(udp, &transmit.contents, transmit.destination);
+                }
+                SocketKind::Tcp => {
+                    if let Some(conn) = slot.tcp_connections.get(&(transmit.source, transmit.destination)) {
+                        conn.send(&transmit.contents);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_transport_event(&mut self, transport_id: &Id, event: TransportEvent, now: Instant) {
+        match event {
+            TransportEvent::ProducerRtp { producer_id, encoding, packet } => {
+                let Some(router_id) = self.producers.get(&producer_id).map(|p| p.router_id.clone()) else {
+                    return;
+                };
+                let mut route = self.routes.pop().unwrap_or_default();
+                if let Some(router) = self.routers.get_mut(&router_id) {
+                    router.routing.route_packet(&producer_id, encoding, &packet, now, &mut route);
+                }
+                self.apply_route(&mut route, now);
+                route.clear();
+                self.routes.push(route);
+            }
+            TransportEvent::KeyframeRequest { consumer_id, kind } => {
+                let Some(router_id) = self.consumers.get(&consumer_id).map(|c| c.router_id.clone()) else {
+                    return;
+                };
+                let mut route = self.routes.pop().unwrap_or_default();
+                if let Some(router) = self.routers.get_mut(&router_id) {
+                    router.routing.on_consumer_keyframe_request(&consumer_id, kind, now, &mut route);
+                }
+                self.apply_route(&mut route, now);
+                route.clear();
+                self.routes.push(route);
+            }
+            TransportEvent::IceStateChange(state) => {
+                outbox::emit(&*transport_id.clone(), "icestatechange", json!({ "iceState": state }));
+            }
+            TransportEvent::IceSelectedTupleChange(tuple) => {
+                outbox::emit(&**transport_id, "iceselectedtuplechange", json!({ "iceSelectedTuple": tuple }));
+            }
+            TransportEvent::DtlsStateChange(state) => {
+                outbox::emit(&**transport_id, "dtlsstatechange", json!({ "dtlsState": state }));
+            }
+            TransportEvent::Connected => {}
+            TransportEvent::ProducerStreamPaused { .. } => {}
+            TransportEvent::ProducerScore { producer_id, .. } => {
+                if let Some(slot) = self.transports.get(transport_id) {
+                    let scores = stats::producer_scores(&slot.transport, &producer_id);
+                    outbox::emit(&*producer_id, "score", scores);
+                }
+            }
+            TransportEvent::ConsumerScore { consumer_id, score } => {
+                let producer_score = self.consumer_producer_score(&consumer_id);
+                outbox::emit(
+                    &*consumer_id,
+                    "score",
+                    json!({ "score": score, "producerScore": producer_score.0, "producerScores": producer_score.1 }),
+                );
+            }
+            TransportEvent::Fatal(reason) => {
+                tracing::warn!(transport_id = %transport_id, "transport failed: {reason}");
+                outbox::emit(&**transport_id, "dtlsstatechange", json!({ "dtlsState": "failed" }));
+            }
+        }
+    }
+
+    /// Writes routed packets to their consumers and sends keyframe requests
+    /// to producers.
+    fn apply_route(&mut self, route: &mut RouteOutput, now: Instant) {
+        for forward in route.forwards.drain(..) {
+            let consumer_id = forward.consumer_id;
+            let packet = forward.packet;
+            self.drive(&forward.transport_id, now, |t, out| {
+                let _ = t.write_rtp(&consumer_id, &packet, now, out);
+            });
+        }
+        for request in route.keyframe_requests.drain(..) {
+            self.drive(&request.transport_id, now, |t, out| {
+                t.request_keyframe(&request.producer_id, Some(request.encoding), request.kind, out)
+            });
+        }
+        for (consumer_id, layer) in route.layer_changes.drain(..) {
+            let data = match layer {
+                Some(spatial) => json!({ "spatialLayer": spatial, "temporalLayer": 0 }),
+                None => Value::Null,
+            };
+            outbox::emit(&*consumer_id, "layerschange", data);
+        }
+    }
+
+    fn consumer_producer_score(&self, consumer_id: &str) -> (u8, Value) {
+        let Some(c) = self.consumers.get(consumer_id) else {
+            return (0, json!([]));
+        };
+        let Some(p) = self.producers.get(&c.producer_id) else {
+            return (0, json!([]));
+        };
+        let Some(t) = self.transports.get(&p.transport_id) else {
+            return (0, json!([]));
+        };
+        let stats = t.transport.producer_stats(&c.producer_id);
+        let scores: Vec<u8> = stats.iter().map(|s| s.score).collect();
+        (scores.iter().copied().max().unwrap_or(0), json!(scores))
+    }
+
+    // -- timers -------------------------------------------------------------
+
+    fn reschedule(&mut self, transport_id: &Id) {
+        let Some(slot) = self.transports.get_mut(transport_id) else {
+            return;
+        };
+        let deadline = slot.transport.poll_timeout();
+        if slot.scheduled == Some(deadline) {
+            return;
+        }
+        slot.scheduled = Some(deadline);
+        let earliest = self.deadlines.peek().map(|Reverse((t, _))| *t);
+        self.deadlines.push(Reverse((deadline, transport_id.clone())));
+        if earliest.is_none_or(|e| deadline < e) {
+            self.timer.notify_one();
+        }
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let transports = self.deadlines.peek().map(|Reverse((t, _))| *t);
+        let routers = self.routers.values().filter_map(|r| r.routing.poll_timeout()).min();
+        match (transports, routers) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Runs every transport (and router) whose deadline has passed.
+    pub fn handle_timeouts(&mut self, now: Instant) {
+        while let Some(Reverse((deadline, id))) = self.deadlines.peek().cloned() {
+            if deadline > now {
+                break;
+            }
+            self.deadlines.pop();
+            // Stale entry: the transport was rescheduled or closed since.
+            let current = self.transports.get(&id).and_then(|s| s.scheduled);
+            if current != Some(deadline) {
+                continue;
+            }
+            if let Some(slot) = self.transports.get_mut(&id) {
+                slot.scheduled = None;
+            }
+            self.drive(&id, now, |t, out| t.handle_timeout(now, out));
+        }
+        let due: Vec<Id> = self
+            .routers
+            .iter()
+            .filter(|(_, r)| r.routing.poll_timeout().is_some_and(|t| t <= now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for router_id in due {
+            let mut route = self.routes.pop().unwrap_or_default();
+            if let Some(router) = self.routers.get_mut(&router_id) {
+                router.routing.handle_timeout(now, &mut route);
+            }
+            self.apply_route(&mut route, now);
+            route.clear();
+            self.routes.push(route);
+        }
+    }
+
+    // -- TCP connections ----------------------------------------------------
+
+    fn add_tcp_connection(
+        &mut self,
+        transport_id: &Id,
+        local: SocketAddr,
+        remote: SocketAddr,
+        conn: Rc<TcpConnection>,
+        tasks: [AbortHandle; 2],
+    ) -> bool {
+        let Some(slot) = self.transports.get_mut(transport_id) else {
+            return false;
+        };
+        slot.tcp_connections.insert((local, remote), conn);
+        slot.tasks.extend(tasks);
+        true
+    }
+
+    fn remove_tcp_connection(&mut self, transport_id: &Id, local: SocketAddr, remote: SocketAddr) {
+        if let Some(slot) = self.transports.get_mut(transport_id) {
+            slot.tcp_connections.remove(&(local, remote));
+        }
+    }
+
+    /// Stops a transport's socket tasks; its sockets close when the last
+    /// reference (held by those tasks and the slot) goes.
+    fn stop_tasks(slot: &mut TransportSlot) {
+        for task in slot.tasks.drain(..) {
+            task.abort();
+        }
+        slot.tcp_connections.clear();
+        slot.sockets.clear();
+    }
+}
+
+impl Drop for Media {
+    fn drop(&mut self) {
+        for slot in self.transports.values_mut() {
+            Media::stop_tasks(slot);
+        }
+    }
+}

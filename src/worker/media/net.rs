@@ -1,0 +1,175 @@
+//! Sockets: one task per UDP socket, per TCP listener and per TCP
+//! connection, all on the worker thread. A task waits for readiness, then
+//! drains everything readable into the worker state in one borrow, so a
+//! burst of packets costs one wake-up and no channel hop.
+
+use super::{Id, SharedState};
+use std::cell::RefCell;
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use str0m::net::Protocol;
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::Notify;
+
+/// A datagram is at most one MTU here; 2 KiB leaves room for odd peers.
+const RECV_BUFFER: usize = 2048;
+/// Packets handled per wake-up before yielding to the other tasks.
+const RECV_BATCH: usize = 64;
+/// RFC 4571 frames are at most 64 KiB; cap what a slow TCP peer can make us
+/// queue before we start dropping (media is useless when that late).
+const TCP_PENDING_LIMIT: usize = 1 << 20;
+
+pub enum SocketKind {
+    Udp(Rc<UdpSocket>),
+    Tcp,
+}
+
+/// One local address a transport listens on, as announced in its candidate.
+pub struct ListenSocket {
+    pub protocol: Protocol,
+    pub announced: SocketAddr,
+    pub kind: SocketKind,
+}
+
+/// An ICE-TCP connection (RFC 4571 framing) accepted on a transport's listener.
+pub struct TcpConnection {
+    stream: TcpStream,
+    pending: RefCell<Vec<u8>>,
+    wake: Notify,
+}
+
+impl TcpConnection {
+    /// Queues one framed packet; returns false when dropped (peer too slow).
+    pub fn send(&self, contents: &[u8]) -> bool {
+        if contents.len() > u16::MAX as usize {
+            return false;
+        }
+        let mut pending = self.pending.borrow_mut();
+        if pending.len() + contents.len() + 2 > TCP_PENDING_LIMIT {
+            return false;
+        }
+        let was_empty = pending.is_empty();
+        pending.extend_from_slice(&(contents.len() as u16).to_be_bytes());
+        pending.extend_from_slice(contents);
+        if was_empty {
+            // Try at once: most of the time the kernel takes it all.
+            match self.stream.try_write(&pending) {
+                Ok(n) => {
+                    pending.drain(..n);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(_) => pending.clear(),
+            }
+            if !pending.is_empty() {
+                self.wake.notify_one();
+            }
+        }
+        true
+    }
+}
+
+pub fn send_udp(socket: &UdpSocket, contents: &[u8], destination: SocketAddr) -> bool {
+    // Non-blocking: a full socket buffer drops the packet, as the network
+    // would; NACK/RTX and the congestion controller deal with it.
+    socket.try_send_to(contents, destination).is_ok()
+}
+
+pub async fn udp_reader(state: SharedState, key: Id, socket: Rc<UdpSocket>, announced: SocketAddr) {
+    let mut buf = vec![0u8; RECV_BUFFER];
+    loop {
+        if socket.readable().await.is_err() {
+            return;
+        }
+        let Some(state) = state.upgrade() else { return };
+        let mut st = state.borrow_mut();
+        for _ in 0..RECV_BATCH {
+            match socket.try_recv_from(&mut buf) {
+                Ok((n, source)) => st.media_mut().on_datagram(&key, Protocol::Udp, source, announced, &buf[..n]),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                // ICMP errors (port unreachable...) surface here on Linux: skip them.
+                Err(_) => continue,
+            }
+        }
+        st.flush_events();
+        drop(st);
+        tokio::task::yield_now().await;
+    }
+}
+
+pub async fn tcp_acceptor(state: SharedState, key: Id, listener: TcpListener, announced: SocketAddr) {
+    loop {
+        let Ok((stream, remote)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let conn = Rc::new(TcpConnection { stream, pending: RefCell::new(Vec::new()), wake: Notify::new() });
+        let Some(shared) = state.upgrade() else { return };
+        let reader = tokio::task::spawn_local(tcp_reader(state.clone(), key.clone(), conn.clone(), announced, remote));
+        let writer = tokio::task::spawn_local(tcp_writer(conn.clone()));
+        let accepted = shared.borrow_mut().media_mut().add_tcp_connection(
+            &key,
+            announced,
+            remote,
+            conn,
+            [reader.abort_handle(), writer.abort_handle()],
+        );
+        if !accepted {
+            reader.abort();
+            writer.abort();
+        }
+    }
+}
+
+async fn tcp_reader(state: SharedState, key: Id, conn: Rc<TcpConnection>, local: SocketAddr, remote: SocketAddr) {
+    let mut buf = vec![0u8; 64 * 1024 + 2];
+    let mut filled = 0usize;
+    loop {
+        if conn.stream.readable().await.is_err() {
+            break;
+        }
+        match conn.stream.try_read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
+            Err(_) => break,
+        }
+        let Some(shared) = state.upgrade() else { return };
+        let mut st = shared.borrow_mut();
+        let mut start = 0;
+        while filled - start >= 2 {
+            let len = u16::from_be_bytes([buf[start], buf[start + 1]]) as usize;
+            if filled - start < 2 + len {
+                break;
+            }
+            st.media_mut().on_datagram(&key, Protocol::Tcp, remote, local, &buf[start + 2..start + 2 + len]);
+            start += 2 + len;
+        }
+        st.flush_events();
+        drop(st);
+        buf.copy_within(start..filled, 0);
+        filled -= start;
+    }
+    if let Some(shared) = state.upgrade() {
+        shared.borrow_mut().media_mut().remove_tcp_connection(&key, local, remote);
+    }
+}
+
+async fn tcp_writer(conn: Rc<TcpConnection>) {
+    loop {
+        conn.wake.notified().await;
+        while !conn.pending.borrow().is_empty() {
+            if conn.stream.writable().await.is_err() {
+                return;
+            }
+            let mut pending = conn.pending.borrow_mut();
+            match conn.stream.try_write(&pending) {
+                Ok(n) => {
+                    pending.drain(..n);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
+        }
+    }
+}

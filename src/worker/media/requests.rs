@@ -1,0 +1,729 @@
+//! Request handlers of the media plane: routers, WebRTC transports,
+//! producers and consumers (see docs/worker-channel.md for the protocol).
+
+use super::net::{self, ListenSocket, SocketKind};
+use super::ports::{self, PortRange};
+use super::stats::{self, RateSnapshot};
+use super::{ConsumerSlot, Id, Media, ProducerSlot, RouterSlot, TransportSlot};
+use crate::error::{CoreError, CoreResult};
+use crate::ortc::{self, types::*};
+use crate::router::{ConsumerOptions, ProducerOptions, RouteOutput, Router};
+use crate::transport::{DtlsParameters, ListenInfo, WebRtcTransport, WebRtcTransportOptions};
+use crate::worker::outbox;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+use str0m::net::Protocol;
+
+fn parse<T: for<'de> Deserialize<'de>>(data: Value) -> CoreResult<T> {
+    Ok(ortc::from_json_value(data)?)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PortRangeData {
+    min: u16,
+    max: u16,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListenInfoData {
+    protocol: String,
+    ip: String,
+    announced_address: Option<String>,
+    announced_ip: Option<String>,
+    port: Option<u16>,
+    port_range: Option<PortRangeData>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateWebRtcTransportData {
+    transport_id: String,
+    listen_infos: Vec<ListenInfoData>,
+    initial_available_outgoing_bitrate: Option<u64>,
+    #[serde(default)]
+    enable_sctp: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConnectData {
+    dtls_parameters: DtlsParameters,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BitrateData {
+    bitrate: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ProduceData {
+    producer_id: String,
+    kind: MediaKind,
+    rtp_parameters: Value,
+    #[serde(default)]
+    paused: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PreferredLayers {
+    spatial_layer: usize,
+    #[serde(default)]
+    temporal_layer: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConsumeData {
+    consumer_id: String,
+    producer_id: String,
+    rtp_capabilities: Value,
+    #[serde(default)]
+    paused: bool,
+    preferred_layers: Option<PreferredLayers>,
+    enable_rtx: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PriorityData {
+    priority: u8,
+}
+
+/// Clients sometimes send ids the worker does not know (objects already
+/// closed there, e.g. after producerclose): those are InvalidStateError.
+fn not_found(what: &str, id: &str) -> CoreError {
+    CoreError::invalid_state(format!("{what} with id \"{id}\" not found"))
+}
+
+fn producer_type(params: &RtpParameters) -> &'static str {
+    if params.encodings.len() > 1 {
+        return "simulcast";
+    }
+    let mode = params.encodings.first().and_then(|e| e.scalability_mode.as_deref());
+    if ortc::parse_scalability_mode(mode).spatial_layers > 1 { "svc" } else { "simple" }
+}
+
+fn mime_type(params: &RtpParameters) -> String {
+    params.codecs.first().map(|c| c.mime_type.clone()).unwrap_or_default()
+}
+
+impl Media {
+    // -- routers ------------------------------------------------------------
+
+    pub fn create_router(&mut self, router_id: String, media_codecs: &[RtpCodecCapability]) -> CoreResult<Value> {
+        if self.routers.contains_key(router_id.as_str()) {
+            return Err(CoreError::invalid_state(format!("a router with id {router_id} already exists")));
+        }
+        let rtp_capabilities = ortc::generate_router_rtp_capabilities(media_codecs)?;
+        let answer = json!({ "rtpCapabilities": rtp_capabilities });
+        tracing::debug!(router_id = %router_id, "router created");
+        self.routers.insert(
+            Id::from(router_id),
+            RouterSlot { rtp_capabilities, routing: Router::new(), transports: Vec::new() },
+        );
+        Ok(answer)
+    }
+
+    pub fn close_router(&mut self, router_id: &str) {
+        let Some(router) = self.routers.get(router_id) else {
+            return;
+        };
+        for transport_id in router.transports.clone() {
+            self.close_transport(&transport_id);
+        }
+        self.routers.remove(router_id);
+    }
+
+    pub fn dump_router(&self, router_id: &str) -> CoreResult<Value> {
+        let router = self.routers.get(router_id).ok_or_else(|| not_found("Router", router_id))?;
+        let mut producer_consumers = serde_json::Map::new();
+        let mut consumer_producer = serde_json::Map::new();
+        for (id, p) in self.producers.iter().filter(|(_, p)| &*p.router_id == router_id) {
+            producer_consumers.insert(id.to_string(), json!(p.consumers.iter().map(|c| c.to_string()).collect::<Vec<_>>()));
+            for c in &p.consumers {
+                consumer_producer.insert(c.to_string(), json!(id.to_string()));
+            }
+        }
+        Ok(json!({
+            "id": router_id,
+            "transportIds": router.transports.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+            "rtpObserverIds": [],
+            "mapProducerIdConsumerIds": producer_consumers,
+            "mapConsumerIdProducerId": consumer_producer,
+            "mapProducerIdObserverIds": {},
+            "mapDataProducerIdDataConsumerIds": {},
+            "mapDataConsumerIdDataProducerId": {},
+        }))
+    }
+
+    // -- transports ---------------------------------------------------------
+
+    pub fn create_webrtc_transport(&mut self, router_id: &str, data: Value) -> CoreResult<Value> {
+        let data: CreateWebRtcTransportData = parse(data)?;
+        let router = self.routers.get_mut(router_id).ok_or_else(|| not_found("Router", router_id))?;
+        if data.listen_infos.is_empty() {
+            return Err(CoreError::type_error("missing listenInfos"));
+        }
+        let transport_id: Id = Id::from(data.transport_id);
+        if self.transports.contains_key(&transport_id) {
+            return Err(CoreError::invalid_state("a transport with that id already exists"));
+        }
+        let mut listen = Vec::new();
+        let mut bound = Vec::new();
+        for info in &data.listen_infos {
+            let ip: IpAddr = info.ip.parse().map_err(|_| CoreError::type_error(format!("invalid ip '{}'", info.ip)))?;
+            let announced_text = info.announced_address.as_ref().or(info.announced_ip.as_ref());
+            let announced_ip: IpAddr = match announced_text {
+                Some(a) => a.parse().map_err(|_| CoreError::type_error(format!("invalid announcedAddress '{a}'")))?,
+                None if ip.is_unspecified() => {
+                    return Err(CoreError::type_error(format!("ip {ip} needs an announcedAddress")));
+                }
+                None => ip,
+            };
+            let range = info.port_range.as_ref().map(|r| PortRange { min: r.min, max: r.max }).unwrap_or(self.port_range);
+            match info.protocol.as_str() {
+                "udp" => {
+                    let socket = ports::bind_udp(ip, info.port, range)?;
+                    let port = socket.local_addr().map_err(|e| CoreError::other(e.to_string()))?.port();
+                    let announced = SocketAddr::new(announced_ip, port);
+                    listen.push(ListenInfo { protocol: Protocol::Udp, address: announced });
+                    bound.push((announced, BoundSocket::Udp(socket)));
+                }
+                "tcp" => {
+                    let listener = ports::bind_tcp(ip, info.port, range)?;
+                    let port = listener.local_addr().map_err(|e| CoreError::other(e.to_string()))?.port();
+                    let announced = SocketAddr::new(announced_ip, port);
+                    listen.push(ListenInfo { protocol: Protocol::Tcp, address: announced });
+                    bound.push((announced, BoundSocket::Tcp(listener)));
+                }
+                other => return Err(CoreError::type_error(format!("invalid protocol '{other}'"))),
+            }
+        }
+        let now = Instant::now();
+        let transport = WebRtcTransport::new(
+            WebRtcTransportOptions {
+                listen_infos: listen,
+                dtls_cert: self.certificate.clone(),
+                router_capabilities: router.rtp_capabilities.clone(),
+                // Send-side BWE (TWCC) paces every packet through its own
+                // timeout; off until the bandwidth allocator uses it.
+                initial_available_outgoing_bitrate: None,
+                stats_interval: Some(Duration::from_secs(1)),
+            },
+            now,
+        )?;
+        let _ = data.initial_available_outgoing_bitrate;
+        router.transports.push(transport_id.clone());
+
+        let mut sockets = Vec::new();
+        let mut tasks = Vec::new();
+        for (announced, socket) in bound {
+            match socket {
+                BoundSocket::Udp(std_socket) => {
+                    let udp = Rc::new(
+                        tokio::net::UdpSocket::from_std(std_socket).map_err(|e| CoreError::other(e.to_string()))?,
+                    );
+                    let task = tokio::task::spawn_local(net::udp_reader(
+                        self.shared.clone(),
+                        transport_id.clone(),
+                        udp.clone(),
+                        announced,
+                    ));
+                    tasks.push(task.abort_handle());
+                    sockets.push(ListenSocket { protocol: Protocol::Udp, announced, kind: SocketKind::Udp(udp) });
+                }
+                BoundSocket::Tcp(std_listener) => {
+                    let listener = tokio::net::TcpListener::from_std(std_listener)
+                        .map_err(|e| CoreError::other(e.to_string()))?;
+                    let task = tokio::task::spawn_local(net::tcp_acceptor(
+                        self.shared.clone(),
+                        transport_id.clone(),
+                        listener,
+                        announced,
+                    ));
+                    tasks.push(task.abort_handle());
+                    sockets.push(ListenSocket { protocol: Protocol::Tcp, announced, kind: SocketKind::Tcp });
+                }
+            }
+        }
+        let answer = json!({
+            "iceRole": "controlled",
+            "iceParameters": transport.ice_parameters(),
+            "iceCandidates": transport.ice_candidates(),
+            "iceState": transport.ice_state(),
+            "iceSelectedTuple": transport.ice_selected_tuple(),
+            "dtlsParameters": transport.dtls_parameters(),
+            "dtlsState": transport.dtls_state(),
+            "sctpState": if data.enable_sctp { json!("new") } else { Value::Null },
+        });
+        self.transports.insert(
+            transport_id.clone(),
+            TransportSlot {
+                id: transport_id.clone(),
+                router_id: Id::from(router_id),
+                transport,
+                sockets,
+                tcp_connections: HashMap::new(),
+                tasks,
+                scheduled: None,
+                producers: Vec::new(),
+                consumers: Vec::new(),
+                next_mid: 0,
+                max_incoming_bitrate: None,
+                rates: RateSnapshot::new(now),
+                created_at: now,
+            },
+        );
+        self.reschedule(&transport_id);
+        Ok(answer)
+    }
+
+    fn transport(&mut self, transport_id: &str) -> CoreResult<&mut TransportSlot> {
+        self.transports.get_mut(transport_id).ok_or_else(|| not_found("Transport", transport_id))
+    }
+
+    pub fn close_transport(&mut self, transport_id: &str) {
+        let Some(slot) = self.transports.get(transport_id) else {
+            return;
+        };
+        let (id, producers, consumers) = (slot.id.clone(), slot.producers.clone(), slot.consumers.clone());
+        for producer_id in producers {
+            self.close_producer(&producer_id);
+        }
+        for consumer_id in consumers {
+            self.close_consumer(&consumer_id);
+        }
+        let now = Instant::now();
+        // Graceful close (DTLS close_notify, RTCP BYE) goes out before the
+        // sockets do.
+        self.drive(&id, now, |t, out| t.close(out));
+        if let Some(mut slot) = self.transports.remove(transport_id) {
+            Media::stop_tasks(&mut slot);
+            if let Some(router) = self.routers.get_mut(&slot.router_id) {
+                router.transports.retain(|t| **t != *transport_id);
+            }
+        }
+    }
+
+    pub fn connect_transport(&mut self, transport_id: &str, data: Value) -> CoreResult<Value> {
+        let data: ConnectData = parse(data)?;
+        let id = self.transport(transport_id)?.id.clone();
+        let mut result = Ok(());
+        self.drive(&id, Instant::now(), |t, out| result = t.connect(&data.dtls_parameters, out));
+        result?;
+        let role = self.transport(transport_id)?.transport.dtls_parameters().role;
+        Ok(json!({ "dtlsLocalRole": role }))
+    }
+
+    pub fn restart_ice(&mut self, transport_id: &str) -> CoreResult<Value> {
+        let id = self.transport(transport_id)?.id.clone();
+        let mut result = Err(CoreError::invalid_state("transport closed"));
+        self.drive(&id, Instant::now(), |t, out| result = t.restart_ice(out));
+        Ok(json!({ "iceParameters": result? }))
+    }
+
+    pub fn transport_stats(&mut self, transport_id: &str) -> CoreResult<Value> {
+        let slot = self.transport(transport_id)?;
+        let stat = stats::transport_stats(
+            &slot.id,
+            &slot.transport,
+            &mut slot.rates,
+            slot.max_incoming_bitrate,
+            Instant::now(),
+        );
+        Ok(json!([stat]))
+    }
+
+    pub fn dump_transport(&mut self, transport_id: &str) -> CoreResult<Value> {
+        let slot = self.transport(transport_id)?;
+        let t = &slot.transport;
+        Ok(json!({
+            "id": transport_id,
+            "direct": false,
+            "producerIds": slot.producers.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+            "consumerIds": slot.consumers.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+            "mapSsrcConsumerId": {},
+            "mapRtxSsrcConsumerId": {},
+            "dataProducerIds": [],
+            "dataConsumerIds": [],
+            "recvRtpHeaderExtensions": {},
+            "rtpListener": { "ssrcTable": {}, "midTable": {}, "ridTable": {} },
+            "maxMessageSize": 262144,
+            "iceRole": "controlled",
+            "iceParameters": t.ice_parameters(),
+            "iceCandidates": t.ice_candidates(),
+            "iceState": t.ice_state(),
+            "iceSelectedTuple": t.ice_selected_tuple(),
+            "dtlsParameters": t.dtls_parameters(),
+            "dtlsState": t.dtls_state(),
+        }))
+    }
+
+    pub fn set_max_incoming_bitrate(&mut self, transport_id: &str, data: Value) -> CoreResult<Value> {
+        let data: BitrateData = parse(data)?;
+        self.transport(transport_id)?.max_incoming_bitrate = (data.bitrate > 0).then_some(data.bitrate);
+        Ok(Value::Null)
+    }
+
+    pub fn set_outgoing_bitrate(&mut self, transport_id: &str, data: Value) -> CoreResult<Value> {
+        let _: BitrateData = parse(data)?;
+        self.transport(transport_id)?;
+        Ok(Value::Null)
+    }
+
+    // -- producers ----------------------------------------------------------
+
+    pub fn produce(&mut self, transport_id: &str, data: Value) -> CoreResult<Value> {
+        let data: ProduceData = parse(data)?;
+        let producer_id = Id::from(data.producer_id);
+        if self.producers.contains_key(&producer_id) {
+            return Err(CoreError::invalid_state("a producer with that id already exists"));
+        }
+        let slot = self.transport(transport_id)?;
+        let (tid, router_id) = (slot.id.clone(), slot.router_id.clone());
+        let caps = self.routers.get(&router_id).ok_or_else(|| not_found("Router", &router_id))?.rtp_capabilities.clone();
+        let mut params: RtpParameters = parse(data.rtp_parameters)?;
+        ortc::validate_rtp_parameters(&mut params)?;
+        let mapping = ortc::negotiate_producer_rtp_parameters(&mut params, &caps)?;
+        let consumable = ortc::get_consumable_rtp_parameters(data.kind, &params, &caps, &mapping);
+        let mut result = Ok(());
+        self.drive(&tid, Instant::now(), |t, out| result = t.add_producer(producer_id.clone(), data.kind, &params, out));
+        result?;
+        let router = self.routers.get_mut(&router_id).ok_or_else(|| not_found("Router", &router_id))?;
+        if let Err(e) = router.routing.add_producer(ProducerOptions {
+            id: producer_id.clone(),
+            transport_id: tid.clone(),
+            kind: data.kind,
+            rtp_parameters: params.clone(),
+            rtp_mapping: mapping,
+            paused: data.paused,
+        }) {
+            self.drive(&tid, Instant::now(), |t, out| t.remove_producer(&producer_id, out));
+            return Err(e);
+        }
+        let producer_type = producer_type(&params);
+        let answer = json!({
+            "type": producer_type,
+            "rtpParameters": params,
+            "consumableRtpParameters": consumable,
+        });
+        if let Some(slot) = self.transports.get_mut(&tid) {
+            slot.producers.push(producer_id.clone());
+        }
+        self.producers.insert(
+            producer_id,
+            ProducerSlot {
+                transport_id: tid,
+                router_id,
+                kind: data.kind,
+                producer_type,
+                rtp_parameters: params,
+                consumable_rtp_parameters: consumable,
+                paused: data.paused,
+                consumers: Vec::new(),
+                rates: RateSnapshot::new(Instant::now()),
+            },
+        );
+        Ok(answer)
+    }
+
+    /// Closes a producer in the worker; its consumers close with it and
+    /// their JS objects hear `producerclose`.
+    pub fn close_producer(&mut self, producer_id: &str) {
+        let Some(producer) = self.producers.remove(producer_id) else {
+            return;
+        };
+        let closed = self
+            .routers
+            .get_mut(&producer.router_id)
+            .map(|r| r.routing.remove_producer(producer_id))
+            .unwrap_or_default();
+        for consumer_id in closed {
+            self.forget_consumer(&consumer_id);
+            outbox::emit(&*consumer_id, "producerclose", Value::Null);
+        }
+        let tid = producer.transport_id.clone();
+        if let Some(slot) = self.transports.get_mut(&tid) {
+            slot.producers.retain(|p| **p != *producer_id);
+        }
+        self.drive(&tid, Instant::now(), |t, out| t.remove_producer(producer_id, out));
+    }
+
+    pub fn pause_producer(&mut self, producer_id: &str, paused: bool) -> CoreResult<Value> {
+        let producer = self.producers.get_mut(producer_id).ok_or_else(|| not_found("Producer", producer_id))?;
+        if producer.paused == paused {
+            return Ok(Value::Null);
+        }
+        producer.paused = paused;
+        let (router_id, consumers) = (producer.router_id.clone(), producer.consumers.clone());
+        let mut route = RouteOutput::default();
+        if let Some(router) = self.routers.get_mut(&router_id) {
+            if paused {
+                router.routing.pause_producer(producer_id);
+            } else {
+                router.routing.resume_producer(producer_id, Instant::now(), &mut route);
+            }
+        }
+        self.apply_route(&mut route, Instant::now());
+        let event = if paused { "producerpause" } else { "producerresume" };
+        for consumer_id in consumers {
+            outbox::emit(&*consumer_id, event, Value::Null);
+        }
+        Ok(Value::Null)
+    }
+
+    pub fn producer_stats(&mut self, producer_id: &str) -> CoreResult<Value> {
+        let producer = self.producers.get_mut(producer_id).ok_or_else(|| not_found("Producer", producer_id))?;
+        let Some(slot) = self.transports.get(&producer.transport_id) else {
+            return Ok(json!([]));
+        };
+        let list = slot.transport.producer_stats(producer_id);
+        let bytes: Vec<u64> = list.iter().map(|s| s.bytes).collect();
+        let rates = producer.rates.rates(Instant::now(), &bytes);
+        let (kind, mime) = (producer.kind.as_str(), mime_type(&producer.rtp_parameters));
+        Ok(Value::Array(
+            list.iter().zip(rates).map(|(s, bitrate)| stats::inbound_rtp(s, kind, &mime, bitrate)).collect(),
+        ))
+    }
+
+    pub fn dump_producer(&self, producer_id: &str) -> CoreResult<Value> {
+        let p = self.producers.get(producer_id).ok_or_else(|| not_found("Producer", producer_id))?;
+        Ok(json!({
+            "id": producer_id,
+            "kind": p.kind,
+            "type": p.producer_type,
+            "rtpParameters": p.rtp_parameters,
+            "rtpMapping": {},
+            "rtpStreams": [],
+            "traceEventTypes": [],
+            "paused": p.paused,
+        }))
+    }
+
+    pub fn request_producer_keyframe(&mut self, producer_id: &Id) {
+        let Some(p) = self.producers.get(producer_id) else {
+            return;
+        };
+        let tid = p.transport_id.clone();
+        self.drive(&tid, Instant::now(), |t, out| {
+            t.request_keyframe(producer_id, None, str0m::media::KeyframeRequestKind::Pli, out)
+        });
+    }
+
+    // -- consumers ----------------------------------------------------------
+
+    pub fn consume(&mut self, transport_id: &str, data: Value) -> CoreResult<Value> {
+        let data: ConsumeData = parse(data)?;
+        let consumer_id = Id::from(data.consumer_id);
+        if self.consumers.contains_key(&consumer_id) {
+            return Err(CoreError::invalid_state("a consumer with that id already exists"));
+        }
+        let slot = self.transport(transport_id)?;
+        let (tid, router_id, mid) = (slot.id.clone(), slot.router_id.clone(), slot.next_mid);
+        let producer = self
+            .producers
+            .get(data.producer_id.as_str())
+            .ok_or_else(|| CoreError::other(format!("Producer with id \"{}\" not found", data.producer_id)))?;
+        if producer.router_id != router_id {
+            return Err(CoreError::other(format!("Producer with id \"{}\" not found", data.producer_id)));
+        }
+        let producer_id = Id::from(data.producer_id.as_str());
+        let (kind, producer_paused, producer_type) = (producer.kind, producer.paused, producer.producer_type);
+        let mut caps: RtpCapabilities = parse(data.rtp_capabilities)?;
+        ortc::validate_rtp_capabilities(&mut caps)?;
+        let mut params = ortc::get_consumer_rtp_parameters(
+            &producer.consumable_rtp_parameters,
+            &caps,
+            false,
+            data.enable_rtx.unwrap_or(true),
+        )?;
+        params.mid = Some(mid.to_string());
+        let mut cname = Err(CoreError::invalid_state("transport closed"));
+        self.drive(&tid, Instant::now(), |t, out| cname = t.add_consumer(consumer_id.clone(), kind, &params, out));
+        let cname = cname?;
+        if !cname.is_empty() {
+            params.rtcp.cname = Some(cname);
+        }
+        let preferred_layer = data.preferred_layers.as_ref().map(|l| l.spatial_layer);
+        let mut route = RouteOutput::default();
+        let added = self.routers.get_mut(&router_id).map(|r| {
+            r.routing.add_consumer(
+                ConsumerOptions {
+                    id: consumer_id.clone(),
+                    producer_id: producer_id.clone(),
+                    transport_id: tid.clone(),
+                    paused: data.paused,
+                    preferred_layer,
+                    initial_seq: random_seq(),
+                },
+                Instant::now(),
+                &mut route,
+            )
+        });
+        if let Some(Err(e)) = added {
+            self.drive(&tid, Instant::now(), |t, out| t.remove_consumer(&consumer_id, out));
+            return Err(e);
+        }
+        self.apply_route(&mut route, Instant::now());
+        if let Some(slot) = self.transports.get_mut(&tid) {
+            slot.next_mid += 1;
+            slot.consumers.push(consumer_id.clone());
+        }
+        if let Some(p) = self.producers.get_mut(&producer_id) {
+            p.consumers.push(consumer_id.clone());
+        }
+        let consumer_type = if producer_type == "simulcast" { "simulcast" } else { producer_type };
+        let producer_scores = self.consumer_producer_score(&consumer_id).1;
+        let answer = json!({
+            "rtpParameters": params,
+            "type": consumer_type,
+            "paused": data.paused,
+            "producerPaused": producer_paused,
+            "score": { "score": 10, "producerScore": 10, "producerScores": producer_scores },
+            "preferredLayers": data.preferred_layers.as_ref().map(|l| json!({ "spatialLayer": l.spatial_layer, "temporalLayer": l.temporal_layer })),
+        });
+        self.consumers.insert(
+            consumer_id,
+            ConsumerSlot {
+                transport_id: tid,
+                router_id,
+                producer_id,
+                kind,
+                consumer_type,
+                rtp_parameters: params,
+                paused: data.paused,
+                priority: 1,
+                rates: RateSnapshot::new(Instant::now()),
+            },
+        );
+        Ok(answer)
+    }
+
+    /// Removes a consumer from its transport and the registries (the router
+    /// has already forgotten it, or is told here).
+    fn forget_consumer(&mut self, consumer_id: &str) {
+        let Some(consumer) = self.consumers.remove(consumer_id) else {
+            return;
+        };
+        if let Some(router) = self.routers.get_mut(&consumer.router_id) {
+            router.routing.remove_consumer(consumer_id);
+        }
+        if let Some(p) = self.producers.get_mut(&consumer.producer_id) {
+            p.consumers.retain(|c| **c != *consumer_id);
+        }
+        if let Some(slot) = self.transports.get_mut(&consumer.transport_id) {
+            slot.consumers.retain(|c| **c != *consumer_id);
+        }
+        let tid = consumer.transport_id.clone();
+        self.drive(&tid, Instant::now(), |t, out| t.remove_consumer(consumer_id, out));
+    }
+
+    pub fn close_consumer(&mut self, consumer_id: &str) {
+        self.forget_consumer(consumer_id);
+    }
+
+    pub fn pause_consumer(&mut self, consumer_id: &str, paused: bool) -> CoreResult<Value> {
+        let consumer = self.consumers.get_mut(consumer_id).ok_or_else(|| not_found("Consumer", consumer_id))?;
+        consumer.paused = paused;
+        let router_id = consumer.router_id.clone();
+        let mut route = RouteOutput::default();
+        if let Some(router) = self.routers.get_mut(&router_id) {
+            if paused {
+                router.routing.pause_consumer(consumer_id);
+            } else {
+                router.routing.resume_consumer(consumer_id, Instant::now(), &mut route);
+            }
+        }
+        self.apply_route(&mut route, Instant::now());
+        Ok(Value::Null)
+    }
+
+    pub fn request_consumer_keyframe(&mut self, consumer_id: &str) -> CoreResult<Value> {
+        let consumer = self.consumers.get(consumer_id).ok_or_else(|| not_found("Consumer", consumer_id))?;
+        let router_id = consumer.router_id.clone();
+        let mut route = RouteOutput::default();
+        if let Some(router) = self.routers.get_mut(&router_id) {
+            router.routing.on_consumer_keyframe_request(
+                consumer_id,
+                str0m::media::KeyframeRequestKind::Pli,
+                Instant::now(),
+                &mut route,
+            );
+        }
+        self.apply_route(&mut route, Instant::now());
+        Ok(Value::Null)
+    }
+
+    pub fn set_consumer_preferred_layers(&mut self, consumer_id: &str, data: Value) -> CoreResult<Value> {
+        let layers: PreferredLayers = parse(data)?;
+        let consumer = self.consumers.get(consumer_id).ok_or_else(|| not_found("Consumer", consumer_id))?;
+        if consumer.consumer_type != "simulcast" && consumer.consumer_type != "svc" {
+            return Ok(Value::Null);
+        }
+        let router_id = consumer.router_id.clone();
+        let mut route = RouteOutput::default();
+        if let Some(router) = self.routers.get_mut(&router_id) {
+            router.routing.set_preferred_layer(consumer_id, Some(layers.spatial_layer), Instant::now(), &mut route);
+        }
+        self.apply_route(&mut route, Instant::now());
+        Ok(json!({ "spatialLayer": layers.spatial_layer, "temporalLayer": layers.temporal_layer.unwrap_or(0) }))
+    }
+
+    pub fn set_consumer_priority(&mut self, consumer_id: &str, data: Value) -> CoreResult<Value> {
+        let data: PriorityData = parse(data)?;
+        let consumer = self.consumers.get_mut(consumer_id).ok_or_else(|| not_found("Consumer", consumer_id))?;
+        consumer.priority = data.priority.max(1);
+        Ok(json!({ "priority": consumer.priority }))
+    }
+
+    pub fn consumer_stats(&mut self, consumer_id: &str) -> CoreResult<Value> {
+        let consumer = self.consumers.get_mut(consumer_id).ok_or_else(|| not_found("Consumer", consumer_id))?;
+        let mut list = Vec::new();
+        let (kind, mime) = (consumer.kind.as_str(), mime_type(&consumer.rtp_parameters));
+        if let Some(s) = self.transports.get(&consumer.transport_id).and_then(|t| t.transport.consumer_stats(consumer_id)) {
+            let rate = consumer.rates.rates(Instant::now(), &[s.bytes])[0];
+            list.push(stats::outbound_rtp(&s, kind, &mime, rate));
+        }
+        let producer_id = consumer.producer_id.clone();
+        if let Ok(Value::Array(inbound)) = self.producer_stats(&producer_id) {
+            list.extend(inbound);
+        }
+        Ok(Value::Array(list))
+    }
+
+    pub fn dump_consumer(&self, consumer_id: &str) -> CoreResult<Value> {
+        let c = self.consumers.get(consumer_id).ok_or_else(|| not_found("Consumer", consumer_id))?;
+        Ok(json!({
+            "id": consumer_id,
+            "producerId": c.producer_id.to_string(),
+            "kind": c.kind,
+            "type": c.consumer_type,
+            "rtpParameters": c.rtp_parameters,
+            "consumableRtpEncodings": [],
+            "supportedCodecPayloadTypes": [],
+            "traceEventTypes": [],
+            "paused": c.paused,
+            "priority": c.priority,
+        }))
+    }
+}
+
+enum BoundSocket {
+    Udp(std::net::UdpSocket),
+    Tcp(std::net::TcpListener),
+}
+
+/// Consumers start their sequence numbers at random, like mediasoup, and
+/// below 2^15 so that the first wrap is far away.
+fn random_seq() -> u16 {
+    (ortc::generate_random_ssrc() & 0x7fff) as u16
+}

@@ -1,0 +1,141 @@
+//! getStats() shapes, as mediasoup reports them, from the transport's
+//! counters. Bitrates are measured between two getStats() calls (the first
+//! call measures since creation).
+
+use crate::transport::{ConsumerStats, ProducerStats, WebRtcTransport};
+use serde_json::{Value, json};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Counters seen at the previous getStats(), to turn byte counts into bps.
+#[derive(Debug, Clone, Default)]
+pub struct RateSnapshot {
+    at: Option<Instant>,
+    values: Vec<u64>,
+}
+
+impl RateSnapshot {
+    pub fn new(now: Instant) -> Self {
+        Self { at: Some(now), values: Vec::new() }
+    }
+
+    /// Bits per second for each byte counter since the last call.
+    pub fn rates(&mut self, now: Instant, counters: &[u64]) -> Vec<u64> {
+        let elapsed = self.at.map(|t| now.saturating_duration_since(t).as_secs_f64()).unwrap_or(0.0);
+        let rates = counters
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                let before = self.values.get(i).copied().unwrap_or(0);
+                if elapsed > 0.0 { ((v.saturating_sub(before)) as f64 * 8.0 / elapsed) as u64 } else { 0 }
+            })
+            .collect();
+        self.at = Some(now);
+        self.values = counters.to_vec();
+        rates
+    }
+}
+
+pub fn timestamp_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+pub fn transport_stats(
+    transport_id: &str,
+    transport: &WebRtcTransport,
+    rates: &mut RateSnapshot,
+    max_incoming_bitrate: Option<u64>,
+    now: Instant,
+) -> Value {
+    let s = transport.stats();
+    let r = rates.rates(now, &[s.bytes_received, s.bytes_sent, s.rtp_bytes_received, s.rtp_bytes_sent]);
+    json!({
+        "type": "webrtc-transport",
+        "transportId": transport_id,
+        "timestamp": timestamp_ms(),
+        "bytesReceived": s.bytes_received,
+        "recvBitrate": r[0],
+        "bytesSent": s.bytes_sent,
+        "sendBitrate": r[1],
+        "rtpBytesReceived": s.rtp_bytes_received,
+        "rtpRecvBitrate": r[2],
+        "rtpBytesSent": s.rtp_bytes_sent,
+        "rtpSendBitrate": r[3],
+        "rtxBytesReceived": 0,
+        "rtxRecvBitrate": 0,
+        "rtxBytesSent": 0,
+        "rtxSendBitrate": 0,
+        "probationBytesSent": 0,
+        "probationSendBitrate": 0,
+        "availableOutgoingBitrate": s.available_outgoing_bitrate,
+        "availableIncomingBitrate": Value::Null,
+        "maxIncomingBitrate": max_incoming_bitrate,
+        "rtpPacketLossReceived": s.ingress_loss_fraction,
+        "rtpPacketLossSent": s.egress_loss_fraction,
+        "iceRole": "controlled",
+        "iceState": transport.ice_state(),
+        "iceSelectedTuple": transport.ice_selected_tuple(),
+        "dtlsState": transport.dtls_state(),
+    })
+}
+
+pub fn producer_scores(transport: &WebRtcTransport, producer_id: &str) -> Value {
+    let stats = transport.producer_stats(producer_id);
+    Value::Array(
+        stats
+            .iter()
+            .map(|s| json!({ "encodingIdx": s.encoding, "ssrc": s.ssrc, "rid": s.rid, "score": s.score }))
+            .collect(),
+    )
+}
+
+pub fn inbound_rtp(s: &ProducerStats, kind: &str, mime_type: &str, bitrate: u64) -> Value {
+    json!({
+        "type": "inbound-rtp",
+        "timestamp": timestamp_ms(),
+        "ssrc": s.ssrc.unwrap_or(0),
+        "rid": s.rid,
+        "kind": kind,
+        "mimeType": mime_type,
+        "packetsLost": 0,
+        "fractionLost": s.loss.map(|l| (l * 256.0) as u32).unwrap_or(0),
+        "packetsDiscarded": 0,
+        "packetsRetransmitted": 0,
+        "packetsRepaired": 0,
+        "nackCount": s.nacks,
+        "nackPacketCount": s.nacks,
+        "pliCount": s.plis,
+        "firCount": s.firs,
+        "score": s.score,
+        "packetCount": s.packets,
+        "byteCount": s.bytes,
+        "bitrate": bitrate,
+        "roundTripTime": s.rtt.map(|d| d.as_secs_f64() * 1000.0),
+        "jitter": s.jitter,
+        "bitrateByLayer": {},
+    })
+}
+
+pub fn outbound_rtp(s: &ConsumerStats, kind: &str, mime_type: &str, bitrate: u64) -> Value {
+    json!({
+        "type": "outbound-rtp",
+        "timestamp": timestamp_ms(),
+        "ssrc": s.ssrc,
+        "rtxSsrc": s.rtx_ssrc,
+        "kind": kind,
+        "mimeType": mime_type,
+        "packetsLost": s.packets_lost.unwrap_or(0),
+        "fractionLost": s.loss.map(|l| (l * 256.0) as u32).unwrap_or(0),
+        "packetsDiscarded": 0,
+        "packetsRetransmitted": 0,
+        "packetsRepaired": 0,
+        "nackCount": s.nacks,
+        "nackPacketCount": s.nacks,
+        "pliCount": s.plis,
+        "firCount": s.firs,
+        "score": s.score,
+        "packetCount": s.packets,
+        "byteCount": s.bytes,
+        "bitrate": bitrate,
+        "roundTripTime": s.rtt.map(|d| d.as_secs_f64() * 1000.0),
+    })
+}

@@ -1,6 +1,7 @@
 //! opencall: a mediasoup-compatible SFU. Module list only; see ARCHITECTURE.
 
 pub mod error;
+#[cfg(feature = "node")]
 pub mod napi;
 pub mod ortc;
 pub mod ortc_calls;

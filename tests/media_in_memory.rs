@@ -587,3 +587,36 @@ fn unsupported_codec_and_bad_parameters_are_rejected() {
     assert_eq!(err.kind, opencall::error::ErrorKind::TypeError);
     let _ = RtcpFeedback::new("nack", "");
 }
+
+#[test]
+fn produce_before_connect_and_ice_restart_keep_media_flowing() {
+    let mut w = World::new();
+    // mediasoup allows produce() before connect(): the offer waits for the
+    // fingerprint.
+    let (_, consumer) = w.produce_and_consume(MediaKind::Audio, "1", &[]);
+    w.connect_both();
+    let ssrc = consumer.encodings[0].ssrc.unwrap();
+    w.send_media(&[("1", MediaKind::Audio)], Duration::from_secs(1));
+    let before = w.b.client.received[&ssrc].packets;
+    assert!(before >= 95, "audio flowed before the restart: {before}");
+
+    // Both sides restart ICE on the producer leg; the server learns the
+    // browser's new ufrag from its STUN requests.
+    let old = w.a.transport.ice_parameters();
+    let fresh = w.a.transport.restart_ice(&mut w.a.tout).unwrap();
+    assert_ne!(old.username_fragment, fresh.username_fragment);
+    w.a.client.restart_ice(&fresh, &mut w.a.to_transport);
+    w.send_media(&[("1", MediaKind::Audio)], Duration::from_secs(20));
+    let after = w.b.client.received[&ssrc].packets;
+    assert!(
+        after - before >= 1990,
+        "audio kept flowing: {}",
+        after - before
+    );
+    assert!(w.a.client.is_connected());
+    assert!(matches!(
+        w.a.transport.ice_state(),
+        opencall::transport::IceState::Connected | opencall::transport::IceState::Completed
+    ));
+    assert_contiguous(&w.b.client.received[&ssrc].seqs, "audio across restart");
+}

@@ -210,6 +210,18 @@ impl TestClient {
         }
     }
 
+    /// Browser-side ICE restart: new local credentials and the server's
+    /// new ones (from `transport.restartIce()`).
+    pub fn restart_ice(&mut self, server: &IceParameters, out: &mut Vec<Transmit>) {
+        let mut api = self.rtc.direct_api();
+        api.set_local_ice_credentials(IceCreds::new());
+        api.set_remote_ice_credentials(IceCreds {
+            ufrag: server.username_fragment.clone(),
+            pass: server.password.clone(),
+        });
+        self.drain(out);
+    }
+
     fn ext_params(
         &self,
         kind: MediaKind,

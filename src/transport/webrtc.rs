@@ -1412,6 +1412,73 @@ mod tests {
         assert_eq!(parse_hex_colon("zz"), None);
     }
 
+    fn options(listen: Vec<ListenInfo>) -> WebRtcTransportOptions {
+        use str0m::crypto::dtls::DtlsProvider;
+        WebRtcTransportOptions {
+            listen_infos: listen,
+            dtls_cert: str0m::crypto::from_feature_flags()
+                .dtls_provider
+                .generate_certificate()
+                .unwrap(),
+            router_capabilities:
+                crate::testclient::capabilities::mediasoup_like_router_capabilities(),
+            initial_available_outgoing_bitrate: Some(600_000),
+            stats_interval: None,
+        }
+    }
+
+    #[test]
+    fn parameters_have_mediasoup_shapes() {
+        let t = WebRtcTransport::new(
+            options(vec![
+                ListenInfo {
+                    protocol: Protocol::Udp,
+                    address: "192.0.2.1:40000".parse().unwrap(),
+                },
+                ListenInfo {
+                    protocol: Protocol::Tcp,
+                    address: "192.0.2.1:40001".parse().unwrap(),
+                },
+            ]),
+            Instant::now(),
+        )
+        .unwrap();
+        let ice = serde_json::to_value(t.ice_parameters()).unwrap();
+        assert_eq!(ice["iceLite"], true);
+        assert!(ice["usernameFragment"].as_str().unwrap().len() >= 4);
+        let c = serde_json::to_value(t.ice_candidates()).unwrap();
+        assert_eq!(c[0]["protocol"], "udp");
+        assert_eq!(c[0]["type"], "host");
+        assert_eq!(c[0]["ip"], "192.0.2.1");
+        assert_eq!(c[0]["port"], 40000);
+        assert!(c[0].get("tcpType").is_none());
+        assert_eq!(c[1]["protocol"], "tcp");
+        assert_eq!(c[1]["tcpType"], "passive");
+        assert!(c[0]["priority"].as_u64().unwrap() > c[1]["priority"].as_u64().unwrap());
+        let d = serde_json::to_value(t.dtls_parameters()).unwrap();
+        assert_eq!(d["role"], "auto");
+        assert_eq!(d["fingerprints"][0]["algorithm"], "sha-256");
+        assert_eq!(
+            d["fingerprints"][0]["value"].as_str().unwrap().len(),
+            32 * 3 - 1
+        );
+    }
+
+    #[test]
+    fn unusable_listen_addresses_are_type_errors() {
+        let err = WebRtcTransport::new(
+            options(vec![ListenInfo {
+                protocol: Protocol::Udp,
+                address: "0.0.0.0:40000".parse().unwrap(),
+            }]),
+            Instant::now(),
+        )
+        .err()
+        .unwrap();
+        assert_eq!(err.kind, crate::error::ErrorKind::TypeError);
+        assert!(WebRtcTransport::new(options(vec![]), Instant::now()).is_err());
+    }
+
     #[test]
     fn scores_follow_loss() {
         assert_eq!(score_from_loss(None), 10);

@@ -16,7 +16,7 @@ import { EnhancedEventEmitter } from './enhancedEvents';
 import { InvalidStateError } from './errors';
 import type { AppData } from './indexTypes';
 import { Logger } from './Logger';
-import { filterTraceEventTypes } from './Producer';
+import { filterTraceEventTypes, withoutNulls } from './Producer';
 import type { ProducerStat } from './ProducerTypes';
 import type { MediaKind, RtpParameters } from './RtpParameters';
 
@@ -200,7 +200,8 @@ export class ConsumerImpl<ConsumerAppData extends AppData = AppData>
 
   async getStats(): Promise<(ConsumerStat | ProducerStat)[]> {
     this.#assertOpen();
-    return this.#channel.request('consumer.getStats', this.#id);
+    const stats = await this.#channel.request('consumer.getStats', this.#id);
+    return (stats as (ConsumerStat | ProducerStat)[]).map(withoutNulls);
   }
 
   async pause(): Promise<void> {

@@ -47,6 +47,14 @@ export function filterTraceEventTypes(
   });
 }
 
+/**
+ * The worker serializes absent optional fields as `null`; mediasoup leaves
+ * them out (`undefined`), and code compares them that way.
+ */
+export function withoutNulls<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== null)) as T;
+}
+
 /** What the transport learnt from the worker's `transport.produce` answer. */
 export type ProducerInternal<ProducerAppData> = {
   producerId: string;
@@ -182,7 +190,8 @@ export class ProducerImpl<ProducerAppData extends AppData = AppData>
 
   async getStats(): Promise<ProducerStat[]> {
     this.#assertOpen();
-    return this.#channel.request('producer.getStats', this.#id);
+    const stats = await this.#channel.request('producer.getStats', this.#id);
+    return (stats as ProducerStat[]).map(withoutNulls);
   }
 
   async pause(): Promise<void> {

@@ -9,7 +9,7 @@ import { InvalidStateError, UnsupportedError } from './errors';
 import type { AppData } from './indexTypes';
 import { Logger } from './Logger';
 import { ortcCall } from './native';
-import { filterTraceEventTypes, ProducerImpl } from './Producer';
+import { filterTraceEventTypes, ProducerImpl, withoutNulls } from './Producer';
 import type { Producer, ProducerOptions } from './ProducerTypes';
 import type { RoutedProducer, RouterChild, RouterImpl } from './Router';
 import type { MediaKind, RtpParameters } from './RtpParameters';
@@ -178,12 +178,13 @@ export abstract class TransportImpl<
 
   async dump(): Promise<any> {
     this.assertOpen();
-    return this.channel.request('transport.dump', this.#id);
+    return withoutNulls(await this.channel.request('transport.dump', this.#id));
   }
 
   async getStats(): Promise<any[]> {
     this.assertOpen();
-    return this.channel.request('transport.getStats', this.#id);
+    const stats = await this.channel.request('transport.getStats', this.#id);
+    return (stats as object[]).map(withoutNulls);
   }
 
   abstract connect(params: any): Promise<void>;
@@ -233,6 +234,10 @@ export abstract class TransportImpl<
 
     // A copy: the caller's object is not ours to change (and may be frozen).
     const sentRtpParameters = structuredClone(rtpParameters) as RtpParameters;
+    // As mediasoup: no encodings means one encoding, matched by MID.
+    if (!Array.isArray(sentRtpParameters.encodings) || sentRtpParameters.encodings.length === 0) {
+      sentRtpParameters.encodings = [{}];
+    }
     this.#applyCname(sentRtpParameters);
 
     const producerId = id ?? randomUUID();

@@ -1413,7 +1413,6 @@ mod tests {
     }
 
     fn options(listen: Vec<ListenInfo>) -> WebRtcTransportOptions {
-        use str0m::crypto::dtls::DtlsProvider;
         WebRtcTransportOptions {
             listen_infos: listen,
             dtls_cert: str0m::crypto::from_feature_flags()

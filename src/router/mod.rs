@@ -444,7 +444,8 @@ impl Router {
         p.last_seen[encoding] = Some(packet.arrival.max(now));
         let keyframe = codec.is_some_and(|c| is_keyframe(c, packet.payload));
         if keyframe {
-            self.throttle.keyframe_received(&(p.id.clone(), encoding));
+            self.throttle
+                .keyframe_received(&(p.id.clone(), encoding), now);
         }
         let p = &self.producers[producer_id];
         let mut wants_keyframe = false;

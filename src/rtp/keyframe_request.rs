@@ -6,6 +6,11 @@
 //! are collapsed: while one is outstanding (sent less than `interval` ago and
 //! no keyframe seen since), more requests are absorbed. An outstanding request
 //! that gets no keyframe within `interval` is retried, since a PLI can be lost.
+//!
+//! Senders ignore a request that comes too soon after their last keyframe
+//! (libwebrtc: 300 ms). A request in that window is therefore held back and
+//! sent when the window closes, instead of being lost and retried a whole
+//! `interval` later.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -13,11 +18,18 @@ use std::time::{Duration, Instant};
 
 pub const DEFAULT_KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_secs(1);
 
+/// How long after a keyframe a sender still ignores requests (libwebrtc's
+/// minimum keyframe send interval), plus a margin for the trip there.
+pub const SENDER_KEYFRAME_SPACING: Duration = Duration::from_millis(320);
+
 #[derive(Debug)]
 pub struct KeyframeRequestThrottle<K> {
     interval: Duration,
-    /// Stream → when its outstanding request was sent.
+    /// Stream → when its outstanding request was sent (or, for a held-back
+    /// request, when it counts as sent so that it falls due at the right time).
     outstanding: HashMap<K, Instant>,
+    /// Stream → when its last keyframe arrived.
+    last_keyframe: HashMap<K, Instant>,
 }
 
 impl<K: Hash + Eq + Clone> Default for KeyframeRequestThrottle<K> {
@@ -31,28 +43,41 @@ impl<K: Hash + Eq + Clone> KeyframeRequestThrottle<K> {
         Self {
             interval,
             outstanding: HashMap::new(),
+            last_keyframe: HashMap::new(),
         }
     }
 
     /// True when a request for `stream` must be sent upstream now.
     pub fn request(&mut self, stream: K, now: Instant) -> bool {
-        match self.outstanding.get(&stream) {
-            Some(sent) if now.saturating_duration_since(*sent) < self.interval => false,
-            _ => {
-                self.outstanding.insert(stream, now);
-                true
+        if let Some(sent) = self.outstanding.get(&stream) {
+            if now.saturating_duration_since(*sent) < self.interval || *sent > now {
+                return false;
             }
         }
+        if let Some(kf) = self.last_keyframe.get(&stream) {
+            let window_end = *kf + SENDER_KEYFRAME_SPACING;
+            if now < window_end {
+                // Falls due (see handle_timeout) exactly when the window ends.
+                let due_as_sent = window_end.checked_sub(self.interval).unwrap_or(window_end);
+                self.outstanding.insert(stream, due_as_sent);
+                return false;
+            }
+        }
+        self.outstanding.insert(stream, now);
+        true
     }
 
-    /// A keyframe arrived on `stream`: the next request goes through at once.
-    pub fn keyframe_received(&mut self, stream: &K) {
+    /// A keyframe arrived on `stream`: the next request goes through at once
+    /// (or as soon as the sender will honour it).
+    pub fn keyframe_received(&mut self, stream: &K, now: Instant) {
         self.outstanding.remove(stream);
+        self.last_keyframe.insert(stream.clone(), now);
     }
 
     /// The stream is gone (producer closed).
     pub fn forget(&mut self, stream: &K) {
         self.outstanding.remove(stream);
+        self.last_keyframe.remove(stream);
     }
 
     /// Earliest time a retry may be due.
@@ -93,8 +118,8 @@ mod tests {
         let t0 = Instant::now();
         let mut th = KeyframeRequestThrottle::new(Duration::from_secs(1));
         assert!(th.request(1u32, t0));
-        th.keyframe_received(&1);
-        assert!(th.request(1u32, t0 + Duration::from_millis(50)));
+        th.keyframe_received(&1, t0 + Duration::from_millis(50));
+        assert!(th.request(1u32, t0 + Duration::from_millis(400)));
     }
 
     #[test]
@@ -108,7 +133,24 @@ mod tests {
         assert!(retry.is_empty());
         th.handle_timeout(t0 + Duration::from_secs(1), &mut retry);
         assert_eq!(retry, vec![7]);
-        th.keyframe_received(&7);
+        th.keyframe_received(&7, t0 + Duration::from_secs(1));
         assert_eq!(th.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_request_right_after_a_keyframe_waits_until_the_sender_listens() {
+        let t0 = Instant::now();
+        let mut th = KeyframeRequestThrottle::new(Duration::from_secs(1));
+        th.keyframe_received(&3u32, t0);
+        assert!(!th.request(3u32, t0 + Duration::from_millis(100)));
+        let due = t0 + SENDER_KEYFRAME_SPACING;
+        assert_eq!(th.poll_timeout(), Some(due));
+        let mut retry = vec![];
+        th.handle_timeout(due - Duration::from_millis(1), &mut retry);
+        assert!(retry.is_empty());
+        th.handle_timeout(due, &mut retry);
+        assert_eq!(retry, vec![3]);
+        // And a second request meanwhile does not send twice.
+        assert!(!th.request(3u32, due + Duration::from_millis(10)));
     }
 }

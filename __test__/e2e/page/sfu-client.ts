@@ -25,6 +25,8 @@ interface RemoteEntry {
   view: RemoteTrackView;
   /** Figures from before the consumer closed (its getStats() throws after that). */
   last: RemoteTrackStats | null;
+  /** When this page asked the server for the consumer. */
+  consumeStartedAt: number;
 }
 
 const signal = <T>(method: string, data?: unknown): Promise<T> => window.signal(method, data) as Promise<T>;
@@ -90,6 +92,7 @@ async function join(opts: SfuJoinOptions = {}): Promise<SfuJoinResult> {
 /** Consumes a remote producer; returns the consumer id. */
 async function consume(producerId: string, opts: SfuConsumeOptions = {}): Promise<string> {
   if (!device || !recvTransport) throw new Error('join() first');
+  const consumeStartedAt = performance.now();
   const info = await signal<ConsumerInfo>('consume', {
     transportId: recvTransport.id,
     producerId,
@@ -97,7 +100,7 @@ async function consume(producerId: string, opts: SfuConsumeOptions = {}): Promis
   });
   const consumer = await recvTransport.consume(info);
   const view = attachRemoteTrack(consumer.id, consumer.track, `${consumer.kind} of ${producerId}`);
-  remotes.set(consumer.id, { consumer, view, last: null });
+  remotes.set(consumer.id, { consumer, view, last: null, consumeStartedAt });
   // The server creates consumers paused (so no packet is lost before the
   // client is ready); resuming here is the normal mediasoup flow.
   if (!opts.paused) await resumeConsumer(consumer.id);
@@ -150,11 +153,18 @@ async function stats(): Promise<RemoteTrackStats[]> {
   return out;
 }
 
-/** Milliseconds from the start of join() to each remote video's first presented frame. */
-function firstFrameDelays(): Record<string, number> {
-  const out: Record<string, number> = {};
+/**
+ * Per remote video, milliseconds to its first presented frame: from the start
+ * of join() (device load, getUserMedia, transports, produce, consume), and
+ * from the moment this page asked to consume it (the part the SFU drives:
+ * consumer creation, recv-transport ICE/DTLS, keyframe request and delivery).
+ */
+function firstFrameDelays(): Record<string, { fromJoin: number; fromConsume: number }> {
+  const out: Record<string, { fromJoin: number; fromConsume: number }> = {};
   for (const [id, e] of remotes) {
-    if (e.consumer.kind === 'video' && e.view.firstFrameAt !== null) out[id] = e.view.firstFrameAt - joinStartedAt;
+    if (e.consumer.kind === 'video' && e.view.firstFrameAt !== null) {
+      out[id] = { fromJoin: e.view.firstFrameAt - joinStartedAt, fromConsume: e.view.firstFrameAt - e.consumeStartedAt };
+    }
   }
   return out;
 }

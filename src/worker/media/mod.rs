@@ -26,6 +26,7 @@ use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::Instant;
+use str0m::media::KeyframeRequestKind;
 use str0m::net::Protocol;
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
@@ -100,7 +101,12 @@ pub struct Media {
 }
 
 impl Media {
-    pub fn new(shared: SharedState, timer: Rc<Notify>, port_range: PortRange, certificate: str0m::config::DtlsCert) -> Self {
+    pub fn new(
+        shared: SharedState,
+        timer: Rc<Notify>,
+        port_range: PortRange,
+        certificate: str0m::config::DtlsCert,
+    ) -> Self {
         Self {
             shared,
             timer,
@@ -118,14 +124,28 @@ impl Media {
 
     // -- the packet path ----------------------------------------------------
 
-    pub fn on_datagram(&mut self, transport_id: &Id, proto: Protocol, source: SocketAddr, destination: SocketAddr, buf: &[u8]) {
+    pub fn on_datagram(
+        &mut self,
+        transport_id: &Id,
+        proto: Protocol,
+        source: SocketAddr,
+        destination: SocketAddr,
+        buf: &[u8],
+    ) {
         let now = Instant::now();
-        self.drive(transport_id, now, |t, out| t.handle_receive(now, proto, source, destination, buf, out));
+        self.drive(transport_id, now, |t, out| {
+            t.handle_receive(now, proto, source, destination, buf, out)
+        });
     }
 
     /// Runs `f` on one transport, then sends what it produced and handles
     /// its events (which may drive other transports in turn).
-    fn drive(&mut self, transport_id: &Id, now: Instant, f: impl FnOnce(&mut WebRtcTransport, &mut TransportOutput)) {
+    fn drive(
+        &mut self,
+        transport_id: &Id,
+        now: Instant,
+        f: impl FnOnce(&mut WebRtcTransport, &mut TransportOutput),
+    ) {
         let mut out = self.outputs.pop().unwrap_or_default();
         let Some(slot) = self.transports.get_mut(transport_id) else {
             self.outputs.push(out);
@@ -158,7 +178,10 @@ impl Media {
                     net::send_udp(udp, &transmit.contents, transmit.destination);
                 }
                 SocketKind::Tcp => {
-                    if let Some(conn) = slot.tcp_connections.get(&(transmit.source, transmit.destination)) {
+                    if let Some(conn) = slot
+                        .tcp_connections
+                        .get(&(transmit.source, transmit.destination))
+                    {
                         conn.send(&transmit.contents);
                     }
                 }
@@ -168,40 +191,71 @@ impl Media {
 
     fn on_transport_event(&mut self, transport_id: &Id, event: TransportEvent, now: Instant) {
         match event {
-            TransportEvent::ProducerRtp { producer_id, encoding, packet } => {
-                let Some(router_id) = self.producers.get(&producer_id).map(|p| p.router_id.clone()) else {
+            TransportEvent::ProducerRtp {
+                producer_id,
+                encoding,
+                packet,
+            } => {
+                let Some(router_id) = self
+                    .producers
+                    .get(&producer_id)
+                    .map(|p| p.router_id.clone())
+                else {
                     return;
                 };
                 let mut route = self.routes.pop().unwrap_or_default();
                 if let Some(router) = self.routers.get_mut(&router_id) {
-                    router.routing.route_packet(&producer_id, encoding, &packet, now, &mut route);
+                    router
+                        .routing
+                        .route_packet(&producer_id, encoding, &packet, now, &mut route);
                 }
                 self.apply_route(&mut route, now);
                 route.clear();
                 self.routes.push(route);
             }
             TransportEvent::KeyframeRequest { consumer_id, kind } => {
-                let Some(router_id) = self.consumers.get(&consumer_id).map(|c| c.router_id.clone()) else {
+                let Some(router_id) = self
+                    .consumers
+                    .get(&consumer_id)
+                    .map(|c| c.router_id.clone())
+                else {
                     return;
                 };
                 let mut route = self.routes.pop().unwrap_or_default();
                 if let Some(router) = self.routers.get_mut(&router_id) {
-                    router.routing.on_consumer_keyframe_request(&consumer_id, kind, now, &mut route);
+                    router.routing.on_consumer_keyframe_request(
+                        &consumer_id,
+                        kind,
+                        now,
+                        &mut route,
+                    );
                 }
                 self.apply_route(&mut route, now);
                 route.clear();
                 self.routes.push(route);
             }
             TransportEvent::IceStateChange(state) => {
-                outbox::emit(&*transport_id.clone(), "icestatechange", json!({ "iceState": state }));
+                outbox::emit(
+                    &*transport_id.clone(),
+                    "icestatechange",
+                    json!({ "iceState": state }),
+                );
             }
             TransportEvent::IceSelectedTupleChange(tuple) => {
-                outbox::emit(&**transport_id, "iceselectedtuplechange", json!({ "iceSelectedTuple": tuple }));
+                outbox::emit(
+                    &**transport_id,
+                    "iceselectedtuplechange",
+                    json!({ "iceSelectedTuple": tuple }),
+                );
             }
             TransportEvent::DtlsStateChange(state) => {
-                outbox::emit(&**transport_id, "dtlsstatechange", json!({ "dtlsState": state }));
+                outbox::emit(
+                    &**transport_id,
+                    "dtlsstatechange",
+                    json!({ "dtlsState": state }),
+                );
             }
-            TransportEvent::Connected => {}
+            TransportEvent::Connected => self.on_transport_connected(transport_id, now),
             TransportEvent::ProducerStreamPaused { .. } => {}
             TransportEvent::ProducerScore { producer_id, .. } => {
                 if let Some(slot) = self.transports.get(transport_id) {
@@ -219,9 +273,40 @@ impl Media {
             }
             TransportEvent::Fatal(reason) => {
                 tracing::warn!(transport_id = %transport_id, "transport failed: {reason}");
-                outbox::emit(&**transport_id, "dtlsstatechange", json!({ "dtlsState": "failed" }));
+                outbox::emit(
+                    &**transport_id,
+                    "dtlsstatechange",
+                    json!({ "dtlsState": "failed" }),
+                );
             }
         }
+    }
+
+    /// Consumers resumed before their transport finished DTLS lost the
+    /// keyframe they asked for (nothing can be sent before SRTP keys exist):
+    /// ask again now, as mediasoup does when a transport connects.
+    fn on_transport_connected(&mut self, transport_id: &Id, now: Instant) {
+        let Some(slot) = self.transports.get(transport_id) else {
+            return;
+        };
+        let (router_id, consumers) = (slot.router_id.clone(), slot.consumers.clone());
+        if consumers.is_empty() {
+            return;
+        }
+        let mut route = self.routes.pop().unwrap_or_default();
+        if let Some(router) = self.routers.get_mut(&router_id) {
+            for consumer_id in &consumers {
+                router.routing.on_consumer_keyframe_request(
+                    consumer_id,
+                    KeyframeRequestKind::Pli,
+                    now,
+                    &mut route,
+                );
+            }
+        }
+        self.apply_route(&mut route, now);
+        route.clear();
+        self.routes.push(route);
     }
 
     /// Writes routed packets to their consumers and sends keyframe requests
@@ -236,7 +321,12 @@ impl Media {
         }
         for request in route.keyframe_requests.drain(..) {
             self.drive(&request.transport_id, now, |t, out| {
-                t.request_keyframe(&request.producer_id, Some(request.encoding), request.kind, out)
+                t.request_keyframe(
+                    &request.producer_id,
+                    Some(request.encoding),
+                    request.kind,
+                    out,
+                )
             });
         }
         for (consumer_id, layer) in route.layer_changes.drain(..) {
@@ -275,7 +365,8 @@ impl Media {
         }
         slot.scheduled = Some(deadline);
         let earliest = self.deadlines.peek().map(|Reverse((t, _))| *t);
-        self.deadlines.push(Reverse((deadline, transport_id.clone())));
+        self.deadlines
+            .push(Reverse((deadline, transport_id.clone())));
         if earliest.is_none_or(|e| deadline < e) {
             self.timer.notify_one();
         }
@@ -283,7 +374,11 @@ impl Media {
 
     pub fn next_deadline(&self) -> Option<Instant> {
         let transports = self.deadlines.peek().map(|Reverse((t, _))| *t);
-        let routers = self.routers.values().filter_map(|r| r.routing.poll_timeout()).min();
+        let routers = self
+            .routers
+            .values()
+            .filter_map(|r| r.routing.poll_timeout())
+            .min();
         match (transports, routers) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

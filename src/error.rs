@@ -22,19 +22,31 @@ pub struct CoreError {
 
 impl CoreError {
     pub fn type_error(message: impl Into<String>) -> Self {
-        Self { kind: ErrorKind::TypeError, message: message.into() }
+        Self {
+            kind: ErrorKind::TypeError,
+            message: message.into(),
+        }
     }
 
     pub fn invalid_state(message: impl Into<String>) -> Self {
-        Self { kind: ErrorKind::InvalidStateError, message: message.into() }
+        Self {
+            kind: ErrorKind::InvalidStateError,
+            message: message.into(),
+        }
     }
 
     pub fn unsupported(message: impl Into<String>) -> Self {
-        Self { kind: ErrorKind::UnsupportedError, message: message.into() }
+        Self {
+            kind: ErrorKind::UnsupportedError,
+            message: message.into(),
+        }
     }
 
     pub fn other(message: impl Into<String>) -> Self {
-        Self { kind: ErrorKind::Error, message: message.into() }
+        Self {
+            kind: ErrorKind::Error,
+            message: message.into(),
+        }
     }
 }
 

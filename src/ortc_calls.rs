@@ -24,13 +24,18 @@ pub fn call(name: &str, args: Value) -> CoreResult<Value> {
             let args: CanConsumeArgs = parse(args)?;
             let mut caps: RtpCapabilities = parse(args.rtp_capabilities)?;
             ortc::validate_rtp_capabilities(&mut caps)?;
-            Ok(json!(ortc::can_consume(&args.consumable_rtp_parameters, &caps)?))
+            Ok(json!(ortc::can_consume(
+                &args.consumable_rtp_parameters,
+                &caps
+            )?))
         }
         "validateRtpCapabilities" => {
             let mut caps: RtpCapabilities = parse(args)?;
             ortc::validate_rtp_capabilities(&mut caps)?;
             Ok(json!(caps))
         }
-        _ => Err(CoreError::type_error(format!("unknown ortc function '{name}'"))),
+        _ => Err(CoreError::type_error(format!(
+            "unknown ortc function '{name}'"
+        ))),
     }
 }

@@ -12,7 +12,11 @@ use std::time::{Duration, Instant};
 fn connect(worker: &Worker, peer: &mut UdpPeer, transport_id: &str, answer: &serde_json::Value) {
     let dtls = peer.connect(answer);
     worker
-        .request("transport.connect", transport_id, json!({ "dtlsParameters": dtls }))
+        .request(
+            "transport.connect",
+            transport_id,
+            json!({ "dtlsParameters": dtls }),
+        )
         .expect("connect");
 }
 
@@ -26,16 +30,21 @@ fn media_flows_from_a_producer_to_a_consumer_through_the_worker() {
     assert_eq!(candidate["ip"], "127.0.0.1");
     assert_eq!(candidate["protocol"], "udp");
     let port = candidate["port"].as_u64().unwrap();
-    assert!((40000..=49999).contains(&port), "port {port} is in the worker's range");
+    assert!(
+        (40000..=49999).contains(&port),
+        "port {port} is in the worker's range"
+    );
 
     let mut sender = UdpPeer::sender();
     let mut receiver = UdpPeer::receiver(&caps);
     connect(&worker, &mut sender, &send_id, &send_answer);
     connect(&worker, &mut receiver, &recv_id, &recv_answer);
     assert!(
-        pump_until(&mut [&mut sender, &mut receiver], Duration::from_secs(5), |p| p
-            .iter()
-            .all(|p| p.client.is_connected())),
+        pump_until(
+            &mut [&mut sender, &mut receiver],
+            Duration::from_secs(5),
+            |p| p.iter().all(|p| p.client.is_connected())
+        ),
         "both peers connect (ICE + DTLS) over UDP"
     );
 
@@ -59,7 +68,8 @@ fn media_flows_from_a_producer_to_a_consumer_through_the_worker() {
                 json!({ "consumerId": consumer_id, "producerId": producer_id, "rtpCapabilities": caps, "paused": false }),
             )
             .expect("consume");
-        let consumer_params: RtpParameters = serde_json::from_value(answer["rtpParameters"].clone()).unwrap();
+        let consumer_params: RtpParameters =
+            serde_json::from_value(answer["rtpParameters"].clone()).unwrap();
         receiver.expect_consumer(kind, &consumer_params);
         consumers.push((mid, consumer_params));
     }
@@ -72,28 +82,65 @@ fn media_flows_from_a_producer_to_a_consumer_through_the_worker() {
             sender.send(mid, sent % 50 == 0);
         }
         sent += 1;
-        pump_until(&mut [&mut sender, &mut receiver], Duration::from_millis(20), |_| false);
+        pump_until(
+            &mut [&mut sender, &mut receiver],
+            Duration::from_millis(20),
+            |_| false,
+        );
     }
-    pump_until(&mut [&mut sender, &mut receiver], Duration::from_millis(300), |_| false);
+    pump_until(
+        &mut [&mut sender, &mut receiver],
+        Duration::from_millis(300),
+        |_| false,
+    );
 
     for (mid, params) in &consumers {
         let ssrc = params.encodings[0].ssrc.unwrap();
-        let stream = receiver.client.received.get(&ssrc).unwrap_or_else(|| panic!("consumer {mid} received nothing"));
+        let stream = receiver
+            .client
+            .received
+            .get(&ssrc)
+            .unwrap_or_else(|| panic!("consumer {mid} received nothing"));
         let router_pt = params.codecs[0].payload_type;
-        println!("consumer mid {mid}: {} of {sent} packets, ssrc {ssrc}", stream.packets);
-        assert!(stream.packets as f64 >= sent as f64 * 0.9, "mid {mid}: {} of {sent}", stream.packets);
-        assert!(stream.payload_types.iter().all(|pt| *pt == router_pt), "router payload type");
+        println!(
+            "consumer mid {mid}: {} of {sent} packets, ssrc {ssrc}",
+            stream.packets
+        );
+        assert!(
+            stream.packets as f64 >= sent as f64 * 0.9,
+            "mid {mid}: {} of {sent}",
+            stream.packets
+        );
+        assert!(
+            stream.payload_types.iter().all(|pt| *pt == router_pt),
+            "router payload type"
+        );
         assert_eq!(stream.corrupt_payloads, 0, "payloads arrive intact");
-        assert!(stream.seqs.windows(2).all(|w| w[1] == w[0] + 1), "contiguous sequence numbers");
+        assert!(
+            stream.seqs.windows(2).all(|w| w[1] == w[0] + 1),
+            "contiguous sequence numbers"
+        );
     }
 
-    let stats = worker.request("transport.getStats", &recv_id, json!({})).unwrap();
+    let stats = worker
+        .request("transport.getStats", &recv_id, json!({}))
+        .unwrap();
     assert_eq!(stats[0]["type"], "webrtc-transport");
     assert_eq!(stats[0]["dtlsState"], "connected");
     assert!(stats[0]["bytesSent"].as_u64().unwrap() > 10_000);
     let events = worker.drain_events();
-    assert!(events.iter().any(|e| e.target_id == send_id && e.event == "dtlsstatechange" && e.data["dtlsState"] == "connected"));
-    assert!(events.iter().any(|e| e.target_id == recv_id && e.event == "icestatechange"));
-    worker.request("transport.close", &send_id, json!({})).unwrap();
-    worker.request("transport.close", &recv_id, json!({})).unwrap();
+    assert!(events.iter().any(|e| e.target_id == send_id
+        && e.event == "dtlsstatechange"
+        && e.data["dtlsState"] == "connected"));
+    assert!(
+        events
+            .iter()
+            .any(|e| e.target_id == recv_id && e.event == "icestatechange")
+    );
+    worker
+        .request("transport.close", &send_id, json!({}))
+        .unwrap();
+    worker
+        .request("transport.close", &recv_id, json!({}))
+        .unwrap();
 }

@@ -39,7 +39,8 @@ struct JsEventSink {
 impl EventSink for JsEventSink {
     fn deliver(&self, batch: Vec<WorkerEvent>) {
         let text = serde_json::to_string(&batch).unwrap_or_else(|_| "[]".into());
-        self.tsfn.call(text, ThreadsafeFunctionCallMode::NonBlocking);
+        self.tsfn
+            .call(text, ThreadsafeFunctionCallMode::NonBlocking);
     }
 }
 
@@ -55,15 +56,24 @@ impl NativeWorker {
     /// Its thread-safe function stays referenced while the worker lives, so
     /// an open Worker keeps Node running and a closed one does not.
     #[napi(constructor)]
-    pub fn new(settings_json: String, #[napi(ts_arg_type = "(batch: string) => void")] on_events: JsFunction) -> napi::Result<Self> {
-        let settings = parse_json(&settings_json).and_then(WorkerSettings::from_json).map_err(throw)?;
-        let tsfn: ThreadsafeFunction<String, ErrorStrategy::Fatal> =
-            on_events.create_threadsafe_function(0, |ctx: ThreadSafeCallContext<String>| {
+    pub fn new(
+        settings_json: String,
+        #[napi(ts_arg_type = "(batch: string) => void")] on_events: JsFunction,
+    ) -> napi::Result<Self> {
+        let settings = parse_json(&settings_json)
+            .and_then(WorkerSettings::from_json)
+            .map_err(throw)?;
+        let tsfn: ThreadsafeFunction<String, ErrorStrategy::Fatal> = on_events
+            .create_threadsafe_function(0, |ctx: ThreadSafeCallContext<String>| {
                 Ok(vec![ctx.env.create_string(&ctx.value)?])
             })?;
-        let handle = WorkerHandle::spawn(settings, Box::new(JsEventSink { tsfn })).map_err(throw)?;
+        let handle =
+            WorkerHandle::spawn(settings, Box::new(JsEventSink { tsfn })).map_err(throw)?;
         let pid = handle.tid();
-        Ok(Self { handle: Some(handle), pid })
+        Ok(Self {
+            handle: Some(handle),
+            pid,
+        })
     }
 
     #[napi(getter)]
@@ -74,7 +84,13 @@ impl NativeWorker {
     /// Sends one request to the worker thread; the Promise resolves with the
     /// JSON envelope of its answer.
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn request(&self, env: Env, method: String, handler_id: String, data_json: String) -> napi::Result<JsObject> {
+    pub fn request(
+        &self,
+        env: Env,
+        method: String,
+        handler_id: String,
+        data_json: String,
+    ) -> napi::Result<JsObject> {
         let (deferred, promise) = env.create_deferred()?;
         let reply = Reply::new(move |result| {
             let text = envelope(result);

@@ -70,7 +70,10 @@ impl LogFilter {
     }
 
     fn tag_enabled(&self, tag: &str) -> bool {
-        self.tags.read().map(|t| t.iter().any(|x| x == tag)).unwrap_or(false)
+        self.tags
+            .read()
+            .map(|t| t.iter().any(|x| x == tag))
+            .unwrap_or(false)
     }
 }
 
@@ -79,25 +82,27 @@ fn tag_of(target: &str) -> Option<&'static str> {
     if target.starts_with("opencall") {
         return None;
     }
-    Some(if target.contains("ice") || target.starts_with("is::") || target == "is" {
-        "ice"
-    } else if target.contains("dtls") || target.starts_with("dimpl") {
-        "dtls"
-    } else if target.contains("sctp") {
-        "sctp"
-    } else if target.contains("bwe") || target.contains("pacer") {
-        "bwe"
-    } else if target.contains("srtp") {
-        "srtp"
-    } else if target.contains("rtx") || target.contains("nack") {
-        "rtx"
-    } else if target.contains("rtcp") {
-        "rtcp"
-    } else if target.contains("rtp") || target.contains("stream") {
-        "rtp"
-    } else {
-        "info"
-    })
+    Some(
+        if target.contains("ice") || target.starts_with("is::") || target == "is" {
+            "ice"
+        } else if target.contains("dtls") || target.starts_with("dimpl") {
+            "dtls"
+        } else if target.contains("sctp") {
+            "sctp"
+        } else if target.contains("bwe") || target.contains("pacer") {
+            "bwe"
+        } else if target.contains("srtp") {
+            "srtp"
+        } else if target.contains("rtx") || target.contains("nack") {
+            "rtx"
+        } else if target.contains("rtcp") {
+            "rtcp"
+        } else if target.contains("rtp") || target.contains("stream") {
+            "rtp"
+        } else {
+            "info"
+        },
+    )
 }
 
 struct JsLayer {

@@ -49,7 +49,11 @@ impl WorkerHandle {
         let tid = ready_rx
             .recv()
             .map_err(|_| CoreError::other("worker thread failed to start"))?;
-        Ok(Self { tx, thread: Some(thread), tid })
+        Ok(Self {
+            tx,
+            thread: Some(thread),
+            tid,
+        })
     }
 
     /// The worker thread's OS thread id (mediasoup's `worker.pid`).
@@ -60,7 +64,12 @@ impl WorkerHandle {
     pub fn request(&self, method: String, handler_id: String, data: Value, reply: Reply) {
         // A send error means the thread is gone: dropping the command drops
         // its Reply, which answers InvalidStateError.
-        let _ = self.tx.send(Command::Request(Request { method, handler_id, data, reply }));
+        let _ = self.tx.send(Command::Request(Request {
+            method,
+            handler_id,
+            data,
+            reply,
+        }));
     }
 
     /// Stops the loop and joins the thread: everything the worker owned
@@ -97,7 +106,10 @@ fn run_thread(
             .build()
             .map_err(|e| CoreError::other(format!("cannot build worker runtime: {e}")))?;
         let local = tokio::task::LocalSet::new();
-        local.block_on(&runtime, state::run(settings, certificate, log_filter, rx, sink.clone()));
+        local.block_on(
+            &runtime,
+            state::run(settings, certificate, log_filter, rx, sink.clone()),
+        );
         Ok(())
     }));
     let died = match outcome {
@@ -107,7 +119,11 @@ fn run_thread(
     };
     let mut batch = outbox::take();
     if let Some(message) = died {
-        batch.push(WorkerEvent { target_id: String::new(), event: "died", data: json!({ "message": message }) });
+        batch.push(WorkerEvent {
+            target_id: String::new(),
+            event: "died",
+            data: json!({ "message": message }),
+        });
     }
     if !batch.is_empty() {
         sink.deliver(batch);

@@ -12,7 +12,13 @@ thread_local! {
 }
 
 pub fn emit(target_id: impl Into<String>, event: &'static str, data: Value) {
-    OUTBOX.with(|o| o.borrow_mut().push(WorkerEvent { target_id: target_id.into(), event, data }));
+    OUTBOX.with(|o| {
+        o.borrow_mut().push(WorkerEvent {
+            target_id: target_id.into(),
+            event,
+            data,
+        })
+    });
 }
 
 pub fn take() -> Vec<WorkerEvent> {

@@ -47,12 +47,16 @@ pub const LOG_LEVELS: [&str; 4] = ["debug", "warn", "error", "none"];
 
 impl WorkerSettings {
     pub fn from_json(value: serde_json::Value) -> CoreResult<Self> {
-        serde_json::from_value(value).map_err(|e| CoreError::type_error(format!("invalid worker settings: {e}")))
+        serde_json::from_value(value)
+            .map_err(|e| CoreError::type_error(format!("invalid worker settings: {e}")))
     }
 
     pub fn validate(&self) -> CoreResult<()> {
         if !LOG_LEVELS.contains(&self.log_level.as_str()) {
-            return Err(CoreError::type_error(format!("invalid logLevel: {}", self.log_level)));
+            return Err(CoreError::type_error(format!(
+                "invalid logLevel: {}",
+                self.log_level
+            )));
         }
         if self.rtc_min_port == 0 || self.rtc_min_port > self.rtc_max_port {
             return Err(CoreError::type_error(format!(

@@ -139,7 +139,8 @@ impl WorkerState {
         if let Some(tags) = &data.log_tags {
             self.settings.log_tags = tags.clone();
         }
-        self.log_filter.update(data.log_level.as_deref(), data.log_tags);
+        self.log_filter
+            .update(data.log_level.as_deref(), data.log_tags);
         Ok(Value::Null)
     }
 }
@@ -148,7 +149,9 @@ impl WorkerState {
 /// due, and starts over; woken early when a sooner deadline appears.
 async fn timer_loop(state: Weak<RefCell<WorkerState>>, notify: Rc<Notify>) {
     loop {
-        let Some(shared) = state.upgrade() else { return };
+        let Some(shared) = state.upgrade() else {
+            return;
+        };
         let next = shared.borrow().media.next_deadline();
         drop(shared);
         match next {
@@ -160,7 +163,9 @@ async fn timer_loop(state: Weak<RefCell<WorkerState>>, notify: Rc<Notify>) {
             }
             None => notify.notified().await,
         }
-        let Some(shared) = state.upgrade() else { return };
+        let Some(shared) = state.upgrade() else {
+            return;
+        };
         let mut st = shared.borrow_mut();
         st.media.handle_timeouts(Instant::now());
         st.flush_events();
@@ -178,7 +183,10 @@ pub async fn run(
     sink: Rc<dyn EventSink>,
 ) {
     let timer = Rc::new(Notify::new());
-    let port_range = PortRange { min: settings.rtc_min_port, max: settings.rtc_max_port };
+    let port_range = PortRange {
+        min: settings.rtc_min_port,
+        max: settings.rtc_max_port,
+    };
     let state = Rc::new_cyclic(|weak: &Weak<RefCell<WorkerState>>| {
         RefCell::new(WorkerState {
             settings,

@@ -36,9 +36,18 @@ pub struct Worker {
 impl Worker {
     pub fn start() -> Self {
         let (tx, events) = mpsc::channel();
-        let settings = WorkerSettings { rtc_min_port: 40000, rtc_max_port: 49999, ..Default::default() };
-        let handle = WorkerHandle::spawn(settings, Box::new(ChannelSink(Mutex::new(tx)))).expect("worker");
-        Self { handle, events, next_id: 0 }
+        let settings = WorkerSettings {
+            rtc_min_port: 40000,
+            rtc_max_port: 49999,
+            ..Default::default()
+        };
+        let handle =
+            WorkerHandle::spawn(settings, Box::new(ChannelSink(Mutex::new(tx)))).expect("worker");
+        Self {
+            handle,
+            events,
+            next_id: 0,
+        }
     }
 
     pub fn request(&self, method: &str, handler_id: &str, data: Value) -> Result<Value, CoreError> {
@@ -51,7 +60,8 @@ impl Worker {
                 let _ = tx.send(r);
             }),
         );
-        rx.recv_timeout(Duration::from_secs(10)).expect("worker answered")
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("worker answered")
     }
 
     pub fn id(&mut self, prefix: &str) -> String {
@@ -114,22 +124,35 @@ impl UdpPeer {
     pub fn sender() -> Self {
         let socket = Self::bind();
         let client = TestClient::sender(socket.local_addr().unwrap(), Instant::now());
-        Self { client, socket, outbox: Vec::new(), buf: vec![0; 2048] }
+        Self {
+            client,
+            socket,
+            outbox: Vec::new(),
+            buf: vec![0; 2048],
+        }
     }
 
     pub fn receiver(router: &RtpCapabilities) -> Self {
         let socket = Self::bind();
         let client = TestClient::receiver(socket.local_addr().unwrap(), router, Instant::now());
-        Self { client, socket, outbox: Vec::new(), buf: vec![0; 2048] }
+        Self {
+            client,
+            socket,
+            outbox: Vec::new(),
+            buf: vec![0; 2048],
+        }
     }
 
     /// Starts ICE + DTLS toward a transport's answer; returns the
     /// dtlsParameters for `transport.connect`.
     pub fn connect(&mut self, answer: &Value) -> DtlsParameters {
         let ice: IceParameters = serde_json::from_value(answer["iceParameters"].clone()).unwrap();
-        let candidates: Vec<IceCandidate> = serde_json::from_value(answer["iceCandidates"].clone()).unwrap();
-        let dtls: DtlsParameters = serde_json::from_value(answer["dtlsParameters"].clone()).unwrap();
-        self.client.connect(&ice, &candidates, &dtls, &mut self.outbox)
+        let candidates: Vec<IceCandidate> =
+            serde_json::from_value(answer["iceCandidates"].clone()).unwrap();
+        let dtls: DtlsParameters =
+            serde_json::from_value(answer["dtlsParameters"].clone()).unwrap();
+        self.client
+            .connect(&ice, &candidates, &dtls, &mut self.outbox)
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -143,7 +166,8 @@ impl UdpPeer {
             match self.socket.recv_from(&mut self.buf) {
                 Ok((n, from)) => {
                     let data = self.buf[..n].to_vec();
-                    self.client.handle_receive(now, from, &data, &mut self.outbox);
+                    self.client
+                        .handle_receive(now, from, &data, &mut self.outbox);
                 }
                 Err(_) => break,
             }
@@ -156,15 +180,25 @@ impl UdpPeer {
         }
     }
 
-    pub fn add_producer(&mut self, kind: MediaKind, mid: &str, router: &RtpCapabilities) -> RtpParameters {
+    pub fn add_producer(
+        &mut self,
+        kind: MediaKind,
+        mid: &str,
+        router: &RtpCapabilities,
+    ) -> RtpParameters {
         match kind {
-            MediaKind::Audio => self.client.add_audio_producer(mid, router, &mut self.outbox),
-            MediaKind::Video => self.client.add_video_producer(mid, &[], router, &mut self.outbox),
+            MediaKind::Audio => self
+                .client
+                .add_audio_producer(mid, router, &mut self.outbox),
+            MediaKind::Video => self
+                .client
+                .add_video_producer(mid, &[], router, &mut self.outbox),
         }
     }
 
     pub fn send(&mut self, mid: &str, keyframe: bool) {
-        self.client.send_media(mid, Instant::now(), keyframe, &mut self.outbox);
+        self.client
+            .send_media(mid, Instant::now(), keyframe, &mut self.outbox);
     }
 
     pub fn expect_consumer(&mut self, kind: MediaKind, params: &RtpParameters) {
@@ -173,7 +207,11 @@ impl UdpPeer {
 }
 
 /// Pumps every peer until `done` or the deadline.
-pub fn pump_until(peers: &mut [&mut UdpPeer], max: Duration, mut done: impl FnMut(&[&mut UdpPeer]) -> bool) -> bool {
+pub fn pump_until(
+    peers: &mut [&mut UdpPeer],
+    max: Duration,
+    mut done: impl FnMut(&[&mut UdpPeer]) -> bool,
+) -> bool {
     let end = Instant::now() + max;
     while Instant::now() < end {
         for p in peers.iter_mut() {

@@ -85,7 +85,10 @@ pub async fn udp_reader(state: SharedState, key: Id, socket: Rc<UdpSocket>, anno
         let mut st = state.borrow_mut();
         for _ in 0..RECV_BATCH {
             match socket.try_recv_from(&mut buf) {
-                Ok((n, source)) => st.media_mut().on_datagram(&key, Protocol::Udp, source, announced, &buf[..n]),
+                Ok((n, source)) => {
+                    st.media_mut()
+                        .on_datagram(&key, Protocol::Udp, source, announced, &buf[..n])
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 // ICMP errors (port unreachable...) surface here on Linux: skip them.
                 Err(_) => continue,
@@ -97,15 +100,32 @@ pub async fn udp_reader(state: SharedState, key: Id, socket: Rc<UdpSocket>, anno
     }
 }
 
-pub async fn tcp_acceptor(state: SharedState, key: Id, listener: TcpListener, announced: SocketAddr) {
+pub async fn tcp_acceptor(
+    state: SharedState,
+    key: Id,
+    listener: TcpListener,
+    announced: SocketAddr,
+) {
     loop {
         let Ok((stream, remote)) = listener.accept().await else {
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let conn = Rc::new(TcpConnection { stream, pending: RefCell::new(Vec::new()), wake: Notify::new() });
-        let Some(shared) = state.upgrade() else { return };
-        let reader = tokio::task::spawn_local(tcp_reader(state.clone(), key.clone(), conn.clone(), announced, remote));
+        let conn = Rc::new(TcpConnection {
+            stream,
+            pending: RefCell::new(Vec::new()),
+            wake: Notify::new(),
+        });
+        let Some(shared) = state.upgrade() else {
+            return;
+        };
+        let reader = tokio::task::spawn_local(tcp_reader(
+            state.clone(),
+            key.clone(),
+            conn.clone(),
+            announced,
+            remote,
+        ));
         let writer = tokio::task::spawn_local(tcp_writer(conn.clone()));
         let accepted = shared.borrow_mut().media_mut().add_tcp_connection(
             &key,
@@ -121,7 +141,13 @@ pub async fn tcp_acceptor(state: SharedState, key: Id, listener: TcpListener, an
     }
 }
 
-async fn tcp_reader(state: SharedState, key: Id, conn: Rc<TcpConnection>, local: SocketAddr, remote: SocketAddr) {
+async fn tcp_reader(
+    state: SharedState,
+    key: Id,
+    conn: Rc<TcpConnection>,
+    local: SocketAddr,
+    remote: SocketAddr,
+) {
     let mut buf = vec![0u8; 64 * 1024 + 2];
     let mut filled = 0usize;
     loop {
@@ -134,7 +160,9 @@ async fn tcp_reader(state: SharedState, key: Id, conn: Rc<TcpConnection>, local:
             Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
             Err(_) => break,
         }
-        let Some(shared) = state.upgrade() else { return };
+        let Some(shared) = state.upgrade() else {
+            return;
+        };
         let mut st = shared.borrow_mut();
         let mut start = 0;
         while filled - start >= 2 {
@@ -142,7 +170,13 @@ async fn tcp_reader(state: SharedState, key: Id, conn: Rc<TcpConnection>, local:
             if filled - start < 2 + len {
                 break;
             }
-            st.media_mut().on_datagram(&key, Protocol::Tcp, remote, local, &buf[start + 2..start + 2 + len]);
+            st.media_mut().on_datagram(
+                &key,
+                Protocol::Tcp,
+                remote,
+                local,
+                &buf[start + 2..start + 2 + len],
+            );
             start += 2 + len;
         }
         st.flush_events();
@@ -151,7 +185,10 @@ async fn tcp_reader(state: SharedState, key: Id, conn: Rc<TcpConnection>, local:
         filled -= start;
     }
     if let Some(shared) = state.upgrade() {
-        shared.borrow_mut().media_mut().remove_tcp_connection(&key, local, remote);
+        shared
+            .borrow_mut()
+            .media_mut()
+            .remove_tcp_connection(&key, local, remote);
     }
 }
 

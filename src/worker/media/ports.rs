@@ -29,7 +29,10 @@ fn bind_in_range<T>(
     bind: impl Fn(SocketAddr) -> std::io::Result<T>,
 ) -> CoreResult<T> {
     if range.min > range.max || range.min == 0 {
-        return Err(CoreError::type_error(format!("invalid port range {}-{}", range.min, range.max)));
+        return Err(CoreError::type_error(format!(
+            "invalid port range {}-{}",
+            range.min, range.max
+        )));
     }
     let span = u32::from(range.max - range.min) + 1;
     let start = random_offset(span);
@@ -81,10 +84,16 @@ mod tests {
     #[test]
     fn binds_inside_the_range_and_skips_busy_ports() {
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        let range = PortRange { min: 47100, max: 47101 };
+        let range = PortRange {
+            min: 47100,
+            max: 47101,
+        };
         let a = bind_udp(ip, None, range).unwrap();
         let b = bind_udp(ip, None, range).unwrap();
-        let ports = [a.local_addr().unwrap().port(), b.local_addr().unwrap().port()];
+        let ports = [
+            a.local_addr().unwrap().port(),
+            b.local_addr().unwrap().port(),
+        ];
         assert!(ports.contains(&47100) && ports.contains(&47101));
         assert!(bind_udp(ip, None, range).is_err(), "the range is exhausted");
     }

@@ -108,27 +108,48 @@ fn producer_type(params: &RtpParameters) -> &'static str {
     if params.encodings.len() > 1 {
         return "simulcast";
     }
-    let mode = params.encodings.first().and_then(|e| e.scalability_mode.as_deref());
-    if ortc::parse_scalability_mode(mode).spatial_layers > 1 { "svc" } else { "simple" }
+    let mode = params
+        .encodings
+        .first()
+        .and_then(|e| e.scalability_mode.as_deref());
+    if ortc::parse_scalability_mode(mode).spatial_layers > 1 {
+        "svc"
+    } else {
+        "simple"
+    }
 }
 
 fn mime_type(params: &RtpParameters) -> String {
-    params.codecs.first().map(|c| c.mime_type.clone()).unwrap_or_default()
+    params
+        .codecs
+        .first()
+        .map(|c| c.mime_type.clone())
+        .unwrap_or_default()
 }
 
 impl Media {
     // -- routers ------------------------------------------------------------
 
-    pub fn create_router(&mut self, router_id: String, media_codecs: &[RtpCodecCapability]) -> CoreResult<Value> {
+    pub fn create_router(
+        &mut self,
+        router_id: String,
+        media_codecs: &[RtpCodecCapability],
+    ) -> CoreResult<Value> {
         if self.routers.contains_key(router_id.as_str()) {
-            return Err(CoreError::invalid_state(format!("a router with id {router_id} already exists")));
+            return Err(CoreError::invalid_state(format!(
+                "a router with id {router_id} already exists"
+            )));
         }
         let rtp_capabilities = ortc::generate_router_rtp_capabilities(media_codecs)?;
         let answer = json!({ "rtpCapabilities": rtp_capabilities });
         tracing::debug!(router_id = %router_id, "router created");
         self.routers.insert(
             Id::from(router_id),
-            RouterSlot { rtp_capabilities, routing: Router::new(), transports: Vec::new() },
+            RouterSlot {
+                rtp_capabilities,
+                routing: Router::new(),
+                transports: Vec::new(),
+            },
         );
         Ok(answer)
     }
@@ -144,11 +165,26 @@ impl Media {
     }
 
     pub fn dump_router(&self, router_id: &str) -> CoreResult<Value> {
-        let router = self.routers.get(router_id).ok_or_else(|| not_found("Router", router_id))?;
+        let router = self
+            .routers
+            .get(router_id)
+            .ok_or_else(|| not_found("Router", router_id))?;
         let mut producer_consumers = serde_json::Map::new();
         let mut consumer_producer = serde_json::Map::new();
-        for (id, p) in self.producers.iter().filter(|(_, p)| &*p.router_id == router_id) {
-            producer_consumers.insert(id.to_string(), json!(p.consumers.iter().map(|c| c.to_string()).collect::<Vec<_>>()));
+        for (id, p) in self
+            .producers
+            .iter()
+            .filter(|(_, p)| &*p.router_id == router_id)
+        {
+            producer_consumers.insert(
+                id.to_string(),
+                json!(
+                    p.consumers
+                        .iter()
+                        .map(|c| c.to_string())
+                        .collect::<Vec<_>>()
+                ),
+            );
             for c in &p.consumers {
                 consumer_producer.insert(c.to_string(), json!(id.to_string()));
             }
@@ -169,40 +205,74 @@ impl Media {
 
     pub fn create_webrtc_transport(&mut self, router_id: &str, data: Value) -> CoreResult<Value> {
         let data: CreateWebRtcTransportData = parse(data)?;
-        let router = self.routers.get_mut(router_id).ok_or_else(|| not_found("Router", router_id))?;
+        let router = self
+            .routers
+            .get_mut(router_id)
+            .ok_or_else(|| not_found("Router", router_id))?;
         if data.listen_infos.is_empty() {
             return Err(CoreError::type_error("missing listenInfos"));
         }
         let transport_id: Id = Id::from(data.transport_id);
         if self.transports.contains_key(&transport_id) {
-            return Err(CoreError::invalid_state("a transport with that id already exists"));
+            return Err(CoreError::invalid_state(
+                "a transport with that id already exists",
+            ));
         }
         let mut listen = Vec::new();
         let mut bound = Vec::new();
         for info in &data.listen_infos {
-            let ip: IpAddr = info.ip.parse().map_err(|_| CoreError::type_error(format!("invalid ip '{}'", info.ip)))?;
-            let announced_text = info.announced_address.as_ref().or(info.announced_ip.as_ref());
+            let ip: IpAddr = info
+                .ip
+                .parse()
+                .map_err(|_| CoreError::type_error(format!("invalid ip '{}'", info.ip)))?;
+            let announced_text = info
+                .announced_address
+                .as_ref()
+                .or(info.announced_ip.as_ref());
             let announced_ip: IpAddr = match announced_text {
-                Some(a) => a.parse().map_err(|_| CoreError::type_error(format!("invalid announcedAddress '{a}'")))?,
+                Some(a) => a.parse().map_err(|_| {
+                    CoreError::type_error(format!("invalid announcedAddress '{a}'"))
+                })?,
                 None if ip.is_unspecified() => {
-                    return Err(CoreError::type_error(format!("ip {ip} needs an announcedAddress")));
+                    return Err(CoreError::type_error(format!(
+                        "ip {ip} needs an announcedAddress"
+                    )));
                 }
                 None => ip,
             };
-            let range = info.port_range.as_ref().map(|r| PortRange { min: r.min, max: r.max }).unwrap_or(self.port_range);
+            let range = info
+                .port_range
+                .as_ref()
+                .map(|r| PortRange {
+                    min: r.min,
+                    max: r.max,
+                })
+                .unwrap_or(self.port_range);
             match info.protocol.as_str() {
                 "udp" => {
                     let socket = ports::bind_udp(ip, info.port, range)?;
-                    let port = socket.local_addr().map_err(|e| CoreError::other(e.to_string()))?.port();
+                    let port = socket
+                        .local_addr()
+                        .map_err(|e| CoreError::other(e.to_string()))?
+                        .port();
                     let announced = SocketAddr::new(announced_ip, port);
-                    listen.push(ListenInfo { protocol: Protocol::Udp, address: announced });
+                    listen.push(ListenInfo {
+                        protocol: Protocol::Udp,
+                        address: announced,
+                    });
                     bound.push((announced, BoundSocket::Udp(socket)));
                 }
                 "tcp" => {
                     let listener = ports::bind_tcp(ip, info.port, range)?;
-                    let port = listener.local_addr().map_err(|e| CoreError::other(e.to_string()))?.port();
+                    let port = listener
+                        .local_addr()
+                        .map_err(|e| CoreError::other(e.to_string()))?
+                        .port();
                     let announced = SocketAddr::new(announced_ip, port);
-                    listen.push(ListenInfo { protocol: Protocol::Tcp, address: announced });
+                    listen.push(ListenInfo {
+                        protocol: Protocol::Tcp,
+                        address: announced,
+                    });
                     bound.push((announced, BoundSocket::Tcp(listener)));
                 }
                 other => return Err(CoreError::type_error(format!("invalid protocol '{other}'"))),
@@ -230,7 +300,8 @@ impl Media {
             match socket {
                 BoundSocket::Udp(std_socket) => {
                     let udp = Rc::new(
-                        tokio::net::UdpSocket::from_std(std_socket).map_err(|e| CoreError::other(e.to_string()))?,
+                        tokio::net::UdpSocket::from_std(std_socket)
+                            .map_err(|e| CoreError::other(e.to_string()))?,
                     );
                     let task = tokio::task::spawn_local(net::udp_reader(
                         self.shared.clone(),
@@ -239,7 +310,11 @@ impl Media {
                         announced,
                     ));
                     tasks.push(task.abort_handle());
-                    sockets.push(ListenSocket { protocol: Protocol::Udp, announced, kind: SocketKind::Udp(udp) });
+                    sockets.push(ListenSocket {
+                        protocol: Protocol::Udp,
+                        announced,
+                        kind: SocketKind::Udp(udp),
+                    });
                 }
                 BoundSocket::Tcp(std_listener) => {
                     let listener = tokio::net::TcpListener::from_std(std_listener)
@@ -251,7 +326,11 @@ impl Media {
                         announced,
                     ));
                     tasks.push(task.abort_handle());
-                    sockets.push(ListenSocket { protocol: Protocol::Tcp, announced, kind: SocketKind::Tcp });
+                    sockets.push(ListenSocket {
+                        protocol: Protocol::Tcp,
+                        announced,
+                        kind: SocketKind::Tcp,
+                    });
                 }
             }
         }
@@ -288,14 +367,20 @@ impl Media {
     }
 
     fn transport(&mut self, transport_id: &str) -> CoreResult<&mut TransportSlot> {
-        self.transports.get_mut(transport_id).ok_or_else(|| not_found("Transport", transport_id))
+        self.transports
+            .get_mut(transport_id)
+            .ok_or_else(|| not_found("Transport", transport_id))
     }
 
     pub fn close_transport(&mut self, transport_id: &str) {
         let Some(slot) = self.transports.get(transport_id) else {
             return;
         };
-        let (id, producers, consumers) = (slot.id.clone(), slot.producers.clone(), slot.consumers.clone());
+        let (id, producers, consumers) = (
+            slot.id.clone(),
+            slot.producers.clone(),
+            slot.consumers.clone(),
+        );
         for producer_id in producers {
             self.close_producer(&producer_id);
         }
@@ -318,9 +403,15 @@ impl Media {
         let data: ConnectData = parse(data)?;
         let id = self.transport(transport_id)?.id.clone();
         let mut result = Ok(());
-        self.drive(&id, Instant::now(), |t, out| result = t.connect(&data.dtls_parameters, out));
+        self.drive(&id, Instant::now(), |t, out| {
+            result = t.connect(&data.dtls_parameters, out)
+        });
         result?;
-        let role = self.transport(transport_id)?.transport.dtls_parameters().role;
+        let role = self
+            .transport(transport_id)?
+            .transport
+            .dtls_parameters()
+            .role;
         Ok(json!({ "dtlsLocalRole": role }))
     }
 
@@ -368,9 +459,14 @@ impl Media {
         }))
     }
 
-    pub fn set_max_incoming_bitrate(&mut self, transport_id: &str, data: Value) -> CoreResult<Value> {
+    pub fn set_max_incoming_bitrate(
+        &mut self,
+        transport_id: &str,
+        data: Value,
+    ) -> CoreResult<Value> {
         let data: BitrateData = parse(data)?;
-        self.transport(transport_id)?.max_incoming_bitrate = (data.bitrate > 0).then_some(data.bitrate);
+        self.transport(transport_id)?.max_incoming_bitrate =
+            (data.bitrate > 0).then_some(data.bitrate);
         Ok(Value::Null)
     }
 
@@ -386,19 +482,31 @@ impl Media {
         let data: ProduceData = parse(data)?;
         let producer_id = Id::from(data.producer_id);
         if self.producers.contains_key(&producer_id) {
-            return Err(CoreError::invalid_state("a producer with that id already exists"));
+            return Err(CoreError::invalid_state(
+                "a producer with that id already exists",
+            ));
         }
         let slot = self.transport(transport_id)?;
         let (tid, router_id) = (slot.id.clone(), slot.router_id.clone());
-        let caps = self.routers.get(&router_id).ok_or_else(|| not_found("Router", &router_id))?.rtp_capabilities.clone();
+        let caps = self
+            .routers
+            .get(&router_id)
+            .ok_or_else(|| not_found("Router", &router_id))?
+            .rtp_capabilities
+            .clone();
         let mut params: RtpParameters = parse(data.rtp_parameters)?;
         ortc::validate_rtp_parameters(&mut params)?;
         let mapping = ortc::negotiate_producer_rtp_parameters(&mut params, &caps)?;
         let consumable = ortc::get_consumable_rtp_parameters(data.kind, &params, &caps, &mapping);
         let mut result = Ok(());
-        self.drive(&tid, Instant::now(), |t, out| result = t.add_producer(producer_id.clone(), data.kind, &params, out));
+        self.drive(&tid, Instant::now(), |t, out| {
+            result = t.add_producer(producer_id.clone(), data.kind, &params, out)
+        });
         result?;
-        let router = self.routers.get_mut(&router_id).ok_or_else(|| not_found("Router", &router_id))?;
+        let router = self
+            .routers
+            .get_mut(&router_id)
+            .ok_or_else(|| not_found("Router", &router_id))?;
         if let Err(e) = router.routing.add_producer(ProducerOptions {
             id: producer_id.clone(),
             transport_id: tid.clone(),
@@ -407,7 +515,9 @@ impl Media {
             rtp_mapping: mapping,
             paused: data.paused,
         }) {
-            self.drive(&tid, Instant::now(), |t, out| t.remove_producer(&producer_id, out));
+            self.drive(&tid, Instant::now(), |t, out| {
+                t.remove_producer(&producer_id, out)
+            });
             return Err(e);
         }
         let producer_type = producer_type(&params);
@@ -455,11 +565,16 @@ impl Media {
         if let Some(slot) = self.transports.get_mut(&tid) {
             slot.producers.retain(|p| **p != *producer_id);
         }
-        self.drive(&tid, Instant::now(), |t, out| t.remove_producer(producer_id, out));
+        self.drive(&tid, Instant::now(), |t, out| {
+            t.remove_producer(producer_id, out)
+        });
     }
 
     pub fn pause_producer(&mut self, producer_id: &str, paused: bool) -> CoreResult<Value> {
-        let producer = self.producers.get_mut(producer_id).ok_or_else(|| not_found("Producer", producer_id))?;
+        let producer = self
+            .producers
+            .get_mut(producer_id)
+            .ok_or_else(|| not_found("Producer", producer_id))?;
         if producer.paused == paused {
             return Ok(Value::Null);
         }
@@ -470,11 +585,17 @@ impl Media {
             if paused {
                 router.routing.pause_producer(producer_id);
             } else {
-                router.routing.resume_producer(producer_id, Instant::now(), &mut route);
+                router
+                    .routing
+                    .resume_producer(producer_id, Instant::now(), &mut route);
             }
         }
         self.apply_route(&mut route, Instant::now());
-        let event = if paused { "producerpause" } else { "producerresume" };
+        let event = if paused {
+            "producerpause"
+        } else {
+            "producerresume"
+        };
         for consumer_id in consumers {
             outbox::emit(&*consumer_id, event, Value::Null);
         }
@@ -482,7 +603,10 @@ impl Media {
     }
 
     pub fn producer_stats(&mut self, producer_id: &str) -> CoreResult<Value> {
-        let producer = self.producers.get_mut(producer_id).ok_or_else(|| not_found("Producer", producer_id))?;
+        let producer = self
+            .producers
+            .get_mut(producer_id)
+            .ok_or_else(|| not_found("Producer", producer_id))?;
         let Some(slot) = self.transports.get(&producer.transport_id) else {
             return Ok(json!([]));
         };
@@ -491,12 +615,18 @@ impl Media {
         let rates = producer.rates.rates(Instant::now(), &bytes);
         let (kind, mime) = (producer.kind.as_str(), mime_type(&producer.rtp_parameters));
         Ok(Value::Array(
-            list.iter().zip(rates).map(|(s, bitrate)| stats::inbound_rtp(s, kind, &mime, bitrate)).collect(),
+            list.iter()
+                .zip(rates)
+                .map(|(s, bitrate)| stats::inbound_rtp(s, kind, &mime, bitrate))
+                .collect(),
         ))
     }
 
     pub fn dump_producer(&self, producer_id: &str) -> CoreResult<Value> {
-        let p = self.producers.get(producer_id).ok_or_else(|| not_found("Producer", producer_id))?;
+        let p = self
+            .producers
+            .get(producer_id)
+            .ok_or_else(|| not_found("Producer", producer_id))?;
         Ok(json!({
             "id": producer_id,
             "kind": p.kind,
@@ -515,7 +645,12 @@ impl Media {
         };
         let tid = p.transport_id.clone();
         self.drive(&tid, Instant::now(), |t, out| {
-            t.request_keyframe(producer_id, None, str0m::media::KeyframeRequestKind::Pli, out)
+            t.request_keyframe(
+                producer_id,
+                None,
+                str0m::media::KeyframeRequestKind::Pli,
+                out,
+            )
         });
     }
 
@@ -525,19 +660,30 @@ impl Media {
         let data: ConsumeData = parse(data)?;
         let consumer_id = Id::from(data.consumer_id);
         if self.consumers.contains_key(&consumer_id) {
-            return Err(CoreError::invalid_state("a consumer with that id already exists"));
+            return Err(CoreError::invalid_state(
+                "a consumer with that id already exists",
+            ));
         }
         let slot = self.transport(transport_id)?;
         let (tid, router_id, mid) = (slot.id.clone(), slot.router_id.clone(), slot.next_mid);
         let producer = self
             .producers
             .get(data.producer_id.as_str())
-            .ok_or_else(|| CoreError::other(format!("Producer with id \"{}\" not found", data.producer_id)))?;
+            .ok_or_else(|| {
+                CoreError::other(format!(
+                    "Producer with id \"{}\" not found",
+                    data.producer_id
+                ))
+            })?;
         if producer.router_id != router_id {
-            return Err(CoreError::other(format!("Producer with id \"{}\" not found", data.producer_id)));
+            return Err(CoreError::other(format!(
+                "Producer with id \"{}\" not found",
+                data.producer_id
+            )));
         }
         let producer_id = Id::from(data.producer_id.as_str());
-        let (kind, producer_paused, producer_type) = (producer.kind, producer.paused, producer.producer_type);
+        let (kind, producer_paused, producer_type) =
+            (producer.kind, producer.paused, producer.producer_type);
         let mut caps: RtpCapabilities = parse(data.rtp_capabilities)?;
         ortc::validate_rtp_capabilities(&mut caps)?;
         let mut params = ortc::get_consumer_rtp_parameters(
@@ -548,7 +694,9 @@ impl Media {
         )?;
         params.mid = Some(mid.to_string());
         let mut cname = Err(CoreError::invalid_state("transport closed"));
-        self.drive(&tid, Instant::now(), |t, out| cname = t.add_consumer(consumer_id.clone(), kind, &params, out));
+        self.drive(&tid, Instant::now(), |t, out| {
+            cname = t.add_consumer(consumer_id.clone(), kind, &params, out)
+        });
         let cname = cname?;
         if !cname.is_empty() {
             params.rtcp.cname = Some(cname);
@@ -570,7 +718,9 @@ impl Media {
             )
         });
         if let Some(Err(e)) = added {
-            self.drive(&tid, Instant::now(), |t, out| t.remove_consumer(&consumer_id, out));
+            self.drive(&tid, Instant::now(), |t, out| {
+                t.remove_consumer(&consumer_id, out)
+            });
             return Err(e);
         }
         self.apply_route(&mut route, Instant::now());
@@ -581,7 +731,11 @@ impl Media {
         if let Some(p) = self.producers.get_mut(&producer_id) {
             p.consumers.push(consumer_id.clone());
         }
-        let consumer_type = if producer_type == "simulcast" { "simulcast" } else { producer_type };
+        let consumer_type = if producer_type == "simulcast" {
+            "simulcast"
+        } else {
+            producer_type
+        };
         let producer_scores = self.consumer_producer_score(&consumer_id).1;
         let answer = json!({
             "rtpParameters": params,
@@ -624,7 +778,9 @@ impl Media {
             slot.consumers.retain(|c| **c != *consumer_id);
         }
         let tid = consumer.transport_id.clone();
-        self.drive(&tid, Instant::now(), |t, out| t.remove_consumer(consumer_id, out));
+        self.drive(&tid, Instant::now(), |t, out| {
+            t.remove_consumer(consumer_id, out)
+        });
     }
 
     pub fn close_consumer(&mut self, consumer_id: &str) {
@@ -632,7 +788,10 @@ impl Media {
     }
 
     pub fn pause_consumer(&mut self, consumer_id: &str, paused: bool) -> CoreResult<Value> {
-        let consumer = self.consumers.get_mut(consumer_id).ok_or_else(|| not_found("Consumer", consumer_id))?;
+        let consumer = self
+            .consumers
+            .get_mut(consumer_id)
+            .ok_or_else(|| not_found("Consumer", consumer_id))?;
         consumer.paused = paused;
         let router_id = consumer.router_id.clone();
         let mut route = RouteOutput::default();
@@ -640,7 +799,9 @@ impl Media {
             if paused {
                 router.routing.pause_consumer(consumer_id);
             } else {
-                router.routing.resume_consumer(consumer_id, Instant::now(), &mut route);
+                router
+                    .routing
+                    .resume_consumer(consumer_id, Instant::now(), &mut route);
             }
         }
         self.apply_route(&mut route, Instant::now());
@@ -648,7 +809,10 @@ impl Media {
     }
 
     pub fn request_consumer_keyframe(&mut self, consumer_id: &str) -> CoreResult<Value> {
-        let consumer = self.consumers.get(consumer_id).ok_or_else(|| not_found("Consumer", consumer_id))?;
+        let consumer = self
+            .consumers
+            .get(consumer_id)
+            .ok_or_else(|| not_found("Consumer", consumer_id))?;
         let router_id = consumer.router_id.clone();
         let mut route = RouteOutput::default();
         if let Some(router) = self.routers.get_mut(&router_id) {
@@ -663,33 +827,57 @@ impl Media {
         Ok(Value::Null)
     }
 
-    pub fn set_consumer_preferred_layers(&mut self, consumer_id: &str, data: Value) -> CoreResult<Value> {
+    pub fn set_consumer_preferred_layers(
+        &mut self,
+        consumer_id: &str,
+        data: Value,
+    ) -> CoreResult<Value> {
         let layers: PreferredLayers = parse(data)?;
-        let consumer = self.consumers.get(consumer_id).ok_or_else(|| not_found("Consumer", consumer_id))?;
+        let consumer = self
+            .consumers
+            .get(consumer_id)
+            .ok_or_else(|| not_found("Consumer", consumer_id))?;
         if consumer.consumer_type != "simulcast" && consumer.consumer_type != "svc" {
             return Ok(Value::Null);
         }
         let router_id = consumer.router_id.clone();
         let mut route = RouteOutput::default();
         if let Some(router) = self.routers.get_mut(&router_id) {
-            router.routing.set_preferred_layer(consumer_id, Some(layers.spatial_layer), Instant::now(), &mut route);
+            router.routing.set_preferred_layer(
+                consumer_id,
+                Some(layers.spatial_layer),
+                Instant::now(),
+                &mut route,
+            );
         }
         self.apply_route(&mut route, Instant::now());
-        Ok(json!({ "spatialLayer": layers.spatial_layer, "temporalLayer": layers.temporal_layer.unwrap_or(0) }))
+        Ok(
+            json!({ "spatialLayer": layers.spatial_layer, "temporalLayer": layers.temporal_layer.unwrap_or(0) }),
+        )
     }
 
     pub fn set_consumer_priority(&mut self, consumer_id: &str, data: Value) -> CoreResult<Value> {
         let data: PriorityData = parse(data)?;
-        let consumer = self.consumers.get_mut(consumer_id).ok_or_else(|| not_found("Consumer", consumer_id))?;
+        let consumer = self
+            .consumers
+            .get_mut(consumer_id)
+            .ok_or_else(|| not_found("Consumer", consumer_id))?;
         consumer.priority = data.priority.max(1);
         Ok(json!({ "priority": consumer.priority }))
     }
 
     pub fn consumer_stats(&mut self, consumer_id: &str) -> CoreResult<Value> {
-        let consumer = self.consumers.get_mut(consumer_id).ok_or_else(|| not_found("Consumer", consumer_id))?;
+        let consumer = self
+            .consumers
+            .get_mut(consumer_id)
+            .ok_or_else(|| not_found("Consumer", consumer_id))?;
         let mut list = Vec::new();
         let (kind, mime) = (consumer.kind.as_str(), mime_type(&consumer.rtp_parameters));
-        if let Some(s) = self.transports.get(&consumer.transport_id).and_then(|t| t.transport.consumer_stats(consumer_id)) {
+        if let Some(s) = self
+            .transports
+            .get(&consumer.transport_id)
+            .and_then(|t| t.transport.consumer_stats(consumer_id))
+        {
             let rate = consumer.rates.rates(Instant::now(), &[s.bytes])[0];
             list.push(stats::outbound_rtp(&s, kind, &mime, rate));
         }
@@ -701,7 +889,10 @@ impl Media {
     }
 
     pub fn dump_consumer(&self, consumer_id: &str) -> CoreResult<Value> {
-        let c = self.consumers.get(consumer_id).ok_or_else(|| not_found("Consumer", consumer_id))?;
+        let c = self
+            .consumers
+            .get(consumer_id)
+            .ok_or_else(|| not_found("Consumer", consumer_id))?;
         Ok(json!({
             "id": consumer_id,
             "producerId": c.producer_id.to_string(),

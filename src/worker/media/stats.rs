@@ -15,18 +15,28 @@ pub struct RateSnapshot {
 
 impl RateSnapshot {
     pub fn new(now: Instant) -> Self {
-        Self { at: Some(now), values: Vec::new() }
+        Self {
+            at: Some(now),
+            values: Vec::new(),
+        }
     }
 
     /// Bits per second for each byte counter since the last call.
     pub fn rates(&mut self, now: Instant, counters: &[u64]) -> Vec<u64> {
-        let elapsed = self.at.map(|t| now.saturating_duration_since(t).as_secs_f64()).unwrap_or(0.0);
+        let elapsed = self
+            .at
+            .map(|t| now.saturating_duration_since(t).as_secs_f64())
+            .unwrap_or(0.0);
         let rates = counters
             .iter()
             .enumerate()
             .map(|(i, &v)| {
                 let before = self.values.get(i).copied().unwrap_or(0);
-                if elapsed > 0.0 { ((v.saturating_sub(before)) as f64 * 8.0 / elapsed) as u64 } else { 0 }
+                if elapsed > 0.0 {
+                    ((v.saturating_sub(before)) as f64 * 8.0 / elapsed) as u64
+                } else {
+                    0
+                }
             })
             .collect();
         self.at = Some(now);
@@ -36,7 +46,10 @@ impl RateSnapshot {
 }
 
 pub fn timestamp_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 pub fn transport_stats(
@@ -47,7 +60,15 @@ pub fn transport_stats(
     now: Instant,
 ) -> Value {
     let s = transport.stats();
-    let r = rates.rates(now, &[s.bytes_received, s.bytes_sent, s.rtp_bytes_received, s.rtp_bytes_sent]);
+    let r = rates.rates(
+        now,
+        &[
+            s.bytes_received,
+            s.bytes_sent,
+            s.rtp_bytes_received,
+            s.rtp_bytes_sent,
+        ],
+    );
     json!({
         "type": "webrtc-transport",
         "transportId": transport_id,

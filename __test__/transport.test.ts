@@ -52,12 +52,6 @@ async function tcpAccepts(port: number): Promise<boolean> {
   });
 }
 
-/**
- * mediasoup behaviour the native worker does not have yet: these tests are
- * expected to fail, and start "failing" (passing) once the worker catches up,
- * at which point they become plain tests.
- */
-const nativeGap = test.failing;
 
 describe('WebRtcTransport', () => {
   let worker: types.Worker;
@@ -308,7 +302,7 @@ describe('WebRtcTransport', () => {
     expect(transport.dtlsParameters.role).toBe('auto');
   });
 
-  nativeGap('[native gap] ICE candidate priority follows the listenInfos order, not the protocol', async () => {
+  test('ICE candidate priority follows the listenInfos order, not the protocol', async () => {
     const transport = await router.createWebRtcTransport({
       listenInfos: [
         { protocol: 'tcp', ip: '127.0.0.1' },
@@ -320,7 +314,7 @@ describe('WebRtcTransport', () => {
     expect(first.priority).toBeGreaterThan(second.priority);
   });
 
-  nativeGap('[native gap] an outgoing bitrate minimum above the maximum (or the reverse) rejects', async () => {
+  test('an outgoing bitrate minimum above the maximum (or the reverse) rejects', async () => {
     const transport = await router.createWebRtcTransport({ listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] });
     await transport.setMaxOutgoingBitrate(2000000);
     await expect(transport.setMinOutgoingBitrate(3000000)).rejects.toThrow(Error);
@@ -352,7 +346,7 @@ describe('WebRtcTransport', () => {
     expect((await transport.dump()).iceParameters).toEqual(after);
   });
 
-  nativeGap('[native gap] enableTraceEvent() keeps the known types', async () => {
+  test('enableTraceEvent() keeps the known types', async () => {
     const transport = await router.createWebRtcTransport({ listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] });
     await transport.enableTraceEvent(['foo', 'probation'] as any);
     await expect(transport.dump()).resolves.toMatchObject({ traceEventTypes: ['probation'] });

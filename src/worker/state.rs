@@ -84,9 +84,13 @@ impl WorkerState {
             "transport.getStats" => media.transport_stats(handler_id),
             "transport.dump" => media.dump_transport(handler_id),
             "transport.setMaxIncomingBitrate" => media.set_max_incoming_bitrate(handler_id, data),
-            "transport.setMaxOutgoingBitrate" | "transport.setMinOutgoingBitrate" => {
-                media.set_outgoing_bitrate(handler_id, data)
+            "transport.setMaxOutgoingBitrate" => media.set_outgoing_bitrate(handler_id, data, true),
+            "transport.setMinOutgoingBitrate" => {
+                media.set_outgoing_bitrate(handler_id, data, false)
             }
+            "transport.enableTraceEvent" => media.enable_trace_event("transport", handler_id, data),
+            "producer.enableTraceEvent" => media.enable_trace_event("producer", handler_id, data),
+            "consumer.enableTraceEvent" => media.enable_trace_event("consumer", handler_id, data),
             "transport.produce" => media.produce(handler_id, data),
             "transport.consume" => media.consume(handler_id, data),
             "producer.close" => {

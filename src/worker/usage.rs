@@ -34,15 +34,3 @@ pub fn current_thread() -> Value {
         "ru_nivcsw": ru.ru_nivcsw,
     })
 }
-
-/// CPU time (user + system) of the calling thread, in seconds, from its
-/// per-thread CPU clock: finer than rusage, used by the benchmarks.
-pub fn thread_cpu_seconds() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into ts only.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
-}

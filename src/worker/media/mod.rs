@@ -56,8 +56,10 @@ pub struct TransportSlot {
     pub consumers: Vec<Id>,
     pub next_mid: u32,
     pub max_incoming_bitrate: Option<u64>,
+    pub min_outgoing_bitrate: Option<u64>,
+    pub max_outgoing_bitrate: Option<u64>,
+    pub trace_types: Vec<String>,
     pub rates: RateSnapshot,
-    pub created_at: Instant,
 }
 
 pub struct ProducerSlot {
@@ -69,6 +71,7 @@ pub struct ProducerSlot {
     pub consumable_rtp_parameters: RtpParameters,
     pub paused: bool,
     pub consumers: Vec<Id>,
+    pub trace_types: Vec<String>,
     pub rates: RateSnapshot,
 }
 
@@ -81,6 +84,9 @@ pub struct ConsumerSlot {
     pub rtp_parameters: RtpParameters,
     pub paused: bool,
     pub priority: u8,
+    /// (spatial, temporal) the consumer asked for, clamped to what exists.
+    pub preferred_layers: Option<(usize, usize)>,
+    pub trace_types: Vec<String>,
     pub rates: RateSnapshot,
 }
 

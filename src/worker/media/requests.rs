@@ -90,6 +90,50 @@ struct ConsumeData {
     paused: bool,
     preferred_layers: Option<PreferredLayers>,
     enable_rtx: Option<bool>,
+    mid: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TraceData {
+    #[serde(default)]
+    types: Vec<String>,
+}
+
+// The trace event types mediasoup knows per object; unknown ones are dropped.
+const TRANSPORT_TRACE_TYPES: &[&str] = &["probation", "bwe"];
+const PRODUCER_TRACE_TYPES: &[&str] = &["rtp", "keyframe", "nack", "pli", "fir", "sr"];
+const CONSUMER_TRACE_TYPES: &[&str] = &["rtp", "keyframe", "nack", "pli", "fir"];
+
+fn known_trace_types(data: Value, known: &[&str]) -> CoreResult<Vec<String>> {
+    let data: TraceData = parse(data)?;
+    Ok(data
+        .types
+        .into_iter()
+        .filter(|t| known.contains(&t.as_str()))
+        .collect())
+}
+
+/// mediasoup's `[{ key, value(s) }]` form of a map in dumps.
+fn key_values(pairs: impl Iterator<Item = (String, Value)>, value_name: &str) -> Value {
+    Value::Array(
+        pairs
+            .map(|(k, v)| json!({ "key": k, value_name: v }))
+            .collect(),
+    )
+}
+
+/// The highest (spatial, temporal) layer pair a consumer can get.
+fn max_layers(params: &RtpParameters) -> (usize, usize) {
+    let mode = params
+        .encodings
+        .first()
+        .and_then(|e| e.scalability_mode.as_deref());
+    let m = ortc::parse_scalability_mode(mode);
+    (
+        m.spatial_layers.saturating_sub(1) as usize,
+        m.temporal_layers.saturating_sub(1) as usize,
+    )
 }
 
 #[derive(Deserialize)]
@@ -169,35 +213,35 @@ impl Media {
             .routers
             .get(router_id)
             .ok_or_else(|| not_found("Router", router_id))?;
-        let mut producer_consumers = serde_json::Map::new();
-        let mut consumer_producer = serde_json::Map::new();
-        for (id, p) in self
+        let producers: Vec<(&Id, &ProducerSlot)> = self
             .producers
             .iter()
             .filter(|(_, p)| &*p.router_id == router_id)
-        {
-            producer_consumers.insert(
-                id.to_string(),
-                json!(
-                    p.consumers
-                        .iter()
-                        .map(|c| c.to_string())
-                        .collect::<Vec<_>>()
-                ),
-            );
-            for c in &p.consumers {
-                consumer_producer.insert(c.to_string(), json!(id.to_string()));
-            }
-        }
+            .collect();
+        let producer_consumers = key_values(
+            producers.iter().map(|(id, p)| {
+                let consumers: Vec<String> = p.consumers.iter().map(|c| c.to_string()).collect();
+                (id.to_string(), json!(consumers))
+            }),
+            "values",
+        );
+        let consumer_producer = key_values(
+            producers.iter().flat_map(|(id, p)| {
+                p.consumers
+                    .iter()
+                    .map(move |c| (c.to_string(), json!(id.to_string())))
+            }),
+            "value",
+        );
         Ok(json!({
             "id": router_id,
             "transportIds": router.transports.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
             "rtpObserverIds": [],
             "mapProducerIdConsumerIds": producer_consumers,
             "mapConsumerIdProducerId": consumer_producer,
-            "mapProducerIdObserverIds": {},
-            "mapDataProducerIdDataConsumerIds": {},
-            "mapDataConsumerIdDataProducerId": {},
+            "mapProducerIdObserverIds": [],
+            "mapDataProducerIdDataConsumerIds": [],
+            "mapDataConsumerIdDataProducerId": [],
         }))
     }
 
@@ -337,7 +381,7 @@ impl Media {
         let answer = json!({
             "iceRole": "controlled",
             "iceParameters": transport.ice_parameters(),
-            "iceCandidates": transport.ice_candidates(),
+            "iceCandidates": ordered_candidates(&transport),
             "iceState": transport.ice_state(),
             "iceSelectedTuple": transport.ice_selected_tuple(),
             "dtlsParameters": transport.dtls_parameters(),
@@ -358,8 +402,10 @@ impl Media {
                 consumers: Vec::new(),
                 next_mid: 0,
                 max_incoming_bitrate: None,
+                min_outgoing_bitrate: None,
+                max_outgoing_bitrate: None,
+                trace_types: Vec::new(),
                 rates: RateSnapshot::new(now),
-                created_at: now,
             },
         );
         self.reschedule(&transport_id);
@@ -451,11 +497,12 @@ impl Media {
             "maxMessageSize": 262144,
             "iceRole": "controlled",
             "iceParameters": t.ice_parameters(),
-            "iceCandidates": t.ice_candidates(),
+            "iceCandidates": ordered_candidates(t),
             "iceState": t.ice_state(),
             "iceSelectedTuple": t.ice_selected_tuple(),
             "dtlsParameters": t.dtls_parameters(),
             "dtlsState": t.dtls_state(),
+            "traceEventTypes": slot.trace_types,
         }))
     }
 
@@ -470,9 +517,54 @@ impl Media {
         Ok(Value::Null)
     }
 
-    pub fn set_outgoing_bitrate(&mut self, transport_id: &str, data: Value) -> CoreResult<Value> {
-        let _: BitrateData = parse(data)?;
-        self.transport(transport_id)?;
+    /// `setMaxOutgoingBitrate` / `setMinOutgoingBitrate` (0 clears); a
+    /// minimum above the maximum is refused, as mediasoup does.
+    pub fn set_outgoing_bitrate(
+        &mut self,
+        transport_id: &str,
+        data: Value,
+        max: bool,
+    ) -> CoreResult<Value> {
+        let data: BitrateData = parse(data)?;
+        let slot = self.transport(transport_id)?;
+        let value = (data.bitrate > 0).then_some(data.bitrate);
+        let (min, maxv) = if max {
+            (slot.min_outgoing_bitrate, value)
+        } else {
+            (value, slot.max_outgoing_bitrate)
+        };
+        if let (Some(lo), Some(hi)) = (min, maxv) {
+            if lo > hi {
+                return Err(CoreError::type_error(format!(
+                    "minimum outgoing bitrate {lo} cannot be greater than the maximum {hi}"
+                )));
+            }
+        }
+        slot.min_outgoing_bitrate = min;
+        slot.max_outgoing_bitrate = maxv;
+        Ok(Value::Null)
+    }
+
+    pub fn enable_trace_event(&mut self, kind: &str, id: &str, data: Value) -> CoreResult<Value> {
+        match kind {
+            "transport" => {
+                self.transport(id)?.trace_types = known_trace_types(data, TRANSPORT_TRACE_TYPES)?
+            }
+            "producer" => {
+                let p = self
+                    .producers
+                    .get_mut(id)
+                    .ok_or_else(|| not_found("Producer", id))?;
+                p.trace_types = known_trace_types(data, PRODUCER_TRACE_TYPES)?;
+            }
+            _ => {
+                let c = self
+                    .consumers
+                    .get_mut(id)
+                    .ok_or_else(|| not_found("Consumer", id))?;
+                c.trace_types = known_trace_types(data, CONSUMER_TRACE_TYPES)?;
+            }
+        }
         Ok(Value::Null)
     }
 
@@ -540,6 +632,7 @@ impl Media {
                 consumable_rtp_parameters: consumable,
                 paused: data.paused,
                 consumers: Vec::new(),
+                trace_types: Vec::new(),
                 rates: RateSnapshot::new(Instant::now()),
             },
         );
@@ -610,7 +703,13 @@ impl Media {
         let Some(slot) = self.transports.get(&producer.transport_id) else {
             return Ok(json!([]));
         };
-        let list = slot.transport.producer_stats(producer_id);
+        // As mediasoup: a stream is listed once RTP has arrived on it.
+        let list: Vec<_> = slot
+            .transport
+            .producer_stats(producer_id)
+            .into_iter()
+            .filter(|s| s.packets > 0)
+            .collect();
         let bytes: Vec<u64> = list.iter().map(|s| s.bytes).collect();
         let rates = producer.rates.rates(Instant::now(), &bytes);
         let (kind, mime) = (producer.kind.as_str(), mime_type(&producer.rtp_parameters));
@@ -634,24 +733,9 @@ impl Media {
             "rtpParameters": p.rtp_parameters,
             "rtpMapping": {},
             "rtpStreams": [],
-            "traceEventTypes": [],
+            "traceEventTypes": p.trace_types,
             "paused": p.paused,
         }))
-    }
-
-    pub fn request_producer_keyframe(&mut self, producer_id: &Id) {
-        let Some(p) = self.producers.get(producer_id) else {
-            return;
-        };
-        let tid = p.transport_id.clone();
-        self.drive(&tid, Instant::now(), |t, out| {
-            t.request_keyframe(
-                producer_id,
-                None,
-                str0m::media::KeyframeRequestKind::Pli,
-                out,
-            )
-        });
     }
 
     // -- consumers ----------------------------------------------------------
@@ -692,16 +776,28 @@ impl Media {
             false,
             data.enable_rtx.unwrap_or(true),
         )?;
-        params.mid = Some(mid.to_string());
+        params.mid = Some(data.mid.clone().unwrap_or_else(|| mid.to_string()));
+        // Same CNAME as the producer: mediasoup-client groups a peer's audio
+        // and video into one stream (for lip sync) by it.
+        params.rtcp.cname = producer.rtp_parameters.rtcp.cname.clone();
         let mut cname = Err(CoreError::invalid_state("transport closed"));
         self.drive(&tid, Instant::now(), |t, out| {
             cname = t.add_consumer(consumer_id.clone(), kind, &params, out)
         });
-        let cname = cname?;
-        if !cname.is_empty() {
-            params.rtcp.cname = Some(cname);
+        let str0m_cname = cname?;
+        if params.rtcp.cname.is_none() && !str0m_cname.is_empty() {
+            params.rtcp.cname = Some(str0m_cname);
         }
-        let preferred_layer = data.preferred_layers.as_ref().map(|l| l.spatial_layer);
+        let layered = producer_type != "simple";
+        let (max_spatial, max_temporal) = max_layers(&params);
+        let preferred_layers = layered.then(|| match &data.preferred_layers {
+            Some(l) => (
+                l.spatial_layer.min(max_spatial),
+                l.temporal_layer.unwrap_or(max_temporal).min(max_temporal),
+            ),
+            None => (max_spatial, max_temporal),
+        });
+        let preferred_layer = preferred_layers.map(|l| l.0);
         let mut route = RouteOutput::default();
         let added = self.routers.get_mut(&router_id).map(|r| {
             r.routing.add_consumer(
@@ -725,7 +821,9 @@ impl Media {
         }
         self.apply_route(&mut route, Instant::now());
         if let Some(slot) = self.transports.get_mut(&tid) {
-            slot.next_mid += 1;
+            if data.mid.is_none() {
+                slot.next_mid += 1;
+            }
             slot.consumers.push(consumer_id.clone());
         }
         if let Some(p) = self.producers.get_mut(&producer_id) {
@@ -743,7 +841,7 @@ impl Media {
             "paused": data.paused,
             "producerPaused": producer_paused,
             "score": { "score": 10, "producerScore": 10, "producerScores": producer_scores },
-            "preferredLayers": data.preferred_layers.as_ref().map(|l| json!({ "spatialLayer": l.spatial_layer, "temporalLayer": l.temporal_layer })),
+            "preferredLayers": preferred_layers.map(|(s, t)| json!({ "spatialLayer": s, "temporalLayer": t })),
         });
         self.consumers.insert(
             consumer_id,
@@ -756,6 +854,8 @@ impl Media {
                 rtp_parameters: params,
                 paused: data.paused,
                 priority: 1,
+                preferred_layers,
+                trace_types: Vec::new(),
                 rates: RateSnapshot::new(Instant::now()),
             },
         );
@@ -835,25 +935,31 @@ impl Media {
         let layers: PreferredLayers = parse(data)?;
         let consumer = self
             .consumers
-            .get(consumer_id)
+            .get_mut(consumer_id)
             .ok_or_else(|| not_found("Consumer", consumer_id))?;
         if consumer.consumer_type != "simulcast" && consumer.consumer_type != "svc" {
             return Ok(Value::Null);
         }
+        // Clamped to what the producer has, as mediasoup does.
+        let (max_spatial, max_temporal) = max_layers(&consumer.rtp_parameters);
+        let spatial = layers.spatial_layer.min(max_spatial);
+        let temporal = layers
+            .temporal_layer
+            .unwrap_or(max_temporal)
+            .min(max_temporal);
+        consumer.preferred_layers = Some((spatial, temporal));
         let router_id = consumer.router_id.clone();
         let mut route = RouteOutput::default();
         if let Some(router) = self.routers.get_mut(&router_id) {
             router.routing.set_preferred_layer(
                 consumer_id,
-                Some(layers.spatial_layer),
+                Some(spatial),
                 Instant::now(),
                 &mut route,
             );
         }
         self.apply_route(&mut route, Instant::now());
-        Ok(
-            json!({ "spatialLayer": layers.spatial_layer, "temporalLayer": layers.temporal_layer.unwrap_or(0) }),
-        )
+        Ok(json!({ "spatialLayer": spatial, "temporalLayer": temporal }))
     }
 
     pub fn set_consumer_priority(&mut self, consumer_id: &str, data: Value) -> CoreResult<Value> {
@@ -893,19 +999,51 @@ impl Media {
             .consumers
             .get(consumer_id)
             .ok_or_else(|| not_found("Consumer", consumer_id))?;
+        let producer = self.producers.get(&c.producer_id);
+        let consumable_encodings = producer
+            .map(|p| json!(p.consumable_rtp_parameters.encodings))
+            .unwrap_or(json!([]));
+        let payload_types: Vec<u8> = c
+            .rtp_parameters
+            .codecs
+            .iter()
+            .map(|codec| codec.payload_type)
+            .collect();
         Ok(json!({
             "id": consumer_id,
             "producerId": c.producer_id.to_string(),
             "kind": c.kind,
             "type": c.consumer_type,
             "rtpParameters": c.rtp_parameters,
-            "consumableRtpEncodings": [],
-            "supportedCodecPayloadTypes": [],
-            "traceEventTypes": [],
+            "consumableRtpEncodings": consumable_encodings,
+            "supportedCodecPayloadTypes": payload_types,
+            "traceEventTypes": c.trace_types,
             "paused": c.paused,
+            "producerPaused": producer.map(|p| p.paused).unwrap_or(false),
             "priority": c.priority,
+            "preferredLayers": c.preferred_layers.map(|(s, t)| json!({ "spatialLayer": s, "temporalLayer": t })),
         }))
     }
+}
+
+/// mediasoup lowers the ICE priority with each listen info, so the order
+/// the application gave is the order the browser tries.
+fn ordered_candidates(transport: &WebRtcTransport) -> Value {
+    const HOST_TYPE_PREFERENCE: u32 = 64;
+    let candidates = transport.ice_candidates();
+    Value::Array(
+        candidates
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let local_preference = 65535u32.saturating_sub(i as u32 * 1000);
+                let priority = (HOST_TYPE_PREFERENCE << 24) + (local_preference << 8) + 255;
+                let mut v = json!(c);
+                v["priority"] = json!(priority);
+                v
+            })
+            .collect(),
+    )
 }
 
 enum BoundSocket {

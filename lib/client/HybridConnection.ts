@@ -81,13 +81,19 @@ export interface TransitionResult extends TransitionInfo {
   reason?: string;
   /** From `call:mode-switch` to `call:mode-switched`, as this client saw it. */
   durationMs: number;
+  /**
+   * Milestones of the switch on this client, in ms from `call:mode-switch`:
+   * `produced`, `track:<participant>:<kind>` (the new path delivered it),
+   * `flowing:<participant>:<kind>` (decoded / received), `ack`. For diagnosing slow switches.
+   */
+  timeline: Record<string, number>;
 }
 
 /** Receive figures of what is rendered for one remote participant. */
 export interface RemoteMediaStats {
   kind: TrackKind;
   mode: CallMode;
-  /** P2P remote track id or SFU consumer id: changes when a switch swaps the track. */
+  /** `<mesh id>/<remote track id>` (P2P) or the consumer id (SFU): changes when a switch swaps the track. */
   sourceId: string;
   packetsReceived: number;
   bytesReceived: number;
@@ -119,6 +125,7 @@ type MediaPath = P2PMesh | SfuSession;
 interface PendingTransition extends TransitionInfo {
   path: MediaPath;
   startedAt: number;
+  timeline: Record<string, number>;
   acked: boolean;
   deadline: ReturnType<typeof setTimeout> | null;
 }
@@ -418,6 +425,7 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
       initiator: payload.initiator,
       path,
       startedAt: performance.now(),
+      timeline: {},
       acked: false,
       deadline: null,
     };
@@ -457,7 +465,14 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
       this.dropPath(t.path);
       this.setMode(payload.mode);
     }
-    this.emit('transitionend', { ...this.info(t), success: payload.success, mode: payload.mode, reason: payload.reason, durationMs });
+    this.emit('transitionend', {
+      ...this.info(t),
+      success: payload.success,
+      mode: payload.mode,
+      reason: payload.reason,
+      durationMs,
+      timeline: t.timeline,
+    });
   }
 
   /** Acknowledges the pending switch once every remote participant plays from the new path. */
@@ -493,6 +508,7 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
   private async acknowledge(transitionId: string, success: boolean, reason?: string): Promise<void> {
     const t = this.transition;
     if (t && t.transitionId === transitionId) {
+      this.mark(t.path, 'ack');
       t.acked = true;
       if (t.deadline) clearTimeout(t.deadline);
       t.deadline = null;
@@ -502,6 +518,12 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
     } catch (error) {
       this.emit('error', error as Error);
     }
+  }
+
+  /** Records a milestone of the switch that is building `path`. */
+  private mark(path: MediaPath, label: string): void {
+    const t = this.transition;
+    if (t?.path === path && !(label in t.timeline)) t.timeline[label] = Math.round(performance.now() - t.startedAt);
   }
 
   private clearTransition(): void {
@@ -533,7 +555,10 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
         await this.request(event, payload);
       },
     });
-    mesh.on('track', (peerId, kind, track, receiver) => this.addSource(mesh, peerId, kind, track.id, track, receiver));
+    // Remote track ids repeat across meshes (they are the sender's own track ids): prefix the mesh.
+    mesh.on('track', (peerId, kind, track, receiver) =>
+      this.addSource(mesh, peerId, kind, `${mesh.id}/${track.id}`, track, receiver),
+    );
     mesh.on('linkerror', (peerId, error) => this.emit('error', new Error(`P2P link to ${peerId}: ${error.message}`)));
     return mesh;
   }
@@ -587,14 +612,17 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
 
   /** Produces the local tracks and consumes every known producer. */
   private activateSfu(session: SfuSession): void {
-    session.produce(this.localStream).catch((error: Error) => {
+    void session.prepare().then(() => this.mark(session, 'prepared'), () => undefined);
+    session.produce(this.localStream).then(() => this.mark(session, 'produced'), (error: Error) => {
       if (this.transition?.path === session && !this.transition.acked) {
         void this.acknowledge(this.transition.transitionId, false, `produce failed: ${error.message}`);
       } else if (!session.closed) {
         this.emit('error', error);
       }
     });
-    for (const producer of this.producers.values()) void session.consume(producer);
+    // Video first, for the same reason as in SfuSession.produce().
+    const known = [...this.producers.values()].sort((x, y) => Number(x.kind === 'audio') - Number(y.kind === 'audio'));
+    for (const producer of known) void session.consume(producer);
   }
 
   private prewarm(rtpCapabilities: ms.RtpCapabilities): void {
@@ -639,6 +667,7 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
     participant.addSource(source);
     if (previous && previous !== source && participant.renderedSource(kind) === previous) participant.render(source);
     track.addEventListener('ended', () => this.removeSource(participant, source));
+    this.mark(path, `track:${participantId}:${kind}`);
     this.considerRender(participant, source);
     void this.watchFlow(participant, source, path);
   }
@@ -682,6 +711,7 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
       const flowing = source.kind === 'video' ? num(inbound.framesDecoded) > 0 : num(inbound.packetsReceived) > 0;
       if (flowing) {
         source.flowing = true;
+        this.mark(path, `flowing:${participant.id}:${source.kind}`);
         this.considerRender(participant, source);
         this.checkReady();
         return;

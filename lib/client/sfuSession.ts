@@ -59,21 +59,22 @@ export class SfuSession extends Emitter<SfuSessionEvents> {
   async produce(localStream: MediaStream): Promise<void> {
     await this.prepare();
     const send = this.sendTransport!;
-    await Promise.all(
-      localStream.getTracks().map(async (track) => {
-        const kind = track.kind as ms.MediaKind;
-        if (this.closed || !this.device.canProduce(kind) || [...this.producers.values()].some((p) => p.track === track)) return;
-        const producer = await send.produce({
-          track,
-          // The track belongs to the call (and to the P2P path meanwhile):
-          // closing this producer must not stop it.
-          stopTracks: false,
-          appData: { source: kind === 'audio' ? 'microphone' : 'camera' },
-        });
-        if (this.closed) producer.close();
-        else this.producers.set(producer.id, producer);
-      }),
-    );
+    // Video first: mediasoup-client runs produce() calls one after the other,
+    // and a switch waits for video to decode on the other side, not audio.
+    const tracks = [...localStream.getVideoTracks(), ...localStream.getAudioTracks()];
+    for (const track of tracks) {
+      const kind = track.kind as ms.MediaKind;
+      if (this.closed || !this.device.canProduce(kind) || [...this.producers.values()].some((p) => p.track === track)) continue;
+      const producer = await send.produce({
+        track,
+        // The track belongs to the call (and to the P2P path meanwhile):
+        // closing this producer must not stop it.
+        stopTracks: false,
+        appData: { source: kind === 'audio' ? 'microphone' : 'camera' },
+      });
+      if (this.closed) producer.close();
+      else this.producers.set(producer.id, producer);
+    }
   }
 
   /** Consumes one remote producer: created paused by the server, resumed once ours exists. */

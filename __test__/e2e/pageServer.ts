@@ -10,6 +10,7 @@ import { build } from 'esbuild';
 const ENTRIES = {
   p2p: 'p2p-client.ts',
   sfu: 'sfu-client.ts',
+  call: 'call-client.ts',
 } as const;
 
 export type PageKind = keyof typeof ENTRIES;

@@ -1,0 +1,147 @@
+// Call layer end to end: a real gateway (Socket.IO + CallService with real
+// opencall workers) and three headless Chromium pages running opencall's
+// browser client. Two participants talk P2P; a third joins and the call
+// moves to the SFU; it leaves and, after the hysteresis, the call goes back
+// to P2P. Remote videos must keep decoding through both switches; the switch
+// durations and the longest decode gaps are measured and printed.
+import { randomUUID } from 'node:crypto';
+import { createWorker, type types } from '../../lib';
+import type { MediaWorkerFactory, TransitionEvent } from '../../lib/call';
+import { startCallGateway, type CallGateway } from './gateway/callGateway';
+import { E2eHarness, sleep, waitFor, type Participant } from './harness';
+import { pageState, printSwitch, printTimelines, printWindow, TARGETS, waitForDecoding, worstGap } from './gateway/callFigures';
+import type { CallPageJoinOptions, GapFigures } from './page/call-types';
+
+jest.setTimeout(60_000);
+
+type Completed = TransitionEvent & { durationMs: number };
+
+describe('call: P2P <-> SFU switching in real browsers', () => {
+  let gateway: CallGateway;
+  let harness: E2eHarness;
+  const producers: types.Producer[] = [];
+  const transports: types.WebRtcTransport[] = [];
+  const completed: Completed[] = [];
+  const failed: unknown[] = [];
+  const callId = `e2e-${randomUUID()}`;
+
+  /** Real opencall workers, watched so the test can tell which media went through the SFU. */
+  const recordingFactory: MediaWorkerFactory = async (settings) => {
+    const worker = await createWorker(settings);
+    worker.observer.on('newrouter', (router) =>
+      router.observer.on('newtransport', (transport) => {
+        transports.push(transport as types.WebRtcTransport);
+        transport.observer.on('newproducer', (producer) => producers.push(producer));
+      }),
+    );
+    return worker;
+  };
+
+  beforeAll(async () => {
+    gateway = await startCallGateway({ createWorker: recordingFactory, hysteresisMs: 2_000, minTransitionIntervalMs: 2_000 });
+    gateway.service.on('meeting:transition:completed', (e) => completed.push(e));
+    gateway.service.on('meeting:transition:failed', (e) => failed.push(e));
+    harness = await E2eHarness.start();
+  });
+
+  afterAll(async () => {
+    await harness?.close();
+    await gateway?.close();
+    expect(harness.leftoverProcesses()).toEqual([]);
+  });
+
+  async function enter(name: string): Promise<Participant> {
+    const p = await harness.join(name, 'call');
+    const opts: CallPageJoinOptions = { url: gateway.url, callId, participantId: name };
+    await p.call('join', opts);
+    return p;
+  }
+
+  const nextCompletion = (to: 'p2p' | 'sfu', after: number): Promise<Completed> =>
+    waitFor(() => completed.slice(after).find((e) => e.to === to), {
+      timeoutMs: 15_000,
+      intervalMs: 20,
+      what: `transition to ${to} completed`,
+      diagnose: () => ({ completed, failed, logs: harness.logs() }),
+    });
+
+  it('A+B talk P2P, C joins -> SFU, C leaves -> P2P, with media decoding throughout', async () => {
+    // ---------------------------------------------------------------- P2P
+    const a = await enter('a');
+    const b = await enter('b');
+    await Promise.all([waitForDecoding(a, ['b'], 'p2p'), waitForDecoding(b, ['a'], 'p2p')]);
+    expect((await pageState(a)).mode).toBe('p2p');
+    expect((await gateway.service.getCall(callId))?.mode).toBe('p2p');
+    // Pre-warmed transports may exist, but no media goes through the SFU.
+    expect(producers).toHaveLength(0);
+    for (const t of transports) {
+      const [stat] = await t.getStats();
+      expect(stat?.bytesReceived ?? 0).toBe(0);
+    }
+    console.log(`P2P: ${transports.length} pre-warmed SFU transport(s), 0 producers, 0 bytes through the SFU`);
+
+    // The same measurement without a switch, to read the switch figures against.
+    await Promise.all([a, b].map((p) => p.call('startMonitor', 30)));
+    await sleep(1_500);
+    printWindow('baseline, steady P2P, 1.5 s', { a: await a.call('stopMonitor'), b: await b.call('stopMonitor') });
+
+    // ------------------------------------------------------- P2P -> SFU
+    await Promise.all([a, b].map((p) => p.call('startMonitor', 30)));
+    const before = completed.length;
+    const c = await enter('c');
+    const toSfu = await nextCompletion('sfu', before);
+    await Promise.all([
+      waitForDecoding(a, ['b', 'c'], 'sfu'),
+      waitForDecoding(b, ['a', 'c'], 'sfu'),
+      waitForDecoding(c, ['a', 'b'], 'sfu'),
+    ]);
+    const gapsToSfu: Record<string, Record<string, GapFigures>> = {
+      a: await a.call('stopMonitor'),
+      b: await b.call('stopMonitor'),
+    };
+    printSwitch('P2P -> SFU (C joined)', toSfu.durationMs, TARGETS.p2pToSfuMs, gapsToSfu);
+    await printTimelines(toSfu.transitionId, [a, b, c]);
+    for (const p of [a, b, c]) expect((await pageState(p)).mode).toBe('sfu');
+    expect(producers.filter((p) => !p.closed)).toHaveLength(6);
+    expect(toSfu.trigger).toBe('participant-joined');
+
+    // ------------------------------------------------------- SFU -> P2P
+    await Promise.all([a, b].map((p) => p.call('startMonitor', 30)));
+    const beforeLeave = completed.length;
+    const leftAt = Date.now();
+    await c.call('leave');
+    await c.close();
+    const toP2p = await nextCompletion('p2p', beforeLeave);
+    const afterLeaveMs = Date.now() - leftAt;
+    await Promise.all([waitForDecoding(a, ['b'], 'p2p'), waitForDecoding(b, ['a'], 'p2p')]);
+    const gapsToP2p: Record<string, Record<string, GapFigures>> = {
+      a: await a.call('stopMonitor'),
+      b: await b.call('stopMonitor'),
+    };
+    printSwitch(
+      `SFU -> P2P (C left; completed ${afterLeaveMs} ms after the leave, hysteresis 2000 ms)`,
+      toP2p.durationMs,
+      TARGETS.sfuToP2pMs,
+      gapsToP2p,
+    );
+    await printTimelines(toP2p.transitionId, [a, b]);
+    for (const p of [a, b]) {
+      const state = await pageState(p);
+      expect(state.mode).toBe('p2p');
+      expect(state.transitions.map((t) => [t.to, t.success])).toEqual([['sfu', true], ['p2p', true]]);
+      // The UI's <video> kept the same MediaStream object through both switches.
+      expect(Object.values(state.sameStreamObject).every(Boolean)).toBe(true);
+      expect(state.remoteStreamEvents[p.name === 'a' ? 'b' : 'a']).toBe(1);
+    }
+    expect(afterLeaveMs).toBeGreaterThanOrEqual(2_000);
+    // The SFU path is gone: the router's producers closed with the switch.
+    await waitFor(() => producers.every((p) => p.closed), { what: 'SFU producers closed after the switch back' });
+    expect(failed).toEqual([]);
+
+    // Generous bounds only (2-core shared box); the targets are in the printout.
+    expect(toSfu.durationMs).toBeLessThan(4_000);
+    expect(toP2p.durationMs).toBeLessThan(4_000);
+    expect(worstGap(gapsToSfu)).toBeLessThan(1_000);
+    expect(worstGap(gapsToP2p)).toBeLessThan(1_000);
+  });
+});

@@ -1,0 +1,65 @@
+// Shapes exchanged between the call tests and the call page (type-only, shared
+// by ts-jest and esbuild).
+
+export interface CallPageJoinOptions {
+  /** Gateway's Socket.IO URL (another origin than the page: websocket transport only). */
+  url: string;
+  callId: string;
+  participantId: string;
+  width?: number;
+  height?: number;
+  frameRate?: number;
+  toneHz?: number;
+  qualityIntervalMs?: number;
+}
+
+export interface CallPageTransition {
+  transitionId: string;
+  from: string;
+  to: string;
+  trigger: string;
+  success: boolean;
+  mode: string;
+  reason?: string;
+  /** mode-switch to mode-switched as the page saw it. */
+  durationMs: number;
+  /** Milestones in ms from mode-switch (see TransitionResult.timeline). */
+  timeline: Record<string, number>;
+}
+
+export interface CallPageState {
+  participantId: string | null;
+  mode: string;
+  isTransitioning: boolean;
+  participants: string[];
+  transitions: CallPageTransition[];
+  quality: { packetLossPercent: number; rttMs: number; bitrateKbps: number } | null;
+  /** 'remotestream' events per participant: 1 means the stream object never changed. */
+  remoteStreamEvents: Record<string, number>;
+  /** Whether each participant's <video> still shows the stream it got first. */
+  sameStreamObject: Record<string, boolean>;
+  errors: string[];
+}
+
+export interface CallPageRemote {
+  participantId: string;
+  kind: 'audio' | 'video';
+  mode: string;
+  sourceId: string;
+  packetsReceived: number;
+  framesDecoded: number;
+  frameWidth: number;
+}
+
+/** Per remote participant, over one monitoring window. */
+export interface GapFigures {
+  /** Longest time without framesDecoded progress of the rendered video (getStats sampled every intervalMs). */
+  maxDecodeGapMs: number;
+  /** Longest time between two frames presented by its <video> element (requestVideoFrameCallback). */
+  maxPresentGapMs: number;
+  samples: number;
+  /** Rendered sources seen, in order (a switch adds one). */
+  sources: string[];
+  /** Longest time one getStats sample took (what limits the resolution of maxDecodeGapMs). */
+  maxSampleMs: number;
+}

@@ -23,6 +23,7 @@ describe('call: P2P <-> SFU switching in real browsers', () => {
   const transports: types.WebRtcTransport[] = [];
   const completed: Completed[] = [];
   const failed: unknown[] = [];
+  const qualityReports = new Set<string>();
   const callId = `e2e-${randomUUID()}`;
 
   /** Real opencall workers, watched so the test can tell which media went through the SFU. */
@@ -41,6 +42,7 @@ describe('call: P2P <-> SFU switching in real browsers', () => {
     gateway = await startCallGateway({ createWorker: recordingFactory, hysteresisMs: 2_000, minTransitionIntervalMs: 2_000 });
     gateway.service.on('meeting:transition:completed', (e) => completed.push(e));
     gateway.service.on('meeting:transition:failed', (e) => failed.push(e));
+    gateway.service.on('quality-update', (e) => qualityReports.add(e.participantId));
     harness = await E2eHarness.start();
   });
 
@@ -84,6 +86,12 @@ describe('call: P2P <-> SFU switching in real browsers', () => {
     await Promise.all([a, b].map((p) => p.call('startMonitor', 30)));
     await sleep(1_500);
     printWindow('baseline, steady P2P, 1.5 s', { a: await a.call('stopMonitor'), b: await b.call('stopMonitor') });
+
+    // Quality samples from getStats() reach the service (every 1 s in the test page).
+    const sample = await waitFor(async () => (await pageState(a)).quality, { what: "a's first quality sample" });
+    await waitFor(() => qualityReports.has('a') && qualityReports.has('b'), { what: 'quality reports at the service' });
+    console.log(`P2P quality sample of a: ${JSON.stringify(sample)}`);
+    expect(sample.bitrateKbps).toBeGreaterThan(0);
 
     // ------------------------------------------------------- P2P -> SFU
     await Promise.all([a, b].map((p) => p.call('startMonitor', 30)));

@@ -175,6 +175,7 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
   private queue: [ServerEvent, unknown][] | null = null;
   private readonly socketListeners: [ServerEvent, (payload: unknown) => void][] = [];
   private state: 'new' | 'joining' | 'joined' | 'closed' = 'new';
+  private disconnectListener: ((reason: string) => void) | null = null;
 
   constructor(options: HybridConnectionOptions) {
     super();
@@ -229,6 +230,15 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
       this.socketListeners.push([event, listener]);
     }
     if (!this.socket.connected) await this.connected();
+    // The server makes a dropped socket leave the call: so do we, and say so.
+    const onDisconnect = (reason: string): void => {
+      if (this.state !== 'joined' && this.state !== 'joining') return;
+      this.state = 'closed';
+      this.emit('error', new Error(`signaling connection lost (${reason}): left the call`));
+      this.teardown();
+    };
+    this.socket.on('disconnect', onDisconnect);
+    this.disconnectListener = onDisconnect;
 
     const o = this.options;
     const response = await this.request<JoinResponse>('call:join', {
@@ -809,6 +819,8 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
     for (const path of new Set([this.active, this.prewarmed, this.earlyMesh, this.transition?.path])) path?.close();
     this.active = this.prewarmed = this.earlyMesh = null;
     for (const [event, listener] of this.socketListeners) this.socket.off(event, listener);
+    if (this.disconnectListener) this.socket.off('disconnect', this.disconnectListener);
+    this.disconnectListener = null;
     this.socketListeners.length = 0;
     for (const participant of this.remotes.values()) participant.clear();
     this.remotes.clear();

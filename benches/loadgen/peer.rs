@@ -1,0 +1,512 @@
+//! One simulated browser transport: a str0m `Rtc` on its own UDP socket.
+//!
+//! A *sender* produces VP8 + opus with Chrome's payload types; a *receiver*
+//! consumes with the router's. Most receivers only count RTP datagrams and
+//! never decrypt them: the generator shares the machine with the SFU, and
+//! decrypting every forwarded packet would cost it as much CPU as the SFU
+//! spends. A few *measured* receivers decrypt everything and record the
+//! one-way delay stamped in each payload.
+
+use opencall::ortc::types::{
+    MediaKind, RtcpFeedback, RtcpParameters, RtpCapabilities, RtpCodecParameters,
+    RtpEncodingParameters, RtpHeaderExtensionParameters, RtpParameters, RtxParameters,
+};
+use opencall::rtp::keyframe::vp8_payload;
+use opencall::transport::webrtc::capabilities as server_caps;
+use opencall::transport::{DtlsFingerprint, DtlsParameters, DtlsRole, IceCandidate, IceParameters};
+use std::io::ErrorKind;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use str0m::format::{Codec, FormatParams};
+use str0m::media::{Frequency, MediaKind as StrMediaKind, Mid, Pt};
+use str0m::net::{Protocol, Receive, Transmit};
+use str0m::rtp::{ExtensionMap, RtpWrite, SeqNo, Ssrc};
+use str0m::{Candidate, Event, IceCreds, Input, Output, Rtc, RtcConfig};
+
+use crate::clock;
+
+const OPUS_PT: u8 = 111;
+const VP8_PT: u8 = 96;
+const VP8_RTX_PT: u8 = 97;
+/// RTP payload sizes: a 1,200-byte video datagram (header, extensions and
+/// SRTP tag included) and a typical 32 kbit/s opus frame.
+pub const VIDEO_PAYLOAD: usize = 1_150;
+pub const AUDIO_PAYLOAD: usize = 80;
+/// A keyframe every this many video packets, besides those asked for.
+const GOP_PACKETS: u64 = 200;
+
+/// Marks the stamped body; found within the first bytes of the payload,
+/// after the VP8 descriptor when there is one.
+pub const STAMP_MAGIC: [u8; 4] = *b"OCbn";
+
+struct SendStream {
+    ssrc: Ssrc,
+    pt: Pt,
+    video: bool,
+    seq: u64,
+    ts: u32,
+}
+
+pub struct Peer {
+    rtc: Rtc,
+    pub socket: UdpSocket,
+    local: SocketAddr,
+    pub next_timeout: Instant,
+    pub connected: bool,
+    pub failed: bool,
+    /// Decrypts every packet and records latencies.
+    pub measured: bool,
+    sends: Vec<SendStream>,
+    ext_map: ExtensionMap,
+    keyframe_wanted: bool,
+    /// RTP datagrams received in the current window (counted before any
+    /// decryption).
+    pub rtp_in: u64,
+    /// Per kind, packets sent in the current window: [audio, video].
+    pub sent: [u64; 2],
+    /// What this receiver consumes: (sender peer index, kind index).
+    pub consumes: Vec<(usize, usize)>,
+    /// One-way delays in microseconds (measured receivers only).
+    pub latencies_us: Vec<f32>,
+    out: Vec<Transmit>,
+}
+
+fn bind() -> std::io::Result<UdpSocket> {
+    let socket = UdpSocket::bind("127.0.0.1:0")?;
+    socket.set_nonblocking(true)?;
+    // Bursts of forwarded packets from many transports meet one reader: a
+    // larger buffer keeps the generator from being the one that drops.
+    set_rcvbuf(&socket, 4 << 20);
+    Ok(socket)
+}
+
+pub fn set_rcvbuf(socket: &UdpSocket, bytes: i32) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: setsockopt reads `bytes` for the duration of the call.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            &bytes as *const i32 as *const libc::c_void,
+            std::mem::size_of::<i32>() as u32,
+        );
+    }
+}
+
+impl Peer {
+    pub fn sender(now: Instant) -> std::io::Result<Self> {
+        let mut config = RtcConfig::new()
+            .set_rtp_mode(true)
+            .clear_codecs()
+            .set_extension_map(ExtensionMap::standard());
+        let codecs = config.codec_config();
+        codecs.add_config(
+            Pt::new_with_value(OPUS_PT),
+            None,
+            Codec::Opus,
+            Frequency::FORTY_EIGHT_KHZ,
+            Some(2),
+            FormatParams::parse_line("minptime=10;useinbandfec=1"),
+        );
+        codecs.add_config(
+            Pt::new_with_value(VP8_PT),
+            Some(Pt::new_with_value(VP8_RTX_PT)),
+            Codec::Vp8,
+            Frequency::NINETY_KHZ,
+            None,
+            FormatParams::default(),
+        );
+        Self::build(config, ExtensionMap::standard(), false, now)
+    }
+
+    pub fn receiver(
+        router: &RtpCapabilities,
+        measured: bool,
+        now: Instant,
+    ) -> std::io::Result<Self> {
+        let map = server_caps::extension_map(router);
+        let mut config = RtcConfig::new()
+            .set_rtp_mode(true)
+            .set_extension_map(map.clone());
+        server_caps::codec_config(router, config.codec_config())
+            .map_err(|e| std::io::Error::other(e.message))?;
+        Self::build(config, map, measured, now)
+    }
+
+    fn build(
+        config: RtcConfig,
+        ext_map: ExtensionMap,
+        measured: bool,
+        now: Instant,
+    ) -> std::io::Result<Self> {
+        let socket = bind()?;
+        let local = socket.local_addr()?;
+        let mut rtc = config.build(now);
+        rtc.add_local_candidate(Candidate::host(local, "udp").map_err(std::io::Error::other)?);
+        let mut p = Self {
+            rtc,
+            socket,
+            local,
+            next_timeout: now,
+            connected: false,
+            failed: false,
+            measured,
+            sends: Vec::new(),
+            ext_map,
+            keyframe_wanted: true,
+            rtp_in: 0,
+            sent: [0; 2],
+            consumes: Vec::new(),
+            latencies_us: Vec::new(),
+            out: Vec::new(),
+        };
+        p.drain();
+        Ok(p)
+    }
+
+    /// ICE (controlling) and DTLS (client) toward a server transport;
+    /// returns the dtlsParameters for `transport.connect()`.
+    pub fn connect(
+        &mut self,
+        ice: &IceParameters,
+        candidates: &[IceCandidate],
+        dtls: &DtlsParameters,
+    ) -> Result<DtlsParameters, String> {
+        let fp = dtls
+            .fingerprints
+            .iter()
+            .find(|f| f.algorithm == "sha-256")
+            .ok_or("no sha-256 fingerprint")?;
+        let bytes = fp
+            .value
+            .split(':')
+            .map(|h| u8::from_str_radix(h, 16))
+            .collect::<Result<Vec<u8>, _>>()
+            .map_err(|e| e.to_string())?;
+        {
+            let mut api = self.rtc.direct_api();
+            api.set_ice_controlling(true);
+            api.set_remote_ice_credentials(IceCreds {
+                ufrag: ice.username_fragment.clone(),
+                pass: ice.password.clone(),
+            });
+            api.set_remote_fingerprint(str0m::config::Fingerprint {
+                hash_func: fp.algorithm.clone(),
+                bytes,
+            });
+        }
+        self.drain();
+        for c in candidates.iter().filter(|c| c.protocol == "udp") {
+            let ip = c.ip.parse().map_err(|e| format!("candidate ip: {e}"))?;
+            let cand =
+                Candidate::host(SocketAddr::new(ip, c.port), "udp").map_err(|e| e.to_string())?;
+            self.rtc.add_remote_candidate(cand);
+            self.drain();
+        }
+        self.rtc
+            .direct_api()
+            .start_dtls(true)
+            .map_err(|e| e.to_string())?;
+        self.drain();
+        let own = self.rtc.direct_api().local_dtls_fingerprint().clone();
+        Ok(DtlsParameters {
+            role: Some(DtlsRole::Client),
+            fingerprints: vec![DtlsFingerprint {
+                algorithm: own.hash_func.clone(),
+                value: own
+                    .bytes
+                    .iter()
+                    .map(|b| format!("{b:02X}"))
+                    .collect::<Vec<_>>()
+                    .join(":"),
+            }],
+        })
+    }
+
+    fn ext_params(
+        &self,
+        kind: MediaKind,
+        router: &RtpCapabilities,
+    ) -> Vec<RtpHeaderExtensionParameters> {
+        let audio = kind == MediaKind::Audio;
+        self.ext_map
+            .iter_by_media_type(audio)
+            .filter(|(_, e)| {
+                router
+                    .header_extensions
+                    .iter()
+                    .any(|h| h.kind == kind && h.uri == e.as_uri())
+            })
+            .map(|(id, e)| RtpHeaderExtensionParameters {
+                uri: e.as_uri().to_owned(),
+                id,
+                encrypt: false,
+                parameters: Default::default(),
+            })
+            .collect()
+    }
+
+    /// Declares a VP8 (with RTX) and an opus send stream, as
+    /// mediasoup-client's `transport.produce()` would; returns their
+    /// rtpParameters as [video, audio].
+    pub fn add_producers(&mut self, router: &RtpCapabilities) -> [RtpParameters; 2] {
+        let video_mid = Mid::from("0");
+        let audio_mid = Mid::from("1");
+        let (v, vrtx, a) = {
+            let mut api = self.rtc.direct_api();
+            api.declare_media(video_mid, StrMediaKind::Video);
+            api.declare_media(audio_mid, StrMediaKind::Audio);
+            let (v, vrtx, a) = (api.new_ssrc(), api.new_ssrc(), api.new_ssrc());
+            api.declare_stream_tx(v, Some(vrtx), video_mid, None);
+            api.declare_stream_tx(a, None, audio_mid, None);
+            (v, vrtx, a)
+        };
+        self.drain();
+        self.sends = vec![
+            SendStream {
+                ssrc: a,
+                pt: Pt::new_with_value(OPUS_PT),
+                video: false,
+                seq: 1,
+                ts: 0,
+            },
+            SendStream {
+                ssrc: v,
+                pt: Pt::new_with_value(VP8_PT),
+                video: true,
+                seq: 1,
+                ts: 0,
+            },
+        ];
+        let rtcp = RtcpParameters {
+            cname: Some("loadgen".into()),
+            reduced_size: Some(true),
+        };
+        let video = RtpParameters {
+            mid: Some("0".into()),
+            codecs: vec![
+                RtpCodecParameters {
+                    mime_type: "video/VP8".into(),
+                    payload_type: VP8_PT,
+                    clock_rate: 90_000,
+                    channels: None,
+                    parameters: Default::default(),
+                    rtcp_feedback: vec![
+                        RtcpFeedback::new("goog-remb", ""),
+                        RtcpFeedback::new("transport-cc", ""),
+                        RtcpFeedback::new("ccm", "fir"),
+                        RtcpFeedback::new("nack", ""),
+                        RtcpFeedback::new("nack", "pli"),
+                    ],
+                },
+                RtpCodecParameters {
+                    mime_type: "video/rtx".into(),
+                    payload_type: VP8_RTX_PT,
+                    clock_rate: 90_000,
+                    channels: None,
+                    parameters: [("apt".to_owned(), serde_json::Value::from(VP8_PT))]
+                        .into_iter()
+                        .collect(),
+                    rtcp_feedback: vec![],
+                },
+            ],
+            header_extensions: self.ext_params(MediaKind::Video, router),
+            encodings: vec![RtpEncodingParameters {
+                ssrc: Some(*v),
+                rtx: Some(RtxParameters { ssrc: *vrtx }),
+                ..Default::default()
+            }],
+            rtcp: rtcp.clone(),
+            msid: None,
+        };
+        let audio = RtpParameters {
+            mid: Some("1".into()),
+            codecs: vec![RtpCodecParameters {
+                mime_type: "audio/opus".into(),
+                payload_type: OPUS_PT,
+                clock_rate: 48_000,
+                channels: Some(2),
+                parameters: [
+                    ("minptime".to_owned(), serde_json::Value::from(10)),
+                    ("useinbandfec".to_owned(), serde_json::Value::from(1)),
+                ]
+                .into_iter()
+                .collect(),
+                rtcp_feedback: vec![RtcpFeedback::new("transport-cc", "")],
+            }],
+            header_extensions: self.ext_params(MediaKind::Audio, router),
+            encodings: vec![RtpEncodingParameters {
+                ssrc: Some(*a),
+                ..Default::default()
+            }],
+            rtcp,
+            msid: None,
+        };
+        [video, audio]
+    }
+
+    /// Prepares to receive one consumer (mediasoup-client's
+    /// `transport.consume()`).
+    pub fn expect_consumer(&mut self, kind: MediaKind, rtp: &RtpParameters) -> Result<(), String> {
+        let mid = Mid::from(rtp.mid.as_deref().ok_or("consumer without mid")?);
+        let enc = rtp.encodings.first().ok_or("consumer without encodings")?;
+        let ssrc = enc.ssrc.ok_or("consumer without ssrc")?;
+        let str_kind = match kind {
+            MediaKind::Audio => StrMediaKind::Audio,
+            MediaKind::Video => StrMediaKind::Video,
+        };
+        let mut api = self.rtc.direct_api();
+        api.declare_media(mid, str_kind);
+        let s = api.expect_stream_rx(
+            Ssrc::from(ssrc),
+            enc.rtx.map(|r| Ssrc::from(r.ssrc)),
+            mid,
+            None,
+        );
+        if enc.rtx.is_none() {
+            s.suppress_nack(true);
+        }
+        self.drain();
+        Ok(())
+    }
+
+    /// Sends one packet of stream `kind` (0 audio, 1 video), stamped with
+    /// the send time.
+    pub fn send_packet(&mut self, kind: usize, now: Instant) {
+        if !self.connected || self.failed {
+            return;
+        }
+        let Some(s) = self.sends.get_mut(kind) else {
+            return;
+        };
+        let size = if s.video {
+            VIDEO_PAYLOAD
+        } else {
+            AUDIO_PAYLOAD
+        };
+        let mut body = vec![0u8; size - if s.video { 14 } else { 0 }];
+        body[..4].copy_from_slice(&STAMP_MAGIC);
+        body[4..12].copy_from_slice(&clock::nanos(now).to_be_bytes());
+        let payload: Arc<[u8]> = if s.video {
+            let keyframe = self.keyframe_wanted || s.seq % GOP_PACKETS == 1;
+            if keyframe {
+                self.keyframe_wanted = false;
+            }
+            vp8_payload(keyframe, (s.seq & 0x7fff) as u16, &body).into()
+        } else {
+            body.into()
+        };
+        let write = RtpWrite::new(s.pt, SeqNo::from(s.seq), s.ts, now, payload)
+            .marker(true)
+            .nackable(s.video);
+        s.seq += 1;
+        // 30 frames/s of video, 20 ms of audio per packet.
+        s.ts = s.ts.wrapping_add(if s.video { 3000 } else { 960 });
+        let ssrc = s.ssrc;
+        self.sent[kind] += 1;
+        if let Some(tx) = self.rtc.direct_api().stream_tx(&ssrc) {
+            tx.write_rtp(write);
+        }
+        self.drain();
+        self.run_due(now);
+    }
+
+    /// Reads everything the socket holds.
+    pub fn on_readable(&mut self, buf: &mut [u8]) {
+        loop {
+            match self.socket.recv_from(buf) {
+                Ok((n, from)) => {
+                    let now = Instant::now();
+                    let data = &buf[..n];
+                    let rtp = is_rtp(data);
+                    if rtp {
+                        self.rtp_in += 1;
+                        if !self.measured {
+                            continue;
+                        }
+                    }
+                    if self.failed {
+                        continue;
+                    }
+                    if let Ok(r) = Receive::new(Protocol::Udp, from, self.local, data) {
+                        let _ = self.rtc.handle_input(Input::Receive(now, r));
+                        self.drain();
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(_) => continue,
+            }
+        }
+        self.run_due(Instant::now());
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.run_due(now);
+    }
+
+    fn run_due(&mut self, now: Instant) {
+        let mut n = 0;
+        while !self.failed && self.next_timeout <= now && n < 64 {
+            let _ = self.rtc.handle_input(Input::Timeout(now));
+            self.drain();
+            n += 1;
+        }
+        self.flush();
+    }
+
+    fn flush(&mut self) {
+        for t in self.out.drain(..) {
+            // A full send buffer drops the packet, as a network would.
+            let _ = self.socket.send_to(&t.contents, t.destination);
+        }
+    }
+
+    fn drain(&mut self) {
+        while !self.failed {
+            match self.rtc.poll_output() {
+                Ok(Output::Timeout(t)) => {
+                    self.next_timeout = t;
+                    break;
+                }
+                Ok(Output::Transmit(t)) => self.out.push(t),
+                Ok(Output::Event(e)) => self.on_event(e),
+                Err(_) => self.failed = true,
+            }
+        }
+        self.flush();
+    }
+
+    fn on_event(&mut self, e: Event) {
+        match e {
+            Event::Connected => self.connected = true,
+            Event::KeyframeRequest(_) => self.keyframe_wanted = true,
+            Event::RtpPacket(p) => {
+                let head = &p.payload[..p.payload.len().min(32)];
+                if let Some(at) = head.windows(4).position(|w| w == STAMP_MAGIC) {
+                    let b = &p.payload[at + 4..];
+                    if b.len() >= 8 {
+                        let sent = u64::from_be_bytes(b[..8].try_into().unwrap_or([0; 8]));
+                        let delay = clock::nanos(p.timestamp).saturating_sub(sent);
+                        self.latencies_us.push(delay as f32 / 1000.0);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Nothing to do before this instant (bounded so that senders and
+    /// commands are looked at regularly).
+    pub fn deadline(&self) -> Instant {
+        self.next_timeout
+            .min(Instant::now() + Duration::from_secs(1))
+    }
+}
+
+/// RTP rather than RTCP, STUN or DTLS (RFC 7983 demultiplexing, then the
+/// RTCP packet types 192–223 of RFC 5761).
+pub fn is_rtp(data: &[u8]) -> bool {
+    data.len() >= 12 && (128..=191).contains(&data[0]) && !(192..=223).contains(&data[1])
+}

@@ -55,7 +55,8 @@ describe('call: two gateway processes on one Redis', () => {
     // Both nodes read the same call from Redis.
     const [seen1, seen2] = await Promise.all([gw1.getCall(callId), gw2.getCall(callId)]);
     expect(seen1.mode).toBe('p2p');
-    expect(seen2).toEqual(seen1);
+    const shape = (call: any) => ({ mode: call.mode, ownerNodeId: call.ownerNodeId, participants: call.participants });
+    expect(shape(seen2)).toEqual(shape(seen1));
     expect(seen1.ownerNodeId).toBe('gw1');
     expect(seen1.participants.map((p: { id: string; nodeId: string }) => [p.id, p.nodeId])).toEqual([
       ['a', 'gw1'],

@@ -228,3 +228,28 @@ pub fn pump_until(
 pub fn shared<T>(v: T) -> Arc<Mutex<T>> {
     Arc::new(Mutex::new(v))
 }
+
+/// What /proc says about this process: the figures a leak would move.
+#[derive(Debug, Clone, Copy)]
+pub struct Footprint {
+    pub threads: usize,
+    pub fds: usize,
+    pub rss_kib: usize,
+}
+
+pub fn footprint() -> Footprint {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let field = |name: &str| -> usize {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .expect(name)
+    };
+    Footprint {
+        threads: field("Threads:"),
+        fds: std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd").count(),
+        rss_kib: field("VmRSS:"),
+    }
+}

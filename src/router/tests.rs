@@ -319,12 +319,17 @@ fn consumer_keyframe_requests_are_throttled_per_stream_and_retried() {
     assert_eq!(r.poll_timeout(), Some(t1));
     r.handle_timeout(t1, &mut out);
     assert_eq!(out.keyframe_requests.len(), 1);
-    // A keyframe reopens the gate at once.
+    // A keyframe reopens the gate, as soon as the sender will honour a
+    // new request (it ignores those that come right after a keyframe).
     out.clear();
     let f = Feeder::new();
     f.send(&mut r, 0, 1, 0, BROWSER_VP8, &vp8(true), t1, &mut out);
     assert_eq!(out.forwards.len(), 2);
     r.on_consumer_keyframe_request("a", KeyframeRequestKind::Pli, t1, &mut out);
+    assert!(out.keyframe_requests.is_empty(), "held back");
+    let t2 = t1 + crate::rtp::keyframe_request::SENDER_KEYFRAME_SPACING;
+    assert_eq!(r.poll_timeout(), Some(t2));
+    r.handle_timeout(t2, &mut out);
     assert_eq!(out.keyframe_requests.len(), 1);
     r.remove_consumer("a");
     r.remove_consumer("b");

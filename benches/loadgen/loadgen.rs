@@ -171,6 +171,30 @@ impl Generator {
                 Ok(json!({}))
             }
             "floor" => floor::run(&cmd),
+            "sdp_publisher" => {
+                Peer::sdp_publisher(bind_ip(&cmd), Instant::now()).and_then(|(p, offer)| {
+                    let idx = self.add_peer(p)?;
+                    Ok(json!({ "peer": idx, "sdp": offer }))
+                })
+            }
+            "sdp_answer" => {
+                let sdp = cmd["sdp"].as_str().unwrap_or_default().to_owned();
+                self.peer(&cmd["peer"])
+                    .and_then(|p| p.sdp_answer(&sdp))
+                    .map(|_| json!({}))
+            }
+            "sdp_subscriber" => {
+                let sdp = cmd["sdp"].as_str().unwrap_or_default();
+                let measured = cmd["measured"].as_bool().unwrap_or(false);
+                let from = cmd["from"].as_u64().unwrap_or(0) as usize;
+                Peer::sdp_subscriber(sdp, measured, bind_ip(&cmd), Instant::now()).and_then(
+                    |(mut p, answer)| {
+                        p.consumes = vec![(from, 0), (from, 1)];
+                        let idx = self.add_peer(p)?;
+                        Ok(json!({ "peer": idx, "sdp": answer }))
+                    },
+                )
+            }
             "quit" => std::process::exit(0),
             other => Err(format!("unknown command {other}")),
         };
@@ -197,14 +221,19 @@ impl Generator {
             }
             .map_err(|e| e.to_string())?;
             let dtls_params = peer.connect(&ice, &cands, &dtls)?;
-            let idx = self.peers.len();
-            self.poller
-                .add(&peer.socket, idx)
-                .map_err(|e| e.to_string())?;
-            self.peers.push(Some(peer));
+            let idx = self.add_peer(peer)?;
             answers.push(json!({ "peer": idx, "dtlsParameters": dtls_params }));
         }
         Ok(Value::Array(answers))
+    }
+
+    fn add_peer(&mut self, peer: Peer) -> Result<usize, String> {
+        let idx = self.peers.len();
+        self.poller
+            .add(&peer.socket, idx)
+            .map_err(|e| e.to_string())?;
+        self.peers.push(Some(peer));
+        Ok(idx)
     }
 
     fn peer(&mut self, v: &Value) -> Result<&mut Peer, String> {
@@ -400,6 +429,15 @@ impl Generator {
             "totalSeconds": run.start.elapsed().as_secs_f64(),
         })
     }
+}
+
+/// Where SDP peers bind: SFUs that never gather on loopback (Janus) need
+/// the host's own address, which is still local traffic.
+fn bind_ip(cmd: &Value) -> std::net::IpAddr {
+    cmd["ip"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))
 }
 
 fn ids(v: &Value) -> Vec<usize> {

@@ -15,10 +15,12 @@ use opencall::rtp::keyframe::vp8_payload;
 use opencall::transport::webrtc::capabilities as server_caps;
 use opencall::transport::{DtlsFingerprint, DtlsParameters, DtlsRole, IceCandidate, IceParameters};
 use std::io::ErrorKind;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::{Codec, FormatParams};
+use str0m::media::Direction;
 use str0m::media::{Frequency, MediaKind as StrMediaKind, Mid, Pt};
 use str0m::net::{Protocol, Receive, Transmit};
 use str0m::rtp::{ExtensionMap, RtpWrite, SeqNo, Ssrc};
@@ -70,10 +72,13 @@ pub struct Peer {
     /// One-way delays in microseconds (measured receivers only).
     pub latencies_us: Vec<f32>,
     out: Vec<Transmit>,
+    /// An SDP offer awaiting its answer (peers of an SDP-speaking SFU).
+    pending: Option<SdpPendingOffer>,
+    offered: Vec<Mid>,
 }
 
-fn bind() -> std::io::Result<UdpSocket> {
-    let socket = UdpSocket::bind("127.0.0.1:0")?;
+fn bind(ip: IpAddr) -> std::io::Result<UdpSocket> {
+    let socket = UdpSocket::bind(SocketAddr::new(ip, 0))?;
     socket.set_nonblocking(true)?;
     // Bursts of forwarded packets from many transports meet one reader: a
     // larger buffer keeps the generator from being the one that drops.
@@ -141,7 +146,23 @@ impl Peer {
         measured: bool,
         now: Instant,
     ) -> std::io::Result<Self> {
-        let socket = bind()?;
+        Self::build_on(
+            config,
+            ext_map,
+            measured,
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            now,
+        )
+    }
+
+    fn build_on(
+        config: RtcConfig,
+        ext_map: ExtensionMap,
+        measured: bool,
+        ip: IpAddr,
+        now: Instant,
+    ) -> std::io::Result<Self> {
+        let socket = bind(ip)?;
         let local = socket.local_addr()?;
         let mut rtc = config.build(now);
         rtc.add_local_candidate(Candidate::host(local, "udp").map_err(std::io::Error::other)?);
@@ -161,9 +182,88 @@ impl Peer {
             consumes: Vec::new(),
             latencies_us: Vec::new(),
             out: Vec::new(),
+            pending: None,
+            offered: Vec::new(),
         };
         p.drain();
         Ok(p)
+    }
+
+    /// A publisher for an SDP-speaking SFU (Janus): a sendonly opus and
+    /// VP8 offer with str0m's default payload types; returns the offer.
+    pub fn sdp_publisher(ip: IpAddr, now: Instant) -> Result<(Self, String), String> {
+        let config = RtcConfig::new().set_rtp_mode(true);
+        let mut p = Self::build_on(config, ExtensionMap::standard(), false, ip, now)
+            .map_err(|e| e.to_string())?;
+        let mut change = p.rtc.sdp_api();
+        let audio = change.add_media(StrMediaKind::Audio, Direction::SendOnly, None, None, None);
+        let video = change.add_media(StrMediaKind::Video, Direction::SendOnly, None, None, None);
+        p.offered = vec![audio, video];
+        let (offer, pending) = change.apply().ok_or("empty offer")?;
+        p.pending = Some(pending);
+        p.drain();
+        Ok((p, offer.to_sdp_string()))
+    }
+
+    /// Applies the SFU's answer and finds the send streams it accepted.
+    pub fn sdp_answer(&mut self, answer: &str) -> Result<(), String> {
+        let answer = SdpAnswer::from_sdp_string(answer).map_err(|e| e.to_string())?;
+        let pending = self.pending.take().ok_or("no pending offer")?;
+        self.rtc
+            .sdp_api()
+            .accept_answer(pending, answer)
+            .map_err(|e| e.to_string())?;
+        self.drain();
+        let mut sends = Vec::new();
+        for video in [false, true] {
+            let kind = if video {
+                StrMediaKind::Video
+            } else {
+                StrMediaKind::Audio
+            };
+            let found = self.offered.iter().copied().find_map(|mid| {
+                let media = self.rtc.media(mid)?;
+                (media.kind() == kind).then(|| (mid, media.remote_pts().first().copied()))
+            });
+            let Some((mid, Some(pt))) = found else {
+                return Err(format!("answer has no usable {kind:?} m-line"));
+            };
+            let ssrc = self
+                .rtc
+                .direct_api()
+                .stream_tx_by_mid(mid, None)
+                .map(|s| s.ssrc())
+                .ok_or("no send stream for an answered m-line")?;
+            sends.push(SendStream {
+                ssrc,
+                pt,
+                video,
+                seq: 1,
+                ts: 0,
+            });
+        }
+        self.sends = sends;
+        Ok(())
+    }
+
+    /// A subscriber for an SDP-speaking SFU: answers its offer.
+    pub fn sdp_subscriber(
+        offer: &str,
+        measured: bool,
+        ip: IpAddr,
+        now: Instant,
+    ) -> Result<(Self, String), String> {
+        let config = RtcConfig::new().set_rtp_mode(true);
+        let mut p = Self::build_on(config, ExtensionMap::standard(), measured, ip, now)
+            .map_err(|e| e.to_string())?;
+        let offer = SdpOffer::from_sdp_string(offer).map_err(|e| e.to_string())?;
+        let answer = p
+            .rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| e.to_string())?;
+        p.drain();
+        Ok((p, answer.to_sdp_string()))
     }
 
     /// ICE (controlling) and DTLS (client) toward a server transport;

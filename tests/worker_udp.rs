@@ -79,7 +79,7 @@ fn media_flows_from_a_producer_to_a_consumer_through_the_worker() {
     let mut sent = 0u32;
     while start.elapsed() < Duration::from_secs(2) {
         for (mid, _) in &consumers {
-            sender.send(mid, sent % 50 == 0);
+            sender.send(mid, sent.is_multiple_of(50));
         }
         sent += 1;
         pump_until(

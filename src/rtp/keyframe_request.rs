@@ -49,10 +49,10 @@ impl<K: Hash + Eq + Clone> KeyframeRequestThrottle<K> {
 
     /// True when a request for `stream` must be sent upstream now.
     pub fn request(&mut self, stream: K, now: Instant) -> bool {
-        if let Some(sent) = self.outstanding.get(&stream) {
-            if now.saturating_duration_since(*sent) < self.interval || *sent > now {
-                return false;
-            }
+        if let Some(sent) = self.outstanding.get(&stream)
+            && (now.saturating_duration_since(*sent) < self.interval || *sent > now)
+        {
+            return false;
         }
         if let Some(kf) = self.last_keyframe.get(&stream) {
             let window_end = *kf + SENDER_KEYFRAME_SPACING;

@@ -51,10 +51,10 @@ impl LogFilter {
         if let Some(level) = level {
             self.level.store(level_code(level), Ordering::Relaxed);
         }
-        if let Some(tags) = tags {
-            if let Ok(mut t) = self.tags.write() {
-                *t = tags;
-            }
+        if let Some(tags) = tags
+            && let Ok(mut t) = self.tags.write()
+        {
+            *t = tags;
         }
     }
 
@@ -128,12 +128,11 @@ impl<S: Subscriber> Layer<S> for JsLayer {
             return;
         }
         let tag = tag_of(meta.target());
-        if level > Level::WARN {
-            if let Some(tag) = tag {
-                if !self.filter.tag_enabled(tag) {
-                    return;
-                }
-            }
+        if level > Level::WARN
+            && let Some(tag) = tag
+            && !self.filter.tag_enabled(tag)
+        {
+            return;
         }
         let mut text = MessageText::default();
         event.record(&mut text);

@@ -162,15 +162,10 @@ impl UdpPeer {
     /// Moves packets between the socket and the client once.
     pub fn pump(&mut self) {
         let now = Instant::now();
-        loop {
-            match self.socket.recv_from(&mut self.buf) {
-                Ok((n, from)) => {
-                    let data = self.buf[..n].to_vec();
-                    self.client
-                        .handle_receive(now, from, &data, &mut self.outbox);
-                }
-                Err(_) => break,
-            }
+        while let Ok((n, from)) = self.socket.recv_from(&mut self.buf) {
+            let data = self.buf[..n].to_vec();
+            self.client
+                .handle_receive(now, from, &data, &mut self.outbox);
         }
         if self.client.poll_timeout() <= now {
             self.client.handle_timeout(now, &mut self.outbox);
@@ -249,7 +244,9 @@ pub fn footprint() -> Footprint {
     };
     Footprint {
         threads: field("Threads:"),
-        fds: std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd").count(),
+        fds: std::fs::read_dir("/proc/self/fd")
+            .expect("/proc/self/fd")
+            .count(),
         rss_kib: field("VmRSS:"),
     }
 }

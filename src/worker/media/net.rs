@@ -4,6 +4,7 @@
 //! burst of packets costs one wake-up and no channel hop.
 
 use super::{Id, SharedState};
+use crate::worker::state::WorkerState;
 use std::cell::RefCell;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
@@ -81,23 +82,36 @@ pub async fn udp_reader(state: SharedState, key: Id, socket: Rc<UdpSocket>, anno
         if socket.readable().await.is_err() {
             return;
         }
-        let Some(state) = state.upgrade() else { return };
-        let mut st = state.borrow_mut();
-        for _ in 0..RECV_BATCH {
-            match socket.try_recv_from(&mut buf) {
-                Ok((n, source)) => {
-                    st.media_mut()
-                        .on_datagram(&key, Protocol::Udp, source, announced, &buf[..n])
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                // ICMP errors (port unreachable...) surface here on Linux: skip them.
-                Err(_) => continue,
-            }
-        }
-        st.flush_events();
-        drop(st);
+        let Some(shared) = state.upgrade() else {
+            return;
+        };
+        receive_batch(&shared, &key, &socket, announced, &mut buf);
+        drop(shared);
         tokio::task::yield_now().await;
     }
+}
+
+/// Everything readable (up to a batch) in one borrow of the worker state.
+fn receive_batch(
+    shared: &RefCell<WorkerState>,
+    key: &Id,
+    socket: &UdpSocket,
+    announced: SocketAddr,
+    buf: &mut [u8],
+) {
+    let mut st = shared.borrow_mut();
+    for _ in 0..RECV_BATCH {
+        match socket.try_recv_from(buf) {
+            Ok((n, source)) => {
+                st.media_mut()
+                    .on_datagram(key, Protocol::Udp, source, announced, &buf[..n])
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            // ICMP errors (port unreachable...) surface here on Linux: skip them.
+            Err(_) => continue,
+        }
+    }
+    st.flush_events();
 }
 
 pub async fn tcp_acceptor(

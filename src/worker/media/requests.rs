@@ -533,12 +533,12 @@ impl Media {
         } else {
             (value, slot.max_outgoing_bitrate)
         };
-        if let (Some(lo), Some(hi)) = (min, maxv) {
-            if lo > hi {
-                return Err(CoreError::type_error(format!(
-                    "minimum outgoing bitrate {lo} cannot be greater than the maximum {hi}"
-                )));
-            }
+        if let (Some(lo), Some(hi)) = (min, maxv)
+            && lo > hi
+        {
+            return Err(CoreError::type_error(format!(
+                "minimum outgoing bitrate {lo} cannot be greater than the maximum {hi}"
+            )));
         }
         slot.min_outgoing_bitrate = min;
         slot.max_outgoing_bitrate = maxv;

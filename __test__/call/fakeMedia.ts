@@ -18,8 +18,14 @@ const id = (prefix: string) => `${prefix}-${++nextId}`;
 class FakeProducer extends EventEmitter implements MediaProducer {
   readonly id = id('producer');
   closed = false;
-  constructor(readonly kind: string, readonly appData: Params) {
+  constructor(readonly kind: string, readonly appData: Params, public paused = false) {
     super();
+  }
+  async pause() {
+    this.paused = true;
+  }
+  async resume() {
+    this.paused = false;
   }
   close() {
     this.closed = true;
@@ -64,8 +70,8 @@ export class FakeTransport extends EventEmitter implements MediaWebRtcTransport 
   async connect() {
     this.connected = true;
   }
-  async produce(options: { kind: string; rtpParameters: Params; appData?: Params }) {
-    const producer = new FakeProducer(options.kind, options.appData ?? {});
+  async produce(options: { kind: string; rtpParameters: Params; paused?: boolean; appData?: Params }) {
+    const producer = new FakeProducer(options.kind, options.appData ?? {}, options.paused ?? false);
     this.producers.push(producer);
     this.router.producers.set(producer.id, producer);
     return producer;

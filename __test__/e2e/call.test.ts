@@ -74,13 +74,24 @@ describe('call: P2P <-> SFU switching in real browsers', () => {
     await Promise.all([waitForDecoding(a, ['b'], 'p2p'), waitForDecoding(b, ['a'], 'p2p')]);
     expect((await pageState(a)).mode).toBe('p2p');
     expect((await gateway.service.getCall(callId))?.mode).toBe('p2p');
-    // Pre-warmed transports may exist, but no media goes through the SFU.
-    expect(producers).toHaveLength(0);
-    for (const t of transports) {
-      const [stat] = await t.getStats();
-      expect(stat?.bytesReceived ?? 0).toBe(0);
-    }
-    console.log(`P2P: ${transports.length} pre-warmed SFU transport(s), 0 producers, 0 bytes through the SFU`);
+    // Pre-warmed: each page produced its tracks on the SFU, paused (client
+    // and server), so that the switch only resumes them. Paused costs
+    // nothing: no RTP reaches the SFU while the call stays P2P.
+    await waitFor(() => producers.length === 4, { what: 'pre-warmed (paused) producers of a and b' });
+    expect(producers.every((p) => p.paused)).toBe(true);
+    const rtpBytes = async (): Promise<number> => {
+      let total = 0;
+      for (const t of transports.filter((x) => !x.closed)) total += (await t.getStats())[0]?.rtpBytesReceived ?? 0;
+      return total;
+    };
+    const rtpBefore = await rtpBytes();
+    await sleep(1_000);
+    const rtpAfter = await rtpBytes();
+    console.log(
+      `P2P: ${transports.length} pre-warmed SFU transport(s), ${producers.length} paused producers, ` +
+        `RTP bytes at the SFU ${rtpBefore} then ${rtpAfter} one second later`,
+    );
+    expect(rtpAfter - rtpBefore).toBeLessThan(2_000);
 
     // The same measurement without a switch, to read the switch figures against.
     await Promise.all([a, b].map((p) => p.call('startMonitor', 30)));
@@ -110,7 +121,9 @@ describe('call: P2P <-> SFU switching in real browsers', () => {
     printSwitch('P2P -> SFU (C joined)', toSfu.durationMs, TARGETS.p2pToSfuMs, gapsToSfu);
     await printTimelines(toSfu.transitionId, [a, b, c]);
     for (const p of [a, b, c]) expect((await pageState(p)).mode).toBe('sfu');
-    expect(producers.filter((p) => !p.closed)).toHaveLength(6);
+    const sfuProducers = producers.filter((p) => !p.closed);
+    expect(sfuProducers).toHaveLength(6);
+    expect(sfuProducers.some((p) => p.paused)).toBe(false);
     expect(toSfu.trigger).toBe('participant-joined');
 
     // ------------------------------------------------------- SFU -> P2P
@@ -142,8 +155,10 @@ describe('call: P2P <-> SFU switching in real browsers', () => {
       expect(state.remoteStreamEvents[p.name === 'a' ? 'b' : 'a']).toBe(1);
     }
     expect(afterLeaveMs).toBeGreaterThanOrEqual(2_000);
-    // The SFU path is gone: the router's producers closed with the switch.
-    await waitFor(() => producers.every((p) => p.closed), { what: 'SFU producers closed after the switch back' });
+    // The SFU path is gone: its producers closed with the switch (the call,
+    // back at the limit, may pre-warm again: paused producers only).
+    await waitFor(() => sfuProducers.every((p) => p.closed), { what: 'SFU producers closed after the switch back' });
+    expect(producers.filter((p) => !p.closed).every((p) => p.paused)).toBe(true);
     expect(failed).toEqual([]);
 
     // Generous bounds only (2-core shared box); the targets are in the printout.

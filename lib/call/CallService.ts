@@ -359,14 +359,26 @@ export class CallService extends EnhancedEventEmitter<CallServiceEvents> {
   async produce(
     callId: string,
     participantId: string,
-    options: { transportId: string; kind: string; rtpParameters: Params; appData?: Params },
+    options: { transportId: string; kind: string; rtpParameters: Params; paused?: boolean; appData?: Params },
   ): Promise<{ id: string }> {
+    if (options.paused !== undefined && typeof options.paused !== 'boolean') {
+      throw new TypeError('if given, paused must be a boolean');
+    }
     const sfu = await this.session(callId, participantId);
-    return sfu.produce(participantId, options.transportId, options.kind, options.rtpParameters, options.appData);
+    return sfu.produce(participantId, options.transportId, options.kind, options.rtpParameters, options.appData, options.paused);
   }
 
   async closeProducer(callId: string, participantId: string, producerId: string): Promise<void> {
     (await this.session(callId, participantId)).closeProducer(participantId, producerId);
+  }
+
+  /** Pre-warmed producers are created paused (no RTP, no cost) and resumed when the switch comes. */
+  async pauseProducer(callId: string, participantId: string, producerId: string): Promise<void> {
+    return (await this.session(callId, participantId)).pauseProducer(participantId, producerId);
+  }
+
+  async resumeProducer(callId: string, participantId: string, producerId: string): Promise<void> {
+    return (await this.session(callId, participantId)).resumeProducer(participantId, producerId);
   }
 
   async consume(
@@ -693,7 +705,10 @@ export class CallService extends EnhancedEventEmitter<CallServiceEvents> {
     let rtpCapabilities: Params | undefined;
     if (to === 'sfu') {
       try {
-        rtpCapabilities = (await this.ensureSession(rt)).rtpCapabilities;
+        const session = await this.ensureSession(rt);
+        rtpCapabilities = session.rtpCapabilities;
+        // Pre-warmed media goes live now, before the clients start sending (see resumeAll).
+        await session.resumeAll();
       } catch (error) {
         if (!(error instanceof MediaCapacityError)) throw error;
         // Nothing was sent to clients yet: the call simply stays where it is
@@ -861,7 +876,8 @@ export class CallService extends EnhancedEventEmitter<CallServiceEvents> {
     return {
       call: structuredClone(rt.state),
       rtpCapabilities: rt.sfu?.rtpCapabilities,
-      producers: rt.sfu && rt.state.mode === 'sfu' ? rt.sfu.producersFor(participantId) : [],
+      // Pre-warmed (paused) producers too: a joiner's own pre-warmed session consumes them ahead of the switch.
+      producers: rt.sfu ? rt.sfu.producersFor(participantId) : [],
       chatHistory: await this.store.chatHistory(rt.state.id),
     };
   }

@@ -17,6 +17,9 @@ export interface MediaProducer {
   readonly kind: string;
   readonly closed: boolean;
   readonly appData: Params;
+  readonly paused: boolean;
+  pause(): Promise<void>;
+  resume(): Promise<void>;
   close(): void;
   on(event: 'transportclose', listener: () => void): unknown;
 }
@@ -28,6 +31,7 @@ export interface MediaConsumer {
   readonly rtpParameters: Params;
   readonly type?: string;
   readonly producerPaused?: boolean;
+  readonly paused: boolean;
   readonly closed: boolean;
   resume(): Promise<void>;
   close(): void;
@@ -42,7 +46,7 @@ export interface MediaWebRtcTransport {
   readonly sctpParameters?: Params;
   readonly closed: boolean;
   connect(options: { dtlsParameters: Params }): Promise<void>;
-  produce(options: { kind: string; rtpParameters: Params; appData?: Params }): Promise<MediaProducer>;
+  produce(options: { kind: string; rtpParameters: Params; paused?: boolean; appData?: Params }): Promise<MediaProducer>;
   consume(options: { producerId: string; rtpCapabilities: Params; paused?: boolean }): Promise<MediaConsumer>;
   close(): void;
 }

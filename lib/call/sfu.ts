@@ -12,6 +12,8 @@ export interface ProducerInfo {
   producerId: string;
   participantId: string;
   kind: string;
+  /** Paused producers (pre-warmed, not yet switched to) send nothing until resumed. */
+  paused: boolean;
   appData: Params;
 }
 
@@ -93,9 +95,10 @@ export class SfuSession {
     kind: string,
     rtpParameters: Params,
     appData: Params = {},
+    paused = false,
   ): Promise<{ id: string }> {
     const transport = this.owned(this.transports, participantId, transportId, 'transport');
-    const producer = await transport.produce({ kind, rtpParameters, appData: { ...appData, participantId } });
+    const producer = await transport.produce({ kind, rtpParameters, paused, appData: { ...appData, participantId } });
     const entry = { participantId, object: producer };
     this.producers.set(producer.id, entry);
     producer.on('transportclose', () => this.forgetProducer(producer.id));
@@ -106,6 +109,22 @@ export class SfuSession {
   closeProducer(participantId: string, producerId: string): void {
     this.owned(this.producers, participantId, producerId, 'producer').close();
     this.forgetProducer(producerId);
+  }
+
+  async pauseProducer(participantId: string, producerId: string): Promise<void> {
+    const producer = this.owned(this.producers, participantId, producerId, 'producer');
+    if (!producer.paused) await producer.pause();
+  }
+
+  /**
+   * Its consumers restart on a keyframe, which the router requests on resume.
+   * Only if paused: a resume restarts the consumers' streams, and a redundant
+   * one (the switch already resumed it, see resumeAll) would cut the video
+   * that just started until the sender's next keyframe.
+   */
+  async resumeProducer(participantId: string, producerId: string): Promise<void> {
+    const producer = this.owned(this.producers, participantId, producerId, 'producer');
+    if (producer.paused) await producer.resume();
   }
 
   async consume(
@@ -138,8 +157,26 @@ export class SfuSession {
     };
   }
 
+  /** Only if paused, for the same reason as resumeProducer. */
   async resumeConsumer(participantId: string, consumerId: string): Promise<void> {
-    await this.owned(this.consumers, participantId, consumerId, 'consumer').resume();
+    const consumer = this.owned(this.consumers, participantId, consumerId, 'consumer');
+    if (consumer.paused) await consumer.resume();
+  }
+
+  /**
+   * Resumes every paused producer and consumer: the media pre-warmed for a
+   * P2P -> SFU switch, at the moment the switch starts. Done here, before the
+   * clients hear of the switch, so that the keyframe each sender emits when
+   * it starts sending again reaches consumers that already forward it (a
+   * keyframe dropped by a paused consumer would make the router hold that
+   * consumer's own request for the sender's keyframe spacing, ~300 ms).
+   */
+  async resumeAll(): Promise<void> {
+    const paused = [
+      ...[...this.producers.values()].filter((p) => p.object.paused && !p.object.closed),
+      ...[...this.consumers.values()].filter((c) => c.object.paused && !c.object.closed),
+    ];
+    await Promise.all(paused.map((entry) => entry.object.resume().catch(() => undefined)));
   }
 
   /** Closes one participant's transports (and so its producers and consumers). */
@@ -187,6 +224,7 @@ export class SfuSession {
       producerId: entry.object.id,
       participantId: entry.participantId,
       kind: entry.object.kind,
+      paused: entry.object.paused,
       appData: entry.object.appData,
     };
   }

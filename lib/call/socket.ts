@@ -47,6 +47,8 @@ type Operation =
   | 'connectTransport'
   | 'produce'
   | 'closeProducer'
+  | 'pauseProducer'
+  | 'resumeProducer'
   | 'consume'
   | 'resumeConsumer';
 
@@ -112,9 +114,12 @@ export function attachCallService(
         transportId: a.transportId,
         kind: a.kind,
         rtpParameters: a.rtpParameters,
+        paused: a.paused,
         appData: a.appData,
       }),
     closeProducer: (callId, participantId, a) => service.closeProducer(callId, participantId, a.producerId),
+    pauseProducer: (callId, participantId, a) => service.pauseProducer(callId, participantId, a.producerId),
+    resumeProducer: (callId, participantId, a) => service.resumeProducer(callId, participantId, a.producerId),
     consume: (callId, participantId, a) =>
       service.consume(callId, participantId, {
         transportId: a.transportId,
@@ -268,6 +273,8 @@ export function attachCallService(
     on('sfu:connect-transport', async (p) => void (await call('connectTransport', p)));
     on('sfu:produce', async (p) => (await call('produce', p)) as Record<string, unknown>);
     on('sfu:close-producer', async (p) => void (await call('closeProducer', p)));
+    on('sfu:pause-producer', async (p) => void (await call('pauseProducer', p)));
+    on('sfu:resume-producer', async (p) => void (await call('resumeProducer', p)));
     on('sfu:consume', async (p) => ({ consumer: await call('consume', p) }));
     on('sfu:resume-consumer', async (p) => void (await call('resumeConsumer', p)));
 

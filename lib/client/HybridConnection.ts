@@ -60,6 +60,13 @@ export interface HybridConnectionOptions {
   iceTransportPolicy?: RTCIceTransportPolicy;
   /** Quality sample period (default 2000 ms; 0 disables sampling and reporting). */
   qualityIntervalMs?: number;
+  /**
+   * While the call is pre-warmed (`call:prewarm`), also produce the local
+   * tracks and consume the others' paused on the SFU (default true): no RTP
+   * flows, but the transports are connected and the SDP work is done, so a
+   * P2P -> SFU switch only resumes. false: transports only.
+   */
+  prewarmMedia?: boolean;
   /** How long the new path has to decode everyone before the switch is refused (default 4000 ms, under the server's 5 s). */
   switchTimeoutMs?: number;
   /** Acknowledgement timeout of every request (default 10 s). */
@@ -84,7 +91,9 @@ export interface TransitionResult extends TransitionInfo {
   /**
    * Milestones of the switch on this client, in ms from `call:mode-switch`:
    * `produced`, `track:<participant>:<kind>` (the new path delivered it),
-   * `flowing:<participant>:<kind>` (decoded / received), `ack`. For diagnosing slow switches.
+   * `flowing:<participant>:<kind>` (decoded / received), `ack`; from a pre-warmed SFU
+   * session also `resumed`, `sending:<kind>`, `resumed:<kind>`, `consumer-resumed:<participant>:<kind>`.
+   * For diagnosing slow switches.
    */
   timeline: Record<string, number>;
 }
@@ -164,6 +173,8 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
   private active: MediaPath | null = null;
   private transition: PendingTransition | null = null;
   private prewarmed: SfuSession | null = null;
+  /** The screen being shared (sent in place of the camera on P2P, as a second producer on the SFU), or null. */
+  private screenTrack: MediaStreamTrack | null = null;
   /** P2P offers that arrived before we knew of the switch they belong to. */
   private earlyMesh: P2PMesh | null = null;
   private readonly remotes = new Map<string, RemoteParticipant>();
@@ -319,6 +330,42 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
     return messages;
   }
 
+  /**
+   * Shares a screen (e.g. from `getDisplayMedia()`), or stops with null. P2P:
+   * the screen replaces the camera on each connection's video sender; SFU: a
+   * second producer tagged `appData.source = 'screen'`. Either way the others
+   * see it in place of this participant's camera, in the same stream (see
+   * the README), and `media.screen` tells their UI. Survives mode switches:
+   * a path built later carries the screen too. The track stays the caller's
+   * (never stopped here); if it ends (the browser's own "stop sharing"), the
+   * share stops.
+   */
+  async shareScreen(track: MediaStreamTrack | null): Promise<void> {
+    if (track && track.kind !== 'video') throw new TypeError('shareScreen() takes a video track, or null to stop');
+    if (this.state === 'closed') throw new Error('the call is closed');
+    if (track === this.screenTrack) return;
+    const previous = this.screenTrack;
+    this.screenTrack = track;
+    track?.addEventListener('ended', () => {
+      if (this.screenTrack === track) void this.shareScreen(null).catch((error: Error) => this.emit('error', error));
+    });
+    const work: Promise<unknown>[] = [];
+    for (const path of this.paths()) {
+      if (path instanceof P2PMesh) work.push(path.setVideoOverride(track));
+      else {
+        if (previous) work.push(path.closeProducerOf(previous));
+        if (track) work.push(path.produceTrack(track, 'screen'));
+      }
+    }
+    await Promise.all(work);
+    if (this.state === 'joined') await this.setMedia({ screen: track !== null });
+  }
+
+  /** The screen being shared, or null. */
+  get sharedScreen(): MediaStreamTrack | null {
+    return this.screenTrack;
+  }
+
   /** Receive figures of the tracks rendered for one remote participant (for a UI's stats overlay, or tests). */
   async getRemoteStats(participantId: string): Promise<RemoteMediaStats[]> {
     const participant = this.remotes.get(participantId);
@@ -384,11 +431,12 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
         if (producer.participantId === this.selfId) break;
         this.producers.set(producer.producerId, producer);
         for (const session of this.liveSfuSessions()) void session.consume(producer);
+        if (this.prewarmed && !this.prewarmed.closed && this.prewarmed.isStandby) void this.prewarmed.consume(producer);
         break;
       }
       case 'producer-closed':
         this.producers.delete(p.producerId as string);
-        for (const path of [this.active, this.transition?.path]) {
+        for (const path of [this.active, this.transition?.path, this.prewarmed]) {
           if (path instanceof SfuSession) path.closeConsumerOf(p.producerId as string);
         }
         break;
@@ -492,10 +540,23 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
     if (this.notReady(t).length === 0) void this.acknowledge(t.transitionId, true);
   }
 
-  /** Remote participants the new path does not carry yet (for the ack and its failure reason). */
+  /**
+   * Remote participants the new path does not carry yet (for the ack and its
+   * failure reason). Only those rendered from another path count: the
+   * make-before-break set is what is on screen. A participant with nothing
+   * on screen yet (one who joined into this switch, or whose old link never
+   * delivered) has nothing to break: it shows up when its media arrives, as
+   * on any join, and does not hold the switch. So a newcomer itself, with
+   * nothing rendered, acknowledges at once.
+   */
   private notReady(t: PendingTransition): string[] {
     const waiting: string[] = [];
     for (const participant of this.remotes.values()) {
+      const onScreen = (['audio', 'video'] as const).some((kind) => {
+        const rendered = participant.renderedSource(kind);
+        return rendered !== undefined && rendered.pathId !== t.path.id;
+      });
+      if (!onScreen) continue;
       const fresh = participant.sources.get(t.path.id);
       const expected = new Set<TrackKind>(fresh?.keys() ?? []);
       for (const kind of ['audio', 'video'] as const) {
@@ -553,6 +614,12 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
 
   // ------------------------------------------------------------------ paths
 
+  /** Every path that sends: active, being built, pre-warmed, or an early mesh. */
+  private paths(): MediaPath[] {
+    const all = [this.active, this.transition?.path, this.prewarmed, this.earlyMesh];
+    return [...new Set(all)].filter((p): p is MediaPath => Boolean(p) && !p!.closed);
+  }
+
   private createMesh(): P2PMesh {
     const mesh = new P2PMesh({
       localStream: this.localStream,
@@ -570,6 +637,7 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
       this.addSource(mesh, peerId, kind, `${mesh.id}/${track.id}`, track, receiver),
     );
     mesh.on('linkerror', (peerId, error) => this.emit('error', new Error(`P2P link to ${peerId}: ${error.message}`)));
+    if (this.screenTrack) void mesh.setVideoOverride(this.screenTrack);
     return mesh;
   }
 
@@ -590,9 +658,10 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
     return this.earlyMesh;
   }
 
-  private createSfu(rtpCapabilities: ms.RtpCapabilities): SfuSession {
+  private createSfu(rtpCapabilities: ms.RtpCapabilities, standby = false): SfuSession {
     const session = new SfuSession({
       rtpCapabilities,
+      standby,
       request: (event, payload) => this.request(event, payload),
       iceServers: this.options.iceServers,
       iceTransportPolicy: this.options.iceTransportPolicy,
@@ -605,6 +674,7 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
       const source = participant?.sources.get(session.id)?.get(kind);
       if (participant && source?.id === consumerId) this.removeSource(participant, source);
     });
+    session.on('milestone', (label) => this.mark(session, label));
     session.on('connectionstatechange', (direction, state) => {
       if (state === 'failed' && this.transition?.path === session && !this.transition.acked) {
         void this.acknowledge(this.transition.transitionId, false, `SFU ${direction} transport failed`);
@@ -620,16 +690,32 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
     return session;
   }
 
-  /** Produces the local tracks and consumes every known producer. */
+  /**
+   * Produces the local tracks (and the screen) and consumes every known
+   * producer. A pre-warmed session has done both already, paused: it only
+   * resumes (`activate`), and the rest is deduplicated.
+   */
   private activateSfu(session: SfuSession): void {
+    const standby = session.isStandby;
+    session.activate();
+    if (standby) this.mark(session, 'resumed');
     void session.prepare().then(() => this.mark(session, 'prepared'), () => undefined);
-    session.produce(this.localStream).then(() => this.mark(session, 'produced'), (error: Error) => {
+    this.produceOn(session).then(() => this.mark(session, 'produced'), (error: Error) => {
       if (this.transition?.path === session && !this.transition.acked) {
         void this.acknowledge(this.transition.transitionId, false, `produce failed: ${error.message}`);
       } else if (!session.closed) {
         this.emit('error', error);
       }
     });
+    this.consumeKnown(session);
+  }
+
+  private async produceOn(session: SfuSession): Promise<void> {
+    await session.produce(this.localStream);
+    if (this.screenTrack) await session.produceTrack(this.screenTrack, 'screen');
+  }
+
+  private consumeKnown(session: SfuSession): void {
     // Video first, for the same reason as in SfuSession.produce().
     const known = [...this.producers.values()].sort((x, y) => Number(x.kind === 'audio') - Number(y.kind === 'audio'));
     for (const producer of known) void session.consume(producer);
@@ -637,13 +723,22 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
 
   private prewarm(rtpCapabilities: ms.RtpCapabilities): void {
     if (this.prewarmed && !this.prewarmed.closed) return;
-    const session = this.createSfu(rtpCapabilities);
+    const withMedia = this.options.prewarmMedia ?? true;
+    const session = this.createSfu(rtpCapabilities, withMedia);
     this.prewarmed = session;
-    session.prepare().catch(() => {
+    const dropped = (): void => {
       // Only an optimization: the switch builds a fresh session if this one is unusable.
       session.close();
       if (this.prewarmed === session) this.prewarmed = null;
-    });
+    };
+    session.prepare().then(() => {
+      // The switch may have taken the session over meanwhile (then activateSfu does this).
+      if (!withMedia || !session.isStandby || session.closed) return;
+      this.produceOn(session).catch(() => {
+        if (session.isStandby) dropped();
+      });
+      this.consumeKnown(session);
+    }, dropped);
   }
 
   /** SFU sessions that should consume: the active one, and the one a switch is building. */

@@ -57,7 +57,7 @@ class PeerLink {
     if (offerer) {
       // The answerer adds its tracks after applying the offer, so that they
       // ride on the offer's transceivers instead of asking for new m-lines.
-      for (const track of options.localStream.getTracks()) this.pc.addTrack(track, options.localStream);
+      for (const track of mesh.outgoingTracks()) this.pc.addTrack(track, options.localStream);
     }
     this.pc.addEventListener('icecandidate', (ev) => {
       void this.signal({
@@ -99,7 +99,7 @@ class PeerLink {
     this.remoteGeneration = payload.generation;
     await this.pc.setRemoteDescription({ type: 'offer', sdp: payload.sdp });
     if (this.pc.getSenders().every((s) => !s.track)) {
-      for (const track of this.options.localStream.getTracks()) this.pc.addTrack(track, this.options.localStream);
+      for (const track of this.mesh.outgoingTracks()) this.pc.addTrack(track, this.options.localStream);
     }
     await this.flushCandidates();
     const answer = await this.pc.createAnswer();
@@ -128,6 +128,18 @@ class PeerLink {
     await this.pc.addIceCandidate(payload.candidate).catch(() => {
       // A candidate of an ICE generation that a restart replaced: harmless.
     });
+  }
+
+  /**
+   * Swaps what the video sender carries (camera <-> screen): no
+   * renegotiation, the remote side keeps the same track. A link without a
+   * video sender (no camera, or the answerer before the offer) is left alone:
+   * it picks the right track when it adds its own.
+   */
+  async replaceVideo(track: MediaStreamTrack): Promise<void> {
+    const sender = this.pc.getSenders().find((s) => s.track?.kind === 'video');
+    if (!sender || this.closed || sender.track === track) return;
+    await sender.replaceTrack(track);
   }
 
   close(): void {
@@ -176,10 +188,32 @@ export class P2PMesh extends Emitter<P2PMeshEvents> {
   readonly id = `p2p-${++meshCounter}`;
   readonly mode = 'p2p' as const;
   private readonly links = new Map<string, PeerLink>();
+  /** Sent instead of the camera (a screen share); null: the camera. */
+  private videoOverride: MediaStreamTrack | null = null;
   closed = false;
 
   constructor(private readonly options: P2PMeshOptions) {
     super();
+  }
+
+  /**
+   * Sends `track` in place of the camera on every link (and on links opened
+   * later); null goes back to the camera. The screen rides on the camera's
+   * sender, so the remote side sees the same track change content.
+   */
+  async setVideoOverride(track: MediaStreamTrack | null): Promise<void> {
+    this.videoOverride = track;
+    const video = this.outgoingTracks().find((t) => t.kind === 'video');
+    if (!video) return;
+    await Promise.all(
+      [...this.links.values()].map((link) => link.replaceVideo(video).catch((error: Error) => this.emitError(link.peerId, error))),
+    );
+  }
+
+  /** @internal What each link sends: the microphone, and the camera or the screen shared in its place. */
+  outgoingTracks(): MediaStreamTrack[] {
+    const audio = this.options.localStream.getAudioTracks();
+    return [...audio, ...(this.videoOverride ? [this.videoOverride] : this.options.localStream.getVideoTracks())];
   }
 
   get peerIds(): string[] {

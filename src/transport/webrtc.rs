@@ -314,6 +314,9 @@ pub struct WebRtcTransport {
     ice_state: IceState,
     dtls_state: DtlsState,
     selected_tuple: Option<TransportTuple>,
+    /// The selected tuple as addresses: compared on every transmit, where
+    /// formatting the tuple's IP strings would allocate twice per packet.
+    selected_addrs: Option<(Protocol, SocketAddr, SocketAddr)>,
     producers: Vec<ProducerEntry>,
     producer_by_mid: HashMap<Mid, usize>,
     /// Incoming SSRC → (producer index, encoding), learned on first packet.
@@ -445,6 +448,7 @@ impl WebRtcTransport {
             ice_state: IceState::New,
             dtls_state: DtlsState::New,
             selected_tuple: None,
+            selected_addrs: None,
             producers: Vec::new(),
             producer_by_mid: HashMap::new(),
             rx_ssrcs: HashMap::new(),
@@ -1176,12 +1180,8 @@ impl WebRtcTransport {
         // STUN answers go to whoever checks; other traffic follows the
         // nominated pair, which is mediasoup's "selected tuple".
         if !is_stun(&t.contents) {
-            let changed = self.selected_tuple.as_ref().is_none_or(|s| {
-                s.remote_port != t.destination.port()
-                    || s.local_port != t.source.port()
-                    || s.protocol != proto_name(t.proto)
-                    || s.remote_ip != t.destination.ip().to_string()
-            });
+            let addrs = (t.proto, t.source, t.destination);
+            let changed = self.selected_addrs != Some(addrs);
             if changed {
                 let tuple = TransportTuple {
                     local_ip: t.source.ip().to_string(),
@@ -1191,6 +1191,7 @@ impl WebRtcTransport {
                     remote_port: t.destination.port(),
                     protocol: proto_name(t.proto).to_owned(),
                 };
+                self.selected_addrs = Some(addrs);
                 self.selected_tuple = Some(tuple.clone());
                 out.events
                     .push(TransportEvent::IceSelectedTupleChange(tuple));

@@ -1,8 +1,9 @@
 //! The floor: the least any SFU must do per packet. A relay thread receives
 //! an SRTP packet, decrypts it, and for each consumer rewrites the SSRC,
 //! encrypts with that consumer's key and sends it: no ICE, no DTLS, no
-//! RTCP, no router. It uses str0m's own AES-128-GCM cipher (the SRTP
-//! profile str0m negotiates first) from the same crypto provider, so the
+//! RTCP, no router. It uses str0m's own AES-256-GCM cipher (AEAD_AES_256_GCM
+//! is the SRTP profile str0m offers first, so the one the SFU runs) from the
+//! same crypto provider, so the
 //! SFU/floor ratio measures everything but the unavoidable crypto and
 //! syscalls.
 //!
@@ -21,18 +22,18 @@ use std::os::unix::thread::JoinHandleExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use str0m::crypto::AeadAes128GcmCipher;
+use str0m::crypto::AeadAes256GcmCipher;
 
 const TAG_LEN: usize = 16;
 const SENDER_SSRC: [u32; 2] = [0x1000_0001, 0x1000_0002];
 const SALT: [u8; 12] = [7; 12];
 
-fn cipher(key_byte: u8, encrypt: bool) -> Box<dyn AeadAes128GcmCipher> {
+fn cipher(key_byte: u8, encrypt: bool) -> Box<dyn AeadAes256GcmCipher> {
     let provider = str0m::crypto::from_feature_flags();
     provider
         .srtp_provider
-        .aead_aes_128_gcm()
-        .create_cipher([key_byte; 16], encrypt)
+        .aead_aes_256_gcm()
+        .create_cipher([key_byte; 32], encrypt)
 }
 
 /// RFC 7714 §8.1: the 12-byte IV from SSRC, ROC and sequence number.
@@ -79,7 +80,7 @@ struct Relay {
 
 fn relay_loop(relay: Relay, stop: Arc<AtomicBool>) {
     let mut decrypt = cipher(1, false);
-    let mut encrypt: Vec<Box<dyn AeadAes128GcmCipher>> = (0..relay.outputs.len())
+    let mut encrypt: Vec<Box<dyn AeadAes256GcmCipher>> = (0..relay.outputs.len())
         .map(|i| cipher(2 + (i % 250) as u8, true))
         .collect();
     let mut rollover = Rollover::default();
@@ -124,7 +125,7 @@ fn relay_loop(relay: Relay, stop: Arc<AtomicBool>) {
 
 struct Receiver {
     socket: UdpSocket,
-    decrypt: Option<Box<dyn AeadAes128GcmCipher>>,
+    decrypt: Option<Box<dyn AeadAes256GcmCipher>>,
     rollover: Rollover,
     rtp_in: u64,
     latencies_us: Vec<f32>,

@@ -2,9 +2,7 @@
 //! many times over: the worker must give back every thread, socket and
 //! byte it took.
 
-mod common;
-
-use common::{UdpPeer, Worker, footprint, pump_until};
+use crate::common::{UdpPeer, Worker, footprint, pump_until};
 use opencall::ortc::types::{MediaKind, RtpCapabilities, RtpParameters};
 use serde_json::json;
 use std::time::Duration;
@@ -105,6 +103,7 @@ fn batch(worker: &mut Worker, router_id: &str, caps: &RtpCapabilities) -> u64 {
 
 #[test]
 fn two_hundred_transports_leave_threads_fds_and_rss_where_they_started() {
+    let _serial = crate::common::serial();
     let mut worker = Worker::start();
     let (router_id, caps) = worker.create_router();
     // Warm-up: allocator arenas, lazily created runtime structures.

@@ -2,9 +2,7 @@
 //! connected through the request channel (as the JS layer does), a str0m
 //! peer producing VP8 and opus, another consuming both through the SFU.
 
-mod common;
-
-use common::{UdpPeer, Worker, pump_until};
+use crate::common::{UdpPeer, Worker, pump_until};
 use opencall::ortc::types::{MediaKind, RtpParameters};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -22,6 +20,7 @@ fn connect(worker: &Worker, peer: &mut UdpPeer, transport_id: &str, answer: &ser
 
 #[test]
 fn media_flows_from_a_producer_to_a_consumer_through_the_worker() {
+    let _serial = crate::common::serial();
     let mut worker = Worker::start();
     let (router_id, caps) = worker.create_router();
     let (send_id, send_answer) = worker.create_transport(&router_id, "udp");

@@ -1,7 +1,6 @@
 //! Shared by the socket-level tests: a worker driven through its request
 //! channel exactly as the JS layer drives it, and a str0m test client on a
 //! real UDP socket on loopback.
-#![allow(dead_code)]
 
 use opencall::error::CoreError;
 use opencall::ortc::types::{MediaKind, RtpCapabilities, RtpParameters};
@@ -9,9 +8,9 @@ use opencall::testclient::TestClient;
 use opencall::transport::{DtlsParameters, IceCandidate, IceParameters};
 use opencall::worker::{EventSink, Reply, WorkerEvent, WorkerHandle, WorkerSettings};
 use serde_json::{Value, json};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
+use std::sync::Mutex;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use str0m::net::Transmit;
 
@@ -155,10 +154,6 @@ impl UdpPeer {
             .connect(&ice, &candidates, &dtls, &mut self.outbox)
     }
 
-    pub fn local_addr(&self) -> SocketAddr {
-        self.socket.local_addr().unwrap()
-    }
-
     /// Moves packets between the socket and the client once.
     pub fn pump(&mut self) {
         let now = Instant::now();
@@ -220,10 +215,6 @@ pub fn pump_until(
     false
 }
 
-pub fn shared<T>(v: T) -> Arc<Mutex<T>> {
-    Arc::new(Mutex::new(v))
-}
-
 /// What /proc says about this process: the figures a leak would move.
 #[derive(Debug, Clone, Copy)]
 pub struct Footprint {
@@ -249,4 +240,11 @@ pub fn footprint() -> Footprint {
             .count(),
         rss_kib: field("VmRSS:"),
     }
+}
+
+/// Tests of this binary that measure the whole process (threads, fds, RSS)
+/// must not overlap with the others: every test takes this lock.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -432,6 +432,7 @@ fn assert_contiguous(seqs: &[u64], what: &str) {
 
 #[test]
 fn vp8_and_opus_flow_with_rewriting_and_nack() {
+    let _serial = crate::common::serial();
     let mut w = World::new();
     w.connect_both();
     let (_, video_c) = w.produce_and_consume(MediaKind::Video, "0", &[]);
@@ -498,6 +499,7 @@ fn vp8_and_opus_flow_with_rewriting_and_nack() {
 
 #[test]
 fn simulcast_producer_without_ssrcs_is_forwarded_from_the_top_layer() {
+    let _serial = crate::common::serial();
     let mut w = World::new();
     w.connect_both();
     let (_, consumer) = w.produce_and_consume(MediaKind::Video, "0", &["r0", "r1", "r2"]);
@@ -532,6 +534,7 @@ fn simulcast_producer_without_ssrcs_is_forwarded_from_the_top_layer() {
 
 #[test]
 fn wrong_dtls_fingerprint_fails_cleanly() {
+    let _serial = crate::common::serial();
     let mut w = World::new();
     let mut d = w.a.connect();
     // Flip the client's fingerprint as the server will see it.
@@ -567,6 +570,7 @@ fn wrong_dtls_fingerprint_fails_cleanly() {
 
 #[test]
 fn unsupported_codec_and_bad_parameters_are_rejected() {
+    let _serial = crate::common::serial();
     let mut w = World::new();
     w.connect_both();
     let mut params =
@@ -590,6 +594,7 @@ fn unsupported_codec_and_bad_parameters_are_rejected() {
 
 #[test]
 fn produce_before_connect_and_ice_restart_keep_media_flowing() {
+    let _serial = crate::common::serial();
     let mut w = World::new();
     // mediasoup allows produce() before connect(): the offer waits for the
     // fingerprint.

@@ -788,6 +788,9 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
     const isActive = source.pathId === this.active?.id;
     const isPending = source.pathId === pending;
     if (!isActive && !isPending) return;
+    // A source its path has replaced since (a camera the screen took over,
+    // or the other way round) must not come back when it starts flowing late.
+    if (participant.sources.get(source.pathId)?.get(source.kind) !== source) return;
     const current = participant.renderedSource(source.kind);
     let swap = false;
     if (!current) swap = true; // nothing to break

@@ -4,7 +4,7 @@
 // how continuously those videos decode and present frames across mode switches.
 import { HybridConnection } from '../../../lib/client';
 import { getLocalMedia, showLocalVideo } from './media';
-import type { CallPageJoinOptions, CallPageRemote, CallPageState, CallPageTransition, GapFigures } from './call-types';
+import { CALL_SCREEN_SIZE, type CallPageJoinOptions, type CallPageRemote, type CallPageState, type CallPageTransition, type GapFigures } from './call-types';
 
 let conn: HybridConnection | null = null;
 let local: MediaStream | null = null;
@@ -72,6 +72,7 @@ function state(): CallPageState {
     mode: c.mode,
     isTransitioning: c.isTransitioning,
     participants: [...c.participants.keys()],
+    sharingScreen: Object.fromEntries([...c.participants].map(([id, p]) => [id, p.state.media.screen])),
     transitions,
     quality: c.quality,
     remoteStreamEvents,
@@ -95,6 +96,7 @@ async function remotes(): Promise<CallPageRemote[]> {
         packetsReceived: s.packetsReceived,
         framesDecoded: s.framesDecoded,
         frameWidth: s.frameWidth,
+        frameHeight: s.frameHeight,
       });
     }
   }
@@ -179,9 +181,49 @@ async function stopMonitor(): Promise<Record<string, GapFigures>> {
   return out;
 }
 
+/**
+ * A fake shared screen: a canvas track (getDisplayMedia needs a user's pick,
+ * awkward headless), with moving content so that frames keep coming, and a
+ * size unlike the camera's so the other pages can tell which one they decode.
+ */
+let screen: { track: MediaStreamTrack; timer: ReturnType<typeof setInterval> } | null = null;
+
+async function startScreen(): Promise<void> {
+  if (screen) return;
+  const canvas = document.createElement('canvas');
+  canvas.width = CALL_SCREEN_SIZE.width;
+  canvas.height = CALL_SCREEN_SIZE.height;
+  const ctx = canvas.getContext('2d')!;
+  let frame = 0;
+  const draw = (): void => {
+    frame += 1;
+    ctx.fillStyle = '#203040';
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    ctx.fillStyle = '#f0c040';
+    ctx.fillRect((frame * 8) % canvas.width, 100, 80, 80);
+    ctx.font = '32px sans-serif';
+    ctx.fillText(`screen ${frame}`, 20, 50);
+  };
+  draw();
+  const track = canvas.captureStream(15).getVideoTracks()[0]!;
+  // What a real screen share says: keep the resolution, drop frames first.
+  track.contentHint = 'detail';
+  screen = { track, timer: setInterval(draw, 66) };
+  await connection().shareScreen(track);
+}
+
+async function stopScreen(): Promise<void> {
+  if (!screen) return;
+  const { track, timer } = screen;
+  screen = null;
+  await connection().shareScreen(null);
+  clearInterval(timer);
+  track.stop();
+}
+
 async function leave(): Promise<void> {
   await conn?.leave();
   local?.getTracks().forEach((t) => t.stop());
 }
 
-window.e2e = { join, state, remotes, startMonitor, stopMonitor, leave } as unknown as Window['e2e'];
+window.e2e = { join, state, remotes, startMonitor, stopMonitor, startScreen, stopScreen, leave } as unknown as Window['e2e'];

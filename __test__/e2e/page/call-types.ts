@@ -1,5 +1,12 @@
-// Shapes exchanged between the call tests and the call page (type-only, shared
-// by ts-jest and esbuild).
+// Shapes exchanged between the call tests and the call page (shared by
+// ts-jest and esbuild).
+
+/**
+ * The call page's fake shared screen (a canvas): 16:9, where the camera is
+ * 4:3, so that the aspect ratio tells which one a page decodes even when the
+ * encoder scales it down.
+ */
+export const CALL_SCREEN_SIZE = { width: 640, height: 360 } as const;
 
 export interface CallPageJoinOptions {
   /** Gateway's Socket.IO URL (another origin than the page: websocket transport only). */
@@ -32,6 +39,8 @@ export interface CallPageState {
   mode: string;
   isTransitioning: boolean;
   participants: string[];
+  /** Remote participants' `media.screen`, as the call state says. */
+  sharingScreen: Record<string, boolean>;
   transitions: CallPageTransition[];
   quality: { packetLossPercent: number; rttMs: number; bitrateKbps: number } | null;
   /** 'remotestream' events per participant: 1 means the stream object never changed. */
@@ -49,6 +58,7 @@ export interface CallPageRemote {
   packetsReceived: number;
   framesDecoded: number;
   frameWidth: number;
+  frameHeight: number;
 }
 
 /** Per remote participant, over one monitoring window. */

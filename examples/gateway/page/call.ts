@@ -31,7 +31,11 @@ export interface CallOptions {
   onEnded: (reason?: string) => void;
 }
 
-/** Screen sharing as the client may offer it: a track replaces/joins the camera on both paths; null stops. */
+/**
+ * The client's screen sharing: the track is sent in place of the camera (P2P)
+ * or as a second producer (SFU), and the others see it in this participant's
+ * stream, in place of the camera; null stops. It also updates `media.screen`.
+ */
 interface ScreenShareCapable {
   shareScreen(track: MediaStreamTrack | null): Promise<void>;
 }
@@ -198,7 +202,7 @@ export class CallPage implements ControlActions {
       this.screenTrack = null;
       this.tiles.setStream(selfId, 'screen', null);
     }
-    await this.conn.setMedia({ screen: on });
+    // shareScreen() told the others (media.screen): their tile of us now shows the screen.
   }
 
   async leave(): Promise<void> {

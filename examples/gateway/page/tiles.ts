@@ -29,6 +29,9 @@ export class TileGrid {
     if (!tile) return;
     tile.root.dataset.audio = media.audio ? 'on' : 'off';
     tile.root.dataset.video = media.video ? 'on' : 'off';
+    // A remote participant's shared screen arrives in its camera tile (the
+    // client swaps it into the participant's stream): show it whole.
+    tile.root.dataset.screen = media.screen ? 'on' : 'off';
   }
 
   /** Shows a stream (null: removes a screen tile, blanks a camera tile). */

@@ -75,6 +75,8 @@ pub struct TestClient {
     pub received: HashMap<u32, ReceivedStream>,
     /// Keyframe requests the server sent us: (mid, rid).
     pub keyframe_requests: Vec<(String, Option<String>)>,
+    /// The last REMB (bps) the server sent us.
+    pub remb: Option<u64>,
     ext_map: ExtensionMap,
     next_tag: u8,
 }
@@ -131,6 +133,7 @@ impl TestClient {
             send: Vec::new(),
             received: HashMap::new(),
             keyframe_requests: Vec::new(),
+            remb: None,
             ext_map,
             next_tag: 1,
         };
@@ -526,6 +529,9 @@ impl TestClient {
         match e {
             Event::Connected => self.connected = true,
             Event::IceConnectionStateChange(s) => self.ice_state = Some(s),
+            Event::EgressBitrateEstimate(str0m::bwe::BweKind::Remb { estimate, .. }) => {
+                self.remb = Some(estimate.as_u64())
+            }
             Event::KeyframeRequest(r) => self
                 .keyframe_requests
                 .push((r.mid.to_string(), r.rid.map(|x| x.to_string()))),

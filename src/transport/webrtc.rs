@@ -872,6 +872,30 @@ impl WebRtcTransport {
         Ok(())
     }
 
+    /// Tells every producer's browser, by REMB, not to send this transport
+    /// more than `bitrate` bps per stream (mediasoup's `setMaxIncomingBitrate`).
+    /// REMB is a one-shot message, so the worker repeats it periodically.
+    pub fn request_remb(&mut self, bitrate: u64, out: &mut TransportOutput) {
+        if self.dead {
+            return;
+        }
+        let streams: Vec<(Mid, Option<Rid>)> = self
+            .producers
+            .iter()
+            .filter(|p| !p.offered.closed)
+            .flat_map(|p| p.encodings.iter().map(move |(_, rid)| (p.mid, *rid)))
+            .collect();
+        let _ = self.guarded(out, |rtc| {
+            let mut api = rtc.direct_api();
+            for (mid, rid) in streams {
+                if let Some(stream) = api.stream_rx_by_mid(mid, rid) {
+                    stream.request_remb(str0m::bwe::Bitrate::bps(bitrate));
+                }
+            }
+        });
+        self.drain(out);
+    }
+
     /// Ask the producer's browser for a keyframe on one encoding (or all).
     pub fn request_keyframe(
         &mut self,

@@ -143,3 +143,40 @@ fn media_flows_from_a_producer_to_a_consumer_through_the_worker() {
         .request("transport.close", &recv_id, json!({}))
         .unwrap();
 }
+
+#[test]
+fn a_peer_that_goes_silent_is_reported_disconnected() {
+    let _serial = crate::common::serial();
+    let mut worker = Worker::start();
+    let (router_id, _caps) = worker.create_router();
+    let (transport_id, answer) = worker.create_transport(&router_id, "udp");
+    let mut peer = UdpPeer::sender();
+    connect(&worker, &mut peer, &transport_id, &answer);
+    assert!(pump_until(&mut [&mut peer], Duration::from_secs(5), |p| p
+        [0]
+    .client
+    .is_connected()));
+    worker.drain_events();
+    // The peer stops answering (its consent checks stop); the server must
+    // notice without being told.
+    let silent_since = Instant::now();
+    let mut disconnected = None;
+    while silent_since.elapsed() < Duration::from_secs(40) && disconnected.is_none() {
+        if let Ok(e) = worker.events.recv_timeout(Duration::from_millis(200)) {
+            if e.target_id == transport_id
+                && e.event == "icestatechange"
+                && e.data["iceState"] == "disconnected"
+            {
+                disconnected = Some(silent_since.elapsed());
+            }
+        }
+    }
+    let after = disconnected.expect("icestatechange 'disconnected' for a silent peer");
+    println!(
+        "silent peer reported disconnected after {:.1} s",
+        after.as_secs_f64()
+    );
+    worker
+        .request("transport.close", &transport_id, json!({}))
+        .unwrap();
+}

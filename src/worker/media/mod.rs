@@ -104,7 +104,13 @@ pub struct Media {
     /// may drive another transport (forwarding), which needs its own.
     outputs: Vec<TransportOutput>,
     routes: Vec<RouteOutput>,
+    /// When the REMB caps of `setMaxIncomingBitrate` are next repeated.
+    next_remb: Option<Instant>,
 }
+
+/// REMB is one-shot: browsers keep the last value, but a lost packet would
+/// lose the cap, so it is repeated at this pace.
+const REMB_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Media {
     pub fn new(
@@ -125,6 +131,7 @@ impl Media {
             deadlines: BinaryHeap::new(),
             outputs: Vec::new(),
             routes: Vec::new(),
+            next_remb: None,
         }
     }
 
@@ -391,8 +398,24 @@ impl Media {
         }
     }
 
+    /// Sends every capped transport's REMB now and plans the next round.
+    pub fn send_rembs(&mut self, now: Instant) {
+        let capped: Vec<(Id, u64)> = self
+            .transports
+            .values()
+            .filter_map(|s| s.max_incoming_bitrate.map(|b| (s.id.clone(), b)))
+            .collect();
+        self.next_remb = (!capped.is_empty()).then(|| now + REMB_INTERVAL);
+        for (id, bitrate) in capped {
+            self.drive(&id, now, |t, out| t.request_remb(bitrate, out));
+        }
+    }
+
     /// Runs every transport (and router) whose deadline has passed.
     pub fn handle_timeouts(&mut self, now: Instant) {
+        if self.next_remb.is_some_and(|t| t <= now) {
+            self.send_rembs(now);
+        }
         while let Some(Reverse((deadline, id))) = self.deadlines.peek().cloned() {
             if deadline > now {
                 break;

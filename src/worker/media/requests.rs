@@ -514,6 +514,8 @@ impl Media {
         let data: BitrateData = parse(data)?;
         self.transport(transport_id)?.max_incoming_bitrate =
             (data.bitrate > 0).then_some(data.bitrate);
+        self.send_rembs(Instant::now());
+        self.timer.notify_one();
         Ok(Value::Null)
     }
 
@@ -892,6 +894,11 @@ impl Media {
             .consumers
             .get_mut(consumer_id)
             .ok_or_else(|| not_found("Consumer", consumer_id))?;
+        // Resuming a running consumer must not restart it (a restart waits
+        // for a keyframe): as mediasoup, a no-op.
+        if consumer.paused == paused {
+            return Ok(Value::Null);
+        }
         consumer.paused = paused;
         let router_id = consumer.router_id.clone();
         let mut route = RouteOutput::default();

@@ -386,6 +386,15 @@ impl Router {
         self.request(pid, tid, layer, kind, now, out);
     }
 
+    /// Keyframe requests from `out` that the caller decided not to send
+    /// (e.g. the consumer's transport cannot carry a keyframe yet): forget
+    /// them, so the next request for those streams is sent at once.
+    pub fn withdraw_keyframe_requests(&mut self, requests: &[KeyframeRequestAction]) {
+        for r in requests {
+            self.throttle.withdraw(&(r.producer_id.clone(), r.encoding));
+        }
+    }
+
     // -- timers -------------------------------------------------------------
 
     pub fn poll_timeout(&self) -> Option<Instant> {

@@ -74,6 +74,12 @@ impl<K: Hash + Eq + Clone> KeyframeRequestThrottle<K> {
         self.last_keyframe.insert(stream.clone(), now);
     }
 
+    /// A request that `request()` let through was not sent after all: the
+    /// next one must go through instead of being absorbed.
+    pub fn withdraw(&mut self, stream: &K) {
+        self.outstanding.remove(stream);
+    }
+
     /// The stream is gone (producer closed).
     pub fn forget(&mut self, stream: &K) {
         self.outstanding.remove(stream);
@@ -135,6 +141,15 @@ mod tests {
         assert_eq!(retry, vec![7]);
         th.keyframe_received(&7, t0 + Duration::from_secs(1));
         assert_eq!(th.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_withdrawn_request_does_not_absorb_the_next_one() {
+        let t0 = Instant::now();
+        let mut th = KeyframeRequestThrottle::new(Duration::from_secs(1));
+        assert!(th.request(5u32, t0));
+        th.withdraw(&5);
+        assert!(th.request(5u32, t0 + Duration::from_millis(30)));
     }
 
     #[test]

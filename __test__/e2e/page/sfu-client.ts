@@ -68,14 +68,17 @@ async function join(opts: SfuJoinOptions = {}): Promise<SfuJoinResult> {
   await device.load({ routerRtpCapabilities });
   const deviceLoadMs = performance.now() - joinStartedAt;
 
+  const tcpOnly = opts.tcpOnly ?? false;
+  recvTransport = await createTransport('recv', tcpOnly);
+  // Others' media first: it does not wait for this page's camera.
+  const consuming = Promise.all((opts.consume ?? []).map((id) => consume(id)));
+
   const gumStart = performance.now();
   local = await getLocalMedia(opts);
   const getUserMediaMs = performance.now() - gumStart;
   showLocalVideo(local);
 
-  const tcpOnly = opts.tcpOnly ?? false;
   sendTransport = await createTransport('send', tcpOnly);
-  recvTransport = await createTransport('recv', tcpOnly);
 
   const produce = async (kind: types.MediaKind): Promise<string | null> => {
     const track = kind === 'audio' ? local?.getAudioTracks()[0] : local?.getVideoTracks()[0];
@@ -86,6 +89,7 @@ async function join(opts: SfuJoinOptions = {}): Promise<SfuJoinResult> {
   };
   const audioProducerId = opts.audio === false ? null : await produce('audio');
   const videoProducerId = opts.video === false ? null : await produce('video');
+  await consuming;
   return { audioProducerId, videoProducerId, deviceLoadMs, getUserMediaMs };
 }
 

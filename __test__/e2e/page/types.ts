@@ -37,6 +37,12 @@ export interface SfuJoinOptions extends LocalMediaOptions {
   /** Produce audio / video (both by default). */
   audio?: boolean;
   video?: boolean;
+  /**
+   * Producers to consume as soon as the receive transport exists, before
+   * this page's own capture and produce: a participant joining a call in
+   * progress, whose first frames are timed from the start of join().
+   */
+  consume?: string[];
 }
 
 export interface SfuJoinResult {

@@ -299,6 +299,7 @@ impl Media {
     /// keyframe they asked for (nothing can be sent before SRTP keys exist):
     /// ask again now, as mediasoup does when a transport connects.
     fn on_transport_connected(&mut self, transport_id: &Id, now: Instant) {
+        tracing::debug!(transport_id = %transport_id, "transport connected");
         let Some(slot) = self.transports.get(transport_id) else {
             return;
         };
@@ -333,6 +334,7 @@ impl Media {
             });
         }
         for request in route.keyframe_requests.drain(..) {
+            tracing::debug!(producer_id = %request.producer_id, encoding = request.encoding, "keyframe requested");
             self.drive(&request.transport_id, now, |t, out| {
                 t.request_keyframe(
                     &request.producer_id,

@@ -62,7 +62,31 @@ pub fn bind_udp(ip: IpAddr, port: Option<u16>, range: PortRange) -> CoreResult<U
     socket
         .set_nonblocking(true)
         .map_err(|e| CoreError::other(format!("cannot set non-blocking: {e}")))?;
+    set_recv_buffer(&socket, UDP_RECV_BUFFER);
     Ok(socket)
+}
+
+/// Receive buffer asked for on every UDP socket. The kernel default (about
+/// 200 KB, some 90 full-size datagrams) overflows when the worker thread is
+/// kept off the CPU for a few tens of milliseconds at high ingress rates: on a
+/// busy host every datagram past that is dropped, and one dropped producer
+/// packet is lost for all of its consumers. The memory is only used while
+/// packets wait; the kernel caps the request at `net.core.rmem_max`.
+const UDP_RECV_BUFFER: i32 = 1 << 20;
+
+fn set_recv_buffer(socket: &UdpSocket, bytes: i32) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: setsockopt only reads `bytes` during the call; a failure
+    // leaves the default buffer, which still works.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&bytes as *const i32).cast(),
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        );
+    }
 }
 
 pub fn bind_tcp(ip: IpAddr, port: Option<u16>, range: PortRange) -> CoreResult<TcpListener> {

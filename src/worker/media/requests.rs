@@ -8,7 +8,9 @@ use super::{ConsumerSlot, Id, Media, ProducerSlot, RouterSlot, TransportSlot};
 use crate::error::{CoreError, CoreResult};
 use crate::ortc::{self, types::*};
 use crate::router::{ConsumerOptions, ProducerOptions, RouteOutput, Router};
-use crate::transport::{DtlsParameters, ListenInfo, WebRtcTransport, WebRtcTransportOptions};
+use crate::transport::{
+    DtlsParameters, DtlsState, ListenInfo, WebRtcTransport, WebRtcTransportOptions,
+};
 use crate::worker::outbox;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -821,7 +823,7 @@ impl Media {
             });
             return Err(e);
         }
-        self.apply_route(&mut route, Instant::now());
+        self.apply_consumer_start(&tid, &mut route);
         if let Some(slot) = self.transports.get_mut(&tid) {
             if data.mid.is_none() {
                 slot.next_mid += 1;
@@ -866,6 +868,28 @@ impl Media {
 
     /// Removes a consumer from its transport and the registries (the router
     /// has already forgotten it, or is told here).
+    /// A consumer (re)starts and the router asks its producer for a
+    /// keyframe. Before the consumer's transport has finished DTLS that
+    /// keyframe could not be sent, and asking would only make the sender
+    /// ignore the next request (it honours one per ~300 ms): the transport's
+    /// connection asks instead (see `on_transport_connected`).
+    fn apply_consumer_start(&mut self, transport_id: &Id, route: &mut RouteOutput) {
+        let Some(slot) = self.transports.get(transport_id) else {
+            return;
+        };
+        if slot.transport.dtls_state() != DtlsState::Connected
+            && !route.keyframe_requests.is_empty()
+        {
+            if let Some(router) = self.routers.get_mut(&slot.router_id) {
+                router
+                    .routing
+                    .withdraw_keyframe_requests(&route.keyframe_requests);
+            }
+            route.keyframe_requests.clear();
+        }
+        self.apply_route(route, Instant::now());
+    }
+
     fn forget_consumer(&mut self, consumer_id: &str) {
         let Some(consumer) = self.consumers.remove(consumer_id) else {
             return;
@@ -900,7 +924,7 @@ impl Media {
             return Ok(Value::Null);
         }
         consumer.paused = paused;
-        let router_id = consumer.router_id.clone();
+        let (router_id, tid) = (consumer.router_id.clone(), consumer.transport_id.clone());
         let mut route = RouteOutput::default();
         if let Some(router) = self.routers.get_mut(&router_id) {
             if paused {
@@ -911,7 +935,7 @@ impl Media {
                     .resume_consumer(consumer_id, Instant::now(), &mut route);
             }
         }
-        self.apply_route(&mut route, Instant::now());
+        self.apply_consumer_start(&tid, &mut route);
         Ok(Value::Null)
     }
 

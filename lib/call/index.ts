@@ -1,7 +1,7 @@
 /**
  * opencall/call: the server half of the call layer. Calls move between P2P
  * and SFU on their own; plug `attachCallService` into an existing Socket.IO
- * server. See EVENTS.md for the wire protocol.
+ * server. The wire protocol is documented in the README ("The call layer").
  */
 export {
   CallService,

@@ -1,5 +1,5 @@
 /**
- * The wire protocol of `opencall/call` (see lib/call/EVENTS.md), as the
+ * The wire protocol of `opencall/call` (documented in the README, "The call layer"), as the
  * browser sees it. The shared state shapes come from the server's own types
  * (type-only: nothing of the server is bundled), so both sides stay in step.
  */

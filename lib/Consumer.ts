@@ -4,7 +4,6 @@ import type {
   ConsumerDump,
   ConsumerEvents,
   ConsumerLayers,
-  ConsumerObserver,
   ConsumerObserverEvents,
   ConsumerScore,
   ConsumerStat,
@@ -12,7 +11,7 @@ import type {
   ConsumerTraceEventType,
   ConsumerType,
 } from './ConsumerTypes';
-import { EnhancedEventEmitter } from './enhancedEvents';
+import { TransportChild } from './ChannelObject';
 import { InvalidStateError } from './errors';
 import type { AppData } from './indexTypes';
 import { Logger } from './Logger';
@@ -52,24 +51,20 @@ function layersFromNative(layers: any): ConsumerLayers | undefined {
 }
 
 export class ConsumerImpl<ConsumerAppData extends AppData = AppData>
-  extends EnhancedEventEmitter<ConsumerEvents>
+  extends TransportChild<ConsumerEvents, ConsumerObserverEvents, ConsumerAppData>
   implements Consumer<ConsumerAppData>
 {
-  readonly #id: string;
+  protected readonly requestPrefix = 'consumer';
   readonly #producerId: string;
   readonly #kind: MediaKind;
   readonly #rtpParameters: RtpParameters;
   readonly #type: ConsumerType;
-  readonly #channel: Channel;
-  #closed = false;
   #paused: boolean;
   #producerPaused: boolean;
   #priority = 1;
   #score: ConsumerScore;
   #preferredLayers?: ConsumerLayers;
   #currentLayers?: ConsumerLayers;
-  #appData: ConsumerAppData;
-  readonly #observer: ConsumerObserver = new EnhancedEventEmitter<ConsumerObserverEvents>();
 
   constructor({
     consumerId,
@@ -85,9 +80,8 @@ export class ConsumerImpl<ConsumerAppData extends AppData = AppData>
     channel,
     appData,
   }: ConsumerInternal<ConsumerAppData>) {
-    super();
+    super(consumerId, channel, appData);
     logger.debug('constructor()');
-    this.#id = consumerId;
     this.#producerId = producerId;
     this.#kind = kind;
     this.#rtpParameters = rtpParameters;
@@ -97,21 +91,11 @@ export class ConsumerImpl<ConsumerAppData extends AppData = AppData>
     this.#score = score ?? { score: 10, producerScore: 10, producerScores: [] };
     this.#preferredLayers = layersFromNative(preferredLayers);
     this.#currentLayers = layersFromNative(currentLayers);
-    this.#channel = channel;
-    this.#appData = appData;
-    this.#channel.on(this.#id, (event: string, data: any) => this.#onWorkerEvent(event, data));
-  }
-
-  get id(): string {
-    return this.#id;
+    this.channel.on(this.id, (event: string, data: any) => this.#onWorkerEvent(event, data));
   }
 
   get producerId(): string {
     return this.#producerId;
-  }
-
-  get closed(): boolean {
-    return this.#closed;
   }
 
   get kind(): MediaKind {
@@ -150,83 +134,40 @@ export class ConsumerImpl<ConsumerAppData extends AppData = AppData>
     return this.#currentLayers;
   }
 
-  get appData(): ConsumerAppData {
-    return this.#appData;
-  }
-
-  set appData(appData: ConsumerAppData) {
-    this.#appData = appData;
-  }
-
-  get observer(): ConsumerObserver {
-    return this.#observer;
-  }
-
-  /** @internal */
-  get channelForTesting(): Channel {
-    return this.#channel;
-  }
-
-  close(): void {
-    if (this.#closed) {
-      return;
-    }
-    logger.debug('close()');
-    this.#closed = true;
-    this.#channel.removeAllListeners(this.#id);
-    this.#channel.request('consumer.close', this.#id).catch(() => {
-      // the transport, router or worker may be gone already
-    });
-    this.emit('@close');
-    this.#observer.safeEmit('close');
-  }
-
-  /** @internal The transport closed: the worker already dropped this consumer. */
-  transportClosed(): void {
-    if (this.#closed) {
-      return;
-    }
-    logger.debug('transportClosed()');
-    this.#closed = true;
-    this.#channel.removeAllListeners(this.#id);
-    this.safeEmit('transportclose');
-    this.#observer.safeEmit('close');
-  }
-
   async dump(): Promise<ConsumerDump> {
     this.#assertOpen();
-    return this.#channel.request('consumer.dump', this.#id);
+    return this.channel.request('consumer.dump', this.id);
   }
 
   async getStats(): Promise<(ConsumerStat | ProducerStat)[]> {
     this.#assertOpen();
-    const stats = await this.#channel.request('consumer.getStats', this.#id);
+    const stats = await this.channel.request('consumer.getStats', this.id);
     return (stats as (ConsumerStat | ProducerStat)[]).map(withoutNulls);
   }
 
   async pause(): Promise<void> {
     logger.debug('pause()');
     this.#assertOpen();
-    await this.#channel.request('consumer.pause', this.#id);
+    await this.channel.request('consumer.pause', this.id);
     const wasPaused = this.#paused;
     this.#paused = true;
     // The observer reports whether media flows: a consumer whose producer is
     // paused was already reported paused.
     if (!wasPaused && !this.#producerPaused) {
-      this.#observer.safeEmit('pause');
+      this.observer.safeEmit('pause');
     }
   }
 
   async resume(): Promise<void> {
     logger.debug('resume()');
     this.#assertOpen();
-    await this.#channel.request('consumer.resume', this.#id);
+    await this.channel.request('consumer.resume', this.id);
     const wasPaused = this.#paused;
     this.#paused = false;
     // Resuming while the producer is paused flows nothing yet: 'resume' comes
     // with 'producerresume'.
     if (wasPaused && !this.#producerPaused) {
-      this.#observer.safeEmit('resume');
+      this.observer.safeEmit('resume');
     }
   }
 
@@ -242,7 +183,7 @@ export class ConsumerImpl<ConsumerAppData extends AppData = AppData>
     ) {
       throw new TypeError('if given, temporalLayer must be a number');
     }
-    const answer = await this.#channel.request('consumer.setPreferredLayers', this.#id, {
+    const answer = await this.channel.request('consumer.setPreferredLayers', this.id, {
       spatialLayer,
       temporalLayer,
     });
@@ -256,7 +197,7 @@ export class ConsumerImpl<ConsumerAppData extends AppData = AppData>
     if (typeof priority !== 'number' || !Number.isFinite(priority) || priority <= 0) {
       throw new TypeError('priority must be a positive number');
     }
-    const answer = await this.#channel.request('consumer.setPriority', this.#id, { priority });
+    const answer = await this.channel.request('consumer.setPriority', this.id, { priority });
     this.#priority = typeof answer?.priority === 'number' ? answer.priority : priority;
   }
 
@@ -268,18 +209,18 @@ export class ConsumerImpl<ConsumerAppData extends AppData = AppData>
   async requestKeyFrame(): Promise<void> {
     logger.debug('requestKeyFrame()');
     this.#assertOpen();
-    await this.#channel.request('consumer.requestKeyFrame', this.#id);
+    await this.channel.request('consumer.requestKeyFrame', this.id);
   }
 
   async enableTraceEvent(types: ConsumerTraceEventType[] = []): Promise<void> {
     logger.debug('enableTraceEvent()');
     const known = filterTraceEventTypes(types, CONSUMER_TRACE_EVENT_TYPES, logger);
     this.#assertOpen();
-    await this.#channel.request('consumer.enableTraceEvent', this.#id, { types: known });
+    await this.channel.request('consumer.enableTraceEvent', this.id, { types: known });
   }
 
   #assertOpen(): void {
-    if (this.#closed) {
+    if (this.closed) {
       throw new InvalidStateError('Consumer closed');
     }
   }
@@ -287,15 +228,13 @@ export class ConsumerImpl<ConsumerAppData extends AppData = AppData>
   #onWorkerEvent(event: string, data: any): void {
     switch (event) {
       case 'producerclose': {
-        if (this.#closed) {
+        // The worker has removed the consumer already: no request to send.
+        if (!this.markClosed()) {
           break;
         }
-        // The worker has removed the consumer already: no request to send.
-        this.#closed = true;
-        this.#channel.removeAllListeners(this.#id);
         this.emit('@producerclose');
         this.safeEmit('producerclose');
-        this.#observer.safeEmit('close');
+        this.observer.safeEmit('close');
         break;
       }
       case 'producerpause': {
@@ -305,7 +244,7 @@ export class ConsumerImpl<ConsumerAppData extends AppData = AppData>
         this.#producerPaused = true;
         this.safeEmit('producerpause');
         if (!this.#paused) {
-          this.#observer.safeEmit('pause');
+          this.observer.safeEmit('pause');
         }
         break;
       }
@@ -316,7 +255,7 @@ export class ConsumerImpl<ConsumerAppData extends AppData = AppData>
         this.#producerPaused = false;
         this.safeEmit('producerresume');
         if (!this.#paused) {
-          this.#observer.safeEmit('resume');
+          this.observer.safeEmit('resume');
         }
         break;
       }
@@ -324,20 +263,20 @@ export class ConsumerImpl<ConsumerAppData extends AppData = AppData>
         const score = data as ConsumerScore;
         this.#score = score;
         this.safeEmit('score', score);
-        this.#observer.safeEmit('score', score);
+        this.observer.safeEmit('score', score);
         break;
       }
       case 'layerschange': {
         const layers = layersFromNative(data);
         this.#currentLayers = layers;
         this.safeEmit('layerschange', layers);
-        this.#observer.safeEmit('layerschange', layers);
+        this.observer.safeEmit('layerschange', layers);
         break;
       }
       case 'trace': {
         const trace = data as ConsumerTraceEventData;
         this.safeEmit('trace', trace);
-        this.#observer.safeEmit('trace', trace);
+        this.observer.safeEmit('trace', trace);
         break;
       }
       default:

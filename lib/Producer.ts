@@ -1,5 +1,5 @@
 import type { Channel } from './Channel';
-import { EnhancedEventEmitter } from './enhancedEvents';
+import { TransportChild } from './ChannelObject';
 import { InvalidStateError, UnsupportedError } from './errors';
 import type { AppData } from './indexTypes';
 import { Logger } from './Logger';
@@ -7,7 +7,6 @@ import type {
   Producer,
   ProducerDump,
   ProducerEvents,
-  ProducerObserver,
   ProducerObserverEvents,
   ProducerScore,
   ProducerStat,
@@ -68,20 +67,16 @@ export type ProducerInternal<ProducerAppData> = {
 };
 
 export class ProducerImpl<ProducerAppData extends AppData = AppData>
-  extends EnhancedEventEmitter<ProducerEvents>
+  extends TransportChild<ProducerEvents, ProducerObserverEvents, ProducerAppData>
   implements Producer<ProducerAppData>
 {
-  readonly #id: string;
+  protected readonly requestPrefix = 'producer';
   readonly #kind: MediaKind;
   readonly #rtpParameters: RtpParameters;
   readonly #type: ProducerType;
   readonly #consumableRtpParameters: RtpParameters;
-  readonly #channel: Channel;
-  #closed = false;
   #paused: boolean;
   #score: ProducerScore[] = [];
-  #appData: ProducerAppData;
-  readonly #observer: ProducerObserver = new EnhancedEventEmitter<ProducerObserverEvents>();
 
   constructor({
     producerId,
@@ -93,25 +88,14 @@ export class ProducerImpl<ProducerAppData extends AppData = AppData>
     channel,
     appData,
   }: ProducerInternal<ProducerAppData>) {
-    super();
+    super(producerId, channel, appData);
     logger.debug('constructor()');
-    this.#id = producerId;
     this.#kind = kind;
     this.#rtpParameters = rtpParameters;
     this.#type = type;
     this.#consumableRtpParameters = consumableRtpParameters;
     this.#paused = paused;
-    this.#channel = channel;
-    this.#appData = appData;
-    this.#channel.on(this.#id, (event: string, data: any) => this.#onWorkerEvent(event, data));
-  }
-
-  get id(): string {
-    return this.#id;
-  }
-
-  get closed(): boolean {
-    return this.#closed;
+    this.channel.on(this.id, (event: string, data: any) => this.#onWorkerEvent(event, data));
   }
 
   get kind(): MediaKind {
@@ -138,83 +122,38 @@ export class ProducerImpl<ProducerAppData extends AppData = AppData>
     return this.#score;
   }
 
-  get appData(): ProducerAppData {
-    return this.#appData;
-  }
-
-  set appData(appData: ProducerAppData) {
-    this.#appData = appData;
-  }
-
-  get observer(): ProducerObserver {
-    return this.#observer;
-  }
-
-  /** @internal */
-  get channelForTesting(): Channel {
-    return this.#channel;
-  }
-
-  close(): void {
-    if (this.#closed) {
-      return;
-    }
-    logger.debug('close()');
-    this.#closed = true;
-    this.#channel.removeAllListeners(this.#id);
-    // The worker closes the producer's consumers and tells each of them
-    // ('producerclose'); nothing to wait for here.
-    this.#channel.request('producer.close', this.#id).catch(() => {
-      // the transport, router or worker may be gone already
-    });
-    this.emit('@close');
-    this.#observer.safeEmit('close');
-  }
-
-  /** @internal The transport closed: the worker already dropped this producer. */
-  transportClosed(): void {
-    if (this.#closed) {
-      return;
-    }
-    logger.debug('transportClosed()');
-    this.#closed = true;
-    this.#channel.removeAllListeners(this.#id);
-    this.safeEmit('transportclose');
-    this.#observer.safeEmit('close');
-  }
-
   async dump(): Promise<ProducerDump> {
     this.#assertOpen();
-    return this.#channel.request('producer.dump', this.#id);
+    return this.channel.request('producer.dump', this.id);
   }
 
   async getStats(): Promise<ProducerStat[]> {
     this.#assertOpen();
-    const stats = await this.#channel.request('producer.getStats', this.#id);
+    const stats = await this.channel.request('producer.getStats', this.id);
     return (stats as ProducerStat[]).map(withoutNulls);
   }
 
   async pause(): Promise<void> {
     logger.debug('pause()');
     this.#assertOpen();
-    await this.#channel.request('producer.pause', this.#id);
+    await this.channel.request('producer.pause', this.id);
     // State changes when the worker answers; answers come in request order,
     // so unawaited pause()/resume() sequences still fire one event per change.
     const wasPaused = this.#paused;
     this.#paused = true;
     if (!wasPaused) {
-      this.#observer.safeEmit('pause');
+      this.observer.safeEmit('pause');
     }
   }
 
   async resume(): Promise<void> {
     logger.debug('resume()');
     this.#assertOpen();
-    await this.#channel.request('producer.resume', this.#id);
+    await this.channel.request('producer.resume', this.id);
     const wasPaused = this.#paused;
     this.#paused = false;
     if (wasPaused) {
-      this.#observer.safeEmit('resume');
+      this.observer.safeEmit('resume');
     }
   }
 
@@ -222,7 +161,7 @@ export class ProducerImpl<ProducerAppData extends AppData = AppData>
     logger.debug('enableTraceEvent()');
     const known = filterTraceEventTypes(types, PRODUCER_TRACE_EVENT_TYPES, logger);
     this.#assertOpen();
-    await this.#channel.request('producer.enableTraceEvent', this.#id, { types: known });
+    await this.channel.request('producer.enableTraceEvent', this.id, { types: known });
   }
 
   send(rtpPacket: Buffer): void {
@@ -235,7 +174,7 @@ export class ProducerImpl<ProducerAppData extends AppData = AppData>
   }
 
   #assertOpen(): void {
-    if (this.#closed) {
+    if (this.closed) {
       throw new InvalidStateError('Producer closed');
     }
   }
@@ -246,19 +185,19 @@ export class ProducerImpl<ProducerAppData extends AppData = AppData>
         const score = (Array.isArray(data) ? data : []) as ProducerScore[];
         this.#score = score;
         this.safeEmit('score', score);
-        this.#observer.safeEmit('score', score);
+        this.observer.safeEmit('score', score);
         break;
       }
       case 'videoorientationchange': {
         const orientation = data as ProducerVideoOrientation;
         this.safeEmit('videoorientationchange', orientation);
-        this.#observer.safeEmit('videoorientationchange', orientation);
+        this.observer.safeEmit('videoorientationchange', orientation);
         break;
       }
       case 'trace': {
         const trace = data as ProducerTraceEventData;
         this.safeEmit('trace', trace);
-        this.#observer.safeEmit('trace', trace);
+        this.observer.safeEmit('trace', trace);
         break;
       }
       default:

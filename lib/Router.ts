@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Channel } from './Channel';
-import { EnhancedEventEmitter } from './enhancedEvents';
+import { ChannelObject } from './ChannelObject';
 import { InvalidStateError, UnsupportedError } from './errors';
 import type { AppData } from './indexTypes';
 import { Logger } from './Logger';
@@ -13,7 +13,6 @@ import type {
   Router,
   RouterDump,
   RouterEvents,
-  RouterObserver,
   RouterObserverEvents,
 } from './RouterTypes';
 import type { WebRtcTransport, WebRtcTransportOptions } from './WebRtcTransportTypes';
@@ -48,84 +47,54 @@ type RouterInternal<RouterAppData> = {
 };
 
 export class RouterImpl<RouterAppData extends AppData = AppData>
-  extends EnhancedEventEmitter<RouterEvents>
+  extends ChannelObject<RouterEvents, RouterObserverEvents, RouterAppData>
   implements Router<RouterAppData>
 {
-  readonly #id: string;
   readonly #rtpCapabilities: RtpCapabilitiesWithPayloadTypes;
-  readonly #channel: Channel;
-  #closed = false;
-  #appData: RouterAppData;
   readonly #children = new Set<RouterChild>();
   readonly #producers = new Map<string, RoutedProducer>();
-  readonly #observer: RouterObserver = new EnhancedEventEmitter<RouterObserverEvents>();
 
   constructor({ routerId, rtpCapabilities, channel, appData }: RouterInternal<RouterAppData>) {
-    super();
-    this.#id = routerId;
+    super(routerId, channel, appData);
     this.#rtpCapabilities = rtpCapabilities;
-    this.#channel = channel;
-    this.#appData = appData;
-  }
-
-  get id(): string {
-    return this.#id;
-  }
-
-  get closed(): boolean {
-    return this.#closed;
   }
 
   get rtpCapabilities(): RtpCapabilitiesWithPayloadTypes {
     return this.#rtpCapabilities;
   }
 
-  get appData(): RouterAppData {
-    return this.#appData;
-  }
-
-  set appData(appData: RouterAppData) {
-    this.#appData = appData;
-  }
-
-  get observer(): RouterObserver {
-    return this.#observer;
-  }
-
-  /** @internal */
-  get channel(): Channel {
-    return this.#channel;
+  /** @internal Transports are created on this router's worker channel. */
+  override get channel(): Channel {
+    return super.channel;
   }
 
   close(): void {
-    if (this.#closed) {
+    if (!this.markClosed()) {
       return;
     }
     logger.debug('close()');
-    this.#closed = true;
-    this.#channel.request('worker.closeRouter', this.#id).catch(() => {
+    this.channel.request('worker.closeRouter', this.id).catch(() => {
       // the worker may be gone already; the router is closed either way
     });
     this.#closeChildren();
     this.emit('@close');
-    this.#observer.safeEmit('close');
+    this.observer.safeEmit('close');
   }
 
   /** @internal The worker closed: close without talking to it. */
   workerClosed(): void {
-    if (this.#closed) {
+    if (!this.markClosed()) {
       return;
     }
     logger.debug('workerClosed()');
-    this.#closed = true;
     this.#closeChildren();
     this.safeEmit('workerclose');
-    this.#observer.safeEmit('close');
+    this.observer.safeEmit('close');
   }
 
   async dump(): Promise<RouterDump> {
     this.#assertOpen();
-    return this.#channel.request('router.dump', this.#id);
+    return this.channel.request('router.dump', this.id);
   }
 
   async createWebRtcTransport<WebRtcTransportAppData extends AppData = AppData>(
@@ -136,7 +105,7 @@ export class RouterImpl<RouterAppData extends AppData = AppData>
     // Throws TypeError / UnsupportedError before anything reaches the worker.
     const request = webRtcTransportRequest(options);
     const transportId = randomUUID();
-    const data = await this.#channel.request('router.createWebRtcTransport', this.#id, {
+    const data = await this.channel.request('router.createWebRtcTransport', this.id, {
       transportId,
       ...request,
     });
@@ -145,14 +114,14 @@ export class RouterImpl<RouterAppData extends AppData = AppData>
     const transport = new WebRtcTransportImpl<WebRtcTransportAppData>({
       transportId,
       router: this as unknown as RouterImpl,
-      channel: this.#channel,
+      channel: this.channel,
       appData: options.appData ?? ({} as WebRtcTransportAppData),
       data,
       request,
       options,
     });
     this.addChild(transport);
-    this.#observer.safeEmit('newtransport', transport);
+    this.observer.safeEmit('newtransport', transport);
     return transport;
   }
 
@@ -249,7 +218,7 @@ export class RouterImpl<RouterAppData extends AppData = AppData>
   }
 
   #assertOpen(): void {
-    if (this.#closed) {
+    if (this.closed) {
       throw new InvalidStateError('Router closed');
     }
   }

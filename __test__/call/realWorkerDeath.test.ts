@@ -46,7 +46,7 @@ test('a worker that dies under an SFU call is replaced and the call moves to a l
 
     const rebuilt = await waitFor(async () => {
       const call = await service.getCall('room');
-      return call && call.routerId !== sfu.routerId && call.mode === 'sfu' && !call.transition ? call : undefined;
+      return call?.routerId && call.routerId !== sfu.routerId && call.mode === 'sfu' && !call.transition ? call : undefined;
     }, 'the call rebuilt on another router');
     expect(rebuilt.participants.map((p) => p.id).sort()).toEqual(['a', 'b', 'c']);
     const switches = signals.filter((s) => s.event === 'call:mode-switch').map((s) => (s.payload as any).trigger);

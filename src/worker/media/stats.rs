@@ -109,54 +109,92 @@ pub fn producer_scores(transport: &WebRtcTransport, producer_id: &str) -> Value 
     )
 }
 
-pub fn inbound_rtp(s: &ProducerStats, kind: &str, mime_type: &str, bitrate: u64) -> Value {
+/// What mediasoup's `inbound-rtp` and `outbound-rtp` stats have in common.
+struct RtpStreamFigures<'a> {
+    kind: &'a str,
+    mime_type: &'a str,
+    ssrc: u32,
+    packets_lost: u64,
+    loss: Option<f32>,
+    nacks: u64,
+    plis: u64,
+    firs: u64,
+    score: u8,
+    packets: u64,
+    bytes: u64,
+    bitrate: u64,
+    rtt: Option<std::time::Duration>,
+}
+
+fn rtp_stream(stat_type: &str, f: RtpStreamFigures<'_>) -> Value {
     json!({
-        "type": "inbound-rtp",
+        "type": stat_type,
         "timestamp": timestamp_ms(),
-        "ssrc": s.ssrc.unwrap_or(0),
-        "rid": s.rid,
-        "kind": kind,
-        "mimeType": mime_type,
-        "packetsLost": 0,
-        "fractionLost": s.loss.map(|l| (l * 256.0) as u32).unwrap_or(0),
+        "ssrc": f.ssrc,
+        "kind": f.kind,
+        "mimeType": f.mime_type,
+        "packetsLost": f.packets_lost,
+        // RTCP's 8-bit fixed-point fraction, as mediasoup reports it.
+        "fractionLost": f.loss.map(|l| (l * 256.0) as u32).unwrap_or(0),
         "packetsDiscarded": 0,
         "packetsRetransmitted": 0,
         "packetsRepaired": 0,
-        "nackCount": s.nacks,
-        "nackPacketCount": s.nacks,
-        "pliCount": s.plis,
-        "firCount": s.firs,
-        "score": s.score,
-        "packetCount": s.packets,
-        "byteCount": s.bytes,
-        "bitrate": bitrate,
-        "roundTripTime": s.rtt.map(|d| d.as_secs_f64() * 1000.0),
-        "jitter": s.jitter,
-        "bitrateByLayer": {},
+        "nackCount": f.nacks,
+        "nackPacketCount": f.nacks,
+        "pliCount": f.plis,
+        "firCount": f.firs,
+        "score": f.score,
+        "packetCount": f.packets,
+        "byteCount": f.bytes,
+        "bitrate": f.bitrate,
+        "roundTripTime": f.rtt.map(|d| d.as_secs_f64() * 1000.0),
     })
 }
 
+pub fn inbound_rtp(s: &ProducerStats, kind: &str, mime_type: &str, bitrate: u64) -> Value {
+    let mut stat = rtp_stream(
+        "inbound-rtp",
+        RtpStreamFigures {
+            kind,
+            mime_type,
+            ssrc: s.ssrc.unwrap_or(0),
+            packets_lost: 0,
+            loss: s.loss,
+            nacks: s.nacks,
+            plis: s.plis,
+            firs: s.firs,
+            score: s.score,
+            packets: s.packets,
+            bytes: s.bytes,
+            bitrate,
+            rtt: s.rtt,
+        },
+    );
+    stat["rid"] = json!(s.rid);
+    stat["jitter"] = json!(s.jitter);
+    stat["bitrateByLayer"] = json!({});
+    stat
+}
+
 pub fn outbound_rtp(s: &ConsumerStats, kind: &str, mime_type: &str, bitrate: u64) -> Value {
-    json!({
-        "type": "outbound-rtp",
-        "timestamp": timestamp_ms(),
-        "ssrc": s.ssrc,
-        "rtxSsrc": s.rtx_ssrc,
-        "kind": kind,
-        "mimeType": mime_type,
-        "packetsLost": s.packets_lost.unwrap_or(0),
-        "fractionLost": s.loss.map(|l| (l * 256.0) as u32).unwrap_or(0),
-        "packetsDiscarded": 0,
-        "packetsRetransmitted": 0,
-        "packetsRepaired": 0,
-        "nackCount": s.nacks,
-        "nackPacketCount": s.nacks,
-        "pliCount": s.plis,
-        "firCount": s.firs,
-        "score": s.score,
-        "packetCount": s.packets,
-        "byteCount": s.bytes,
-        "bitrate": bitrate,
-        "roundTripTime": s.rtt.map(|d| d.as_secs_f64() * 1000.0),
-    })
+    let mut stat = rtp_stream(
+        "outbound-rtp",
+        RtpStreamFigures {
+            kind,
+            mime_type,
+            ssrc: s.ssrc,
+            packets_lost: s.packets_lost.unwrap_or(0),
+            loss: s.loss,
+            nacks: s.nacks,
+            plis: s.plis,
+            firs: s.firs,
+            score: s.score,
+            packets: s.packets,
+            bytes: s.bytes,
+            bitrate,
+            rtt: s.rtt,
+        },
+    );
+    stat["rtxSsrc"] = json!(s.rtx_ssrc);
+    stat
 }

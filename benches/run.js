@@ -125,6 +125,60 @@ function workerRssBytes(worker) {
   return process.memoryUsage().rss;
 }
 
+/** Inodes of the sockets a process holds (Linux; empty elsewhere). */
+function socketInodes(pid) {
+  const inodes = new Set();
+  try {
+    for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m) inodes.add(m[1]);
+      } catch {
+        /* closed meanwhile */
+      }
+    }
+  } catch {
+    /* no /proc */
+  }
+  return inodes;
+}
+
+/**
+ * Datagrams the kernel dropped because a UDP socket's receive buffer was
+ * full, summed per side: `sfu` (the process holding the workers: its
+ * ingress) and `gen` (the load generator: its receivers). Loss with drops on
+ * the SFU side means the worker fell behind; on the generator side, that the
+ * generator did. Cumulative counters; take a difference.
+ */
+function udpDrops(sfuPid, genPid) {
+  const sides = { sfu: socketInodes(sfuPid), gen: socketInodes(genPid) };
+  const drops = { sfu: 0, gen: 0 };
+  let text = '';
+  try {
+    text = fs.readFileSync('/proc/net/udp', 'utf8') + fs.readFileSync('/proc/net/udp6', 'utf8');
+  } catch {
+    return null;
+  }
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+    if (f.length < 13 || !/^\d+:$/.test(f[0])) continue;
+    for (const side of ['sfu', 'gen']) if (sides[side].has(f[9])) drops[side] += Number(f[12]);
+  }
+  return drops;
+}
+
+/** The process whose sockets a worker uses: its own for subprocess
+ *  workers (mediasoup), this one for thread workers (opencall). */
+function workerProcessPid(worker) {
+  try {
+    const status = fs.readFileSync(`/proc/${worker.pid}/status`, 'utf8');
+    return Number(/Tgid:\s+(\d+)/.exec(status)[1]);
+  } catch {
+    return process.pid;
+  }
+}
+
 async function cpuSeconds(worker) {
   const u = await worker.getResourceUsage();
   return (u.ru_utime + u.ru_stime) / 1000;
@@ -265,15 +319,24 @@ async function setupCall(gen, router, { participants, fanout, measured, ops }) {
 async function measure(gen, workers, rates, mode) {
   let before;
   let after;
+  let dropsBefore;
+  const sfuPid = workerProcessPid(workers[0]);
   const result = await gen.call(
     { cmd: 'run', ...rates, warmupMs: mode.warmupMs, durationMs: mode.durationMs },
     (event) => {
-      if (event === 'window_start') before = Promise.all(workers.map(cpuSeconds));
+      if (event === 'window_start') {
+        before = Promise.all(workers.map(cpuSeconds));
+        dropsBefore = udpDrops(sfuPid, gen.proc.pid);
+      }
       if (event === 'window_end') after = Promise.all(workers.map(cpuSeconds));
     },
   );
+  // After the generator's drain period, so that late drops are counted.
+  const dropsAfter = udpDrops(sfuPid, gen.proc.pid);
   const [b, a] = [await before, await after];
   result.workerCpuSeconds = a.map((x, i) => x - b[i]);
+  result.generatorCpu = result.generatorCpuSeconds / result.windowSeconds;
+  result.udpDrops = dropsBefore && dropsAfter ? { sfu: dropsAfter.sfu - dropsBefore.sfu, gen: dropsAfter.gen - dropsBefore.gen } : null;
   const cpu = result.workerCpuSeconds.reduce((x, y) => x + y, 0);
   result.cpuPerForward = result.receivedForwards ? cpu / result.receivedForwards : null;
   result.cpuUtilization = Math.max(...result.workerCpuSeconds) / result.windowSeconds;
@@ -313,7 +376,7 @@ async function forwarding(sfu, gen, mode, report) {
     rows.push(row);
     console.log(
       `  fan-out 1→${n}: ${fmtUs(r.cpuPerForward)} µs/pkt (floor ${fmtUs(floor.cpuPerForward)}, ×${fmt(row.ratio, 2)}), ` +
-        `${fmt(r.forwardedPps, 0)} pkt/s, loss ${fmtPct(r.loss)}, p50/p99 ${fmt(r.latencyUs.p50, 0)}/${fmt(r.latencyUs.p99, 0)} µs`,
+        `${fmt(r.forwardedPps, 0)} pkt/s, loss ${fmtPct(r.loss)} (${fmtSides(r)}), p50/p99 ${fmt(r.latencyUs.p50, 0)}/${fmt(r.latencyUs.p99, 0)} µs`,
     );
   }
   report.forwarding = rows;
@@ -330,7 +393,7 @@ async function maxload(sfu, gen, mode, report) {
     const r = await measure(gen, [worker], ratesFor(target, n), mode);
     steps.push({ targetPps: target, ...r });
     console.log(
-      `  load ${target} pkt/s: forwarded ${fmt(r.forwardedPps, 0)}, loss ${fmtPct(r.loss)}, worker CPU ${fmtPct(r.cpuUtilization)}, ` +
+      `  load ${target} pkt/s: forwarded ${fmt(r.forwardedPps, 0)}, loss ${fmtPct(r.loss)} (${fmtSides(r)}), worker CPU ${fmtPct(r.cpuUtilization)}, ` +
         `${fmtUs(r.cpuPerForward)} µs/pkt, p50/p99 ${fmt(r.latencyUs.p50, 0)}/${fmt(r.latencyUs.p99, 0)} µs`,
     );
     if (r.loss > 0.01) break;
@@ -409,7 +472,7 @@ async function scale(sfu, gen, mode, report) {
     const cp = r.controlPlaneMs;
     console.log(
       `  ${calls} × ${participants}: ${fmt(r.cpuPerParticipantPct, 2)} % core/participant, ${fmt(r.forwardedPps, 0)} pkt/s, ` +
-        `loss ${fmtPct(r.loss)}, RSS ${fmt(r.rssPerTransportKB, 0)} KB/transport (all-in), ` +
+        `loss ${fmtPct(r.loss)} (${fmtSides(r)}), worker CPU ${fmtPct(r.cpuUtilization)}, RSS ${fmt(r.rssPerTransportKB, 0)} KB/transport (all-in), ` +
         `control p50/p99 ms: create ${fmt(cp.create.p50, 2)}/${fmt(cp.create.p99, 2)} connect ${fmt(cp.connect.p50, 2)}/${fmt(cp.connect.p99, 2)} ` +
         `produce ${fmt(cp.produce.p50, 2)}/${fmt(cp.produce.p99, 2)} consume ${fmt(cp.consume.p50, 2)}/${fmt(cp.consume.p99, 2)}`,
     );
@@ -487,6 +550,10 @@ async function multicore(sfu, gen, mode, report) {
 const fmt = (v, d = 1) => (v === null || v === undefined || Number.isNaN(v) ? '–' : Number(v).toFixed(d));
 const fmtUs = (s) => (s ? (s * 1e6).toFixed(2) : '–');
 const fmtPct = (v) => (v === null || v === undefined ? '–' : `${(v * 100).toFixed(1)} %`);
+/** Who may have dropped: the generator's CPU share and the kernel's drops
+ *  at each side's sockets. */
+const fmtSides = (r) =>
+  `gen CPU ${fmtPct(r.generatorCpu)}` + (r.udpDrops ? `, drops SFU ${r.udpDrops.sfu} / gen ${r.udpDrops.gen}` : '');
 const ok = (good) => (good === null ? '' : good ? ' ✓' : ' ✗');
 
 function table(results, janusReport) {
@@ -510,6 +577,10 @@ function table(results, janusReport) {
     );
   });
   row('max loss-free forwarded pkt/s (1 worker)', '', (r) => (r.maxload ? `${fmt(r.maxload.maxLossFreePps, 0)} at ${fmtPct(r.maxload.cpuUtilizationAtMax)} CPU` : null));
+  row('  first lossy step (generator CPU, UDP drops)', '', (r) => {
+    const last = r.maxload?.steps.at(-1);
+    return last && last.loss > 0.01 ? `${fmt(last.targetPps, 0)}: ${fmtPct(last.loss)} (${fmtSides(last)})` : null;
+  });
   row('pkt/s per worker core (1 / CPU per pkt at max)', `≥ ${TARGETS.ppsPerCore}`, (r) =>
     r.maxload ? fmt(r.maxload.ppsPerCoreEstimate, 0) + ok(r.maxload.ppsPerCoreEstimate >= TARGETS.ppsPerCore) : null,
   );
@@ -525,7 +596,9 @@ function table(results, janusReport) {
   for (const [i, [c, p]] of (Object.values(results).find((r) => r.scale)?.scale.map((s) => [s.calls, s.participants]) ?? []).entries()) {
     const s = (r) => r.scale?.[i];
     row(`${c} calls × ${p}: % core per participant`, '', (r) => (s(r) ? fmt(s(r).cpuPerParticipantPct, 2) : null));
-    row(`  ${c} × ${p}: pkt/s, loss`, '', (r) => (s(r) ? `${fmt(s(r).forwardedPps, 0)}, ${fmtPct(s(r).loss)}` : null));
+    row(`  ${c} × ${p}: pkt/s, loss (generator CPU, UDP drops)`, '', (r) =>
+      s(r) ? `${fmt(s(r).forwardedPps, 0)}, ${fmtPct(s(r).loss)} (${fmtSides(s(r))})` : null,
+    );
     row(`  ${c} × ${p}: RSS KB per transport / per consumer (all-in)`, '', (r) =>
       s(r) ? `${fmt(s(r).rssPerTransportKB, 0)} / ${fmt(s(r).rssPerConsumerKB, 0)}` : null,
     );

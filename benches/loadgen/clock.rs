@@ -11,9 +11,9 @@ pub fn nanos(at: Instant) -> u64 {
     at.saturating_duration_since(epoch).as_nanos() as u64
 }
 
-/// CPU time of the calling thread (user + system), in seconds.
-pub fn thread_cpu_seconds() -> f64 {
-    cpu_seconds(libc::CLOCK_THREAD_CPUTIME_ID)
+/// CPU time of the whole generator process (user + system), in seconds.
+pub fn process_cpu_seconds() -> f64 {
+    cpu_seconds(libc::CLOCK_PROCESS_CPUTIME_ID)
 }
 
 pub fn cpu_seconds(clock: libc::clockid_t) -> f64 {

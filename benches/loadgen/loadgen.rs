@@ -57,7 +57,10 @@ struct Run {
     /// Packets per second per sender: [audio, video].
     pps: [f64; 2],
     next_send: Vec<[Instant; 2]>,
+    /// The generator's own CPU (all its threads) at the window's edges: a
+    /// generator short of CPU shows up as loss that is not the SFU's.
     cpu_at_start: f64,
+    cpu_at_end: f64,
 }
 
 struct Waiter {
@@ -113,7 +116,14 @@ impl Generator {
                 deadline = deadline.min(p.deadline());
             }
             if let Some(r) = &self.run {
-                for n in &r.next_send {
+                // Only live senders: the send times of a closed peer's slot
+                // are never advanced, and a deadline in the past would make
+                // the loop spin through the whole run, taking the CPU the
+                // SFU under test needs.
+                for (n, p) in r.next_send.iter().zip(&self.peers) {
+                    if !p.as_ref().is_some_and(Peer::sends_media) {
+                        continue;
+                    }
                     for (k, t) in n.iter().enumerate() {
                         if r.pps[k] > 0.0 {
                             deadline = deadline.min(*t);
@@ -336,6 +346,7 @@ impl Generator {
             pps,
             next_send,
             cpu_at_start: 0.0,
+            cpu_at_end: 0.0,
         });
     }
 
@@ -374,11 +385,12 @@ impl Generator {
                 p.sent = [0; 2];
                 p.latencies_us.clear();
             }
-            run.cpu_at_start = clock::thread_cpu_seconds();
+            run.cpu_at_start = clock::process_cpu_seconds();
             emit(&json!({ "id": run.id, "event": "window_start" }));
         }
         if run.started && !run.ended && now >= run.window_end {
             run.ended = true;
+            run.cpu_at_end = clock::process_cpu_seconds();
             emit(&json!({ "id": run.id, "event": "window_end" }));
         }
         if run.ended && now >= run.drain_end {
@@ -425,7 +437,7 @@ impl Generator {
                 "p99": percentile(&lat, 0.99),
                 "max": lat.last().map(|v| f64::from(*v)),
             },
-            "generatorCpuSeconds": clock::thread_cpu_seconds() - run.cpu_at_start,
+            "generatorCpuSeconds": run.cpu_at_end - run.cpu_at_start,
             "totalSeconds": run.start.elapsed().as_secs_f64(),
         })
     }

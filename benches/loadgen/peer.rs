@@ -472,6 +472,11 @@ impl Peer {
         Ok(())
     }
 
+    /// A producing peer (its send streams are declared).
+    pub fn sends_media(&self) -> bool {
+        !self.sends.is_empty()
+    }
+
     /// Sends one packet of stream `kind` (0 audio, 1 video), stamped with
     /// the send time.
     pub fn send_packet(&mut self, kind: usize, now: Instant) {

@@ -16,7 +16,7 @@ use super::outbox;
 use super::state::WorkerState;
 use crate::ortc::types::{MediaKind, RtpCapabilities, RtpParameters};
 use crate::router::{RouteOutput, Router};
-use crate::transport::{TransportEvent, TransportOutput, WebRtcTransport};
+use crate::transport::{ForwardedRtp, TransportEvent, TransportOutput, WebRtcTransport};
 use net::{ListenSocket, SocketKind, TcpConnection};
 use serde_json::{Value, json};
 use std::cell::RefCell;
@@ -50,7 +50,8 @@ pub struct TransportSlot {
     sockets: Vec<ListenSocket>,
     tcp_connections: HashMap<(SocketAddr, SocketAddr), Rc<TcpConnection>>,
     tasks: Vec<AbortHandle>,
-    /// The deadline last pushed to the timer heap for this transport.
+    /// This transport's earliest live entry in the timer heap; it may be
+    /// earlier than the transport's deadline (see `needs_push`).
     scheduled: Option<Instant>,
     pub producers: Vec<Id>,
     pub consumers: Vec<Id>,
@@ -174,10 +175,44 @@ impl Media {
         self.reschedule(transport_id);
     }
 
-    fn send_transmits(&mut self, transport_id: &Id, out: &mut TransportOutput) {
-        let Some(slot) = self.transports.get(transport_id) else {
+    /// One routed packet to one consumer: `drive` specialised for the
+    /// hottest call, with one transport lookup instead of three (drive,
+    /// send, reschedule), since a fan-out runs this once per consumer.
+    fn forward(
+        &mut self,
+        transport_id: &Id,
+        consumer_id: &str,
+        packet: &ForwardedRtp,
+        now: Instant,
+    ) {
+        let mut out = self.outputs.pop().unwrap_or_default();
+        let Some(slot) = self.transports.get_mut(transport_id) else {
+            self.outputs.push(out);
             return;
         };
+        let _ = slot.transport.write_rtp(consumer_id, packet, now, &mut out);
+        Self::send_from(slot, &mut out);
+        let deadline = slot.transport.poll_timeout();
+        let push = Self::needs_push(slot, deadline);
+        if !out.events.is_empty() {
+            for event in out.events.drain(..) {
+                self.on_transport_event(transport_id, event, now);
+            }
+        }
+        out.clear();
+        self.outputs.push(out);
+        if push {
+            self.push_deadline(transport_id, deadline);
+        }
+    }
+
+    fn send_transmits(&mut self, transport_id: &Id, out: &mut TransportOutput) {
+        if let Some(slot) = self.transports.get(transport_id) {
+            Self::send_from(slot, out);
+        }
+    }
+
+    fn send_from(slot: &TransportSlot, out: &mut TransportOutput) {
         for transmit in out.transmits.drain(..) {
             let Some(socket) = slot
                 .sockets
@@ -327,11 +362,12 @@ impl Media {
     /// to producers.
     fn apply_route(&mut self, route: &mut RouteOutput, now: Instant) {
         for forward in route.forwards.drain(..) {
-            let consumer_id = forward.consumer_id;
-            let packet = forward.packet;
-            self.drive(&forward.transport_id, now, |t, out| {
-                let _ = t.write_rtp(&consumer_id, &packet, now, out);
-            });
+            self.forward(
+                &forward.transport_id,
+                &forward.consumer_id,
+                &forward.packet,
+                now,
+            );
         }
         for request in route.keyframe_requests.drain(..) {
             tracing::debug!(producer_id = %request.producer_id, encoding = request.encoding, "keyframe requested");
@@ -375,10 +411,25 @@ impl Media {
             return;
         };
         let deadline = slot.transport.poll_timeout();
-        if slot.scheduled == Some(deadline) {
-            return;
+        if Self::needs_push(slot, deadline) {
+            self.push_deadline(transport_id, deadline);
+        }
+    }
+
+    /// Whether the heap lacks an entry at or before `deadline` for this
+    /// transport. An earlier entry is kept when the deadline moves later
+    /// (each forwarded packet may move it): when it fires, `handle_timeouts`
+    /// finds nothing due and pushes the real deadline. That is one heap push
+    /// per wake-up instead of one per packet.
+    fn needs_push(slot: &mut TransportSlot, deadline: Instant) -> bool {
+        if slot.scheduled.is_some_and(|s| s <= deadline) {
+            return false;
         }
         slot.scheduled = Some(deadline);
+        true
+    }
+
+    fn push_deadline(&mut self, transport_id: &Id, deadline: Instant) {
         let earliest = self.deadlines.peek().map(|Reverse((t, _))| *t);
         self.deadlines
             .push(Reverse((deadline, transport_id.clone())));
@@ -428,8 +479,14 @@ impl Media {
             if current != Some(deadline) {
                 continue;
             }
-            if let Some(slot) = self.transports.get_mut(&id) {
-                slot.scheduled = None;
+            let Some(slot) = self.transports.get_mut(&id) else {
+                continue;
+            };
+            slot.scheduled = None;
+            if slot.transport.poll_timeout() > now {
+                // An early entry kept by `needs_push`: not due yet.
+                self.reschedule(&id);
+                continue;
             }
             self.drive(&id, now, |t, out| t.handle_timeout(now, out));
         }

@@ -162,13 +162,12 @@ fn a_peer_that_goes_silent_is_reported_disconnected() {
     let silent_since = Instant::now();
     let mut disconnected = None;
     while silent_since.elapsed() < Duration::from_secs(40) && disconnected.is_none() {
-        if let Ok(e) = worker.events.recv_timeout(Duration::from_millis(200)) {
-            if e.target_id == transport_id
-                && e.event == "icestatechange"
-                && e.data["iceState"] == "disconnected"
-            {
-                disconnected = Some(silent_since.elapsed());
-            }
+        if let Ok(e) = worker.events.recv_timeout(Duration::from_millis(200))
+            && e.target_id == transport_id
+            && e.event == "icestatechange"
+            && e.data["iceState"] == "disconnected"
+        {
+            disconnected = Some(silent_since.elapsed());
         }
     }
     let after = disconnected.expect("icestatechange 'disconnected' for a silent peer");

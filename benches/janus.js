@@ -171,7 +171,16 @@ async function bench(gen, mode, base, consumers = 50) {
 
     for (let i = 0; i < consumers; i++) {
       const h = await session.attach();
-      const offer = await session.message(h, { request: 'join', room, ptype: 'subscriber', streams: [{ feed }] });
+      // Janus only lists a feed once it has seen the publisher's WebRTC
+      // come up on its side, which can lag our side's by a moment: retry
+      // "No such feed" (428) briefly.
+      let offer;
+      for (let attempt = 0; ; attempt++) {
+        offer = await session.message(h, { request: 'join', room, ptype: 'subscriber', streams: [{ feed }] });
+        const code = offer.plugindata?.data?.error_code;
+        if (offer.jsep || code !== 428 || attempt >= 50) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
       if (!offer.jsep) throw new Error(`subscriber not offered: ${JSON.stringify(offer.plugindata)}`);
       const sub = await gen.call({ cmd: 'sdp_subscriber', ip: iface.ip, sdp: offer.jsep.sdp, measured: i < 2, from: pub.peer });
       peers.push(sub.peer);

@@ -259,6 +259,11 @@ pub struct ProducerStats {
     pub plis: u64,
     pub firs: u64,
     pub score: u8,
+    /// Estimated from each report's loss fraction and the packets received
+    /// in its interval (str0m reports the fraction, not the cumulative count).
+    pub packets_lost: u64,
+    /// Packets counted at the previous report, for those intervals.
+    pub packets_at_last_report: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -327,6 +332,10 @@ pub struct WebRtcTransport {
     next_timeout: Instant,
     stats: TransportStats,
     peer_stats: Option<PeerStats>,
+    bwe_enabled: bool,
+    /// `setMaxOutgoingBitrate`: what the estimator may aim for, and the cap
+    /// on the available outgoing bitrate reported.
+    max_outgoing_bitrate: Option<u64>,
 }
 
 /// `AB:CD:...` from raw digest bytes.
@@ -458,6 +467,8 @@ impl WebRtcTransport {
             next_timeout: now,
             stats: TransportStats::default(),
             peer_stats: None,
+            bwe_enabled: opts.initial_available_outgoing_bitrate.is_some(),
+            max_outgoing_bitrate: None,
         };
         let mut out = TransportOutput::default();
         t.drain(&mut out);
@@ -872,6 +883,28 @@ impl WebRtcTransport {
         Ok(())
     }
 
+    /// mediasoup's `setMinOutgoingBitrate` / `setMaxOutgoingBitrate` (None:
+    /// unset) for the send-side estimator: the minimum is the rate it keeps
+    /// sending at (padding if need be), the maximum the rate it probes up to
+    /// and the cap on the available bitrate it reports.
+    pub fn set_outgoing_bitrate_bounds(
+        &mut self,
+        min: Option<u64>,
+        max: Option<u64>,
+        out: &mut TransportOutput,
+    ) {
+        self.max_outgoing_bitrate = max;
+        if self.dead || !self.bwe_enabled {
+            return;
+        }
+        // No maximum: aim high, the estimator finds the real capacity.
+        const UNBOUNDED_DESIRED: u64 = 10_000_000;
+        let minimum = str0m::bwe::Bitrate::bps(min.unwrap_or(0));
+        let desired = str0m::bwe::Bitrate::bps(max.unwrap_or(UNBOUNDED_DESIRED));
+        let _ = self.guarded(out, |rtc| rtc.bwe().set_bitrate(minimum, desired));
+        self.drain(out);
+    }
+
     /// Tells every producer's browser, by REMB, not to send this transport
     /// more than `bitrate` bps per stream (mediasoup's `setMaxIncomingBitrate`).
     /// REMB is a one-shot message, so the worker repeats it periodically.
@@ -1111,7 +1144,10 @@ impl WebRtcTransport {
         let mut s = self.stats.clone();
         if let Some(p) = &self.peer_stats {
             s.rtt = p.rtt;
-            s.available_outgoing_bitrate = p.bwe_tx.map(|b| b.as_u64());
+            s.available_outgoing_bitrate = p
+                .bwe_tx
+                .map(|b| b.as_u64())
+                .map(|b| self.max_outgoing_bitrate.map_or(b, |max| b.min(max)));
             s.ingress_loss_fraction = p.ingress_loss_fraction;
             s.egress_loss_fraction = p.egress_loss_fraction;
         }
@@ -1369,6 +1405,11 @@ impl WebRtcTransport {
         };
         st.jitter = s.jitter;
         st.loss = s.loss;
+        if let Some(loss) = s.loss.filter(|l| *l > 0.0 && *l < 1.0) {
+            let received = s.packets.saturating_sub(st.packets_at_last_report) as f32;
+            st.packets_lost += (received * loss / (1.0 - loss)).round() as u64;
+        }
+        st.packets_at_last_report = s.packets;
         st.rtt = s.rtt;
         st.nacks = s.nacks;
         st.plis = s.plis;

@@ -127,6 +127,23 @@ fn media_flows_from_a_producer_to_a_consumer_through_the_worker() {
     assert_eq!(stats[0]["type"], "webrtc-transport");
     assert_eq!(stats[0]["dtlsState"], "connected");
     assert!(stats[0]["bytesSent"].as_u64().unwrap() > 10_000);
+    // Send-side bandwidth estimation runs on the consuming transport, and
+    // setMaxOutgoingBitrate bounds what it reports.
+    let available = stats[0]["availableOutgoingBitrate"]
+        .as_u64()
+        .expect("an outgoing estimate");
+    println!("available outgoing bitrate {available} bps");
+    worker
+        .request(
+            "transport.setMaxOutgoingBitrate",
+            &recv_id,
+            json!({ "bitrate": 150_000 }),
+        )
+        .unwrap();
+    let capped = worker
+        .request("transport.getStats", &recv_id, json!({}))
+        .unwrap();
+    assert!(capped[0]["availableOutgoingBitrate"].as_u64().unwrap() <= 150_000);
     let events = worker.drain_events();
     assert!(events.iter().any(|e| e.target_id == send_id
         && e.event == "dtlsstatechange"

@@ -330,14 +330,15 @@ impl Media {
                 listen_infos: listen,
                 dtls_cert: self.certificate.clone(),
                 router_capabilities: router.rtp_capabilities.clone(),
-                // Send-side BWE (TWCC) paces every packet through its own
-                // timeout; off until the bandwidth allocator uses it.
-                initial_available_outgoing_bitrate: None,
+                // Send-side BWE (TWCC), starting from mediasoup's option
+                // (600 kbps by default, as mediasoup).
+                initial_available_outgoing_bitrate: Some(
+                    data.initial_available_outgoing_bitrate.unwrap_or(600_000),
+                ),
                 stats_interval: Some(Duration::from_secs(1)),
             },
             now,
         )?;
-        let _ = data.initial_available_outgoing_bitrate;
         router.transports.push(transport_id.clone());
 
         let mut sockets = Vec::new();
@@ -546,6 +547,10 @@ impl Media {
         }
         slot.min_outgoing_bitrate = min;
         slot.max_outgoing_bitrate = maxv;
+        let id = slot.id.clone();
+        self.drive(&id, Instant::now(), |t, out| {
+            t.set_outgoing_bitrate_bounds(min, maxv, out)
+        });
         Ok(Value::Null)
     }
 

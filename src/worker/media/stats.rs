@@ -158,7 +158,7 @@ pub fn inbound_rtp(s: &ProducerStats, kind: &str, mime_type: &str, bitrate: u64)
             kind,
             mime_type,
             ssrc: s.ssrc.unwrap_or(0),
-            packets_lost: 0,
+            packets_lost: s.packets_lost,
             loss: s.loss,
             nacks: s.nacks,
             plis: s.plis,

@@ -1044,6 +1044,10 @@ impl WebRtcTransport {
             let mut api = rtc.direct_api();
             api.declare_media(mid, str_kind);
             let stream = api.declare_stream_tx(Ssrc::from(ssrc), rtx.map(Ssrc::from), mid, None);
+            // An SFU forwards what arrives when it arrives: the estimate is
+            // for choosing what to send, never a reason to hold packets
+            // back (a queue behind a low estimate only adds delay and loss).
+            stream.set_unpaced(true);
             if str_kind == StrMediaKind::Video {
                 stream.set_rtx_cache(VIDEO_RTX_CACHE_PACKETS, VIDEO_RTX_CACHE_AGE, Some(0.15));
             }

@@ -330,8 +330,9 @@ impl Media {
                 listen_infos: listen,
                 dtls_cert: self.certificate.clone(),
                 router_capabilities: router.rtp_capabilities.clone(),
-                // Send-side BWE (TWCC), starting from mediasoup's option
-                // (600 kbps by default, as mediasoup).
+                // Send-side BWE (TWCC) from mediasoup's option (600 kbps by
+                // default). Consumer streams are unpaced (see add_consumer):
+                // the estimate informs, it never holds forwarded media back.
                 initial_available_outgoing_bitrate: Some(
                     data.initial_available_outgoing_bitrate.unwrap_or(600_000),
                 ),

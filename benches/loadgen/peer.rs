@@ -12,25 +12,24 @@ use opencall::ortc::types::{
     RtpEncodingParameters, RtpHeaderExtensionParameters, RtpParameters, RtxParameters,
 };
 use opencall::rtp::keyframe::vp8_payload;
-use opencall::transport::webrtc::capabilities as server_caps;
+use opencall::testclient::{
+    self, CLIENT_OPUS_PT as OPUS_PT, CLIENT_VP8_PT as VP8_PT, CLIENT_VP8_RTX_PT as VP8_RTX_PT,
+};
 use opencall::transport::{DtlsFingerprint, DtlsParameters, DtlsRole, IceCandidate, IceParameters};
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::format::{Codec, FormatParams};
+
 use str0m::media::Direction;
-use str0m::media::{Frequency, MediaKind as StrMediaKind, Mid, Pt};
+use str0m::media::{MediaKind as StrMediaKind, Mid, Pt};
 use str0m::net::{Protocol, Receive, Transmit};
 use str0m::rtp::{ExtensionMap, RtpWrite, SeqNo, Ssrc};
 use str0m::{Candidate, Event, IceCreds, Input, Output, Rtc, RtcConfig};
 
 use crate::clock;
 
-const OPUS_PT: u8 = 111;
-const VP8_PT: u8 = 96;
-const VP8_RTX_PT: u8 = 97;
 /// RTP payload sizes: a 1,200-byte video datagram (header, extensions and
 /// SRTP tag included) and a typical 32 kbit/s opus frame.
 pub const VIDEO_PAYLOAD: usize = 1_150;
@@ -102,28 +101,12 @@ pub fn set_rcvbuf(socket: &UdpSocket, bytes: i32) {
 
 impl Peer {
     pub fn sender(now: Instant) -> std::io::Result<Self> {
-        let mut config = RtcConfig::new()
-            .set_rtp_mode(true)
-            .clear_codecs()
-            .set_extension_map(ExtensionMap::standard());
-        let codecs = config.codec_config();
-        codecs.add_config(
-            Pt::new_with_value(OPUS_PT),
-            None,
-            Codec::Opus,
-            Frequency::FORTY_EIGHT_KHZ,
-            Some(2),
-            FormatParams::parse_line("minptime=10;useinbandfec=1"),
-        );
-        codecs.add_config(
-            Pt::new_with_value(VP8_PT),
-            Some(Pt::new_with_value(VP8_RTX_PT)),
-            Codec::Vp8,
-            Frequency::NINETY_KHZ,
-            None,
-            FormatParams::default(),
-        );
-        Self::build(config, ExtensionMap::standard(), false, now)
+        Self::build(
+            testclient::sender_config(),
+            ExtensionMap::standard(),
+            false,
+            now,
+        )
     }
 
     pub fn receiver(
@@ -131,12 +114,8 @@ impl Peer {
         measured: bool,
         now: Instant,
     ) -> std::io::Result<Self> {
-        let map = server_caps::extension_map(router);
-        let mut config = RtcConfig::new()
-            .set_rtp_mode(true)
-            .set_extension_map(map.clone());
-        server_caps::codec_config(router, config.codec_config())
-            .map_err(|e| std::io::Error::other(e.message))?;
+        let (config, map) =
+            testclient::receiver_config(router).map_err(|e| std::io::Error::other(e.message))?;
         Self::build(config, map, measured, now)
     }
 

@@ -81,42 +81,57 @@ pub struct TestClient {
     next_tag: u8,
 }
 
+/// The str0m configuration of a producing Chrome: its payload types
+/// (`CLIENT_*_PT`) and header-extension ids. Shared with the benchmark's
+/// load generator, which plays the same browser.
+pub fn sender_config() -> RtcConfig {
+    let mut config = RtcConfig::new()
+        .set_rtp_mode(true)
+        .clear_codecs()
+        .set_extension_map(ExtensionMap::standard());
+    let codecs = config.codec_config();
+    codecs.add_config(
+        Pt::new_with_value(CLIENT_OPUS_PT),
+        None,
+        Codec::Opus,
+        Frequency::FORTY_EIGHT_KHZ,
+        Some(2),
+        FormatParams::parse_line("minptime=10;useinbandfec=1"),
+    );
+    codecs.add_config(
+        Pt::new_with_value(CLIENT_VP8_PT),
+        Some(Pt::new_with_value(CLIENT_VP8_RTX_PT)),
+        Codec::Vp8,
+        Frequency::NINETY_KHZ,
+        None,
+        FormatParams::default(),
+    );
+    config
+}
+
+/// The str0m configuration of a consuming browser, and its extension map:
+/// the router's payload types and ids.
+pub fn receiver_config(
+    router: &RtpCapabilities,
+) -> crate::error::CoreResult<(RtcConfig, ExtensionMap)> {
+    let map = server_caps::extension_map(router);
+    let mut config = RtcConfig::new()
+        .set_rtp_mode(true)
+        .set_extension_map(map.clone());
+    server_caps::codec_config(router, config.codec_config())?;
+    Ok((config, map))
+}
+
 impl TestClient {
     /// A producing browser: Chrome's PTs and header-extension ids.
     pub fn sender(local: SocketAddr, now: Instant) -> Self {
-        let mut config = RtcConfig::new()
-            .set_rtp_mode(true)
-            .clear_codecs()
-            .set_extension_map(ExtensionMap::standard());
-        let codecs = config.codec_config();
-        codecs.add_config(
-            Pt::new_with_value(CLIENT_OPUS_PT),
-            None,
-            Codec::Opus,
-            Frequency::FORTY_EIGHT_KHZ,
-            Some(2),
-            FormatParams::parse_line("minptime=10;useinbandfec=1"),
-        );
-        codecs.add_config(
-            Pt::new_with_value(CLIENT_VP8_PT),
-            Some(Pt::new_with_value(CLIENT_VP8_RTX_PT)),
-            Codec::Vp8,
-            Frequency::NINETY_KHZ,
-            None,
-            FormatParams::default(),
-        );
-        Self::build(config, ExtensionMap::standard(), local, now)
+        Self::build(sender_config(), ExtensionMap::standard(), local, now)
     }
 
     /// A consuming browser: the router's PTs and ids (mediasoup-client
     /// answers consumers with the router's parameters).
     pub fn receiver(local: SocketAddr, router: &RtpCapabilities, now: Instant) -> Self {
-        let map = server_caps::extension_map(router);
-        let mut config = RtcConfig::new()
-            .set_rtp_mode(true)
-            .set_extension_map(map.clone());
-        server_caps::codec_config(router, config.codec_config())
-            .expect("router capabilities usable by str0m");
+        let (config, map) = receiver_config(router).expect("router capabilities usable by str0m");
         Self::build(config, map, local, now)
     }
 

@@ -2,13 +2,9 @@
 //! stay pure and typed; this is only argument decoding and dispatch.
 
 use crate::error::{CoreError, CoreResult};
-use crate::ortc::{self, types::*};
+use crate::ortc::{self, from_json_value, types::*};
 use serde::Deserialize;
 use serde_json::{Value, json};
-
-fn parse<T: for<'de> Deserialize<'de>>(value: Value) -> CoreResult<T> {
-    serde_json::from_value(value).map_err(|e| CoreError::type_error(e.to_string()))
-}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -21,8 +17,8 @@ pub fn call(name: &str, args: Value) -> CoreResult<Value> {
     match name {
         "getSupportedRtpCapabilities" => Ok(json!(ortc::supported_rtp_capabilities())),
         "canConsume" => {
-            let args: CanConsumeArgs = parse(args)?;
-            let mut caps: RtpCapabilities = parse(args.rtp_capabilities)?;
+            let args: CanConsumeArgs = from_json_value(args)?;
+            let mut caps: RtpCapabilities = from_json_value(args.rtp_capabilities)?;
             ortc::validate_rtp_capabilities(&mut caps)?;
             Ok(json!(ortc::can_consume(
                 &args.consumable_rtp_parameters,
@@ -30,7 +26,7 @@ pub fn call(name: &str, args: Value) -> CoreResult<Value> {
             )?))
         }
         "validateRtpCapabilities" => {
-            let mut caps: RtpCapabilities = parse(args)?;
+            let mut caps: RtpCapabilities = from_json_value(args)?;
             ortc::validate_rtp_capabilities(&mut caps)?;
             Ok(json!(caps))
         }

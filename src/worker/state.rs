@@ -5,6 +5,7 @@ use super::log::LogFilter;
 use super::media::{Media, PortRange};
 use super::{Command, EventSink, WorkerSettings, outbox, usage};
 use crate::error::{CoreError, CoreResult};
+use crate::ortc::from_json_value;
 use crate::ortc::types::RtpCodecCapability;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -18,12 +19,6 @@ pub struct WorkerState {
     log_filter: LogFilter,
     media: Media,
     sink: Rc<dyn EventSink>,
-}
-
-/// Parses request data into `T`; malformed data is the caller's fault, so it
-/// is a TypeError, never a panic.
-pub fn parse<T: for<'de> Deserialize<'de>>(data: Value) -> CoreResult<T> {
-    Ok(crate::ortc::from_json_value(data)?)
 }
 
 #[derive(Deserialize)]
@@ -59,12 +54,12 @@ impl WorkerState {
         match method {
             "worker.dump" => Ok(self.dump()),
             "worker.getResourceUsage" => Ok(usage::current_thread()),
-            "worker.updateSettings" => self.update_settings(parse(data)?),
+            "worker.updateSettings" => self.update_settings(from_json_value(data)?),
             "worker.createRouter" => {
-                let data: CreateRouterData = parse(data)?;
+                let data: CreateRouterData = from_json_value(data)?;
                 let media_codecs: Vec<RtpCodecCapability> = match data.media_codecs {
                     None | Some(Value::Null) => Vec::new(),
-                    Some(Value::Array(items)) => parse(Value::Array(items))?,
+                    Some(Value::Array(items)) => from_json_value(Value::Array(items))?,
                     Some(_) => return Err(CoreError::type_error("mediaCodecs must be an Array")),
                 };
                 media.create_router(data.router_id, &media_codecs)

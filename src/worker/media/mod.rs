@@ -16,7 +16,7 @@ use super::outbox;
 use super::state::WorkerState;
 use crate::ortc::types::{MediaKind, RtpCapabilities, RtpParameters};
 use crate::router::{RouteOutput, Router};
-use crate::transport::{ForwardedRtp, TransportEvent, TransportOutput, WebRtcTransport};
+use crate::transport::{DtlsState, ForwardedRtp, TransportEvent, TransportOutput, WebRtcTransport};
 use net::{ListenSocket, SocketKind, TcpConnection};
 use serde_json::{Value, json};
 use std::cell::RefCell;
@@ -251,15 +251,9 @@ impl Media {
                 else {
                     return;
                 };
-                let mut route = self.routes.pop().unwrap_or_default();
-                if let Some(router) = self.routers.get_mut(&router_id) {
-                    router
-                        .routing
-                        .route_packet(&producer_id, encoding, &packet, now, &mut route);
-                }
-                self.apply_route(&mut route, now);
-                route.clear();
-                self.routes.push(route);
+                self.route_with(&router_id, None, now, |router, route| {
+                    router.route_packet(&producer_id, encoding, &packet, now, route)
+                });
             }
             TransportEvent::KeyframeRequest { consumer_id, kind } => {
                 let Some(router_id) = self
@@ -269,18 +263,9 @@ impl Media {
                 else {
                     return;
                 };
-                let mut route = self.routes.pop().unwrap_or_default();
-                if let Some(router) = self.routers.get_mut(&router_id) {
-                    router.routing.on_consumer_keyframe_request(
-                        &consumer_id,
-                        kind,
-                        now,
-                        &mut route,
-                    );
-                }
-                self.apply_route(&mut route, now);
-                route.clear();
-                self.routes.push(route);
+                self.route_with(&router_id, None, now, |router, route| {
+                    router.on_consumer_keyframe_request(&consumer_id, kind, now, route)
+                });
             }
             TransportEvent::IceStateChange(state) => {
                 outbox::emit(
@@ -342,20 +327,54 @@ impl Media {
         if consumers.is_empty() {
             return;
         }
-        let mut route = self.routes.pop().unwrap_or_default();
-        if let Some(router) = self.routers.get_mut(&router_id) {
+        self.route_with(&router_id, None, now, |router, route| {
             for consumer_id in &consumers {
-                router.routing.on_consumer_keyframe_request(
+                router.on_consumer_keyframe_request(
                     consumer_id,
                     KeyframeRequestKind::Pli,
                     now,
-                    &mut route,
+                    route,
                 );
             }
+        });
+    }
+
+    /// Runs `f` on a router with a reusable route output, then carries out
+    /// what it routed. `starting`: the transport of a consumer that (re)starts.
+    /// Before that transport has finished DTLS the keyframe it asks for could
+    /// not be sent, and asking would only make the sender ignore the next
+    /// request (it honours one per ~300 ms): the requests are withdrawn, and
+    /// the transport's connection asks instead (`on_transport_connected`).
+    /// None when the router is gone.
+    fn route_with<R>(
+        &mut self,
+        router_id: &Id,
+        starting: Option<&Id>,
+        now: Instant,
+        f: impl FnOnce(&mut Router, &mut RouteOutput) -> R,
+    ) -> Option<R> {
+        let mut route = self.routes.pop().unwrap_or_default();
+        let result = self
+            .routers
+            .get_mut(router_id)
+            .map(|r| f(&mut r.routing, &mut route));
+        let unconnected = starting.is_some_and(|t| {
+            self.transports
+                .get(t)
+                .is_some_and(|s| s.transport.dtls_state() != DtlsState::Connected)
+        });
+        if unconnected && !route.keyframe_requests.is_empty() {
+            if let Some(router) = self.routers.get_mut(router_id) {
+                router
+                    .routing
+                    .withdraw_keyframe_requests(&route.keyframe_requests);
+            }
+            route.keyframe_requests.clear();
         }
         self.apply_route(&mut route, now);
         route.clear();
         self.routes.push(route);
+        result
     }
 
     /// Writes routed packets to their consumers and sends keyframe requests
@@ -497,13 +516,9 @@ impl Media {
             .map(|(id, _)| id.clone())
             .collect();
         for router_id in due {
-            let mut route = self.routes.pop().unwrap_or_default();
-            if let Some(router) = self.routers.get_mut(&router_id) {
-                router.routing.handle_timeout(now, &mut route);
-            }
-            self.apply_route(&mut route, now);
-            route.clear();
-            self.routes.push(route);
+            self.route_with(&router_id, None, now, |router, route| {
+                router.handle_timeout(now, route)
+            });
         }
     }
 

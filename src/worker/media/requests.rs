@@ -6,11 +6,9 @@ use super::ports::{self, PortRange};
 use super::stats::{self, RateSnapshot};
 use super::{ConsumerSlot, Id, Media, ProducerSlot, RouterSlot, TransportSlot};
 use crate::error::{CoreError, CoreResult};
-use crate::ortc::{self, types::*};
-use crate::router::{ConsumerOptions, ProducerOptions, RouteOutput, Router};
-use crate::transport::{
-    DtlsParameters, DtlsState, ListenInfo, WebRtcTransport, WebRtcTransportOptions,
-};
+use crate::ortc::{self, from_json_value, types::*};
+use crate::router::{ConsumerOptions, ProducerOptions, Router};
+use crate::transport::{DtlsParameters, ListenInfo, WebRtcTransport, WebRtcTransportOptions};
 use crate::worker::outbox;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -19,10 +17,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 use str0m::net::Protocol;
-
-fn parse<T: for<'de> Deserialize<'de>>(data: Value) -> CoreResult<T> {
-    Ok(ortc::from_json_value(data)?)
-}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -108,7 +102,7 @@ const PRODUCER_TRACE_TYPES: &[&str] = &["rtp", "keyframe", "nack", "pli", "fir",
 const CONSUMER_TRACE_TYPES: &[&str] = &["rtp", "keyframe", "nack", "pli", "fir"];
 
 fn known_trace_types(data: Value, known: &[&str]) -> CoreResult<Vec<String>> {
-    let data: TraceData = parse(data)?;
+    let data: TraceData = from_json_value(data)?;
     Ok(data
         .types
         .into_iter()
@@ -250,7 +244,7 @@ impl Media {
     // -- transports ---------------------------------------------------------
 
     pub fn create_webrtc_transport(&mut self, router_id: &str, data: Value) -> CoreResult<Value> {
-        let data: CreateWebRtcTransportData = parse(data)?;
+        let data: CreateWebRtcTransportData = from_json_value(data)?;
         let router = self
             .routers
             .get_mut(router_id)
@@ -450,7 +444,7 @@ impl Media {
     }
 
     pub fn connect_transport(&mut self, transport_id: &str, data: Value) -> CoreResult<Value> {
-        let data: ConnectData = parse(data)?;
+        let data: ConnectData = from_json_value(data)?;
         let id = self.transport(transport_id)?.id.clone();
         let mut result = Ok(());
         self.drive(&id, Instant::now(), |t, out| {
@@ -515,7 +509,7 @@ impl Media {
         transport_id: &str,
         data: Value,
     ) -> CoreResult<Value> {
-        let data: BitrateData = parse(data)?;
+        let data: BitrateData = from_json_value(data)?;
         self.transport(transport_id)?.max_incoming_bitrate =
             (data.bitrate > 0).then_some(data.bitrate);
         self.send_rembs(Instant::now());
@@ -531,7 +525,7 @@ impl Media {
         data: Value,
         max: bool,
     ) -> CoreResult<Value> {
-        let data: BitrateData = parse(data)?;
+        let data: BitrateData = from_json_value(data)?;
         let slot = self.transport(transport_id)?;
         let value = (data.bitrate > 0).then_some(data.bitrate);
         let (min, maxv) = if max {
@@ -581,7 +575,7 @@ impl Media {
     // -- producers ----------------------------------------------------------
 
     pub fn produce(&mut self, transport_id: &str, data: Value) -> CoreResult<Value> {
-        let data: ProduceData = parse(data)?;
+        let data: ProduceData = from_json_value(data)?;
         let producer_id = Id::from(data.producer_id);
         if self.producers.contains_key(&producer_id) {
             return Err(CoreError::invalid_state(
@@ -596,7 +590,7 @@ impl Media {
             .ok_or_else(|| not_found("Router", &router_id))?
             .rtp_capabilities
             .clone();
-        let mut params: RtpParameters = parse(data.rtp_parameters)?;
+        let mut params: RtpParameters = from_json_value(data.rtp_parameters)?;
         ortc::validate_rtp_parameters(&mut params)?;
         let mapping = ortc::negotiate_producer_rtp_parameters(&mut params, &caps)?;
         let consumable = ortc::get_consumable_rtp_parameters(data.kind, &params, &caps, &mapping);
@@ -683,17 +677,14 @@ impl Media {
         }
         producer.paused = paused;
         let (router_id, consumers) = (producer.router_id.clone(), producer.consumers.clone());
-        let mut route = RouteOutput::default();
-        if let Some(router) = self.routers.get_mut(&router_id) {
+        let now = Instant::now();
+        self.route_with(&router_id, None, now, |router, route| {
             if paused {
-                router.routing.pause_producer(producer_id);
+                router.pause_producer(producer_id);
             } else {
-                router
-                    .routing
-                    .resume_producer(producer_id, Instant::now(), &mut route);
+                router.resume_producer(producer_id, now, route);
             }
-        }
-        self.apply_route(&mut route, Instant::now());
+        });
         let event = if paused {
             "producerpause"
         } else {
@@ -751,7 +742,7 @@ impl Media {
     // -- consumers ----------------------------------------------------------
 
     pub fn consume(&mut self, transport_id: &str, data: Value) -> CoreResult<Value> {
-        let data: ConsumeData = parse(data)?;
+        let data: ConsumeData = from_json_value(data)?;
         let consumer_id = Id::from(data.consumer_id);
         if self.consumers.contains_key(&consumer_id) {
             return Err(CoreError::invalid_state(
@@ -778,7 +769,7 @@ impl Media {
         let producer_id = Id::from(data.producer_id.as_str());
         let (kind, producer_paused, producer_type) =
             (producer.kind, producer.paused, producer.producer_type);
-        let mut caps: RtpCapabilities = parse(data.rtp_capabilities)?;
+        let mut caps: RtpCapabilities = from_json_value(data.rtp_capabilities)?;
         ortc::validate_rtp_capabilities(&mut caps)?;
         let mut params = ortc::get_consumer_rtp_parameters(
             &producer.consumable_rtp_parameters,
@@ -808,9 +799,9 @@ impl Media {
             None => (max_spatial, max_temporal),
         });
         let preferred_layer = preferred_layers.map(|l| l.0);
-        let mut route = RouteOutput::default();
-        let added = self.routers.get_mut(&router_id).map(|r| {
-            r.routing.add_consumer(
+        let now = Instant::now();
+        let added = self.route_with(&router_id, Some(&tid), now, |router, route| {
+            router.add_consumer(
                 ConsumerOptions {
                     id: consumer_id.clone(),
                     producer_id: producer_id.clone(),
@@ -819,8 +810,8 @@ impl Media {
                     preferred_layer,
                     initial_seq: random_seq(),
                 },
-                Instant::now(),
-                &mut route,
+                now,
+                route,
             )
         });
         if let Some(Err(e)) = added {
@@ -829,7 +820,6 @@ impl Media {
             });
             return Err(e);
         }
-        self.apply_consumer_start(&tid, &mut route);
         if let Some(slot) = self.transports.get_mut(&tid) {
             if data.mid.is_none() {
                 slot.next_mid += 1;
@@ -874,28 +864,6 @@ impl Media {
 
     /// Removes a consumer from its transport and the registries (the router
     /// has already forgotten it, or is told here).
-    /// A consumer (re)starts and the router asks its producer for a
-    /// keyframe. Before the consumer's transport has finished DTLS that
-    /// keyframe could not be sent, and asking would only make the sender
-    /// ignore the next request (it honours one per ~300 ms): the transport's
-    /// connection asks instead (see `on_transport_connected`).
-    fn apply_consumer_start(&mut self, transport_id: &Id, route: &mut RouteOutput) {
-        let Some(slot) = self.transports.get(transport_id) else {
-            return;
-        };
-        if slot.transport.dtls_state() != DtlsState::Connected
-            && !route.keyframe_requests.is_empty()
-        {
-            if let Some(router) = self.routers.get_mut(&slot.router_id) {
-                router
-                    .routing
-                    .withdraw_keyframe_requests(&route.keyframe_requests);
-            }
-            route.keyframe_requests.clear();
-        }
-        self.apply_route(route, Instant::now());
-    }
-
     fn forget_consumer(&mut self, consumer_id: &str) {
         let Some(consumer) = self.consumers.remove(consumer_id) else {
             return;
@@ -931,17 +899,14 @@ impl Media {
         }
         consumer.paused = paused;
         let (router_id, tid) = (consumer.router_id.clone(), consumer.transport_id.clone());
-        let mut route = RouteOutput::default();
-        if let Some(router) = self.routers.get_mut(&router_id) {
+        let now = Instant::now();
+        self.route_with(&router_id, Some(&tid), now, |router, route| {
             if paused {
-                router.routing.pause_consumer(consumer_id);
+                router.pause_consumer(consumer_id);
             } else {
-                router
-                    .routing
-                    .resume_consumer(consumer_id, Instant::now(), &mut route);
+                router.resume_consumer(consumer_id, now, route);
             }
-        }
-        self.apply_consumer_start(&tid, &mut route);
+        });
         Ok(Value::Null)
     }
 
@@ -951,16 +916,15 @@ impl Media {
             .get(consumer_id)
             .ok_or_else(|| not_found("Consumer", consumer_id))?;
         let router_id = consumer.router_id.clone();
-        let mut route = RouteOutput::default();
-        if let Some(router) = self.routers.get_mut(&router_id) {
-            router.routing.on_consumer_keyframe_request(
+        let now = Instant::now();
+        self.route_with(&router_id, None, now, |router, route| {
+            router.on_consumer_keyframe_request(
                 consumer_id,
                 str0m::media::KeyframeRequestKind::Pli,
-                Instant::now(),
-                &mut route,
-            );
-        }
-        self.apply_route(&mut route, Instant::now());
+                now,
+                route,
+            )
+        });
         Ok(Value::Null)
     }
 
@@ -969,7 +933,7 @@ impl Media {
         consumer_id: &str,
         data: Value,
     ) -> CoreResult<Value> {
-        let layers: PreferredLayers = parse(data)?;
+        let layers: PreferredLayers = from_json_value(data)?;
         let consumer = self
             .consumers
             .get_mut(consumer_id)
@@ -986,21 +950,15 @@ impl Media {
             .min(max_temporal);
         consumer.preferred_layers = Some((spatial, temporal));
         let router_id = consumer.router_id.clone();
-        let mut route = RouteOutput::default();
-        if let Some(router) = self.routers.get_mut(&router_id) {
-            router.routing.set_preferred_layer(
-                consumer_id,
-                Some(spatial),
-                Instant::now(),
-                &mut route,
-            );
-        }
-        self.apply_route(&mut route, Instant::now());
+        let now = Instant::now();
+        self.route_with(&router_id, None, now, |router, route| {
+            router.set_preferred_layer(consumer_id, Some(spatial), now, route)
+        });
         Ok(json!({ "spatialLayer": spatial, "temporalLayer": temporal }))
     }
 
     pub fn set_consumer_priority(&mut self, consumer_id: &str, data: Value) -> CoreResult<Value> {
-        let data: PriorityData = parse(data)?;
+        let data: PriorityData = from_json_value(data)?;
         let consumer = self
             .consumers
             .get_mut(consumer_id)

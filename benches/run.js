@@ -268,51 +268,68 @@ async function timed(ops, name, fn) {
  * the measurement and the teardown need.
  */
 async function setupCall(gen, router, { participants, fanout, measured, ops }) {
-  const caps = router.rtpCapabilities;
   // Participants of a fan-out are receivers only; in an all-to-all call
   // everyone sends and receives (two transports, as mediasoup-client does).
   const senders = fanout ? 1 : participants;
   const receivers = fanout ? fanout : participants;
-  const sendTs = [];
-  const recvTs = [];
-  for (let i = 0; i < senders; i++) sendTs.push(await timed(ops, 'create', () => router.createWebRtcTransport(LISTEN)));
-  for (let i = 0; i < receivers; i++) recvTs.push(await timed(ops, 'create', () => router.createWebRtcTransport(LISTEN)));
   const specs = [
-    ...sendTs.map((t) => ({ role: 'send', transport: transportParams(t) })),
-    ...recvTs.map((t, i) => ({ role: 'recv', measured: i < measured, transport: transportParams(t) })),
+    ...Array.from({ length: senders }, () => ({ role: 'send' })),
+    ...Array.from({ length: receivers }, (_, i) => ({ role: 'recv', measured: i < measured })),
   ];
-  const peers = await gen.call({ cmd: 'peers', routerRtpCapabilities: caps, peers: specs });
-  const all = [...sendTs, ...recvTs];
-  for (let i = 0; i < all.length; i++) {
-    await timed(ops, 'connect', () => all[i].connect({ dtlsParameters: peers[i].dtlsParameters }));
-  }
-  await gen.call({ cmd: 'wait_connected', peers: peers.map((p) => p.peer), timeoutMs: 20000 });
-  const senderPeers = peers.slice(0, senders).map((p) => p.peer);
-  const recvPeers = peers.slice(senders).map((p) => p.peer);
-
+  const { transports, peers } = await connectPeers(gen, router, specs, ops);
+  const sendTs = transports.slice(0, senders);
+  const recvTs = transports.slice(senders);
+  const senderPeers = peers.slice(0, senders);
+  const recvPeers = peers.slice(senders);
   const producers = [];
   for (let s = 0; s < senders; s++) {
-    const params = await gen.call({ cmd: 'produce', peer: senderPeers[s], routerRtpCapabilities: caps });
-    const video = await timed(ops, 'produce', () => sendTs[s].produce({ kind: 'video', rtpParameters: params.video }));
-    const audio = await timed(ops, 'produce', () => sendTs[s].produce({ kind: 'audio', rtpParameters: params.audio }));
-    producers.push({ from: senderPeers[s], owner: fanout ? -1 : s, list: [video, audio] });
+    producers.push(await produceMedia(gen, router, sendTs[s], senderPeers[s], fanout ? -1 : s, ops));
   }
   let consumers = 0;
   for (let r = 0; r < receivers; r++) {
-    const list = [];
-    for (const p of producers) {
-      if (p.owner === r) continue;
-      for (const producer of p.list) {
-        const c = await timed(ops, 'consume', () =>
-          recvTs[r].consume({ producerId: producer.id, rtpCapabilities: caps }),
-        );
-        list.push({ kind: c.kind, rtpParameters: c.rtpParameters, from: p.from });
-        consumers++;
-      }
-    }
-    await gen.call({ cmd: 'consume', peer: recvPeers[r], consumers: list });
+    consumers += await consumeAll(gen, router, recvTs[r], recvPeers[r], producers.filter((p) => p.owner !== r), ops);
   }
-  return { peers: peers.map((p) => p.peer), transports: all.length, consumers };
+  return { peers, transports: transports.length, consumers, recvTs, recvPeers };
+}
+
+/** Transports for generator peers (`specs`: role, measured), connected. */
+async function connectPeers(gen, router, specs, ops) {
+  const transports = [];
+  for (let i = 0; i < specs.length; i++) transports.push(await timed(ops, 'create', () => router.createWebRtcTransport(LISTEN)));
+  const answers = await gen.call({
+    cmd: 'peers',
+    routerRtpCapabilities: router.rtpCapabilities,
+    peers: specs.map((spec, i) => ({ ...spec, transport: transportParams(transports[i]) })),
+  });
+  for (let i = 0; i < transports.length; i++) {
+    await timed(ops, 'connect', () => transports[i].connect({ dtlsParameters: answers[i].dtlsParameters }));
+  }
+  const peers = answers.map((p) => p.peer);
+  await gen.call({ cmd: 'wait_connected', peers, timeoutMs: 20000 });
+  return { transports, peers };
+}
+
+/** A sender's video and audio producers; `owner`: its receiver index (-1: none). */
+async function produceMedia(gen, router, transport, peer, owner, ops) {
+  const params = await gen.call({ cmd: 'produce', peer, routerRtpCapabilities: router.rtpCapabilities });
+  const video = await timed(ops, 'produce', () => transport.produce({ kind: 'video', rtpParameters: params.video }));
+  const audio = await timed(ops, 'produce', () => transport.produce({ kind: 'audio', rtpParameters: params.audio }));
+  return { from: peer, owner, list: [video, audio] };
+}
+
+/** One receiver consumes every producer of `producers`; returns how many. */
+async function consumeAll(gen, router, transport, peer, producers, ops) {
+  const list = [];
+  for (const p of producers) {
+    for (const producer of p.list) {
+      const c = await timed(ops, 'consume', () =>
+        transport.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities }),
+      );
+      list.push({ kind: c.kind, rtpParameters: c.rtpParameters, from: p.from });
+    }
+  }
+  await gen.call({ cmd: 'consume', peer, consumers: list });
+  return list.length;
 }
 
 /** One measurement window on the current peers; CPU per worker in seconds. */
@@ -486,39 +503,46 @@ async function memory(sfu, gen, mode, report) {
   const n = 100;
   gc();
   const rss0 = workerRssBytes(worker);
-  const idle = [];
-  for (let i = 0; i < n; i++) idle.push(await router.createWebRtcTransport(LISTEN));
-  const peers = await gen.call({
-    cmd: 'peers',
-    routerRtpCapabilities: router.rtpCapabilities,
-    peers: idle.map((t) => ({ role: 'recv', transport: transportParams(t) })),
-  });
-  for (let i = 0; i < n; i++) await idle[i].connect({ dtlsParameters: peers[i].dtlsParameters });
-  await gen.call({ cmd: 'wait_connected', peers: peers.map((p) => p.peer), timeoutMs: 20000 });
+  const idle = await connectPeers(gen, router, Array.from({ length: n }, () => ({ role: 'recv' })), {});
   gc();
   const rss1 = workerRssBytes(worker);
-  // Video consumers with media flowing long enough to fill their
-  // retransmission caches (which hold ~1.5 s of packets).
+  // Media long enough for every per-stream and per-transport history to
+  // reach its steady size: RTX caches (sized to the RTT) and the send-side
+  // estimator's record of sent packets (str0m keeps the last 1,000, about
+  // 7 s at this rate).
+  const window = { warmupMs: 500, durationMs: 8000 };
   const router2 = await worker.createRouter({ mediaCodecs: MEDIA_CODECS });
   const call = await setupCall(gen, router2, { fanout: n, measured: 0, ops: {} });
   gc();
   const rss2 = workerRssBytes(worker);
-  await measure(gen, [worker], BASE, { warmupMs: 500, durationMs: 3000 });
+  await measure(gen, [worker], BASE, window);
   gc();
   const rss3 = workerRssBytes(worker);
-  await gen.call({ cmd: 'close', peers: [...peers.map((p) => p.peer), ...call.peers] });
+  // One more video consumer on each of those transports: what an active
+  // video consumer costs beyond the transport it rides on (JS object and
+  // heap growth included).
+  const second = await connectPeers(gen, router2, [{ role: 'send' }], {});
+  const sender = await produceMedia(gen, router2, second.transports[0], second.peers[0], -1, {});
+  const videoOnly = { ...sender, list: sender.list.filter((p) => p.kind === 'video') };
+  for (let r = 0; r < n; r++) await consumeAll(gen, router2, call.recvTs[r], call.recvPeers[r], [videoOnly], {});
+  await measure(gen, [worker], BASE, window);
+  gc();
+  const rss4 = workerRssBytes(worker);
+  await gen.call({ cmd: 'close', peers: [...idle.peers, ...call.peers, ...second.peers] });
   worker.close();
   report.memory = {
     transports: n,
     rssPerConnectedTransportKB: (rss1 - rss0) / 1024 / n,
-    // A fan-out receiver holds one transport, one video and one audio
-    // consumer: what media adds over the idle setup is the consumers' share.
-    rssPerActiveVideoConsumerKB: (rss3 - rss2) / 1024 / n,
-    rssPerReceiverWithConsumersKB: (rss3 - rss1) / 1024 / n,
+    // A receiver: its transport, one video and one audio consumer, and
+    // what media adds to both (caches, estimator history).
+    rssPerReceiverWithMediaKB: (rss3 - rss1) / 1024 / n,
+    rssMediaStatePerReceiverKB: (rss3 - rss2) / 1024 / n,
+    rssPerActiveVideoConsumerKB: (rss4 - rss3) / 1024 / n,
   };
   console.log(
     `  RSS: ${fmt(report.memory.rssPerConnectedTransportKB, 1)} KB per connected transport, ` +
-      `${fmt(report.memory.rssPerActiveVideoConsumerKB, 1)} KB per active video(+audio) consumer`,
+      `${fmt(report.memory.rssPerReceiverWithMediaKB, 1)} KB per receiver with media (transport + video + audio consumer), ` +
+      `${fmt(report.memory.rssPerActiveVideoConsumerKB, 1)} KB per further active video consumer`,
   );
 }
 
@@ -611,7 +635,10 @@ function table(results, janusReport) {
   row('RSS per connected transport KB', `≤ ${TARGETS.rssPerTransportKB}`, (r) =>
     r.memory ? fmt(r.memory.rssPerConnectedTransportKB, 1) + ok(r.memory.rssPerConnectedTransportKB <= TARGETS.rssPerTransportKB) : null,
   );
-  row('RSS per active video consumer KB (+ its audio)', `≤ ${TARGETS.rssPerVideoConsumerKB}`, (r) =>
+  row('  RSS per receiver with media KB (transport + video + audio consumer)', '', (r) =>
+    r.memory ? fmt(r.memory.rssPerReceiverWithMediaKB, 1) : null,
+  );
+  row('RSS per further active video consumer KB', `≤ ${TARGETS.rssPerVideoConsumerKB}`, (r) =>
     r.memory ? fmt(r.memory.rssPerActiveVideoConsumerKB, 1) + ok(r.memory.rssPerActiveVideoConsumerKB <= TARGETS.rssPerVideoConsumerKB) : null,
   );
   row('two workers / one (capacity)', `≥ ${TARGETS.twoWorkerScaling}`, (r) =>

@@ -45,10 +45,15 @@ const PLACEHOLDER_UFRAG: &str = "ocpending";
 /// Bound on inline timeout handling per call, so a misbehaving deadline can
 /// never spin the worker.
 const MAX_INLINE_TIMEOUTS: usize = 256;
-/// RTX cache for a consumer's video stream: about a second of HD video. The
-/// default (1024 packets, 3 s) costs ~480 KB per consumer.
+/// RTX cache for a consumer's video stream: at most this many packets
+/// (about 2.5 s of 2.5 Mbit/s video), and no older than `rtx_cache_age`.
+/// str0m's default (1024 packets, 3 s) costs ~480 KB per consumer.
 const VIDEO_RTX_CACHE_PACKETS: usize = 600;
-const VIDEO_RTX_CACHE_AGE: Duration = Duration::from_millis(1500);
+/// The round trip assumed until the browser's first receiver report, as
+/// mediasoup does.
+const DEFAULT_RTT: Duration = Duration::from_millis(100);
+const MIN_RTX_CACHE_AGE: Duration = Duration::from_millis(200);
+const MAX_RTX_CACHE_AGE: Duration = Duration::from_millis(1500);
 
 // ---------------------------------------------------------------------------
 // mediasoup-shaped parameters
@@ -305,6 +310,17 @@ struct ConsumerEntry {
     mid: Mid,
     ssrc: Ssrc,
     stats: ConsumerStats,
+    /// What the stream's RTX cache keeps (video with RTX only).
+    rtx_cache_age: Option<Duration>,
+}
+
+/// How long a packet stays worth retransmitting: a browser asks again for
+/// a lost packet about once per round trip, and gives up once the frame is
+/// too late to play; three attempts plus ~150 ms for loss detection and the
+/// jitter buffer. Sizing the cache to the RTT (as mediasoup does) instead of
+/// a fixed few seconds is what keeps a video consumer within tens of KB.
+fn rtx_cache_age(rtt: Duration) -> Duration {
+    (rtt * 3 + Duration::from_millis(150)).clamp(MIN_RTX_CACHE_AGE, MAX_RTX_CACHE_AGE)
 }
 
 pub struct WebRtcTransport {
@@ -1040,6 +1056,9 @@ impl WebRtcTransport {
             MediaKind::Audio => StrMediaKind::Audio,
             MediaKind::Video => StrMediaKind::Video,
         };
+        // Only video is retransmitted (browsers do not NACK opus).
+        let cache_age =
+            (str_kind == StrMediaKind::Video && rtx.is_some()).then(|| rtx_cache_age(DEFAULT_RTT));
         let cname = self.guarded(out, |rtc| {
             let mut api = rtc.direct_api();
             api.declare_media(mid, str_kind);
@@ -1048,8 +1067,8 @@ impl WebRtcTransport {
             // for choosing what to send, never a reason to hold packets
             // back (a queue behind a low estimate only adds delay and loss).
             stream.set_unpaced(true);
-            if str_kind == StrMediaKind::Video {
-                stream.set_rtx_cache(VIDEO_RTX_CACHE_PACKETS, VIDEO_RTX_CACHE_AGE, Some(0.15));
+            if let Some(age) = cache_age {
+                stream.set_rtx_cache(VIDEO_RTX_CACHE_PACKETS, age, Some(0.15));
             }
             rtc.media(mid)
                 .map(|m| m.cname().to_owned())
@@ -1069,6 +1088,7 @@ impl WebRtcTransport {
                     score: 10,
                     ..Default::default()
                 },
+                rtx_cache_age: cache_age,
             },
         );
         Ok(cname)
@@ -1093,6 +1113,22 @@ impl WebRtcTransport {
         consumer_id: &str,
         pkt: &ForwardedRtp,
         now: Instant,
+        out: &mut TransportOutput,
+    ) -> CoreResult<()> {
+        let queued = self.queue_rtp(consumer_id, pkt, out);
+        self.handle_timeout(now, out);
+        queued
+    }
+
+    /// Queues one packet on a consumer's stream. A write always needs a
+    /// timeout to be sent (str0m's pacer takes queued packets on a timeout,
+    /// one per timeout), so no poll in between: it would only find that out. A fan-out queues on many transports and flushes
+    /// each once per receive batch, so a burst of packets to one browser
+    /// costs one pass through str0m's timers instead of one per packet.
+    fn queue_rtp(
+        &mut self,
+        consumer_id: &str,
+        pkt: &ForwardedRtp,
         out: &mut TransportOutput,
     ) -> CoreResult<()> {
         if self.dead {
@@ -1129,10 +1165,6 @@ impl WebRtcTransport {
                 .map(|s| s.write_rtp(write))
                 .is_some()
         })?;
-        self.drain(out);
-        // A write only queues the packet; str0m sends it on the next
-        // timeout, which is due now.
-        self.run_due_timeouts(now, out);
         if written {
             Ok(())
         } else {
@@ -1430,14 +1462,36 @@ impl WebRtcTransport {
     }
 
     fn on_egress_stats(&mut self, s: MediaEgressStats, out: &mut TransportOutput) {
-        let Some(id) = self.consumer_by_mid.get(&s.mid) else {
+        let Some(id) = self.consumer_by_mid.get(&s.mid).cloned() else {
             return;
         };
-        let Some(c) = self.consumers.get_mut(id) else {
+        let Some(c) = self.consumers.get_mut(&id) else {
             return;
         };
         c.stats.rtt = s.rtt;
         c.stats.loss = s.loss;
+        let resize = match (c.rtx_cache_age, s.rtt) {
+            (Some(current), Some(rtt)) => {
+                let wanted = rtx_cache_age(rtt);
+                // Resizing empties the cache: only for a real change.
+                let diff = wanted.abs_diff(current);
+                (diff * 4 > current).then_some(wanted)
+            }
+            _ => None,
+        };
+        if let Some(age) = resize {
+            tracing::debug!(consumer_id = %c.id, age_ms = age.as_millis() as u64, "RTX cache sized to the RTT");
+            c.rtx_cache_age = Some(age);
+            let ssrc = c.ssrc;
+            let _ = self.guarded(out, |rtc| {
+                if let Some(stream) = rtc.direct_api().stream_tx(&ssrc) {
+                    stream.set_rtx_cache(VIDEO_RTX_CACHE_PACKETS, age, Some(0.15));
+                }
+            });
+        }
+        let Some(c) = self.consumers.get_mut(&id) else {
+            return;
+        };
         c.stats.nacks = s.nacks;
         if let Some(r) = &s.remote {
             c.stats.jitter = Some(r.jitter);
@@ -1546,6 +1600,17 @@ mod tests {
         .unwrap();
         assert_eq!(err.kind, crate::error::ErrorKind::TypeError);
         assert!(WebRtcTransport::new(options(vec![]), Instant::now()).is_err());
+    }
+
+    #[test]
+    fn rtx_cache_follows_the_round_trip() {
+        assert_eq!(rtx_cache_age(Duration::ZERO), MIN_RTX_CACHE_AGE);
+        assert_eq!(rtx_cache_age(DEFAULT_RTT), Duration::from_millis(450));
+        assert_eq!(
+            rtx_cache_age(Duration::from_millis(200)),
+            Duration::from_millis(750)
+        );
+        assert_eq!(rtx_cache_age(Duration::from_secs(2)), MAX_RTX_CACHE_AGE);
     }
 
     #[test]

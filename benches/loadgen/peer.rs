@@ -9,13 +9,13 @@
 
 use opencall::ortc::types::{
     MediaKind, RtcpFeedback, RtcpParameters, RtpCapabilities, RtpCodecParameters,
-    RtpEncodingParameters, RtpHeaderExtensionParameters, RtpParameters, RtxParameters,
+    RtpEncodingParameters, RtpParameters, RtxParameters,
 };
 use opencall::rtp::keyframe::vp8_payload;
 use opencall::testclient::{
     self, CLIENT_OPUS_PT as OPUS_PT, CLIENT_VP8_PT as VP8_PT, CLIENT_VP8_RTX_PT as VP8_RTX_PT,
 };
-use opencall::transport::{DtlsFingerprint, DtlsParameters, DtlsRole, IceCandidate, IceParameters};
+use opencall::transport::{DtlsParameters, IceCandidate, IceParameters};
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -26,7 +26,7 @@ use str0m::media::Direction;
 use str0m::media::{MediaKind as StrMediaKind, Mid, Pt};
 use str0m::net::{Protocol, Receive, Transmit};
 use str0m::rtp::{ExtensionMap, RtpWrite, SeqNo, Ssrc};
-use str0m::{Candidate, Event, IceCreds, Input, Output, Rtc, RtcConfig};
+use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 
 use crate::clock;
 
@@ -253,78 +253,9 @@ impl Peer {
         candidates: &[IceCandidate],
         dtls: &DtlsParameters,
     ) -> Result<DtlsParameters, String> {
-        let fp = dtls
-            .fingerprints
-            .iter()
-            .find(|f| f.algorithm == "sha-256")
-            .ok_or("no sha-256 fingerprint")?;
-        let bytes = fp
-            .value
-            .split(':')
-            .map(|h| u8::from_str_radix(h, 16))
-            .collect::<Result<Vec<u8>, _>>()
-            .map_err(|e| e.to_string())?;
-        {
-            let mut api = self.rtc.direct_api();
-            api.set_ice_controlling(true);
-            api.set_remote_ice_credentials(IceCreds {
-                ufrag: ice.username_fragment.clone(),
-                pass: ice.password.clone(),
-            });
-            api.set_remote_fingerprint(str0m::config::Fingerprint {
-                hash_func: fp.algorithm.clone(),
-                bytes,
-            });
-        }
+        let own = testclient::connect_to_server(&mut self.rtc, ice, candidates, dtls)?;
         self.drain();
-        for c in candidates.iter().filter(|c| c.protocol == "udp") {
-            let ip = c.ip.parse().map_err(|e| format!("candidate ip: {e}"))?;
-            let cand =
-                Candidate::host(SocketAddr::new(ip, c.port), "udp").map_err(|e| e.to_string())?;
-            self.rtc.add_remote_candidate(cand);
-            self.drain();
-        }
-        self.rtc
-            .direct_api()
-            .start_dtls(true)
-            .map_err(|e| e.to_string())?;
-        self.drain();
-        let own = self.rtc.direct_api().local_dtls_fingerprint().clone();
-        Ok(DtlsParameters {
-            role: Some(DtlsRole::Client),
-            fingerprints: vec![DtlsFingerprint {
-                algorithm: own.hash_func.clone(),
-                value: own
-                    .bytes
-                    .iter()
-                    .map(|b| format!("{b:02X}"))
-                    .collect::<Vec<_>>()
-                    .join(":"),
-            }],
-        })
-    }
-
-    fn ext_params(
-        &self,
-        kind: MediaKind,
-        router: &RtpCapabilities,
-    ) -> Vec<RtpHeaderExtensionParameters> {
-        let audio = kind == MediaKind::Audio;
-        self.ext_map
-            .iter_by_media_type(audio)
-            .filter(|(_, e)| {
-                router
-                    .header_extensions
-                    .iter()
-                    .any(|h| h.kind == kind && h.uri == e.as_uri())
-            })
-            .map(|(id, e)| RtpHeaderExtensionParameters {
-                uri: e.as_uri().to_owned(),
-                id,
-                encrypt: false,
-                parameters: Default::default(),
-            })
-            .collect()
+        Ok(own)
     }
 
     /// Declares a VP8 (with RTX) and an opus send stream, as
@@ -391,7 +322,11 @@ impl Peer {
                     rtcp_feedback: vec![],
                 },
             ],
-            header_extensions: self.ext_params(MediaKind::Video, router),
+            header_extensions: testclient::header_extension_params(
+                &self.ext_map,
+                MediaKind::Video,
+                router,
+            ),
             encodings: vec![RtpEncodingParameters {
                 ssrc: Some(*v),
                 rtx: Some(RtxParameters { ssrc: *vrtx }),
@@ -415,7 +350,11 @@ impl Peer {
                 .collect(),
                 rtcp_feedback: vec![RtcpFeedback::new("transport-cc", "")],
             }],
-            header_extensions: self.ext_params(MediaKind::Audio, router),
+            header_extensions: testclient::header_extension_params(
+                &self.ext_map,
+                MediaKind::Audio,
+                router,
+            ),
             encodings: vec![RtpEncodingParameters {
                 ssrc: Some(*a),
                 ..Default::default()
@@ -429,24 +368,7 @@ impl Peer {
     /// Prepares to receive one consumer (mediasoup-client's
     /// `transport.consume()`).
     pub fn expect_consumer(&mut self, kind: MediaKind, rtp: &RtpParameters) -> Result<(), String> {
-        let mid = Mid::from(rtp.mid.as_deref().ok_or("consumer without mid")?);
-        let enc = rtp.encodings.first().ok_or("consumer without encodings")?;
-        let ssrc = enc.ssrc.ok_or("consumer without ssrc")?;
-        let str_kind = match kind {
-            MediaKind::Audio => StrMediaKind::Audio,
-            MediaKind::Video => StrMediaKind::Video,
-        };
-        let mut api = self.rtc.direct_api();
-        api.declare_media(mid, str_kind);
-        let s = api.expect_stream_rx(
-            Ssrc::from(ssrc),
-            enc.rtx.map(|r| Ssrc::from(r.ssrc)),
-            mid,
-            None,
-        );
-        if enc.rtx.is_none() {
-            s.suppress_nack(true);
-        }
+        testclient::expect_consumer_stream(&mut self.rtc, kind, rtp)?;
         self.drain();
         Ok(())
     }

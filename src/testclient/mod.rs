@@ -182,50 +182,10 @@ impl TestClient {
         dtls: &DtlsParameters,
         out: &mut Vec<Transmit>,
     ) -> DtlsParameters {
-        let fp = dtls
-            .fingerprints
-            .iter()
-            .find(|f| f.algorithm == "sha-256")
-            .expect("server sha-256 fingerprint");
-        let bytes = fp
-            .value
-            .split(':')
-            .map(|h| u8::from_str_radix(h, 16).expect("hex fingerprint"))
-            .collect();
-        {
-            let mut api = self.rtc.direct_api();
-            api.set_ice_controlling(true);
-            api.set_remote_ice_credentials(IceCreds {
-                ufrag: ice.username_fragment.clone(),
-                pass: ice.password.clone(),
-            });
-            api.set_remote_fingerprint(str0m::config::Fingerprint {
-                hash_func: fp.algorithm.clone(),
-                bytes,
-            });
-        }
+        let own =
+            connect_to_server(&mut self.rtc, ice, candidates, dtls).expect("server parameters");
         self.drain(out);
-        for c in candidates.iter().filter(|c| c.protocol == "udp") {
-            let addr = SocketAddr::new(c.ip.parse().expect("candidate ip"), c.port);
-            self.rtc
-                .add_remote_candidate(Candidate::host(addr, "udp").expect("remote candidate"));
-            self.drain(out);
-        }
-        self.rtc.direct_api().start_dtls(true).expect("start dtls");
-        self.drain(out);
-        let own = self.rtc.direct_api().local_dtls_fingerprint().clone();
-        DtlsParameters {
-            role: Some(DtlsRole::Client),
-            fingerprints: vec![DtlsFingerprint {
-                algorithm: own.hash_func.clone(),
-                value: own
-                    .bytes
-                    .iter()
-                    .map(|b| format!("{b:02X}"))
-                    .collect::<Vec<_>>()
-                    .join(":"),
-            }],
-        }
+        own
     }
 
     /// Browser-side ICE restart: new local credentials and the server's
@@ -238,31 +198,6 @@ impl TestClient {
             pass: server.password.clone(),
         });
         self.drain(out);
-    }
-
-    fn ext_params(
-        &self,
-        kind: MediaKind,
-        router: &RtpCapabilities,
-    ) -> Vec<RtpHeaderExtensionParameters> {
-        // Like mediasoup-client: the browser's ids, for the extensions the
-        // router also supports for this kind.
-        let audio = kind == MediaKind::Audio;
-        self.ext_map
-            .iter_by_media_type(audio)
-            .filter(|(_, e)| {
-                router
-                    .header_extensions
-                    .iter()
-                    .any(|h| h.kind == kind && h.uri == e.as_uri())
-            })
-            .map(|(id, e)| RtpHeaderExtensionParameters {
-                uri: e.as_uri().to_owned(),
-                id,
-                encrypt: false,
-                parameters: Default::default(),
-            })
-            .collect()
     }
 
     fn declare_send(&mut self, mid: &str, kind: StrMediaKind, out: &mut Vec<Transmit>) -> Mid {
@@ -304,7 +239,7 @@ impl TestClient {
                 parameters: params(&[("minptime", "10"), ("useinbandfec", "1")]),
                 rtcp_feedback: vec![RtcpFeedback::new("transport-cc", "")],
             }],
-            header_extensions: self.ext_params(MediaKind::Audio, router),
+            header_extensions: header_extension_params(&self.ext_map, MediaKind::Audio, router),
             encodings: vec![RtpEncodingParameters {
                 ssrc: Some(*ssrc),
                 ..Default::default()
@@ -392,7 +327,7 @@ impl TestClient {
                     rtcp_feedback: vec![],
                 },
             ],
-            header_extensions: self.ext_params(MediaKind::Video, router),
+            header_extensions: header_extension_params(&self.ext_map, MediaKind::Video, router),
             encodings,
             rtcp: RtcpParameters {
                 cname: Some("testclient".into()),
@@ -456,23 +391,7 @@ impl TestClient {
         rtp: &RtpParameters,
         out: &mut Vec<Transmit>,
     ) {
-        let mid = Mid::from(rtp.mid.as_deref().expect("consumer mid"));
-        let enc = &rtp.encodings[0];
-        let kind = match kind {
-            MediaKind::Audio => StrMediaKind::Audio,
-            MediaKind::Video => StrMediaKind::Video,
-        };
-        let mut api = self.rtc.direct_api();
-        api.declare_media(mid, kind);
-        let s = api.expect_stream_rx(
-            Ssrc::from(enc.ssrc.expect("consumer ssrc")),
-            enc.rtx.map(|r| Ssrc::from(r.ssrc)),
-            mid,
-            None,
-        );
-        if enc.rtx.is_none() {
-            s.suppress_nack(true);
-        }
+        expect_consumer_stream(&mut self.rtc, kind, rtp).expect("consumer parameters");
         self.drain(out);
     }
 
@@ -568,6 +487,114 @@ impl TestClient {
             _ => {}
         }
     }
+}
+
+/// The browser side of `transport.connect()`: ICE controlling with the
+/// server's credentials and candidates, DTLS client checking the server's
+/// sha-256 fingerprint. Returns the client's DTLS parameters; the caller
+/// drains the `Rtc`.
+pub fn connect_to_server(
+    rtc: &mut Rtc,
+    ice: &IceParameters,
+    candidates: &[IceCandidate],
+    dtls: &DtlsParameters,
+) -> Result<DtlsParameters, String> {
+    let fp = dtls
+        .fingerprints
+        .iter()
+        .find(|f| f.algorithm == "sha-256")
+        .ok_or("no sha-256 fingerprint")?;
+    let bytes = fp
+        .value
+        .split(':')
+        .map(|h| u8::from_str_radix(h, 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|e| format!("fingerprint: {e}"))?;
+    let mut api = rtc.direct_api();
+    api.set_ice_controlling(true);
+    api.set_remote_ice_credentials(IceCreds {
+        ufrag: ice.username_fragment.clone(),
+        pass: ice.password.clone(),
+    });
+    api.set_remote_fingerprint(str0m::config::Fingerprint {
+        hash_func: fp.algorithm.clone(),
+        bytes,
+    });
+    for c in candidates.iter().filter(|c| c.protocol == "udp") {
+        let ip = c.ip.parse().map_err(|e| format!("candidate ip: {e}"))?;
+        let cand =
+            Candidate::host(SocketAddr::new(ip, c.port), "udp").map_err(|e| e.to_string())?;
+        rtc.add_remote_candidate(cand);
+    }
+    rtc.direct_api()
+        .start_dtls(true)
+        .map_err(|e| e.to_string())?;
+    let own = rtc.direct_api().local_dtls_fingerprint().clone();
+    Ok(DtlsParameters {
+        role: Some(DtlsRole::Client),
+        fingerprints: vec![DtlsFingerprint {
+            algorithm: own.hash_func.clone(),
+            value: own
+                .bytes
+                .iter()
+                .map(|b| format!("{b:02X}"))
+                .collect::<Vec<_>>()
+                .join(":"),
+        }],
+    })
+}
+
+/// Like mediasoup-client: the browser's extension ids, for the extensions
+/// the router also supports for this kind.
+pub fn header_extension_params(
+    ext_map: &ExtensionMap,
+    kind: MediaKind,
+    router: &RtpCapabilities,
+) -> Vec<RtpHeaderExtensionParameters> {
+    let audio = kind == MediaKind::Audio;
+    ext_map
+        .iter_by_media_type(audio)
+        .filter(|(_, e)| {
+            router
+                .header_extensions
+                .iter()
+                .any(|h| h.kind == kind && h.uri == e.as_uri())
+        })
+        .map(|(id, e)| RtpHeaderExtensionParameters {
+            uri: e.as_uri().to_owned(),
+            id,
+            encrypt: false,
+            parameters: Default::default(),
+        })
+        .collect()
+}
+
+/// Declares the receive stream of a consumer (`consumer.rtpParameters`),
+/// as mediasoup-client's recv transport does. NACKs only with RTX.
+pub fn expect_consumer_stream(
+    rtc: &mut Rtc,
+    kind: MediaKind,
+    rtp: &RtpParameters,
+) -> Result<(), String> {
+    let mid = Mid::from(rtp.mid.as_deref().ok_or("consumer without mid")?);
+    let enc = rtp.encodings.first().ok_or("consumer without encodings")?;
+    let ssrc = enc.ssrc.ok_or("consumer without ssrc")?;
+    let str_kind = match kind {
+        MediaKind::Audio => StrMediaKind::Audio,
+        MediaKind::Video => StrMediaKind::Video,
+    };
+    let mut api = rtc.direct_api();
+    api.declare_media(mid, str_kind);
+    let s = api.expect_stream_rx(
+        Ssrc::from(ssrc),
+        enc.rtx.map(|r| Ssrc::from(r.ssrc)),
+        mid,
+        None,
+    );
+    if enc.rtx.is_none() {
+        s.suppress_nack(true);
+    }
+    Ok(())
 }
 
 fn params(kv: &[(&str, &str)]) -> crate::ortc::types::Parameters {

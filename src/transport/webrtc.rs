@@ -26,7 +26,10 @@ use str0m::media::{KeyframeRequestKind, MediaKind as StrMediaKind, Mid, Pt, Rid}
 use str0m::net::{Protocol, Receive, TcpType, Transmit};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo, Ssrc};
 use str0m::stats::{MediaEgressStats, MediaIngressStats, PeerStats};
-use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, RtcConfig};
+use str0m::{
+    Candidate, Event, IceConnectionState, IceCreds, Input, Output, PacerReason, Reason, Rtc,
+    RtcConfig,
+};
 
 use crate::error::{CoreError, CoreResult};
 use crate::ortc::types::{MediaKind, RtpCapabilities, RtpParameters};
@@ -45,6 +48,12 @@ const PLACEHOLDER_UFRAG: &str = "ocpending";
 /// Bound on inline timeout handling per call, so a misbehaving deadline can
 /// never spin the worker.
 const MAX_INLINE_TIMEOUTS: usize = 256;
+/// How long the timeout str0m's pacer asks for after each packet it sends
+/// may wait for the next forwarded packet (whose own timeout satisfies it).
+const PACER_GATE_DEFER: Duration = Duration::from_millis(20);
+/// Not in a transport's first seconds: the send-side estimator probes the
+/// path right after DTLS connects, and its probe packets must go out on time.
+const PACER_GATE_DEFER_AFTER: Duration = Duration::from_secs(2);
 /// RTX cache for a consumer's video stream: at most this many packets
 /// (about 2.5 s of 2.5 Mbit/s video), and no older than `rtx_cache_age`.
 /// str0m's default (1024 packets, 3 s) costs ~480 KB per consumer.
@@ -346,6 +355,15 @@ pub struct WebRtcTransport {
     consumer_by_mid: HashMap<Mid, Id>,
     registered_uris: Vec<String>,
     next_timeout: Instant,
+    /// `next_timeout` is only the pacer's gate after a forwarded packet:
+    /// str0m's pacer wants a timeout between two sends, one microsecond
+    /// after the last. The next forward runs a timeout anyway, so waiting
+    /// for it (up to `PACER_GATE_DEFER`) saves a timer wake-up and a pass
+    /// through str0m per forwarded packet. Never after a timeout or a
+    /// receive, so retransmissions and BWE probes go out at once.
+    defer_pacer_gate: bool,
+    /// When DTLS connected (see `PACER_GATE_DEFER_AFTER`).
+    connected_at: Option<Instant>,
     stats: TransportStats,
     peer_stats: Option<PeerStats>,
     bwe_enabled: bool,
@@ -481,6 +499,8 @@ impl WebRtcTransport {
             consumer_by_mid: HashMap::new(),
             registered_uris,
             next_timeout: now,
+            defer_pacer_gate: false,
+            connected_at: None,
             stats: TransportStats::default(),
             peer_stats: None,
             bwe_enabled: opts.initial_available_outgoing_bitrate.is_some(),
@@ -664,6 +684,8 @@ impl WebRtcTransport {
     pub fn poll_timeout(&self) -> Instant {
         if self.dead {
             self.next_timeout + Duration::from_secs(3600)
+        } else if self.defer_pacer_gate {
+            self.next_timeout + PACER_GATE_DEFER
         } else {
             self.next_timeout
         }
@@ -1117,6 +1139,10 @@ impl WebRtcTransport {
     ) -> CoreResult<()> {
         let queued = self.queue_rtp(consumer_id, pkt, out);
         self.handle_timeout(now, out);
+        self.defer_pacer_gate = self
+            .connected_at
+            .is_some_and(|t| now > t + PACER_GATE_DEFER_AFTER)
+            && self.rtc.last_timeout_reason() == Reason::Pacer(PacerReason::Immediate);
         queued
     }
 
@@ -1251,6 +1277,7 @@ impl WebRtcTransport {
             match polled {
                 Ok(Output::Timeout(t)) => {
                     self.next_timeout = t;
+                    self.defer_pacer_gate = false;
                     return;
                 }
                 Ok(Output::Transmit(t)) => self.on_transmit(t, out),
@@ -1299,6 +1326,7 @@ impl WebRtcTransport {
     fn on_event(&mut self, e: Event, out: &mut TransportOutput) {
         match e {
             Event::Connected => {
+                self.connected_at = Some(Instant::now());
                 self.set_dtls_state(DtlsState::Connected, out);
                 out.events.push(TransportEvent::Connected);
             }

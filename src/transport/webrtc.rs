@@ -364,6 +364,13 @@ pub struct WebRtcTransport {
     defer_pacer_gate: bool,
     /// When DTLS connected (see `PACER_GATE_DEFER_AFTER`).
     connected_at: Option<Instant>,
+    /// Forwarded packets written but not yet seen leaving: the gate is only
+    /// deferred with nothing left in str0m's queues, or a backlog (after a
+    /// retransmission or padding took a send) would never drain.
+    queued_media: usize,
+    /// The consumers' media SSRCs, sorted (to tell forwarded packets from
+    /// retransmissions and padding on the way out).
+    media_ssrcs: Vec<u32>,
     stats: TransportStats,
     peer_stats: Option<PeerStats>,
     bwe_enabled: bool,
@@ -399,6 +406,14 @@ fn parse_hex_colon(value: &str) -> Option<Vec<u8>> {
 
 fn is_stun(buf: &[u8]) -> bool {
     buf.len() >= 20 && buf[0] < 2
+}
+
+/// The SSRC of an (S)RTP packet (its header is not encrypted); None for
+/// RTCP (payload types 192–223 share the byte with the marker bit) and
+/// anything else.
+fn rtp_ssrc(buf: &[u8]) -> Option<u32> {
+    let rtp = buf.len() >= 12 && buf[0] >> 6 == 2 && !(192..=223).contains(&buf[1]);
+    rtp.then(|| u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]))
 }
 
 fn proto_name(p: Protocol) -> &'static str {
@@ -501,6 +516,8 @@ impl WebRtcTransport {
             next_timeout: now,
             defer_pacer_gate: false,
             connected_at: None,
+            queued_media: 0,
+            media_ssrcs: Vec::new(),
             stats: TransportStats::default(),
             peer_stats: None,
             bwe_enabled: opts.initial_available_outgoing_bitrate.is_some(),
@@ -678,6 +695,10 @@ impl WebRtcTransport {
         let _ = self.guarded(out, |rtc| rtc.handle_input(Input::Timeout(now)));
         self.drain(out);
         self.run_due_timeouts(now, out);
+    }
+
+    fn pacer_gate_pending(&self) -> bool {
+        self.rtc.last_timeout_reason() == Reason::Pacer(PacerReason::Immediate)
     }
 
     /// When `handle_timeout` must be called next.
@@ -1098,6 +1119,9 @@ impl WebRtcTransport {
         })?;
         self.drain(out);
         self.consumer_by_mid.insert(mid, consumer_id.clone());
+        if let Err(i) = self.media_ssrcs.binary_search(&ssrc) {
+            self.media_ssrcs.insert(i, ssrc);
+        }
         self.consumers.insert(
             consumer_id.clone(),
             ConsumerEntry {
@@ -1121,6 +1145,7 @@ impl WebRtcTransport {
             return;
         };
         self.consumer_by_mid.remove(&c.mid);
+        self.media_ssrcs.retain(|s| *s != c.stats.ssrc);
         if self.dead {
             return;
         }
@@ -1278,6 +1303,12 @@ impl WebRtcTransport {
                 Ok(Output::Timeout(t)) => {
                     self.next_timeout = t;
                     self.defer_pacer_gate = false;
+                    // Without the gate the pacer has nothing left to send
+                    // (our streams are unpaced): whatever was not seen
+                    // leaving was dropped by str0m.
+                    if !self.pacer_gate_pending() {
+                        self.queued_media = 0;
+                    }
                     return;
                 }
                 Ok(Output::Transmit(t)) => self.on_transmit(t, out),
@@ -1300,6 +1331,11 @@ impl WebRtcTransport {
 
     fn on_transmit(&mut self, t: Transmit, out: &mut TransportOutput) {
         self.stats.bytes_sent += t.contents.len() as u64;
+        if self.queued_media > 0
+            && rtp_ssrc(&t.contents).is_some_and(|s| self.media_ssrcs.binary_search(&s).is_ok())
+        {
+            self.queued_media -= 1;
+        }
         // STUN answers go to whoever checks; other traffic follows the
         // nominated pair, which is mediasoup's "selected tuple".
         if !is_stun(&t.contents) {
@@ -1628,6 +1664,20 @@ mod tests {
         .unwrap();
         assert_eq!(err.kind, crate::error::ErrorKind::TypeError);
         assert!(WebRtcTransport::new(options(vec![]), Instant::now()).is_err());
+    }
+
+    #[test]
+    fn rtp_ssrc_reads_rtp_headers_only() {
+        let mut rtp = [0u8; 20];
+        rtp[0] = 0x80;
+        rtp[1] = 0x80 | 96;
+        rtp[8..12].copy_from_slice(&0x1234_5678u32.to_be_bytes());
+        assert_eq!(rtp_ssrc(&rtp), Some(0x1234_5678));
+        let mut rtcp = rtp;
+        rtcp[1] = 200;
+        assert_eq!(rtp_ssrc(&rtcp), None);
+        assert_eq!(rtp_ssrc(&[0u8; 20]), None, "STUN");
+        assert_eq!(rtp_ssrc(&rtp[..8]), None, "short");
     }
 
     #[test]

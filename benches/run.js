@@ -546,6 +546,26 @@ async function memory(sfu, gen, mode, report) {
   );
 }
 
+/** `memory` in a child process of its own; returns its report. */
+function memoryInFreshProcess(sfuName, modeName) {
+  const file = path.join(os.tmpdir(), `opencall-bench-memory-${process.pid}.json`);
+  const r = spawnSync(
+    process.execPath,
+    [__filename, `--${modeName}`, '--only', 'memory', '--no-build', '--sfu', sfuName, '--out', file],
+    { cwd: process.cwd(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const line = (r.stdout || '').split('\n').find((l) => l.includes('RSS:'));
+  if (line) console.log(line);
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')).results[sfuName].memory ?? null;
+  } catch {
+    console.log(`  memory: the child process failed (${r.status})`);
+    return null;
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+}
+
 async function multicore(sfu, gen, mode, report) {
   const [calls, participants] = mode.multicore;
   const one = await allToAll(sfu, gen, mode, calls, participants, 1);
@@ -687,7 +707,12 @@ async function main() {
       if (want('forwarding')) await forwarding(sfu, gen, mode, report);
       if (want('maxload')) await maxload(sfu, gen, mode, report);
       if (want('scale')) await scale(sfu, gen, mode, report);
-      if (want('memory')) await memory(sfu, gen, mode, report);
+      if (want('memory')) {
+        // RSS deltas mean something only in a process that has not yet
+        // grown (and kept) its heaps for the other scenarios.
+        if (opts.only?.length === 1) await memory(sfu, gen, mode, report);
+        else report.memory = memoryInFreshProcess(name, opts.mode);
+      }
       if (want('multicore')) await multicore(sfu, gen, mode, report);
     }
     let janusReport = null;

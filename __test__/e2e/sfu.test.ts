@@ -129,6 +129,32 @@ describe('SFU end to end (mediasoup-client in headless Chromium)', () => {
     );
     console.log(`resume to first decoded frame: ${Date.now() - resumedAt} ms`);
 
+    // Trace events: a keyframe request goes out to the producer ('pli',
+    // out), the keyframe comes in on the producer and out on the consumer.
+    type Trace = { type: string; direction: string; info: Record<string, unknown> };
+    const producer = sender.producers.get(producerId!) as unknown as mediasoup.types.Producer;
+    const consumer = receiver.consumers.get(consumerId) as unknown as mediasoup.types.Consumer;
+    const producerTraces: Trace[] = [];
+    const consumerTraces: Trace[] = [];
+    producer.on('trace', (t) => producerTraces.push(t as Trace));
+    consumer.on('trace', (t) => consumerTraces.push(t as Trace));
+    await producer.enableTraceEvent(['pli', 'keyframe']);
+    await consumer.enableTraceEvent(['keyframe', 'rtp']);
+    await consumer.requestKeyFrame();
+    const has = (list: Trace[], type: string, direction: string) => list.some((t) => t.type === type && t.direction === direction);
+    await waitFor(
+      () => has(producerTraces, 'pli', 'out') && has(producerTraces, 'keyframe', 'in') && has(consumerTraces, 'keyframe', 'out'),
+      { timeoutMs: 3000, what: "'pli' and 'keyframe' traces" },
+    );
+    expect(producerTraces.find((t) => t.type === 'pli')?.info.ssrc).toBe(producer.rtpParameters.encodings![0].ssrc);
+    expect(consumerTraces.find((t) => t.type === 'keyframe')?.info).toMatchObject({
+      isKeyFrame: true,
+      ssrc: consumer.rtpParameters.encodings![0].ssrc,
+      payloadType: consumer.rtpParameters.codecs[0].payloadType,
+    });
+    expect(consumerTraces.filter((t) => t.type === 'rtp').length).toBeGreaterThan(consumerTraces.filter((t) => t.type === 'keyframe').length);
+    expect(producerTraces.some((t) => t.type === 'rtp')).toBe(false);
+
     await sender.participant.call('closeProducer', 'video');
     await waitFor(() => receiver.producerClosed.includes(consumerId), { what: "'producerclose' on the consumer" });
     await waitFor(

@@ -11,11 +11,13 @@ mod net;
 mod ports;
 mod requests;
 mod stats;
+mod trace;
 
 use super::outbox;
 use super::state::WorkerState;
 use crate::ortc::types::{MediaKind, RtpCapabilities, RtpParameters};
 use crate::router::{RouteOutput, Router};
+use crate::rtp::{VideoCodec, is_keyframe};
 use crate::transport::{DtlsState, ForwardedRtp, TransportEvent, TransportOutput, WebRtcTransport};
 use net::{ListenSocket, SocketKind, TcpConnection};
 use serde_json::{Value, json};
@@ -30,6 +32,7 @@ use str0m::media::KeyframeRequestKind;
 use str0m::net::Protocol;
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
+use trace::{PacketTrace, TraceType, TraceTypes};
 
 pub use ports::PortRange;
 pub use stats::RateSnapshot;
@@ -60,6 +63,7 @@ pub struct TransportSlot {
     pub min_outgoing_bitrate: Option<u64>,
     pub max_outgoing_bitrate: Option<u64>,
     pub trace_types: Vec<String>,
+    pub trace: TraceTypes,
     pub rates: RateSnapshot,
 }
 
@@ -73,6 +77,7 @@ pub struct ProducerSlot {
     pub paused: bool,
     pub consumers: Vec<Id>,
     pub trace_types: Vec<String>,
+    pub trace: TraceTypes,
     pub rates: RateSnapshot,
 }
 
@@ -88,6 +93,7 @@ pub struct ConsumerSlot {
     /// (spatial, temporal) the consumer asked for, clamped to what exists.
     pub preferred_layers: Option<(usize, usize)>,
     pub trace_types: Vec<String>,
+    pub trace: TraceTypes,
     pub rates: RateSnapshot,
 }
 
@@ -105,6 +111,9 @@ pub struct Media {
     /// may drive another transport (forwarding), which needs its own.
     outputs: Vec<TransportOutput>,
     routes: Vec<RouteOutput>,
+    /// Some consumer has had a per-packet trace enabled: only then does a
+    /// forward look its consumer up for tracing.
+    packet_traces: bool,
     /// When the REMB caps of `setMaxIncomingBitrate` are next repeated.
     next_remb: Option<Instant>,
 }
@@ -132,6 +141,7 @@ impl Media {
             deadlines: BinaryHeap::new(),
             outputs: Vec::new(),
             routes: Vec::new(),
+            packet_traces: false,
             next_remb: None,
         }
     }
@@ -191,6 +201,9 @@ impl Media {
             return;
         };
         let _ = slot.transport.write_rtp(consumer_id, packet, now, &mut out);
+        if self.packet_traces {
+            Self::trace_forward(&self.consumers, consumer_id, packet);
+        }
         Self::send_from(slot, &mut out);
         let deadline = slot.transport.poll_timeout();
         let push = Self::needs_push(slot, deadline);
@@ -204,6 +217,34 @@ impl Media {
         if push {
             self.push_deadline(transport_id, deadline);
         }
+    }
+
+    fn trace_forward(
+        consumers: &HashMap<Id, ConsumerSlot>,
+        consumer_id: &str,
+        packet: &ForwardedRtp,
+    ) {
+        let Some(c) = consumers.get(consumer_id) else {
+            return;
+        };
+        if !c.trace.per_packet() {
+            return;
+        }
+        let info = PacketTrace {
+            payload_type: packet.payload_type,
+            sequence_number: packet.seq_no as u16,
+            timestamp: packet.timestamp,
+            marker: packet.marker,
+            ssrc: c
+                .rtp_parameters
+                .encodings
+                .first()
+                .and_then(|e| e.ssrc)
+                .unwrap_or(0),
+            keyframe: keyframe_of(&c.rtp_parameters, packet.payload_type, &packet.payload),
+            payload_size: packet.payload.len(),
+        };
+        trace::packet(consumer_id, c.trace, "out", &info);
     }
 
     fn send_transmits(&mut self, transport_id: &Id, out: &mut TransportOutput) {
@@ -244,25 +285,37 @@ impl Media {
                 encoding,
                 packet,
             } => {
-                let Some(router_id) = self
-                    .producers
-                    .get(&producer_id)
-                    .map(|p| p.router_id.clone())
-                else {
+                let Some(p) = self.producers.get(&producer_id) else {
                     return;
                 };
+                let router_id = p.router_id.clone();
+                if p.trace.per_packet() {
+                    let h = &packet.header;
+                    let info = PacketTrace {
+                        payload_type: *h.payload_type,
+                        sequence_number: h.sequence_number,
+                        timestamp: h.timestamp,
+                        marker: h.marker,
+                        ssrc: *h.ssrc,
+                        keyframe: keyframe_of(&p.rtp_parameters, *h.payload_type, &packet.payload),
+                        payload_size: packet.payload.len(),
+                    };
+                    trace::packet(&producer_id, p.trace, "in", &info);
+                }
                 self.route_with(&router_id, None, now, |router, route| {
                     router.route_packet(&producer_id, encoding, &packet, now, route)
                 });
             }
             TransportEvent::KeyframeRequest { consumer_id, kind } => {
-                let Some(router_id) = self
-                    .consumers
-                    .get(&consumer_id)
-                    .map(|c| c.router_id.clone())
-                else {
+                let Some(c) = self.consumers.get(&consumer_id) else {
                     return;
                 };
+                let router_id = c.router_id.clone();
+                let t = TraceType::keyframe_request(kind);
+                if c.trace.has(t) {
+                    let ssrc = c.rtp_parameters.encodings.first().and_then(|e| e.ssrc);
+                    trace::emit(&consumer_id, t, "in", json!({ "ssrc": ssrc }));
+                }
                 self.route_with(&router_id, None, now, |router, route| {
                     router.on_consumer_keyframe_request(&consumer_id, kind, now, route)
                 });
@@ -390,6 +443,17 @@ impl Media {
         }
         for request in route.keyframe_requests.drain(..) {
             tracing::debug!(producer_id = %request.producer_id, encoding = request.encoding, "keyframe requested");
+            if let Some(p) = self.producers.get(&request.producer_id) {
+                let t = TraceType::keyframe_request(request.kind);
+                if p.trace.has(t) {
+                    let ssrc = p
+                        .rtp_parameters
+                        .encodings
+                        .get(request.encoding)
+                        .and_then(|e| e.ssrc);
+                    trace::emit(&request.producer_id, t, "out", json!({ "ssrc": ssrc }));
+                }
+            }
             self.drive(&request.transport_id, now, |t, out| {
                 t.request_keyframe(
                     &request.producer_id,
@@ -555,6 +619,17 @@ impl Media {
         slot.tcp_connections.clear();
         slot.sockets.clear();
     }
+}
+
+/// Whether a packet of these parameters is a keyframe (video codecs whose
+/// keyframes the router can recognise; false otherwise).
+fn keyframe_of(params: &RtpParameters, payload_type: u8, payload: &[u8]) -> bool {
+    params
+        .codecs
+        .iter()
+        .find(|c| c.payload_type == payload_type)
+        .and_then(|c| VideoCodec::from_mime_type(&c.mime_type))
+        .is_some_and(|codec| is_keyframe(codec, payload))
 }
 
 impl Drop for Media {

@@ -4,6 +4,7 @@
 use super::net::{self, ListenSocket, SocketKind};
 use super::ports::{self, PortRange};
 use super::stats::{self, RateSnapshot};
+use super::trace::TraceTypes;
 use super::{ConsumerSlot, Id, Media, ProducerSlot, RouterSlot, TransportSlot};
 use crate::error::{CoreError, CoreResult};
 use crate::ortc::{self, from_json_value, types::*};
@@ -403,6 +404,7 @@ impl Media {
                 min_outgoing_bitrate: None,
                 max_outgoing_bitrate: None,
                 trace_types: Vec::new(),
+                trace: TraceTypes::default(),
                 rates: RateSnapshot::new(now),
             },
         );
@@ -552,7 +554,9 @@ impl Media {
     pub fn enable_trace_event(&mut self, kind: &str, id: &str, data: Value) -> CoreResult<Value> {
         match kind {
             "transport" => {
-                self.transport(id)?.trace_types = known_trace_types(data, TRANSPORT_TRACE_TYPES)?
+                let t = self.transport(id)?;
+                t.trace_types = known_trace_types(data, TRANSPORT_TRACE_TYPES)?;
+                t.trace = TraceTypes::from_names(&t.trace_types);
             }
             "producer" => {
                 let p = self
@@ -560,6 +564,7 @@ impl Media {
                     .get_mut(id)
                     .ok_or_else(|| not_found("Producer", id))?;
                 p.trace_types = known_trace_types(data, PRODUCER_TRACE_TYPES)?;
+                p.trace = TraceTypes::from_names(&p.trace_types);
             }
             _ => {
                 let c = self
@@ -567,6 +572,8 @@ impl Media {
                     .get_mut(id)
                     .ok_or_else(|| not_found("Consumer", id))?;
                 c.trace_types = known_trace_types(data, CONSUMER_TRACE_TYPES)?;
+                c.trace = TraceTypes::from_names(&c.trace_types);
+                self.packet_traces |= c.trace.per_packet();
             }
         }
         Ok(Value::Null)
@@ -637,6 +644,7 @@ impl Media {
                 paused: data.paused,
                 consumers: Vec::new(),
                 trace_types: Vec::new(),
+                trace: TraceTypes::default(),
                 rates: RateSnapshot::new(Instant::now()),
             },
         );
@@ -856,6 +864,7 @@ impl Media {
                 priority: 1,
                 preferred_layers,
                 trace_types: Vec::new(),
+                trace: TraceTypes::default(),
                 rates: RateSnapshot::new(Instant::now()),
             },
         );

@@ -155,6 +155,28 @@ describe('SFU end to end (mediasoup-client in headless Chromium)', () => {
     expect(consumerTraces.filter((t) => t.type === 'rtp').length).toBeGreaterThan(consumerTraces.filter((t) => t.type === 'keyframe').length);
     expect(producerTraces.some((t) => t.type === 'rtp')).toBe(false);
 
+    // Sender reports from the browser ('sr', in) and the send-side estimate
+    // of the receiver's transports ('bwe', out), about once a second each.
+    const transportTraces: Trace[] = [];
+    for (const t of receiver.transports.values()) {
+      const transport = t as unknown as mediasoup.types.WebRtcTransport;
+      transport.on('trace', (trace) => transportTraces.push(trace as Trace));
+      await transport.enableTraceEvent(['bwe']);
+    }
+    await producer.enableTraceEvent(['sr']);
+    await waitFor(() => has(producerTraces, 'sr', 'in') && transportTraces.filter((t) => t.type === 'bwe').length >= 2, {
+      timeoutMs: 4000,
+      what: "'sr' and 'bwe' traces",
+    });
+    const sr = producerTraces.find((t) => t.type === 'sr')!.info;
+    expect(sr.ssrc).toBe(producer.rtpParameters.encodings![0].ssrc);
+    expect(Math.abs((sr.ntpSec as number) - 2_208_988_800 - Date.now() / 1000)).toBeLessThan(60);
+    expect(sr.packetCount as number).toBeGreaterThan(0);
+    const bwe = transportTraces.filter((t) => t.type === 'bwe').at(-1)!;
+    expect(bwe.direction).toBe('out');
+    expect(bwe.info).toMatchObject({ startBitrate: 600_000, availableBitrate: expect.any(Number) });
+    expect(transportTraces.some((t) => t.type === 'bwe' && (t.info.availableBitrate as number) > 0)).toBe(true);
+
     await sender.participant.call('closeProducer', 'video');
     await waitFor(() => receiver.producerClosed.includes(consumerId), { what: "'producerclose' on the consumer" });
     await waitFor(

@@ -221,9 +221,28 @@ pub enum TransportEvent {
         consumer_id: Id,
         score: u8,
     },
+    /// A producer's browser sent a sender report (RTCP SR).
+    ProducerSenderReport {
+        producer_id: Id,
+        report: SenderReport,
+    },
+    /// The send-side estimate was updated (about once a second).
+    BandwidthEstimate,
     /// The str0m instance failed irrecoverably (a panic was caught); the
     /// transport must be closed.
     Fatal(String),
+}
+
+/// The fields of an RTCP sender report, as mediasoup's `sr` trace has them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SenderReport {
+    pub ssrc: u32,
+    /// NTP time: seconds since 1900 and the fraction in 1/2^32 s.
+    pub ntp_sec: u32,
+    pub ntp_frac: u32,
+    pub rtp_ts: u32,
+    pub packet_count: u32,
+    pub octet_count: u32,
 }
 
 /// Collected output of one call: datagrams to send and events to dispatch.
@@ -1401,7 +1420,36 @@ impl WebRtcTransport {
                     });
                 }
             }
-            Event::PeerStats(s) => self.peer_stats = Some(s),
+            Event::PeerStats(s) => {
+                if s.bwe_tx.is_some() {
+                    out.events.push(TransportEvent::BandwidthEstimate);
+                }
+                self.peer_stats = Some(s);
+            }
+            Event::SenderFeedback(f) => {
+                let Some(&idx) = self.producer_by_mid.get(&f.mid) else {
+                    return;
+                };
+                let info = f.sender_info;
+                // NTP counts from 1900, Unix time from 1970.
+                const NTP_UNIX_OFFSET: u64 = 2_208_988_800;
+                let unix = info
+                    .ntp_time
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                let report = SenderReport {
+                    ssrc: *info.ssrc,
+                    ntp_sec: (unix.as_secs() + NTP_UNIX_OFFSET) as u32,
+                    ntp_frac: ((u64::from(unix.subsec_nanos()) << 32) / 1_000_000_000) as u32,
+                    rtp_ts: info.rtp_time.numer() as u32,
+                    packet_count: info.sender_packet_count,
+                    octet_count: info.sender_octet_count,
+                };
+                out.events.push(TransportEvent::ProducerSenderReport {
+                    producer_id: self.producers[idx].id.clone(),
+                    report,
+                });
+            }
             Event::MediaIngressStats(s) => self.on_ingress_stats(s, out),
             Event::MediaEgressStats(s) => self.on_egress_stats(s, out),
             Event::Closed => self.set_dtls_state(DtlsState::Closed, out),

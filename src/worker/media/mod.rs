@@ -65,6 +65,10 @@ pub struct TransportSlot {
     pub trace_types: Vec<String>,
     pub trace: TraceTypes,
     pub rates: RateSnapshot,
+    /// `initialAvailableOutgoingBitrate`, and the bytes sent at the last
+    /// `bwe` trace (for the rate consumers asked of the estimate since).
+    pub start_outgoing_bitrate: u64,
+    bwe_sample: Option<(Instant, u64)>,
 }
 
 pub struct ProducerSlot {
@@ -357,6 +361,23 @@ impl Media {
                     json!({ "score": score, "producerScore": producer_score.0, "producerScores": producer_score.1 }),
                 );
             }
+            TransportEvent::ProducerSenderReport {
+                producer_id,
+                report: r,
+            } => {
+                if self
+                    .producers
+                    .get(&producer_id)
+                    .is_some_and(|p| p.trace.has(TraceType::Sr))
+                {
+                    let info = json!({
+                        "ssrc": r.ssrc, "ntpSec": r.ntp_sec, "ntpFrac": r.ntp_frac, "rtpTs": r.rtp_ts,
+                        "packetCount": r.packet_count, "octetCount": r.octet_count,
+                    });
+                    trace::emit(&producer_id, TraceType::Sr, "in", info);
+                }
+            }
+            TransportEvent::BandwidthEstimate => self.trace_bwe(transport_id, now),
             TransportEvent::Fatal(reason) => {
                 tracing::warn!(transport_id = %transport_id, "transport failed: {reason}");
                 outbox::emit(
@@ -366,6 +387,37 @@ impl Media {
                 );
             }
         }
+    }
+
+    /// mediasoup's `bwe` trace. Every forwarded packet is sent (no layer
+    /// choice yet), so what consumers desire is what they were sent.
+    fn trace_bwe(&mut self, transport_id: &Id, now: Instant) {
+        let Some(slot) = self.transports.get_mut(transport_id) else {
+            return;
+        };
+        if !slot.trace.has(TraceType::Bwe) {
+            slot.bwe_sample = None;
+            return;
+        }
+        let stats = slot.transport.stats();
+        let sent = stats.rtp_bytes_sent;
+        let desired = match slot.bwe_sample.replace((now, sent)) {
+            Some((at, bytes)) if now > at => {
+                (sent.saturating_sub(bytes) as f64 * 8.0 / now.duration_since(at).as_secs_f64())
+                    as u64
+            }
+            _ => 0,
+        };
+        let info = json!({
+            "desiredBitrate": desired,
+            "effectiveDesiredBitrate": desired,
+            "minBitrate": slot.min_outgoing_bitrate.unwrap_or(0),
+            "maxBitrate": slot.max_outgoing_bitrate.unwrap_or(0),
+            "startBitrate": slot.start_outgoing_bitrate,
+            "maxPaddingBitrate": 0,
+            "availableBitrate": stats.available_outgoing_bitrate.unwrap_or(0),
+        });
+        trace::emit(transport_id, TraceType::Bwe, "out", info);
     }
 
     /// Consumers resumed before their transport finished DTLS lost the

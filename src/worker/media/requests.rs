@@ -320,6 +320,7 @@ impl Media {
             }
         }
         let now = Instant::now();
+        let start_bitrate = data.initial_available_outgoing_bitrate.unwrap_or(600_000);
         let transport = WebRtcTransport::new(
             WebRtcTransportOptions {
                 listen_infos: listen,
@@ -328,9 +329,7 @@ impl Media {
                 // Send-side BWE (TWCC) from mediasoup's option (600 kbps by
                 // default). Consumer streams are unpaced (see add_consumer):
                 // the estimate informs, it never holds forwarded media back.
-                initial_available_outgoing_bitrate: Some(
-                    data.initial_available_outgoing_bitrate.unwrap_or(600_000),
-                ),
+                initial_available_outgoing_bitrate: Some(start_bitrate),
                 stats_interval: Some(Duration::from_secs(1)),
             },
             now,
@@ -406,6 +405,8 @@ impl Media {
                 trace_types: Vec::new(),
                 trace: TraceTypes::default(),
                 rates: RateSnapshot::new(now),
+                start_outgoing_bitrate: start_bitrate,
+                bwe_sample: None,
             },
         );
         self.reschedule(&transport_id);

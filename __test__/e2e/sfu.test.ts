@@ -183,6 +183,19 @@ describe('SFU end to end (mediasoup-client in headless Chromium)', () => {
       async () => (await receiver.participant.stats()).find((s) => s.id === consumerId)?.trackState === 'ended',
       { what: 'remote track ended in the page' },
     );
+
+    // Producing again after a close, as a screen share that stops and
+    // starts does: mediasoup-client recycles the closed m-section's mid.
+    const again = await sender.participant.call<string>('produce', 'video');
+    expect(again).toBeTruthy();
+    expect(again).not.toBe(producerId);
+    const mids = [...sender.producers.values()].map((p) => (p as unknown as mediasoup.types.Producer).rtpParameters.mid);
+    console.log(`mids after producing video again: ${mids.join(', ')}`);
+    const consumerAgain = await receiver.participant.call<string>('consume', again);
+    await waitFor(
+      async () => ((await receiver.participant.stats()).find((s) => s.id === consumerAgain)?.framesDecoded ?? 0) > 0,
+      { timeoutMs: 5000, intervalMs: 50, what: 'the new producer decoded' },
+    );
     await leave(room, [sender, receiver]);
   });
 

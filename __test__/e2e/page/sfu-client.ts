@@ -80,17 +80,20 @@ async function join(opts: SfuJoinOptions = {}): Promise<SfuJoinResult> {
 
   sendTransport = await createTransport('send', tcpOnly);
 
-  const produce = async (kind: types.MediaKind): Promise<string | null> => {
-    const track = kind === 'audio' ? local?.getAudioTracks()[0] : local?.getVideoTracks()[0];
-    if (!track || !sendTransport || !device?.canProduce(kind)) return null;
-    const producer = await sendTransport.produce({ track, appData: { kind } });
-    producers.set(kind, producer);
-    return producer.id;
-  };
   const audioProducerId = opts.audio === false ? null : await produce('audio');
   const videoProducerId = opts.video === false ? null : await produce('video');
   await consuming;
   return { audioProducerId, videoProducerId, deviceLoadMs, getUserMediaMs };
+}
+
+/** Produces the local track of `kind` (again after closeProducer: a fresh clone of it). */
+async function produce(kind: types.MediaKind): Promise<string | null> {
+  const source = kind === 'audio' ? local?.getAudioTracks()[0] : local?.getVideoTracks()[0];
+  if (!source || !sendTransport || !device?.canProduce(kind)) return null;
+  const track = source.readyState === 'live' ? source.clone() : source;
+  const producer = await sendTransport.produce({ track, appData: { kind } });
+  producers.set(kind, producer);
+  return producer.id;
 }
 
 /** Consumes a remote producer; returns the consumer id. */
@@ -190,6 +193,7 @@ window.e2e = {
   pauseConsumer,
   consumerClosed,
   closeProducer,
+  produce,
   stats,
   firstFrameDelays,
   transportStates: getTransportStates,

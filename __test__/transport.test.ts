@@ -232,8 +232,8 @@ describe('WebRtcTransport', () => {
     expect((await router.dump()).transportIds).toEqual([]);
   });
 
-  test('createWebRtcTransport() with a webRtcServer rejects with UnsupportedError', async () => {
-    await expect(router.createWebRtcTransport({ webRtcServer: {} as any })).rejects.toThrow(UnsupportedError);
+  test('createWebRtcTransport() with something that is not a WebRtcServer rejects with TypeError', async () => {
+    await expect(router.createWebRtcTransport({ webRtcServer: {} as any })).rejects.toThrow(TypeError);
   });
 
   test('createWebRtcTransport() on a closed router rejects with InvalidStateError', async () => {

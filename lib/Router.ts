@@ -17,6 +17,7 @@ import type {
 } from './RouterTypes';
 import type { WebRtcTransport, WebRtcTransportOptions } from './WebRtcTransportTypes';
 import { WebRtcTransportImpl, webRtcTransportRequest } from './WebRtcTransport';
+import type { WebRtcServerImpl } from './WebRtcServer';
 import type { PlainTransport, PlainTransportOptions } from './PlainTransportTypes';
 import type { PipeTransport, PipeTransportOptions } from './PipeTransportTypes';
 import type { DirectTransport, DirectTransportOptions } from './DirectTransportTypes';
@@ -121,6 +122,9 @@ export class RouterImpl<RouterAppData extends AppData = AppData>
       options,
     });
     this.addChild(transport);
+    if (options.webRtcServer) {
+      (options.webRtcServer as WebRtcServerImpl).handleWebRtcTransport(transport);
+    }
     this.observer.safeEmit('newtransport', transport);
     return transport;
   }

@@ -1,5 +1,5 @@
 import { EnhancedEventEmitter } from './enhancedEvents';
-import { UnsupportedError } from './errors';
+import { InvalidStateError } from './errors';
 import type { AppData } from './indexTypes';
 import { Logger } from './Logger';
 import type { SctpNegotiatedCapabilities, SctpParameters } from './SctpParameters';
@@ -38,6 +38,10 @@ export type NativeListenInfo = {
 /** The data of a `router.createWebRtcTransport` request, minus the transport id. */
 export type WebRtcTransportRequest = {
   listenInfos: NativeListenInfo[];
+  /** Listen on a WebRtcServer's sockets instead (then `listenInfos` is empty), */
+  webRtcServerId?: string;
+  /** ...those of these protocols, in this order (enable/prefer UDP/TCP). */
+  webRtcServerProtocols?: TransportProtocol[];
   initialAvailableOutgoingBitrate: number;
   enableSctp: boolean;
   numSctpStreams: { OS: number; MIS: number };
@@ -49,7 +53,7 @@ function isPort(value: unknown, allowZero: boolean): boolean {
   return Number.isInteger(value) && (value as number) >= (allowZero ? 0 : 1) && (value as number) <= 65535;
 }
 
-function checkListenInfo(info: unknown): NativeListenInfo {
+export function checkListenInfo(info: unknown): NativeListenInfo {
   if (!isPlainObject(info)) {
     throw new TypeError('every listenInfo must be an object');
   }
@@ -179,12 +183,24 @@ export function webRtcTransportRequest(options: WebRtcTransportOptions<AppData>)
     throw new TypeError('if given, maxSctpMessageSize must be a positive integer');
   }
   assertAppData(appData);
-  if (webRtcServer !== undefined && webRtcServer !== null) {
-    throw new UnsupportedError('WebRtcServer is not supported yet');
-  }
 
   let nativeListenInfos: NativeListenInfo[];
-  if (listenInfos) {
+  let webRtcServerId: string | undefined;
+  let webRtcServerProtocols: TransportProtocol[] | undefined;
+  if (webRtcServer !== undefined && webRtcServer !== null) {
+    if (typeof webRtcServer !== 'object' || typeof webRtcServer.id !== 'string') {
+      throw new TypeError('webRtcServer must be a WebRtcServer');
+    }
+    if (webRtcServer.closed) {
+      throw new InvalidStateError('webRtcServer closed');
+    }
+    webRtcServerId = webRtcServer.id;
+    webRtcServerProtocols = orderedProtocols(enableUdp, enableTcp, preferUdp, preferTcp);
+    if (webRtcServerProtocols.length === 0) {
+      throw new TypeError('nothing to listen on (both UDP and TCP disabled)');
+    }
+    nativeListenInfos = [];
+  } else if (listenInfos) {
     // Explicit listenInfos are taken as given: mediasoup ignores the
     // enable/prefer flags for them too.
     nativeListenInfos = listenInfos.map(checkListenInfo);
@@ -211,12 +227,14 @@ export function webRtcTransportRequest(options: WebRtcTransportOptions<AppData>)
       }
     }
   }
-  if (nativeListenInfos.length === 0) {
+  if (nativeListenInfos.length === 0 && !webRtcServerId) {
     throw new TypeError('nothing to listen on (empty listen list, or both UDP and TCP disabled)');
   }
 
   return {
     listenInfos: nativeListenInfos,
+    webRtcServerId,
+    webRtcServerProtocols,
     initialAvailableOutgoingBitrate,
     enableSctp,
     numSctpStreams: { OS: numSctpStreams.OS, MIS: numSctpStreams.MIS },

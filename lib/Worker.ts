@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Channel } from './Channel';
 import { EnhancedEventEmitter } from './enhancedEvents';
-import { InvalidStateError, UnsupportedError } from './errors';
+import { InvalidStateError } from './errors';
 import type { AppData } from './indexTypes';
 import { Logger } from './Logger';
 import { RouterImpl } from './Router';
+import { WebRtcServerImpl } from './WebRtcServer';
+import { checkListenInfo } from './WebRtcTransport';
 import type { Router, RouterOptions } from './RouterTypes';
 import type { WebRtcServer, WebRtcServerOptions } from './WebRtcServerTypes';
 import type {
@@ -68,6 +70,7 @@ export class WorkerImpl<WorkerAppData extends AppData = AppData>
   #subprocessClosed = false;
   #appData: WorkerAppData;
   readonly #routers = new Set<RouterImpl>();
+  readonly #webRtcServers = new Set<WebRtcServerImpl>();
   readonly #observer: WorkerObserver = new EnhancedEventEmitter<WorkerObserverEvents>();
 
   constructor(settings: WorkerSettings<WorkerAppData> = {}) {
@@ -155,10 +158,32 @@ export class WorkerImpl<WorkerAppData extends AppData = AppData>
   }
 
   async createWebRtcServer<WebRtcServerAppData extends AppData = AppData>(
-    _options: WebRtcServerOptions<WebRtcServerAppData>,
+    options: WebRtcServerOptions<WebRtcServerAppData>,
   ): Promise<WebRtcServer<WebRtcServerAppData>> {
     this.#assertOpen();
-    throw new UnsupportedError('WebRtcServer is not supported yet');
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError('options must be an object');
+    }
+    const { listenInfos, appData } = options;
+    if (!Array.isArray(listenInfos) || listenInfos.length === 0) {
+      throw new TypeError('listenInfos must be a non-empty array');
+    }
+    const nativeListenInfos = listenInfos.map(checkListenInfo);
+    assertAppData(appData);
+    const webRtcServerId = randomUUID();
+    await this.#channel.request('worker.createWebRtcServer', '', {
+      webRtcServerId,
+      listenInfos: nativeListenInfos,
+    });
+    const server = new WebRtcServerImpl<WebRtcServerAppData>({
+      webRtcServerId,
+      channel: this.#channel,
+      appData: appData ?? ({} as WebRtcServerAppData),
+    });
+    this.#webRtcServers.add(server);
+    server.on('@close', () => this.#webRtcServers.delete(server));
+    this.#observer.safeEmit('newwebrtcserver', server);
+    return server;
   }
 
   async createRouter<RouterAppData extends AppData = AppData>(
@@ -194,6 +219,10 @@ export class WorkerImpl<WorkerAppData extends AppData = AppData>
   }
 
   #closeChildren(): void {
+    for (const server of this.#webRtcServers) {
+      server.workerClosed();
+    }
+    this.#webRtcServers.clear();
     for (const router of this.#routers) {
       router.workerClosed();
     }

@@ -4,7 +4,7 @@
 import * as mediasoup from '../../lib';
 import { E2eHarness, waitFor, type Participant } from './harness';
 import { waitForMediaFlow } from './mediaFlow';
-import { SfuRoom, type RouterLike, type SfuPeer } from './sfuRoom';
+import { SfuRoom, type RouterLike, type SfuPeer, type SfuRoomOptions } from './sfuRoom';
 import type { SfuJoinOptions, SfuJoinResult } from './page/types';
 
 jest.setTimeout(90_000);
@@ -37,9 +37,9 @@ describe('SFU end to end (mediasoup-client in headless Chromium)', () => {
     worker?.close();
   });
 
-  async function newRoom(): Promise<SfuRoom> {
+  async function newRoom(opts: SfuRoomOptions = {}): Promise<SfuRoom> {
     const router = await worker.createRouter({ mediaCodecs });
-    const room = new SfuRoom(router as unknown as RouterLike);
+    const room = new SfuRoom(router as unknown as RouterLike, opts);
     rooms.push(room);
     return room;
   }
@@ -107,6 +107,31 @@ describe('SFU end to end (mediasoup-client in headless Chromium)', () => {
     await fullMesh(room, peers, 'sfu-tcp');
     for (const p of peers) expect(p.selectedProtocols()).toEqual(['tcp', 'tcp']);
     await leave(room, peers);
+  });
+
+  it('(e) three participants through one WebRtcServer (one UDP port for all), one of them over TCP', async () => {
+    const server = await worker.createWebRtcServer({
+      listenInfos: [
+        { protocol: 'udp', ip: '127.0.0.1' },
+        { protocol: 'tcp', ip: '127.0.0.1' },
+      ],
+    });
+    const room = await newRoom({ webRtcServer: server });
+    const udpPeers = await enter(room, ['e1', 'e2']);
+    const [tcpPeer] = await enter(room, ['e3'], { tcpOnly: true });
+    const peers = [...udpPeers, tcpPeer];
+    await fullMesh(room, peers, 'sfu-server');
+    for (const p of udpPeers) expect(p.selectedProtocols()).toEqual(['udp', 'udp']);
+    expect(tcpPeer.selectedProtocols()).toEqual(['tcp', 'tcp']);
+    const dump = await server.dump();
+    expect(dump.webRtcTransportIds).toHaveLength(6);
+    expect(dump.udpSockets).toHaveLength(1);
+    expect(dump.tcpServers).toHaveLength(1);
+    const ports = new Set(peers.flatMap((p) => [...p.transports.values()].flatMap((t) => (t as unknown as mediasoup.types.WebRtcTransport).iceCandidates.map((c) => c.port))));
+    expect([...ports].sort()).toEqual([dump.udpSockets[0].port, dump.tcpServers[0].port].sort());
+    await leave(room, peers);
+    server.close();
+    expect(server.closed).toBe(true);
   });
 
   it('(c) a paused consumer gets nothing until resumed; closing its producer ends the remote track', async () => {

@@ -151,6 +151,8 @@ export class SfuPeer {
 export interface SfuRoomOptions {
   /** Address the transports listen on (default 127.0.0.1). */
   listenIp?: string;
+  /** Transports listen on this WebRtcServer's sockets instead. */
+  webRtcServer?: unknown;
 }
 
 /** A router and the peers on it. */
@@ -170,6 +172,7 @@ export class SfuRoom {
 
   transportOptions(tcpOnly: boolean): Record<string, unknown> {
     const ip = this.opts.listenIp ?? '127.0.0.1';
+    if (this.opts.webRtcServer) return { webRtcServer: this.opts.webRtcServer, enableUdp: !tcpOnly, enableTcp: tcpOnly };
     return tcpOnly
       ? { listenInfos: [{ protocol: 'tcp', ip }], enableUdp: false, enableTcp: true }
       : { listenInfos: [{ protocol: 'udp', ip }] };

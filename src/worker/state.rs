@@ -70,6 +70,12 @@ impl WorkerState {
             }
             "router.dump" => media.dump_router(handler_id),
             "router.createWebRtcTransport" => media.create_webrtc_transport(handler_id, data),
+            "worker.createWebRtcServer" => media.create_webrtc_server(data),
+            "webRtcServer.close" => {
+                media.close_webrtc_server(handler_id);
+                Ok(Value::Null)
+            }
+            "webRtcServer.dump" => media.dump_webrtc_server(handler_id),
             "transport.close" => {
                 media.close_transport(handler_id);
                 Ok(Value::Null)
@@ -116,10 +122,11 @@ impl WorkerState {
 
     fn dump(&self) -> Value {
         let router_ids: Vec<String> = self.media.routers.keys().map(|k| k.to_string()).collect();
+        let server_ids: Vec<String> = self.media.servers.keys().map(|k| k.to_string()).collect();
         json!({
             // SAFETY: gettid has no preconditions.
             "pid": unsafe { libc::gettid() },
-            "webRtcServerIds": [],
+            "webRtcServerIds": server_ids,
             "routerIds": router_ids,
             "channelMessageHandlers": {
                 "channelRequestHandlers": router_ids,

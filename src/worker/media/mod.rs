@@ -10,6 +10,7 @@
 mod net;
 mod ports;
 mod requests;
+mod server;
 mod stats;
 mod trace;
 
@@ -19,8 +20,9 @@ use crate::ortc::types::{MediaKind, RtpCapabilities, RtpParameters};
 use crate::router::{RouteOutput, Router};
 use crate::rtp::{VideoCodec, is_keyframe};
 use crate::transport::{DtlsState, ForwardedRtp, TransportEvent, TransportOutput, WebRtcTransport};
-use net::{ListenSocket, SocketKind, TcpConnection};
+use net::{ListenSocket, SocketKind, SocketOwner, TcpConnection};
 use serde_json::{Value, json};
+use server::WebRtcServerSlot;
 use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -56,6 +58,8 @@ pub struct TransportSlot {
     /// This transport's earliest live entry in the timer heap; it may be
     /// earlier than the transport's deadline (see `needs_push`).
     scheduled: Option<Instant>,
+    /// The WebRtcServer whose sockets this transport uses, if any.
+    pub server_id: Option<Id>,
     pub producers: Vec<Id>,
     pub consumers: Vec<Id>,
     pub next_mid: u32,
@@ -110,6 +114,7 @@ pub struct Media {
     pub transports: HashMap<Id, TransportSlot>,
     pub producers: HashMap<Id, ProducerSlot>,
     pub consumers: HashMap<Id, ConsumerSlot>,
+    pub servers: HashMap<Id, WebRtcServerSlot>,
     deadlines: BinaryHeap<Reverse<(Instant, Id)>>,
     /// Reusable outputs; a stack because handling one transport's output
     /// may drive another transport (forwarding), which needs its own.
@@ -142,6 +147,7 @@ impl Media {
             transports: HashMap::new(),
             producers: HashMap::new(),
             consumers: HashMap::new(),
+            servers: HashMap::new(),
             deadlines: BinaryHeap::new(),
             outputs: Vec::new(),
             routes: Vec::new(),
@@ -151,6 +157,37 @@ impl Media {
     }
 
     // -- the packet path ----------------------------------------------------
+
+    /// A datagram (or RFC 4571 frame) from a socket task: straight to its
+    /// transport, or through a WebRtcServer's demultiplexing.
+    pub fn on_socket_datagram(
+        &mut self,
+        owner: &SocketOwner,
+        proto: Protocol,
+        source: SocketAddr,
+        local: SocketAddr,
+        buf: &[u8],
+        conn: Option<&Rc<TcpConnection>>,
+    ) {
+        match owner {
+            SocketOwner::Transport(id) => self.on_datagram(id, proto, source, local, buf),
+            SocketOwner::Server(server_id) => {
+                let Some(id) = self
+                    .servers
+                    .get_mut(server_id)
+                    .and_then(|s| s.route(proto, source, local, buf))
+                else {
+                    return;
+                };
+                if let (Some(conn), Some(slot)) = (conn, self.transports.get_mut(&id)) {
+                    slot.tcp_connections
+                        .entry((local, source))
+                        .or_insert_with(|| conn.clone());
+                }
+                self.on_datagram(&id, proto, source, local, buf);
+            }
+        }
+    }
 
     pub fn on_datagram(
         &mut self,
@@ -640,24 +677,47 @@ impl Media {
 
     // -- TCP connections ----------------------------------------------------
 
+    /// A new ICE-TCP connection: a transport's own listener hands it to the
+    /// transport; a WebRtcServer's keeps its tasks and hands the connection
+    /// to a transport on its first STUN request (`on_socket_datagram`).
     fn add_tcp_connection(
         &mut self,
-        transport_id: &Id,
+        owner: &SocketOwner,
         local: SocketAddr,
         remote: SocketAddr,
         conn: Rc<TcpConnection>,
         tasks: [AbortHandle; 2],
     ) -> bool {
-        let Some(slot) = self.transports.get_mut(transport_id) else {
-            return false;
-        };
-        slot.tcp_connections.insert((local, remote), conn);
-        slot.tasks.extend(tasks);
-        true
+        match owner {
+            SocketOwner::Transport(id) => {
+                let Some(slot) = self.transports.get_mut(id) else {
+                    return false;
+                };
+                slot.tcp_connections.insert((local, remote), conn);
+                slot.tasks.extend(tasks);
+                true
+            }
+            SocketOwner::Server(id) => self.servers.get_mut(id).is_some_and(|s| {
+                s.add_tasks(tasks);
+                true
+            }),
+        }
     }
 
-    fn remove_tcp_connection(&mut self, transport_id: &Id, local: SocketAddr, remote: SocketAddr) {
-        if let Some(slot) = self.transports.get_mut(transport_id) {
+    fn remove_tcp_connection(
+        &mut self,
+        owner: &SocketOwner,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) {
+        let transport_id = match owner {
+            SocketOwner::Transport(id) => Some(id.clone()),
+            SocketOwner::Server(id) => self
+                .servers
+                .get_mut(id)
+                .and_then(|s| s.forget_tuple(Protocol::Tcp, remote, local)),
+        };
+        if let Some(slot) = transport_id.and_then(|id| self.transports.get_mut(&id)) {
             slot.tcp_connections.remove(&(local, remote));
         }
     }
@@ -688,6 +748,9 @@ impl Drop for Media {
     fn drop(&mut self) {
         for slot in self.transports.values_mut() {
             Media::stop_tasks(slot);
+        }
+        for server in self.servers.values_mut() {
+            server.stop_tasks();
         }
     }
 }

@@ -21,12 +21,22 @@ const RECV_BATCH: usize = 64;
 /// queue before we start dropping (media is useless when that late).
 const TCP_PENDING_LIMIT: usize = 1 << 20;
 
+#[derive(Clone)]
 pub enum SocketKind {
     Udp(Rc<UdpSocket>),
     Tcp,
 }
 
+/// Who a socket delivers to: its own transport, or a WebRtcServer that
+/// finds the transport of each packet.
+#[derive(Clone)]
+pub enum SocketOwner {
+    Transport(Id),
+    Server(Id),
+}
+
 /// One local address a transport listens on, as announced in its candidate.
+#[derive(Clone)]
 pub struct ListenSocket {
     pub protocol: Protocol,
     pub announced: SocketAddr,
@@ -76,7 +86,12 @@ pub fn send_udp(socket: &UdpSocket, contents: &[u8], destination: SocketAddr) ->
     socket.try_send_to(contents, destination).is_ok()
 }
 
-pub async fn udp_reader(state: SharedState, key: Id, socket: Rc<UdpSocket>, announced: SocketAddr) {
+pub async fn udp_reader(
+    state: SharedState,
+    owner: SocketOwner,
+    socket: Rc<UdpSocket>,
+    announced: SocketAddr,
+) {
     let mut buf = vec![0u8; RECV_BUFFER];
     loop {
         if socket.readable().await.is_err() {
@@ -85,7 +100,7 @@ pub async fn udp_reader(state: SharedState, key: Id, socket: Rc<UdpSocket>, anno
         let Some(shared) = state.upgrade() else {
             return;
         };
-        receive_batch(&shared, &key, &socket, announced, &mut buf);
+        receive_batch(&shared, &owner, &socket, announced, &mut buf);
         drop(shared);
         tokio::task::yield_now().await;
     }
@@ -94,7 +109,7 @@ pub async fn udp_reader(state: SharedState, key: Id, socket: Rc<UdpSocket>, anno
 /// Everything readable (up to a batch) in one borrow of the worker state.
 fn receive_batch(
     shared: &RefCell<WorkerState>,
-    key: &Id,
+    owner: &SocketOwner,
     socket: &UdpSocket,
     announced: SocketAddr,
     buf: &mut [u8],
@@ -102,10 +117,14 @@ fn receive_batch(
     let mut st = shared.borrow_mut();
     for _ in 0..RECV_BATCH {
         match socket.try_recv_from(buf) {
-            Ok((n, source)) => {
-                st.media_mut()
-                    .on_datagram(key, Protocol::Udp, source, announced, &buf[..n])
-            }
+            Ok((n, source)) => st.media_mut().on_socket_datagram(
+                owner,
+                Protocol::Udp,
+                source,
+                announced,
+                &buf[..n],
+                None,
+            ),
             Err(e) if e.kind() == ErrorKind::WouldBlock => break,
             // ICMP errors (port unreachable...) surface here on Linux: skip them.
             Err(_) => continue,
@@ -116,7 +135,7 @@ fn receive_batch(
 
 pub async fn tcp_acceptor(
     state: SharedState,
-    key: Id,
+    owner: SocketOwner,
     listener: TcpListener,
     announced: SocketAddr,
 ) {
@@ -135,14 +154,14 @@ pub async fn tcp_acceptor(
         };
         let reader = tokio::task::spawn_local(tcp_reader(
             state.clone(),
-            key.clone(),
+            owner.clone(),
             conn.clone(),
             announced,
             remote,
         ));
         let writer = tokio::task::spawn_local(tcp_writer(conn.clone()));
         let accepted = shared.borrow_mut().media_mut().add_tcp_connection(
-            &key,
+            &owner,
             announced,
             remote,
             conn,
@@ -157,7 +176,7 @@ pub async fn tcp_acceptor(
 
 async fn tcp_reader(
     state: SharedState,
-    key: Id,
+    owner: SocketOwner,
     conn: Rc<TcpConnection>,
     local: SocketAddr,
     remote: SocketAddr,
@@ -184,12 +203,13 @@ async fn tcp_reader(
             if filled - start < 2 + len {
                 break;
             }
-            st.media_mut().on_datagram(
-                &key,
+            st.media_mut().on_socket_datagram(
+                &owner,
                 Protocol::Tcp,
                 remote,
                 local,
                 &buf[start + 2..start + 2 + len],
+                Some(&conn),
             );
             start += 2 + len;
         }
@@ -202,7 +222,7 @@ async fn tcp_reader(
         shared
             .borrow_mut()
             .media_mut()
-            .remove_tcp_connection(&key, local, remote);
+            .remove_tcp_connection(&owner, local, remote);
     }
 }
 

@@ -1,7 +1,7 @@
 //! Request handlers of the media plane: routers, WebRTC transports,
 //! producers and consumers (see docs/worker-channel.md for the protocol).
 
-use super::net::{self, ListenSocket, SocketKind};
+use super::net::{self, ListenSocket, SocketKind, SocketOwner};
 use super::ports::{self, PortRange};
 use super::stats::{self, RateSnapshot};
 use super::trace::TraceTypes;
@@ -28,7 +28,7 @@ struct PortRangeData {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ListenInfoData {
+pub(super) struct ListenInfoData {
     protocol: String,
     ip: String,
     announced_address: Option<String>,
@@ -41,7 +41,12 @@ struct ListenInfoData {
 #[serde(rename_all = "camelCase")]
 struct CreateWebRtcTransportData {
     transport_id: String,
+    #[serde(default)]
     listen_infos: Vec<ListenInfoData>,
+    web_rtc_server_id: Option<String>,
+    /// Which of the server's sockets, in preference order ("udp", "tcp").
+    #[serde(default)]
+    web_rtc_server_protocols: Vec<String>,
     initial_available_outgoing_bitrate: Option<u64>,
     #[serde(default)]
     enable_sctp: bool,
@@ -246,22 +251,122 @@ impl Media {
 
     pub fn create_webrtc_transport(&mut self, router_id: &str, data: Value) -> CoreResult<Value> {
         let data: CreateWebRtcTransportData = from_json_value(data)?;
-        let router = self
+        let router_capabilities = self
             .routers
-            .get_mut(router_id)
-            .ok_or_else(|| not_found("Router", router_id))?;
-        if data.listen_infos.is_empty() {
-            return Err(CoreError::type_error("missing listenInfos"));
-        }
+            .get(router_id)
+            .ok_or_else(|| not_found("Router", router_id))?
+            .rtp_capabilities
+            .clone();
+        let server = match data.web_rtc_server_id.as_deref() {
+            Some(id) if !self.servers.contains_key(id) => {
+                return Err(not_found("WebRtcServer", id));
+            }
+            Some(id) => Some(Id::from(id)),
+            None if data.listen_infos.is_empty() => {
+                return Err(CoreError::type_error("missing listenInfos"));
+            }
+            None => None,
+        };
         let transport_id: Id = Id::from(data.transport_id);
         if self.transports.contains_key(&transport_id) {
             return Err(CoreError::invalid_state(
                 "a transport with that id already exists",
             ));
         }
+        let (listen, bound) = match &server {
+            Some(_) => (Vec::new(), Vec::new()),
+            None => self.bind_listen_infos(&data.listen_infos)?,
+        };
+        let listen = match &server {
+            Some(server_id) => self.servers[server_id].listen_for(&data.web_rtc_server_protocols),
+            None => listen,
+        };
+        if listen.is_empty() {
+            return Err(CoreError::type_error(
+                "the WebRtcServer has no socket of the wanted protocols",
+            ));
+        }
+        let now = Instant::now();
+        let start_bitrate = data.initial_available_outgoing_bitrate.unwrap_or(600_000);
+        let transport = WebRtcTransport::new(
+            WebRtcTransportOptions {
+                listen_infos: listen,
+                dtls_cert: self.certificate.clone(),
+                router_capabilities,
+                // Send-side BWE (TWCC) from mediasoup's option (600 kbps by
+                // default). Consumer streams are unpaced (see add_consumer):
+                // the estimate informs, it never holds forwarded media back.
+                initial_available_outgoing_bitrate: Some(start_bitrate),
+                stats_interval: Some(Duration::from_secs(1)),
+            },
+            now,
+        )?;
+        let (sockets, tasks) = match &server {
+            Some(server_id) => (self.servers[server_id].shared_sockets(), Vec::new()),
+            None => self.start_sockets(SocketOwner::Transport(transport_id.clone()), bound)?,
+        };
+        if let Some(server_id) = &server {
+            let ufrag = transport.ice_parameters().username_fragment;
+            if let Some(s) = self.servers.get_mut(server_id) {
+                s.add_transport(&transport_id, ufrag);
+            }
+        }
+        if let Some(router) = self.routers.get_mut(router_id) {
+            router.transports.push(transport_id.clone());
+        }
+        let answer = json!({
+            "iceRole": "controlled",
+            "iceParameters": transport.ice_parameters(),
+            "iceCandidates": ordered_candidates(&transport),
+            "iceState": transport.ice_state(),
+            "iceSelectedTuple": transport.ice_selected_tuple(),
+            "dtlsParameters": transport.dtls_parameters(),
+            "dtlsState": transport.dtls_state(),
+            "sctpState": if data.enable_sctp { json!("new") } else { Value::Null },
+        });
+        self.transports.insert(
+            transport_id.clone(),
+            TransportSlot {
+                id: transport_id.clone(),
+                router_id: Id::from(router_id),
+                transport,
+                sockets,
+                tcp_connections: HashMap::new(),
+                tasks,
+                scheduled: None,
+                server_id: server.clone(),
+                producers: Vec::new(),
+                consumers: Vec::new(),
+                next_mid: 0,
+                max_incoming_bitrate: None,
+                min_outgoing_bitrate: None,
+                max_outgoing_bitrate: None,
+                trace_types: Vec::new(),
+                trace: TraceTypes::default(),
+                rates: RateSnapshot::new(now),
+                start_outgoing_bitrate: start_bitrate,
+                bwe_sample: None,
+            },
+        );
+        self.reschedule(&transport_id);
+        Ok(answer)
+    }
+
+    fn transport(&mut self, transport_id: &str) -> CoreResult<&mut TransportSlot> {
+        self.transports
+            .get_mut(transport_id)
+            .ok_or_else(|| not_found("Transport", transport_id))
+    }
+
+    /// Binds a socket per listen info; returns what ICE announces and the
+    /// bound sockets (not yet registered with the runtime).
+    pub(super) fn bind_listen_infos(
+        &self,
+        infos: &[ListenInfoData],
+    ) -> CoreResult<(Vec<ListenInfo>, Vec<BoundAt>)> {
         let mut listen = Vec::new();
         let mut bound = Vec::new();
-        for info in &data.listen_infos {
+        for info in infos {
             let ip: IpAddr = info
                 .ip
                 .parse()
@@ -319,23 +424,16 @@ impl Media {
                 other => return Err(CoreError::type_error(format!("invalid protocol '{other}'"))),
             }
         }
-        let now = Instant::now();
-        let start_bitrate = data.initial_available_outgoing_bitrate.unwrap_or(600_000);
-        let transport = WebRtcTransport::new(
-            WebRtcTransportOptions {
-                listen_infos: listen,
-                dtls_cert: self.certificate.clone(),
-                router_capabilities: router.rtp_capabilities.clone(),
-                // Send-side BWE (TWCC) from mediasoup's option (600 kbps by
-                // default). Consumer streams are unpaced (see add_consumer):
-                // the estimate informs, it never holds forwarded media back.
-                initial_available_outgoing_bitrate: Some(start_bitrate),
-                stats_interval: Some(Duration::from_secs(1)),
-            },
-            now,
-        )?;
-        router.transports.push(transport_id.clone());
+        Ok((listen, bound))
+    }
 
+    /// Registers bound sockets with the runtime and starts their tasks,
+    /// delivering what arrives to `owner`.
+    pub(super) fn start_sockets(
+        &self,
+        owner: SocketOwner,
+        bound: Vec<BoundAt>,
+    ) -> CoreResult<(Vec<ListenSocket>, Vec<tokio::task::AbortHandle>)> {
         let mut sockets = Vec::new();
         let mut tasks = Vec::new();
         for (announced, socket) in bound {
@@ -347,7 +445,7 @@ impl Media {
                     );
                     let task = tokio::task::spawn_local(net::udp_reader(
                         self.shared.clone(),
-                        transport_id.clone(),
+                        owner.clone(),
                         udp.clone(),
                         announced,
                     ));
@@ -363,7 +461,7 @@ impl Media {
                         .map_err(|e| CoreError::other(e.to_string()))?;
                     let task = tokio::task::spawn_local(net::tcp_acceptor(
                         self.shared.clone(),
-                        transport_id.clone(),
+                        owner.clone(),
                         listener,
                         announced,
                     ));
@@ -376,47 +474,7 @@ impl Media {
                 }
             }
         }
-        let answer = json!({
-            "iceRole": "controlled",
-            "iceParameters": transport.ice_parameters(),
-            "iceCandidates": ordered_candidates(&transport),
-            "iceState": transport.ice_state(),
-            "iceSelectedTuple": transport.ice_selected_tuple(),
-            "dtlsParameters": transport.dtls_parameters(),
-            "dtlsState": transport.dtls_state(),
-            "sctpState": if data.enable_sctp { json!("new") } else { Value::Null },
-        });
-        self.transports.insert(
-            transport_id.clone(),
-            TransportSlot {
-                id: transport_id.clone(),
-                router_id: Id::from(router_id),
-                transport,
-                sockets,
-                tcp_connections: HashMap::new(),
-                tasks,
-                scheduled: None,
-                producers: Vec::new(),
-                consumers: Vec::new(),
-                next_mid: 0,
-                max_incoming_bitrate: None,
-                min_outgoing_bitrate: None,
-                max_outgoing_bitrate: None,
-                trace_types: Vec::new(),
-                trace: TraceTypes::default(),
-                rates: RateSnapshot::new(now),
-                start_outgoing_bitrate: start_bitrate,
-                bwe_sample: None,
-            },
-        );
-        self.reschedule(&transport_id);
-        Ok(answer)
-    }
-
-    fn transport(&mut self, transport_id: &str) -> CoreResult<&mut TransportSlot> {
-        self.transports
-            .get_mut(transport_id)
-            .ok_or_else(|| not_found("Transport", transport_id))
+        Ok((sockets, tasks))
     }
 
     pub fn close_transport(&mut self, transport_id: &str) {
@@ -440,6 +498,13 @@ impl Media {
         self.drive(&id, now, |t, out| t.close(out));
         if let Some(mut slot) = self.transports.remove(transport_id) {
             Media::stop_tasks(&mut slot);
+            if let Some(server) = slot
+                .server_id
+                .as_ref()
+                .and_then(|s| self.servers.get_mut(s))
+            {
+                server.remove_transport(transport_id);
+            }
             if let Some(router) = self.routers.get_mut(&slot.router_id) {
                 router.transports.retain(|t| **t != *transport_id);
             }
@@ -466,7 +531,12 @@ impl Media {
         let id = self.transport(transport_id)?.id.clone();
         let mut result = Err(CoreError::invalid_state("transport closed"));
         self.drive(&id, Instant::now(), |t, out| result = t.restart_ice(out));
-        Ok(json!({ "iceParameters": result? }))
+        let ice = result?;
+        let server_id = self.transports.get(&id).and_then(|s| s.server_id.clone());
+        if let Some(server) = server_id.and_then(|s| self.servers.get_mut(&s)) {
+            server.set_ufrag(&id, ice.username_fragment.clone());
+        }
+        Ok(json!({ "iceParameters": ice }))
     }
 
     pub fn transport_stats(&mut self, transport_id: &str) -> CoreResult<Value> {
@@ -1051,7 +1121,10 @@ fn ordered_candidates(transport: &WebRtcTransport) -> Value {
     )
 }
 
-enum BoundSocket {
+/// A bound socket and the address its candidate announces.
+pub(super) type BoundAt = (SocketAddr, BoundSocket);
+
+pub(super) enum BoundSocket {
     Udp(std::net::UdpSocket),
     Tcp(std::net::TcpListener),
 }

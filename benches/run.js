@@ -7,6 +7,7 @@
  *
  *   node benches/run.js [--quick|--full] [--sfu opencall|mediasoup|<module path>[,...]]
  *                       [--only forwarding,maxload,scale,multicore,janus] [--out file.json] [--no-build]
+ *                       [--webrtc-server]   (forwarding through one WebRtcServer socket)
  *
  * The SFU is driven only through the mediasoup v3 API (createWorker, Router,
  * WebRtcTransport, Producer, Consumer), so any mediasoup-compatible module
@@ -53,7 +54,7 @@ const LISTEN = { listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] };
 const BASE = { videoPps: 100, audioPps: 50 };
 
 function parseArgs(argv) {
-  const o = { mode: 'quick', sfus: ['opencall'], only: null, out: null, build: true };
+  const o = { mode: 'quick', sfus: ['opencall'], only: null, out: null, build: true, webRtcServer: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') o.mode = 'quick';
@@ -62,6 +63,7 @@ function parseArgs(argv) {
     else if (a === '--only') o.only = argv[++i].split(',');
     else if (a === '--out') o.out = argv[++i];
     else if (a === '--no-build') o.build = false;
+    else if (a === '--webrtc-server') o.webRtcServer = true;
     else if (a === '--help' || a === '-h') {
       console.log(fs.readFileSync(__filename, 'utf8').split('*/')[0]);
       process.exit(0);
@@ -295,7 +297,9 @@ async function setupCall(gen, router, { participants, fanout, measured, ops }) {
 /** Transports for generator peers (`specs`: role, measured), connected. */
 async function connectPeers(gen, router, specs, ops) {
   const transports = [];
-  for (let i = 0; i < specs.length; i++) transports.push(await timed(ops, 'create', () => router.createWebRtcTransport(LISTEN)));
+  // A router may carry other transport options (a WebRtcServer) in its appData.
+  const options = router.appData.transportOptions ?? LISTEN;
+  for (let i = 0; i < specs.length; i++) transports.push(await timed(ops, 'create', () => router.createWebRtcTransport(options)));
   const answers = await gen.call({
     cmd: 'peers',
     routerRtpCapabilities: router.rtpCapabilities,
@@ -374,7 +378,11 @@ async function forwarding(sfu, gen, mode, report) {
   for (const n of mode.fanout) {
     const floor = await gen.call({ cmd: 'floor', consumers: n, measured: 2, ...BASE, warmupMs: 500, durationMs: mode.durationMs });
     const worker = await sfu.createWorker({ logLevel: 'warn' });
-    const router = await worker.createRouter({ mediaCodecs: MEDIA_CODECS });
+    const server = mode.webRtcServer ? await worker.createWebRtcServer(LISTEN) : null;
+    const router = await worker.createRouter({
+      mediaCodecs: MEDIA_CODECS,
+      appData: server ? { transportOptions: { webRtcServer: server } } : {},
+    });
     const ops = {};
     const rssBefore = (gc(), workerRssBytes(worker));
     const call = await setupCall(gen, router, { fanout: n, measured: Math.min(n, 2), ops });
@@ -687,7 +695,7 @@ function machine() {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
-  const mode = MODES[opts.mode];
+  const mode = { ...MODES[opts.mode], webRtcServer: opts.webRtcServer };
   const want = (s) => !opts.only || opts.only.includes(s);
   if (opts.build) buildLoadgen();
   const gen = new LoadGen(loadgenPath());

@@ -92,11 +92,20 @@ describe('WebRtcServer', () => {
 
   test('a worker closing closes its servers (workerclose)', async () => {
     const server = await worker.createWebRtcServer({ listenInfos });
+    const transport = await router.createWebRtcTransport({ webRtcServer: server });
     const onWorkerClose = jest.fn();
+    const onRouterClose = jest.fn();
+    const onListenServerClose = jest.fn();
     server.on('workerclose', onWorkerClose);
+    transport.on('routerclose', onRouterClose);
+    transport.on('listenserverclose', onListenServerClose);
     worker.close();
     expect(server.closed).toBe(true);
     expect(onWorkerClose).toHaveBeenCalledTimes(1);
+    // Its transports close with their routers.
+    expect(transport.closed).toBe(true);
+    expect(onRouterClose).toHaveBeenCalledTimes(1);
+    expect(onListenServerClose).not.toHaveBeenCalled();
   });
 
   test('webRtcServer and listenInfos together are a TypeError', async () => {

@@ -101,3 +101,43 @@ export abstract class TransportChild<
     (this.observer as EnhancedEventEmitter<Events>).safeEmit('close');
   }
 }
+
+/**
+ * A router or a WebRtcServer: owned by a worker, closed by itself (one
+ * request, `closeRequest`) or with its worker (no request: the worker's
+ * state is gone), closing what it holds either way.
+ */
+export abstract class WorkerChild<
+  E extends Events,
+  O extends Events,
+  A extends AppData,
+> extends ChannelObject<E, O, A> {
+  /** The worker request that closes it, with its id as the handler id. */
+  protected abstract readonly closeRequest: string;
+
+  /** Closes what it holds (transports): the worker dropped them with it. */
+  protected abstract closeHeld(): void;
+
+  close(): void {
+    if (!this.markClosed()) {
+      return;
+    }
+    this.channel.request(this.closeRequest, this.id).catch(() => {
+      // the worker may be gone already; the object is closed either way
+    });
+    this.closeHeld();
+    // Both event maps have these events; the generic E cannot say so.
+    (this as EnhancedEventEmitter<Events>).emit('@close');
+    (this.observer as EnhancedEventEmitter<Events>).safeEmit('close');
+  }
+
+  /** @internal The worker closed: close without talking to it. */
+  workerClosed(): void {
+    if (!this.markClosed()) {
+      return;
+    }
+    this.closeHeld();
+    (this as EnhancedEventEmitter<Events>).safeEmit('workerclose');
+    (this.observer as EnhancedEventEmitter<Events>).safeEmit('close');
+  }
+}

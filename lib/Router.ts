@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Channel } from './Channel';
-import { ChannelObject } from './ChannelObject';
+import { WorkerChild } from './ChannelObject';
 import { InvalidStateError, UnsupportedError } from './errors';
 import type { AppData } from './indexTypes';
 import { Logger } from './Logger';
@@ -48,7 +48,7 @@ type RouterInternal<RouterAppData> = {
 };
 
 export class RouterImpl<RouterAppData extends AppData = AppData>
-  extends ChannelObject<RouterEvents, RouterObserverEvents, RouterAppData>
+  extends WorkerChild<RouterEvents, RouterObserverEvents, RouterAppData>
   implements Router<RouterAppData>
 {
   readonly #rtpCapabilities: RtpCapabilitiesWithPayloadTypes;
@@ -69,28 +69,10 @@ export class RouterImpl<RouterAppData extends AppData = AppData>
     return super.channel;
   }
 
-  close(): void {
-    if (!this.markClosed()) {
-      return;
-    }
-    logger.debug('close()');
-    this.channel.request('worker.closeRouter', this.id).catch(() => {
-      // the worker may be gone already; the router is closed either way
-    });
-    this.#closeChildren();
-    this.emit('@close');
-    this.observer.safeEmit('close');
-  }
+  protected readonly closeRequest = 'worker.closeRouter';
 
-  /** @internal The worker closed: close without talking to it. */
-  workerClosed(): void {
-    if (!this.markClosed()) {
-      return;
-    }
-    logger.debug('workerClosed()');
+  protected closeHeld(): void {
     this.#closeChildren();
-    this.safeEmit('workerclose');
-    this.observer.safeEmit('close');
   }
 
   async dump(): Promise<RouterDump> {

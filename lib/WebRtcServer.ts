@@ -1,7 +1,6 @@
 import type { Channel } from './Channel';
-import { ChannelObject } from './ChannelObject';
+import { WorkerChild } from './ChannelObject';
 import type { AppData } from './indexTypes';
-import { Logger } from './Logger';
 import type {
   WebRtcServer,
   WebRtcServerDump,
@@ -9,8 +8,6 @@ import type {
   WebRtcServerObserverEvents,
 } from './WebRtcServerTypes';
 import type { WebRtcTransport } from './WebRtcTransportTypes';
-
-const logger = new Logger('WebRtcServer');
 
 type WebRtcServerInternal<WebRtcServerAppData> = {
   webRtcServerId: string;
@@ -27,7 +24,7 @@ type HandledTransport = WebRtcTransport & { listenServerClosed(): void };
  * emit `listenserverclose`.
  */
 export class WebRtcServerImpl<WebRtcServerAppData extends AppData = AppData>
-  extends ChannelObject<WebRtcServerEvents, WebRtcServerObserverEvents, WebRtcServerAppData>
+  extends WorkerChild<WebRtcServerEvents, WebRtcServerObserverEvents, WebRtcServerAppData>
   implements WebRtcServer<WebRtcServerAppData>
 {
   readonly #transports = new Set<HandledTransport>();
@@ -36,28 +33,15 @@ export class WebRtcServerImpl<WebRtcServerAppData extends AppData = AppData>
     super(webRtcServerId, channel, appData);
   }
 
-  close(): void {
-    if (!this.markClosed()) {
-      return;
-    }
-    logger.debug('close()');
-    this.channel.request('webRtcServer.close', this.id).catch(() => {
-      // the worker may be gone already; the server is closed either way
-    });
-    this.#closeTransports();
-    this.emit('@close');
-    this.observer.safeEmit('close');
-  }
+  protected readonly closeRequest = 'webRtcServer.close';
 
-  workerClosed(): void {
-    if (!this.markClosed()) {
-      return;
+  /** On its own close the worker closes the transports, and so do we here;
+   *  on the worker's close their routers do. */
+  protected closeHeld(): void {
+    for (const transport of [...this.#transports]) {
+      if (!transport.closed) transport.listenServerClosed();
     }
-    logger.debug('workerClosed()');
-    // The worker's routers close their transports themselves.
     this.#transports.clear();
-    this.safeEmit('workerclose');
-    this.observer.safeEmit('close');
   }
 
   async dump(): Promise<WebRtcServerDump> {
@@ -72,12 +56,5 @@ export class WebRtcServerImpl<WebRtcServerAppData extends AppData = AppData>
       if (this.#transports.delete(transport)) this.observer.safeEmit('webrtctransportunhandled', webRtcTransport);
     };
     transport.observer.once('close', forget);
-  }
-
-  #closeTransports(): void {
-    for (const transport of [...this.#transports]) {
-      transport.listenServerClosed();
-    }
-    this.#transports.clear();
   }
 }

@@ -219,14 +219,15 @@ export class WorkerImpl<WorkerAppData extends AppData = AppData>
   }
 
   #closeChildren(): void {
-    for (const server of this.#webRtcServers) {
-      server.workerClosed();
-    }
-    this.#webRtcServers.clear();
+    // Routers first: their transports hear 'routerclose', not 'listenserverclose'.
     for (const router of this.#routers) {
       router.workerClosed();
     }
     this.#routers.clear();
+    for (const server of this.#webRtcServers) {
+      server.workerClosed();
+    }
+    this.#webRtcServers.clear();
   }
 
   // The thread has been joined by now: report it like mediasoup reports its

@@ -1182,19 +1182,31 @@ impl WebRtcTransport {
         out: &mut TransportOutput,
     ) -> CoreResult<()> {
         let queued = self.queue_rtp(consumer_id, pkt, out);
+        if queued.is_ok() {
+            self.queued_media += 1;
+        }
         self.handle_timeout(now, out);
-        self.defer_pacer_gate = self
-            .connected_at
-            .is_some_and(|t| now > t + PACER_GATE_DEFER_AFTER)
-            && self.rtc.last_timeout_reason() == Reason::Pacer(PacerReason::Immediate);
+        // str0m's pacer sends one packet per timeout and asks for the next
+        // timeout a microsecond later: go on until this write (and anything
+        // queued before it) is out, so that no backlog waits on the gate.
+        let mut n = 0;
+        while self.queued_media > 0 && self.pacer_gate_pending() && n < MAX_INLINE_TIMEOUTS {
+            let at = self.next_timeout.max(now);
+            let _ = self.guarded(out, |rtc| rtc.handle_input(Input::Timeout(at)));
+            self.drain(out);
+            n += 1;
+        }
+        self.defer_pacer_gate = self.queued_media == 0
+            && self.pacer_gate_pending()
+            && self
+                .connected_at
+                .is_some_and(|t| now > t + PACER_GATE_DEFER_AFTER);
         queued
     }
 
     /// Queues one packet on a consumer's stream. A write always needs a
     /// timeout to be sent (str0m's pacer takes queued packets on a timeout,
-    /// one per timeout), so no poll in between: it would only find that out. A fan-out queues on many transports and flushes
-    /// each once per receive batch, so a burst of packets to one browser
-    /// costs one pass through str0m's timers instead of one per packet.
+    /// one per timeout), so no poll in between: it would only find that out.
     fn queue_rtp(
         &mut self,
         consumer_id: &str,

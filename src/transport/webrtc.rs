@@ -26,10 +26,7 @@ use str0m::media::{KeyframeRequestKind, MediaKind as StrMediaKind, Mid, Pt, Rid}
 use str0m::net::{Protocol, Receive, TcpType, Transmit};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo, Ssrc};
 use str0m::stats::{MediaEgressStats, MediaIngressStats, PeerStats};
-use str0m::{
-    Candidate, Event, IceConnectionState, IceCreds, Input, Output, PacerReason, Reason, Rtc,
-    RtcConfig,
-};
+use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, RtcConfig};
 
 use crate::error::{CoreError, CoreResult};
 use crate::ortc::types::{MediaKind, RtpCapabilities, RtpParameters};
@@ -48,12 +45,6 @@ const PLACEHOLDER_UFRAG: &str = "ocpending";
 /// Bound on inline timeout handling per call, so a misbehaving deadline can
 /// never spin the worker.
 const MAX_INLINE_TIMEOUTS: usize = 256;
-/// How long the timeout str0m's pacer asks for after each packet it sends
-/// may wait for the next forwarded packet (whose own timeout satisfies it).
-const PACER_GATE_DEFER: Duration = Duration::from_millis(20);
-/// Not in a transport's first seconds: the send-side estimator probes the
-/// path right after DTLS connects, and its probe packets must go out on time.
-const PACER_GATE_DEFER_AFTER: Duration = Duration::from_secs(2);
 /// RTX cache for a consumer's video stream: at most this many packets
 /// (about 2.5 s of 2.5 Mbit/s video), and no older than `rtx_cache_age`.
 /// str0m's default (1024 packets, 3 s) costs ~480 KB per consumer.
@@ -374,22 +365,6 @@ pub struct WebRtcTransport {
     consumer_by_mid: HashMap<Mid, Id>,
     registered_uris: Vec<String>,
     next_timeout: Instant,
-    /// `next_timeout` is only the pacer's gate after a forwarded packet:
-    /// str0m's pacer wants a timeout between two sends, one microsecond
-    /// after the last. The next forward runs a timeout anyway, so waiting
-    /// for it (up to `PACER_GATE_DEFER`) saves a timer wake-up and a pass
-    /// through str0m per forwarded packet. Never after a timeout or a
-    /// receive, so retransmissions and BWE probes go out at once.
-    defer_pacer_gate: bool,
-    /// When DTLS connected (see `PACER_GATE_DEFER_AFTER`).
-    connected_at: Option<Instant>,
-    /// Forwarded packets written but not yet seen leaving: the gate is only
-    /// deferred with nothing left in str0m's queues, or a backlog (after a
-    /// retransmission or padding took a send) would never drain.
-    queued_media: usize,
-    /// The consumers' media SSRCs, sorted (to tell forwarded packets from
-    /// retransmissions and padding on the way out).
-    media_ssrcs: Vec<u32>,
     stats: TransportStats,
     peer_stats: Option<PeerStats>,
     bwe_enabled: bool,
@@ -425,14 +400,6 @@ fn parse_hex_colon(value: &str) -> Option<Vec<u8>> {
 
 fn is_stun(buf: &[u8]) -> bool {
     buf.len() >= 20 && buf[0] < 2
-}
-
-/// The SSRC of an (S)RTP packet (its header is not encrypted); None for
-/// RTCP (payload types 192–223 share the byte with the marker bit) and
-/// anything else.
-fn rtp_ssrc(buf: &[u8]) -> Option<u32> {
-    let rtp = buf.len() >= 12 && buf[0] >> 6 == 2 && !(192..=223).contains(&buf[1]);
-    rtp.then(|| u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]))
 }
 
 fn proto_name(p: Protocol) -> &'static str {
@@ -533,10 +500,6 @@ impl WebRtcTransport {
             consumer_by_mid: HashMap::new(),
             registered_uris,
             next_timeout: now,
-            defer_pacer_gate: false,
-            connected_at: None,
-            queued_media: 0,
-            media_ssrcs: Vec::new(),
             stats: TransportStats::default(),
             peer_stats: None,
             bwe_enabled: opts.initial_available_outgoing_bitrate.is_some(),
@@ -716,16 +679,10 @@ impl WebRtcTransport {
         self.run_due_timeouts(now, out);
     }
 
-    fn pacer_gate_pending(&self) -> bool {
-        self.rtc.last_timeout_reason() == Reason::Pacer(PacerReason::Immediate)
-    }
-
     /// When `handle_timeout` must be called next.
     pub fn poll_timeout(&self) -> Instant {
         if self.dead {
             self.next_timeout + Duration::from_secs(3600)
-        } else if self.defer_pacer_gate {
-            self.next_timeout + PACER_GATE_DEFER
         } else {
             self.next_timeout
         }
@@ -1138,9 +1095,6 @@ impl WebRtcTransport {
         })?;
         self.drain(out);
         self.consumer_by_mid.insert(mid, consumer_id.clone());
-        if let Err(i) = self.media_ssrcs.binary_search(&ssrc) {
-            self.media_ssrcs.insert(i, ssrc);
-        }
         self.consumers.insert(
             consumer_id.clone(),
             ConsumerEntry {
@@ -1164,7 +1118,6 @@ impl WebRtcTransport {
             return;
         };
         self.consumer_by_mid.remove(&c.mid);
-        self.media_ssrcs.retain(|s| *s != c.stats.ssrc);
         if self.dead {
             return;
         }
@@ -1182,25 +1135,7 @@ impl WebRtcTransport {
         out: &mut TransportOutput,
     ) -> CoreResult<()> {
         let queued = self.queue_rtp(consumer_id, pkt, out);
-        if queued.is_ok() {
-            self.queued_media += 1;
-        }
         self.handle_timeout(now, out);
-        // str0m's pacer sends one packet per timeout and asks for the next
-        // timeout a microsecond later: go on until this write (and anything
-        // queued before it) is out, so that no backlog waits on the gate.
-        let mut n = 0;
-        while self.queued_media > 0 && self.pacer_gate_pending() && n < MAX_INLINE_TIMEOUTS {
-            let at = self.next_timeout.max(now);
-            let _ = self.guarded(out, |rtc| rtc.handle_input(Input::Timeout(at)));
-            self.drain(out);
-            n += 1;
-        }
-        self.defer_pacer_gate = self.queued_media == 0
-            && self.pacer_gate_pending()
-            && self
-                .connected_at
-                .is_some_and(|t| now > t + PACER_GATE_DEFER_AFTER);
         queued
     }
 
@@ -1333,13 +1268,6 @@ impl WebRtcTransport {
             match polled {
                 Ok(Output::Timeout(t)) => {
                     self.next_timeout = t;
-                    self.defer_pacer_gate = false;
-                    // Without the gate the pacer has nothing left to send
-                    // (our streams are unpaced): whatever was not seen
-                    // leaving was dropped by str0m.
-                    if !self.pacer_gate_pending() {
-                        self.queued_media = 0;
-                    }
                     return;
                 }
                 Ok(Output::Transmit(t)) => self.on_transmit(t, out),
@@ -1362,11 +1290,6 @@ impl WebRtcTransport {
 
     fn on_transmit(&mut self, t: Transmit, out: &mut TransportOutput) {
         self.stats.bytes_sent += t.contents.len() as u64;
-        if self.queued_media > 0
-            && rtp_ssrc(&t.contents).is_some_and(|s| self.media_ssrcs.binary_search(&s).is_ok())
-        {
-            self.queued_media -= 1;
-        }
         // STUN answers go to whoever checks; other traffic follows the
         // nominated pair, which is mediasoup's "selected tuple".
         if !is_stun(&t.contents) {
@@ -1393,7 +1316,6 @@ impl WebRtcTransport {
     fn on_event(&mut self, e: Event, out: &mut TransportOutput) {
         match e {
             Event::Connected => {
-                self.connected_at = Some(Instant::now());
                 self.set_dtls_state(DtlsState::Connected, out);
                 out.events.push(TransportEvent::Connected);
             }
@@ -1724,20 +1646,6 @@ mod tests {
         .unwrap();
         assert_eq!(err.kind, crate::error::ErrorKind::TypeError);
         assert!(WebRtcTransport::new(options(vec![]), Instant::now()).is_err());
-    }
-
-    #[test]
-    fn rtp_ssrc_reads_rtp_headers_only() {
-        let mut rtp = [0u8; 20];
-        rtp[0] = 0x80;
-        rtp[1] = 0x80 | 96;
-        rtp[8..12].copy_from_slice(&0x1234_5678u32.to_be_bytes());
-        assert_eq!(rtp_ssrc(&rtp), Some(0x1234_5678));
-        let mut rtcp = rtp;
-        rtcp[1] = 200;
-        assert_eq!(rtp_ssrc(&rtcp), None);
-        assert_eq!(rtp_ssrc(&[0u8; 20]), None, "STUN");
-        assert_eq!(rtp_ssrc(&rtp[..8]), None, "short");
     }
 
     #[test]

@@ -8,4 +8,5 @@ pub use webrtc::{
     ConsumerStats, DtlsFingerprint, DtlsParameters, DtlsRole, DtlsState, ForwardedRtp,
     IceCandidate, IceParameters, IceState, ListenInfo, ProducerStats, TransportEvent,
     TransportOutput, TransportStats, TransportTuple, WebRtcTransport, WebRtcTransportOptions,
+    is_stun,
 };

@@ -398,7 +398,9 @@ fn parse_hex_colon(value: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-fn is_stun(buf: &[u8]) -> bool {
+/// STUN (RFC 7983: first byte 0 or 1), as ICE demultiplexes it from DTLS
+/// and SRTP on one socket.
+pub fn is_stun(buf: &[u8]) -> bool {
     buf.len() >= 20 && buf[0] < 2
 }
 

@@ -8,7 +8,7 @@ use super::requests::ListenInfoData;
 use super::{Id, Media};
 use crate::error::{CoreError, CoreResult};
 use crate::ortc::from_json_value;
-use crate::transport::ListenInfo;
+use crate::transport::{ListenInfo, is_stun};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -93,8 +93,7 @@ impl WebRtcServerSlot {
         buf: &[u8],
     ) -> Option<Id> {
         let tuple = (proto, source, local);
-        let is_stun = buf.len() >= 20 && buf[0] < 2;
-        let found = if is_stun {
+        let found = if is_stun(buf) {
             StunMessage::parse(buf)
                 .ok()
                 .and_then(|m| m.split_username().map(|(l, _)| l.to_owned()))

@@ -274,12 +274,11 @@ impl Media {
             ));
         }
         let (listen, bound) = match &server {
-            Some(_) => (Vec::new(), Vec::new()),
+            Some(server_id) => (
+                self.servers[server_id].listen_for(&data.web_rtc_server_protocols),
+                Vec::new(),
+            ),
             None => self.bind_listen_infos(&data.listen_infos)?,
-        };
-        let listen = match &server {
-            Some(server_id) => self.servers[server_id].listen_for(&data.web_rtc_server_protocols),
-            None => listen,
         };
         if listen.is_empty() {
             return Err(CoreError::type_error(
@@ -302,15 +301,15 @@ impl Media {
             now,
         )?;
         let (sockets, tasks) = match &server {
-            Some(server_id) => (self.servers[server_id].shared_sockets(), Vec::new()),
+            Some(server_id) => {
+                let Some(s) = self.servers.get_mut(server_id) else {
+                    return Err(not_found("WebRtcServer", server_id));
+                };
+                s.add_transport(&transport_id, transport.ice_parameters().username_fragment);
+                (s.shared_sockets(), Vec::new())
+            }
             None => self.start_sockets(SocketOwner::Transport(transport_id.clone()), bound)?,
         };
-        if let Some(server_id) = &server {
-            let ufrag = transport.ice_parameters().username_fragment;
-            if let Some(s) = self.servers.get_mut(server_id) {
-                s.add_transport(&transport_id, ufrag);
-            }
-        }
         if let Some(router) = self.routers.get_mut(router_id) {
             router.transports.push(transport_id.clone());
         }

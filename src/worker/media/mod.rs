@@ -66,7 +66,7 @@ pub struct TransportSlot {
     pub max_incoming_bitrate: Option<u64>,
     pub min_outgoing_bitrate: Option<u64>,
     pub max_outgoing_bitrate: Option<u64>,
-    pub trace_types: Vec<String>,
+    /// The trace event types enabled (`enableTraceEvent`).
     pub trace: TraceTypes,
     pub rates: RateSnapshot,
     /// `initialAvailableOutgoingBitrate`, and the bytes sent at the last
@@ -84,7 +84,7 @@ pub struct ProducerSlot {
     pub consumable_rtp_parameters: RtpParameters,
     pub paused: bool,
     pub consumers: Vec<Id>,
-    pub trace_types: Vec<String>,
+    /// The trace event types enabled (`enableTraceEvent`).
     pub trace: TraceTypes,
     pub rates: RateSnapshot,
 }
@@ -100,7 +100,7 @@ pub struct ConsumerSlot {
     pub priority: u8,
     /// (spatial, temporal) the consumer asked for, clamped to what exists.
     pub preferred_layers: Option<(usize, usize)>,
-    pub trace_types: Vec<String>,
+    /// The trace event types enabled (`enableTraceEvent`).
     pub trace: TraceTypes,
     pub rates: RateSnapshot,
 }

@@ -107,13 +107,14 @@ const TRANSPORT_TRACE_TYPES: &[&str] = &["probation", "bwe"];
 const PRODUCER_TRACE_TYPES: &[&str] = &["rtp", "keyframe", "nack", "pli", "fir", "sr"];
 const CONSUMER_TRACE_TYPES: &[&str] = &["rtp", "keyframe", "nack", "pli", "fir"];
 
-fn known_trace_types(data: Value, known: &[&str]) -> CoreResult<Vec<String>> {
+fn known_trace_types(data: Value, known: &[&str]) -> CoreResult<TraceTypes> {
     let data: TraceData = from_json_value(data)?;
-    Ok(data
-        .types
-        .into_iter()
-        .filter(|t| known.contains(&t.as_str()))
-        .collect())
+    Ok(TraceTypes::from_names(
+        data.types
+            .iter()
+            .map(String::as_str)
+            .filter(|t| known.contains(t)),
+    ))
 }
 
 /// mediasoup's `[{ key, value(s) }]` form of a map in dumps.
@@ -340,7 +341,6 @@ impl Media {
                 max_incoming_bitrate: None,
                 min_outgoing_bitrate: None,
                 max_outgoing_bitrate: None,
-                trace_types: Vec::new(),
                 trace: TraceTypes::default(),
                 rates: RateSnapshot::new(now),
                 start_outgoing_bitrate: start_bitrate,
@@ -572,7 +572,7 @@ impl Media {
             "iceSelectedTuple": t.ice_selected_tuple(),
             "dtlsParameters": t.dtls_parameters(),
             "dtlsState": t.dtls_state(),
-            "traceEventTypes": slot.trace_types,
+            "traceEventTypes": slot.trace.names(),
         }))
     }
 
@@ -625,24 +625,21 @@ impl Media {
         match kind {
             "transport" => {
                 let t = self.transport(id)?;
-                t.trace_types = known_trace_types(data, TRANSPORT_TRACE_TYPES)?;
-                t.trace = TraceTypes::from_names(&t.trace_types);
+                t.trace = known_trace_types(data, TRANSPORT_TRACE_TYPES)?;
             }
             "producer" => {
                 let p = self
                     .producers
                     .get_mut(id)
                     .ok_or_else(|| not_found("Producer", id))?;
-                p.trace_types = known_trace_types(data, PRODUCER_TRACE_TYPES)?;
-                p.trace = TraceTypes::from_names(&p.trace_types);
+                p.trace = known_trace_types(data, PRODUCER_TRACE_TYPES)?;
             }
             _ => {
                 let c = self
                     .consumers
                     .get_mut(id)
                     .ok_or_else(|| not_found("Consumer", id))?;
-                c.trace_types = known_trace_types(data, CONSUMER_TRACE_TYPES)?;
-                c.trace = TraceTypes::from_names(&c.trace_types);
+                c.trace = known_trace_types(data, CONSUMER_TRACE_TYPES)?;
                 self.packet_traces |= c.trace.per_packet();
             }
         }
@@ -713,7 +710,6 @@ impl Media {
                 consumable_rtp_parameters: consumable,
                 paused: data.paused,
                 consumers: Vec::new(),
-                trace_types: Vec::new(),
                 trace: TraceTypes::default(),
                 rates: RateSnapshot::new(Instant::now()),
             },
@@ -812,7 +808,7 @@ impl Media {
             "rtpParameters": p.rtp_parameters,
             "rtpMapping": {},
             "rtpStreams": [],
-            "traceEventTypes": p.trace_types,
+            "traceEventTypes": p.trace.names(),
             "paused": p.paused,
         }))
     }
@@ -933,7 +929,6 @@ impl Media {
                 paused: data.paused,
                 priority: 1,
                 preferred_layers,
-                trace_types: Vec::new(),
                 trace: TraceTypes::default(),
                 rates: RateSnapshot::new(Instant::now()),
             },
@@ -1091,7 +1086,7 @@ impl Media {
             "rtpParameters": c.rtp_parameters,
             "consumableRtpEncodings": consumable_encodings,
             "supportedCodecPayloadTypes": payload_types,
-            "traceEventTypes": c.trace_types,
+            "traceEventTypes": c.trace.names(),
             "paused": c.paused,
             "producerPaused": producer.map(|p| p.paused).unwrap_or(false),
             "priority": c.priority,

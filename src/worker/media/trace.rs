@@ -61,14 +61,24 @@ impl TraceType {
 pub struct TraceTypes(u8);
 
 impl TraceTypes {
-    /// From names already checked against the object's known types.
-    pub fn from_names(names: &[String]) -> Self {
+    /// From type names; unknown names are ignored.
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
         Self(
             names
-                .iter()
-                .filter_map(|n| TraceType::from_name(n))
+                .into_iter()
+                .filter_map(TraceType::from_name)
                 .fold(0, |bits, t| bits | t as u8),
         )
+    }
+
+    /// The enabled types' names, in the order mediasoup's dumps list them.
+    pub fn names(self) -> Vec<&'static str> {
+        use TraceType::*;
+        [Rtp, Keyframe, Nack, Pli, Fir, Sr, Probation, Bwe]
+            .into_iter()
+            .filter(|t| self.has(*t))
+            .map(TraceType::name)
+            .collect()
     }
 
     pub fn has(self, t: TraceType) -> bool {
@@ -129,11 +139,13 @@ mod tests {
 
     #[test]
     fn names_map_to_bits() {
-        let t = TraceTypes::from_names(&["pli".into(), "keyframe".into()]);
+        let t = TraceTypes::from_names(["pli", "keyframe", "pli"]);
+        assert_eq!(t.names(), ["keyframe", "pli"]);
         assert!(t.has(TraceType::Pli) && t.has(TraceType::Keyframe));
         assert!(!t.has(TraceType::Rtp) && !t.has(TraceType::Fir));
         assert!(t.per_packet());
-        assert!(!TraceTypes::from_names(&["bwe".into()]).per_packet());
-        assert_eq!(TraceTypes::from_names(&[]), TraceTypes::default());
+        assert!(!TraceTypes::from_names(["bwe"]).per_packet());
+        assert_eq!(TraceTypes::from_names([]), TraceTypes::default());
+        assert!(TraceTypes::from_names(["nope"]).names().is_empty());
     }
 }

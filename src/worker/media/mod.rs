@@ -352,11 +352,8 @@ impl Media {
                     return;
                 };
                 let router_id = c.router_id.clone();
-                let t = TraceType::keyframe_request(kind);
-                if c.trace.has(t) {
-                    let ssrc = c.rtp_parameters.encodings.first().and_then(|e| e.ssrc);
-                    trace::emit(&consumer_id, t, "in", json!({ "ssrc": ssrc }));
-                }
+                let ssrc = c.rtp_parameters.encodings.first().and_then(|e| e.ssrc);
+                trace::keyframe_request(&consumer_id, c.trace, kind, "in", ssrc);
                 self.route_with(&router_id, None, now, |router, route| {
                     router.on_consumer_keyframe_request(&consumer_id, kind, now, route)
                 });
@@ -533,15 +530,12 @@ impl Media {
         for request in route.keyframe_requests.drain(..) {
             tracing::debug!(producer_id = %request.producer_id, encoding = request.encoding, "keyframe requested");
             if let Some(p) = self.producers.get(&request.producer_id) {
-                let t = TraceType::keyframe_request(request.kind);
-                if p.trace.has(t) {
-                    let ssrc = p
-                        .rtp_parameters
-                        .encodings
-                        .get(request.encoding)
-                        .and_then(|e| e.ssrc);
-                    trace::emit(&request.producer_id, t, "out", json!({ "ssrc": ssrc }));
-                }
+                let ssrc = p
+                    .rtp_parameters
+                    .encodings
+                    .get(request.encoding)
+                    .and_then(|e| e.ssrc);
+                trace::keyframe_request(&request.producer_id, p.trace, request.kind, "out", ssrc);
             }
             self.drive(&request.transport_id, now, |t, out| {
                 t.request_keyframe(

@@ -48,7 +48,7 @@ impl TraceType {
         }
     }
 
-    pub fn keyframe_request(kind: KeyframeRequestKind) -> Self {
+    fn keyframe_request(kind: KeyframeRequestKind) -> Self {
         match kind {
             KeyframeRequestKind::Pli => Self::Pli,
             KeyframeRequestKind::Fir => Self::Fir,
@@ -118,6 +118,20 @@ pub fn packet(id: &str, types: TraceTypes, direction: &str, p: &PacketTrace) {
             "payloadSize": p.payload_size,
         });
         emit(id, t, direction, info);
+    }
+}
+
+/// Emits a `pli` or `fir` trace for a keyframe request, if that type is on.
+pub fn keyframe_request(
+    id: &str,
+    types: TraceTypes,
+    kind: KeyframeRequestKind,
+    direction: &str,
+    ssrc: Option<u32>,
+) {
+    let t = TraceType::keyframe_request(kind);
+    if types.has(t) {
+        emit(id, t, direction, json!({ "ssrc": ssrc }));
     }
 }
 

@@ -56,7 +56,7 @@ afterEach(async () => {
 });
 
 test('join and leave are announced; the gateway keeps its own handlers', async () => {
-  await start();
+  await start({ reconnectGraceMs: 0 });
   const a = await joined('c', 'a');
   const announced = next(a, 'call:participant-joined');
   const b = await connect();
@@ -69,11 +69,58 @@ test('join and leave are announced; the gateway keeps its own handlers', async (
   expect(await request(b, 'call:leave', { callId: 'c' })).toEqual({ ok: true });
   expect(await left).toEqual({ callId: 'c', participantId: 'b' });
 
-  // A disconnect is a leave too.
+  // Without a grace period a disconnect is a leave at once.
   const gone = next(a, 'call:participant-left');
   const x = await joined('c', 'x');
   x.disconnect();
   expect(await gone).toEqual({ callId: 'c', participantId: 'x' });
+});
+
+test('a dropped socket keeps its seat for the grace period; a rejoin from a new socket keeps it for good', async () => {
+  await start({ reconnectGraceMs: 300 });
+  const a = await joined('c', 'a');
+  const b = await joined('c', 'b');
+  const seen: string[] = [];
+  for (const event of ['call:participant-left', 'call:participant-joined']) a.on(event, () => seen.push(event));
+  const reconnected: unknown[] = [];
+  h.service.on('participant:reconnected', (e) => reconnected.push(e));
+  const before = await h.service.getCall('c');
+
+  b.disconnect();
+  await new Promise((r) => setTimeout(r, 100));
+  const b2 = await connect();
+  const response = await request(b2, 'call:join', { callId: 'c', participantId: 'b', conversationType: 'group' });
+  expect(response).toMatchObject({ ok: true, participantId: 'b', call: { participants: [{ id: 'a' }, { id: 'b' }] } });
+  const seat = (response.call.participants as { id: string; joinedAt: number }[]).find((p) => p.id === 'b');
+  expect(seat?.joinedAt).toBe(before?.participants.find((p) => p.id === 'b')?.joinedAt);
+  expect(reconnected).toEqual([{ callId: 'c', participantId: 'b' }]);
+
+  // The old socket's delayed leave comes and goes: b stays, and its new socket is in the call.
+  await new Promise((r) => setTimeout(r, 500));
+  expect((await h.service.getCall('c'))?.participants.map((p) => p.id)).toEqual(['a', 'b']);
+  expect(seen).toEqual([]);
+  const chat = next(a, 'chat:message');
+  await request(b2, 'chat:message', { callId: 'c', text: 'back' });
+  expect(await chat).toMatchObject({ message: { participantId: 'b', text: 'back' } });
+});
+
+test('a dropped socket that does not come back leaves once the grace period is over', async () => {
+  await start({ reconnectGraceMs: 200 });
+  const a = await joined('c', 'a');
+  const b = await joined('c', 'b');
+  const gone = next(a, 'call:participant-left');
+  const droppedAt = Date.now();
+  b.disconnect();
+  expect(await gone).toEqual({ callId: 'c', participantId: 'b' });
+  expect(Date.now() - droppedAt).toBeGreaterThanOrEqual(190);
+  expect((await h.service.getCall('c'))?.participants.map((p) => p.id)).toEqual(['a']);
+  // An explicit leave never waits.
+  const left = next(a, 'call:participant-left');
+  const x = await joined('c', 'x');
+  const leftAt = Date.now();
+  await request(x, 'call:leave', { callId: 'c' });
+  expect(await left).toEqual({ callId: 'c', participantId: 'x' });
+  expect(Date.now() - leftAt).toBeLessThan(190);
 });
 
 test('P2P signaling is relayed to the target peer only', async () => {

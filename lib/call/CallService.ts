@@ -73,6 +73,12 @@ export interface JoinOptions {
   p2pParticipantLimit?: number;
   /** Gateway node of the participant's socket; default this node. */
   nodeId?: string;
+  /**
+   * The signaling connection (e.g. the socket id) the participant joins
+   * from. A join with a new one is a reconnect; `leave(…, { connectionId })`
+   * only applies while the participant is still on that connection.
+   */
+  connectionId?: string;
 }
 
 export interface JoinResult {
@@ -113,6 +119,8 @@ export type CallServiceEvents = {
   signal: [CallSignal];
   'call:created': [CallState];
   'call:ended': [{ callId: string }];
+  /** A participant still in the call joined again from a new signaling connection. */
+  'participant:reconnected': [{ callId: string; participantId: string }];
   listenererror: [string, unknown];
 };
 
@@ -132,6 +140,12 @@ interface CallRuntime {
    * to the mesh that was failing.
    */
   qualityHoldCount: number | null;
+  /**
+   * Each participant's signaling connection (`JoinOptions.connectionId`),
+   * kept on the owner only: a connection's delayed leave must not remove a
+   * participant who has reconnected since.
+   */
+  connections: Map<string, string>;
 }
 
 /**
@@ -207,11 +221,16 @@ export class CallService extends EnhancedEventEmitter<CallServiceEvents> {
       const rt = await this.ownedRuntime(callId, options);
       const { state } = rt;
       const existing = findParticipant(state, options.participantId);
+      const previousConnection = rt.connections.get(options.participantId);
+      if (options.connectionId !== undefined) rt.connections.set(options.participantId, options.connectionId);
       if (existing) {
         // A reconnect: same seat, media state kept unless the client says otherwise.
         existing.nodeId = options.nodeId ?? this.nodeId;
         Object.assign(existing.media, pickMedia(options.media));
         await this.persist(rt);
+        if (options.connectionId !== undefined && options.connectionId !== previousConnection) {
+          this.safeEmit('participant:reconnected', { callId, participantId: options.participantId });
+        }
         return this.joinResult(rt, options.participantId);
       }
 
@@ -233,12 +252,20 @@ export class CallService extends EnhancedEventEmitter<CallServiceEvents> {
     });
   }
 
-  async leave(callId: string, participantId: string): Promise<void> {
+  /**
+   * Removes a participant. With `connectionId`, only if the participant is
+   * still on that signaling connection: a dropped socket's delayed leave
+   * does nothing once its participant has joined again from another.
+   */
+  async leave(callId: string, participantId: string, options: { connectionId?: string } = {}): Promise<void> {
     return this.withCall(callId, async () => {
       const rt = await this.ownedRuntime(callId);
       const { state } = rt;
       const index = state.participants.findIndex((p) => p.id === participantId);
       if (index === -1) return;
+      const connection = rt.connections.get(participantId);
+      if (options.connectionId !== undefined && connection !== undefined && connection !== options.connectionId) return;
+      rt.connections.delete(participantId);
       state.participants.splice(index, 1);
       rt.quality.forget(participantId);
       rt.sfu?.removeParticipant(participantId);
@@ -513,6 +540,7 @@ export class CallService extends EnhancedEventEmitter<CallServiceEvents> {
       retryTimer: null,
       retryNotBefore: 0,
       qualityHoldCount: null,
+      connections: new Map(),
     };
     this.runtimes.set(callId, rt);
     if (previousOwner === undefined) {

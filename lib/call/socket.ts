@@ -22,6 +22,14 @@ export interface AttachCallServiceOptions {
   authenticate?: (token: unknown, socket: Socket) => Promise<AuthResult | null | false> | AuthResult | null | false;
   /** Per-socket limit on our events (default 60 per second); false to disable. */
   rateLimit?: { points: number; intervalMs: number } | false;
+  /**
+   * How long a participant whose socket dropped keeps its seat (default
+   * 10 000 ms; 0 leaves at once). Joining again meanwhile from a new socket
+   * (the browser client does so on reconnect) keeps the seat, its media and
+   * the call's mode; the others see nothing of the drop. An explicit
+   * `call:leave` leaves at once.
+   */
+  reconnectGraceMs?: number;
 }
 
 export interface CallBinding {
@@ -85,7 +93,14 @@ export function attachCallService(
 ): CallBinding {
   const nsp = io.of(options.namespace ?? '/');
   const rateLimit = options.rateLimit === undefined ? { points: 60, intervalMs: 1_000 } : options.rateLimit;
+  const reconnectGraceMs = options.reconnectGraceMs ?? 10_000;
   const detachers: (() => void)[] = [];
+  /** Delayed leaves of dropped sockets, cleared on detach. */
+  const graceTimers = new Set<NodeJS.Timeout>();
+  detachers.push(() => {
+    for (const timer of graceTimers) clearTimeout(timer);
+    graceTimers.clear();
+  });
 
   const operations: Record<Operation, (callId: string, participantId: string, args: Payload) => Promise<unknown>> = {
     join: (callId, participantId, a) =>
@@ -97,8 +112,9 @@ export function attachCallService(
         displayName: a.displayName,
         p2pParticipantLimit: a.p2pParticipantLimit,
         nodeId: a.nodeId,
+        connectionId: a.connectionId,
       }),
-    leave: (callId, participantId) => service.leave(callId, participantId),
+    leave: (callId, participantId, a) => service.leave(callId, participantId, { connectionId: a.connectionId }),
     media: (callId, participantId, a) => service.updateMedia(callId, participantId, a),
     quality: (callId, participantId, a) => service.reportQuality(callId, participantId, a.sample),
     ack: (callId, participantId, a) =>
@@ -245,6 +261,7 @@ export function attachCallService(
           ...p,
           displayName: user?.displayName ?? p.displayName,
           nodeId: service.nodeId,
+          connectionId: socket.id,
         })) as Record<string, unknown>;
         calls.set(p.callId, participantId);
         return { participantId, ...result };
@@ -291,9 +308,21 @@ export function attachCallService(
 
     const onDisconnect = () => {
       for (const [callId, participantId] of calls) {
-        dispatch('leave', callId, participantId, {}).catch((error) =>
-          debug('leave on disconnect failed for %s in %s: %o', participantId, callId, error),
-        );
+        const leave = () =>
+          dispatch('leave', callId, participantId, { connectionId: socket.id }).catch((error) =>
+            debug('leave on disconnect failed for %s in %s: %o', participantId, callId, error),
+          );
+        if (reconnectGraceMs <= 0) {
+          void leave();
+          continue;
+        }
+        // The seat waits for a reconnect; the leave only applies if none came.
+        const timer = setTimeout(() => {
+          graceTimers.delete(timer);
+          void leave();
+        }, reconnectGraceMs);
+        timer.unref?.();
+        graceTimers.add(timer);
       }
       calls.clear();
     };

@@ -71,6 +71,15 @@ export interface HybridConnectionOptions {
   switchTimeoutMs?: number;
   /** Acknowledgement timeout of every request (default 10 s). */
   requestTimeoutMs?: number;
+  /**
+   * When the signaling connection drops, join again as soon as the socket
+   * reconnects (default true), keeping the seat, the media paths and what
+   * is on screen: the server holds a dropped participant's seat for its
+   * `reconnectGraceMs`. false: a drop leaves the call (`error`, `closed`).
+   */
+  reconnect?: boolean;
+  /** Give up reconnecting (and leave: `error`, `closed`) after this long (default 60 000 ms). */
+  reconnectTimeoutMs?: number;
 }
 
 export interface TransitionInfo {
@@ -125,6 +134,10 @@ export type HybridConnectionEvents = {
   trackswitched: [participantId: string, kind: TrackKind, mode: CallMode];
   quality: [sample: QualitySample];
   chat: [message: ChatMessage];
+  /** The signaling connection dropped; media keeps flowing while the client reconnects. */
+  reconnecting: [reason: string];
+  /** Back in the call after a drop: `seatKept` false if the server had let the seat go (everything was rebuilt). */
+  reconnected: [info: { seatKept: boolean }];
   error: [error: Error];
   closed: [];
 };
@@ -186,7 +199,12 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
   private queue: [ServerEvent, unknown][] | null = null;
   private readonly socketListeners: [ServerEvent, (payload: unknown) => void][] = [];
   private state: 'new' | 'joining' | 'joined' | 'closed' = 'new';
-  private disconnectListener: ((reason: string) => void) | null = null;
+  /** Socket and page listeners added by join(), removed by teardown(). */
+  private readonly cleanups: (() => void)[] = [];
+  /** The signaling connection dropped and the call waits for it to come back. */
+  private reconnecting = false;
+  private reconnectDeadline: ReturnType<typeof setTimeout> | null = null;
+  private reconnectRetry: ReturnType<typeof setTimeout> | null = null;
 
   constructor(options: HybridConnectionOptions) {
     super();
@@ -241,27 +259,196 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
       this.socketListeners.push([event, listener]);
     }
     if (!this.socket.connected) await this.connected();
-    // The server makes a dropped socket leave the call: so do we, and say so.
-    const onDisconnect = (reason: string): void => {
-      if (this.state !== 'joined' && this.state !== 'joining') return;
-      this.state = 'closed';
-      this.emit('error', new Error(`signaling connection lost (${reason}): left the call`));
-      this.teardown();
-    };
-    this.socket.on('disconnect', onDisconnect);
-    this.disconnectListener = onDisconnect;
+    this.watchConnection();
 
+    const response = await this.request<JoinResponse>('call:join', this.joinPayload());
+    if (this.state !== 'joining') return response; // left meanwhile
+    this.state = 'joined';
+    this.enter(response);
+    this.emit('joined', response);
+    this.flushQueue();
+    this.startQualityReports();
+    return response;
+  }
+
+  /** What `call:join` sends; a rejoin names the seat it had. */
+  private joinPayload(): Record<string, unknown> {
     const o = this.options;
-    const response = await this.request<JoinResponse>('call:join', {
+    return {
       conversationType: o.conversationType ?? 'group',
       role: o.role,
       media: o.media,
       displayName: o.displayName,
       p2pParticipantLimit: o.p2pParticipantLimit,
-      participantId: o.participantId,
+      participantId: this.selfId ?? o.participantId,
+    };
+  }
+
+  /**
+   * A dropped signaling connection is not a leave: media paths do not go
+   * through it. The client joins again when the socket is back (see
+   * `reconnect`); leaving the page leaves at once.
+   */
+  private watchConnection(): void {
+    const reconnect = this.options.reconnect ?? true;
+    const onDisconnect = (reason: string): void => {
+      if (this.state !== 'joined' && this.state !== 'joining') return;
+      // The server, or our own disconnect(), ended the connection on purpose.
+      const deliberate = reason === 'io server disconnect' || reason === 'io client disconnect';
+      if (!reconnect || deliberate || this.state === 'joining' || !this.socket.io.reconnection()) {
+        this.state = 'closed';
+        this.emit('error', new Error(`signaling connection lost (${reason}): left the call`));
+        this.teardown();
+        return;
+      }
+      this.reconnecting = true;
+      const timeoutMs = this.options.reconnectTimeoutMs ?? 60_000;
+      this.reconnectDeadline = setTimeout(() => {
+        if (!this.reconnecting || this.state !== 'joined') return;
+        this.state = 'closed';
+        this.emit('error', new Error(`signaling connection lost (${reason}) and not back after ${timeoutMs} ms: left the call`));
+        this.teardown();
+      }, timeoutMs);
+      this.emit('reconnecting', reason);
+    };
+    const onConnect = (): void => {
+      if (this.reconnecting && this.state === 'joined') void this.rejoin();
+    };
+    const onConnectError = (): void => {
+      // A middleware refusal (e.g. auth briefly unavailable) stops
+      // socket.io-client's own retries: go on, until the deadline.
+      if (!this.reconnecting || this.socket.active || this.reconnectRetry) return;
+      this.reconnectRetry = setTimeout(() => {
+        this.reconnectRetry = null;
+        if (this.reconnecting && this.state === 'joined') this.socket.connect();
+      }, 1_000);
+    };
+    this.socket.on('disconnect', onDisconnect);
+    this.socket.on('connect', onConnect);
+    this.socket.on('connect_error', onConnectError);
+    this.cleanups.push(() => {
+      this.socket.off('disconnect', onDisconnect);
+      this.socket.off('connect', onConnect);
+      this.socket.off('connect_error', onConnectError);
+      this.stopReconnecting();
     });
-    if (this.state !== 'joining') return response; // left meanwhile
-    this.state = 'joined';
+    if (typeof window !== 'undefined') {
+      // Closing the tab: tell the server now rather than after its grace period.
+      const onPageHide = (): void => {
+        if (this.state === 'joined' && this.socket.connected) this.socket.emit('call:leave', { callId: this.callId });
+      };
+      window.addEventListener('pagehide', onPageHide);
+      this.cleanups.push(() => window.removeEventListener('pagehide', onPageHide));
+    }
+  }
+
+  /**
+   * Joins again after a reconnect. With the seat kept, nothing is rebuilt:
+   * what changed meanwhile (participants, producers, a switch) is taken
+   * from the join acknowledgement; events that arrive before it wait.
+   * Without it (the grace period ran out), the call is entered afresh.
+   */
+  private async rejoin(): Promise<void> {
+    this.queue = [];
+    let response: JoinResponse;
+    try {
+      response = await this.request<JoinResponse>('call:join', this.joinPayload());
+    } catch (error) {
+      if (this.state !== 'joined') return;
+      if (!this.socket.connected) return; // dropped again: the next connect retries
+      this.queue = null;
+      this.state = 'closed';
+      this.emit('error', new Error(`could not rejoin the call: ${(error as Error).message}`));
+      this.teardown();
+      return;
+    }
+    if (this.state !== 'joined') return;
+    this.stopReconnecting();
+    const self = response.call.participants.find((p) => p.id === this.selfId);
+    const seatKept = response.participantId === this.selfId && self?.joinedAt === this.selfJoinedAt;
+    if (seatKept && this.resync(response)) {
+      this.flushQueue();
+    } else {
+      this.resetMedia();
+      this.enter(response);
+      this.flushQueue();
+    }
+    this.emit('reconnected', { seatKept });
+  }
+
+  private stopReconnecting(): void {
+    this.reconnecting = false;
+    if (this.reconnectDeadline) clearTimeout(this.reconnectDeadline);
+    if (this.reconnectRetry) clearTimeout(this.reconnectRetry);
+    this.reconnectDeadline = this.reconnectRetry = null;
+  }
+
+  /**
+   * Catches up with what happened while the signaling connection was down;
+   * false when the paths cannot be kept (the call's mode moved without us).
+   */
+  private resync(response: JoinResponse): boolean {
+    const { call } = response;
+    const serverTransition = call.transition;
+    const ours = this.transition;
+    if (ours && serverTransition?.id !== ours.transitionId) {
+      // Its outcome was announced while we were away: the call's mode says which.
+      this.finishTransition({
+        callId: this.callId,
+        transitionId: ours.transitionId,
+        success: call.mode === ours.to,
+        mode: call.mode,
+        reason: call.mode === ours.to ? undefined : 'ended while the signaling connection was down',
+      });
+    }
+    if (!this.transition && !serverTransition && call.mode !== this.currentMode) return false;
+
+    const present = new Set(call.participants.map((p) => p.id));
+    for (const id of [...this.remotes.keys()]) if (!present.has(id)) this.removeParticipant(id);
+    for (const p of call.participants) if (p.id !== this.selfId) this.upsertParticipant(p, true);
+
+    const live = new Set(response.producers.map((p) => p.producerId));
+    for (const id of [...this.producers.keys()]) {
+      if (!live.has(id)) this.dispatch('producer-closed', { callId: this.callId, producerId: id });
+    }
+    for (const producer of response.producers) {
+      if (!this.producers.has(producer.producerId)) this.dispatch('new-producer', { callId: this.callId, ...producer });
+    }
+
+    if (serverTransition?.pending.includes(this.selfId!) && serverTransition.id !== this.transition?.transitionId) {
+      this.startTransition({
+        callId: this.callId,
+        transitionId: serverTransition.id,
+        mode: serverTransition.to,
+        trigger: serverTransition.trigger,
+        rtpCapabilities: response.rtpCapabilities,
+        initiator: serverTransition.initiator,
+      });
+    } else if (call.mode === 'p2p' && call.prewarmed && response.rtpCapabilities && !this.transition) {
+      this.prewarm(response.rtpCapabilities);
+    }
+    // An acknowledgement lost with the connection is sent again once the path is ready.
+    this.checkReady();
+    return true;
+  }
+
+  /** Closes every path and forgets every remote participant (a rejoin into a seat that was let go). */
+  private resetMedia(): void {
+    this.clearTransition();
+    for (const path of new Set([this.active, this.prewarmed, this.earlyMesh])) path?.close();
+    this.active = this.prewarmed = this.earlyMesh = null;
+    for (const id of [...this.remotes.keys()]) this.removeParticipant(id);
+    this.producers.clear();
+  }
+
+  private flushQueue(): void {
+    const queued = this.queue ?? [];
+    this.queue = null;
+    for (const [event, payload] of queued) this.dispatch(event, payload);
+  }
+
+  /** Takes the call as the join acknowledgement describes it and builds its current path. */
+  private enter(response: JoinResponse): void {
     this.selfId = response.participantId;
     const { call } = response;
     this.currentMode = call.mode;
@@ -292,13 +479,6 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
       this.active = session;
       this.activateSfu(session);
     }
-
-    this.emit('joined', response);
-    const queued = this.queue ?? [];
-    this.queue = null;
-    for (const [event, payload] of queued) this.dispatch(event, payload);
-    this.startQualityReports();
-    return response;
   }
 
   /** Leaves the call and closes every path (local tracks are left running: they are the caller's). */
@@ -587,7 +767,9 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
     try {
       await this.request('call:mode-switch-ack', { transitionId, success, ...(reason ? { reason } : {}) });
     } catch (error) {
-      this.emit('error', error as Error);
+      // While reconnecting, the rejoin acknowledges again if the switch still waits for us.
+      if (t && t.transitionId === transitionId && this.reconnecting) t.acked = false;
+      else this.emit('error', error as Error);
     }
   }
 
@@ -636,7 +818,10 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
     mesh.on('track', (peerId, kind, track, receiver) =>
       this.addSource(mesh, peerId, kind, `${mesh.id}/${track.id}`, track, receiver),
     );
-    mesh.on('linkerror', (peerId, error) => this.emit('error', new Error(`P2P link to ${peerId}: ${error.message}`)));
+    mesh.on('linkerror', (peerId, error) => {
+      // Signaling lost while reconnecting is sent again (offers are retried).
+      if (!this.reconnecting) this.emit('error', new Error(`P2P link to ${peerId}: ${error.message}`));
+    });
     if (this.screenTrack) void mesh.setVideoOverride(this.screenTrack);
     return mesh;
   }
@@ -876,7 +1061,7 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
 
   private async reportQuality(): Promise<void> {
     const path = this.active;
-    if (!path || this.state !== 'joined') return;
+    if (!path || this.state !== 'joined' || this.reconnecting) return;
     const sources = new Map<string, StatsSource>();
     if (path instanceof P2PMesh) for (const [id, pc] of path.connections()) sources.set(id, pc);
     else for (const [id, transport] of path.transports()) sources.set(id, transport);
@@ -890,6 +1075,11 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
   // ------------------------------------------------------------------ misc
 
   private request<T = Record<string, unknown>>(event: string, payload: Record<string, unknown>): Promise<T> {
+    // Not buffered for later: the server would get it before our rejoin, from
+    // a socket that is in no call yet. What matters is redone after the rejoin.
+    if (!this.socket.connected || (this.reconnecting && event !== 'call:join')) {
+      return Promise.reject(new Error(`signaling connection is down: ${event} not sent`));
+    }
     return request<T>(this.socket, event, { ...payload, callId: this.callId }, this.requestTimeoutMs);
   }
 
@@ -917,9 +1107,8 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
     for (const path of new Set([this.active, this.prewarmed, this.earlyMesh, this.transition?.path])) path?.close();
     this.active = this.prewarmed = this.earlyMesh = null;
     for (const [event, listener] of this.socketListeners) this.socket.off(event, listener);
-    if (this.disconnectListener) this.socket.off('disconnect', this.disconnectListener);
-    this.disconnectListener = null;
     this.socketListeners.length = 0;
+    for (const cleanup of this.cleanups.splice(0)) cleanup();
     for (const participant of this.remotes.values()) participant.clear();
     this.remotes.clear();
     this.producers.clear();

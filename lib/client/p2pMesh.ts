@@ -24,7 +24,15 @@ export interface P2PMeshOptions {
   send(signal: P2PSignal): Promise<void>;
   /** How long a link may stay `disconnected` before the offerer restarts ICE (default 2 s). */
   disconnectedRestartMs?: number;
+  /**
+   * How long an offer may go unanswered before it is sent again (default
+   * 2 s): signaling can be lost, e.g. while the peer's socket reconnects.
+   */
+  offerRetryMs?: number;
 }
+
+/** An unanswered offer is sent again at most this many times. */
+const MAX_OFFER_RETRIES = 15;
 
 export type P2PMeshEvents = {
   track: [peerId: string, kind: TrackKind, track: MediaStreamTrack, receiver: RTCRtpReceiver];
@@ -43,6 +51,7 @@ class PeerLink {
   remoteGeneration: string | null = null;
   private readonly pendingCandidates: RTCIceCandidateInit[] = [];
   private disconnectedTimer: ReturnType<typeof setTimeout> | null = null;
+  private offerRetryTimer: ReturnType<typeof setTimeout> | null = null;
   private negotiating = false;
   private restartWanted = false;
   closed = false;
@@ -89,10 +98,27 @@ class PeerLink {
       const offer = await this.pc.createOffer({ iceRestart });
       await this.pc.setLocalDescription(offer);
       await this.signal({ event: 'webrtc:offer', to: this.peerId, sdp: offer.sdp ?? '', generation: this.generation });
+      this.retryOffer(MAX_OFFER_RETRIES);
     } catch (error) {
       this.negotiating = false;
       this.mesh.emitError(this.peerId, error as Error);
     }
+  }
+
+  /**
+   * Sends the pending offer again while it goes unanswered: the current
+   * local description, which by then carries the gathered candidates too
+   * (their trickled copies may have been lost with the offer).
+   */
+  private retryOffer(left: number): void {
+    if (this.offerRetryTimer) clearTimeout(this.offerRetryTimer);
+    this.offerRetryTimer = setTimeout(() => {
+      this.offerRetryTimer = null;
+      const pending = this.pc.localDescription;
+      if (this.closed || left <= 0 || this.pc.signalingState !== 'have-local-offer' || pending?.type !== 'offer') return;
+      void this.signal({ event: 'webrtc:offer', to: this.peerId, sdp: pending.sdp, generation: this.generation });
+      this.retryOffer(left - 1);
+    }, this.options.offerRetryMs ?? 2_000);
   }
 
   async onOffer(payload: RelayedOffer): Promise<void> {
@@ -146,6 +172,7 @@ class PeerLink {
     if (this.closed) return;
     this.closed = true;
     if (this.disconnectedTimer) clearTimeout(this.disconnectedTimer);
+    if (this.offerRetryTimer) clearTimeout(this.offerRetryTimer);
     // Our local tracks are shared with the other path: closing the connection
     // stops its senders, never the tracks.
     this.pc.close();

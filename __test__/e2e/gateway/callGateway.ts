@@ -25,6 +25,8 @@ export interface CallGatewayOptions {
 export interface CallGateway {
   url: string;
   service: CallService;
+  /** The gateway's Socket.IO server (a test may add middleware). */
+  io: Server;
   close(): Promise<void>;
 }
 
@@ -53,6 +55,7 @@ export async function startCallGateway(options: CallGatewayOptions = {}): Promis
   return {
     url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
     service,
+    io,
     close: async () => {
       if (closed) return;
       closed = true;

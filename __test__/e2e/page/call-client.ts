@@ -4,12 +4,14 @@
 // how continuously those videos decode and present frames across mode switches.
 import { HybridConnection } from '../../../lib/client';
 import { getLocalMedia, showLocalVideo } from './media';
-import { CALL_SCREEN_SIZE, type CallPageJoinOptions, type CallPageRemote, type CallPageState, type CallPageTransition, type GapFigures } from './call-types';
+import { CALL_SCREEN_SIZE, type CallPageJoinOptions, type CallPageReconnectEvent, type CallPageRemote, type CallPageState, type CallPageTransition, type GapFigures } from './call-types';
 
 let conn: HybridConnection | null = null;
 let local: MediaStream | null = null;
 const transitions: CallPageTransition[] = [];
 const errors: string[] = [];
+const reconnects: CallPageReconnectEvent[] = [];
+const chat: { participantId: string; text: string }[] = [];
 const remoteStreamEvents: Record<string, number> = {};
 const videos = new Map<string, { element: HTMLVideoElement; stream: MediaStream; lastPresentedAt: number | null; maxPresentGap: number }>();
 
@@ -46,10 +48,13 @@ async function join(opts: CallPageJoinOptions): Promise<{ participantId: string;
   showLocalVideo(local);
   conn = new HybridConnection({
     url: opts.url,
-    socketOptions: { transports: ['websocket'], reconnection: false },
+    socketOptions: opts.reconnect
+      ? { transports: ['websocket'], reconnectionDelay: 200, reconnectionDelayMax: 1_000, auth: { participantId: opts.participantId } }
+      : { transports: ['websocket'], reconnection: false },
     callId: opts.callId,
     participantId: opts.participantId,
     conversationType: 'group',
+    p2pParticipantLimit: opts.p2pParticipantLimit,
     localStream: local,
     qualityIntervalMs: opts.qualityIntervalMs ?? 1_000,
   });
@@ -61,6 +66,9 @@ async function join(opts: CallPageJoinOptions): Promise<{ participantId: string;
   });
   conn.on('transitionend', (r) => transitions.push({ ...r }));
   conn.on('error', (e) => errors.push(e.message));
+  conn.on('reconnecting', (reason) => reconnects.push({ event: 'reconnecting', reason, at: Date.now() }));
+  conn.on('reconnected', ({ seatKept }) => reconnects.push({ event: 'reconnected', seatKept, at: Date.now() }));
+  conn.on('chat', (m) => chat.push({ participantId: m.participantId, text: m.text }));
   const response = await conn.join();
   return { participantId: response.participantId, mode: conn.mode };
 }
@@ -79,6 +87,8 @@ function state(): CallPageState {
     sameStreamObject: Object.fromEntries(
       [...videos].map(([id, v]) => [id, v.element.srcObject === v.stream && c.participants.get(id)?.stream === v.stream]),
     ),
+    reconnects,
+    chat,
     errors,
   };
 }
@@ -226,4 +236,13 @@ async function leave(): Promise<void> {
   local?.getTracks().forEach((t) => t.stop());
 }
 
-window.e2e = { join, state, remotes, startMonitor, stopMonitor, startScreen, stopScreen, leave } as unknown as Window['e2e'];
+/** Drops the signaling connection as a network blip would (the socket's transport closes). */
+function dropSignaling(): void {
+  connection().socket.io.engine.close();
+}
+
+async function sendChat(text: string): Promise<void> {
+  await connection().sendChat(text);
+}
+
+window.e2e = { join, state, remotes, startMonitor, stopMonitor, startScreen, stopScreen, leave, dropSignaling, sendChat } as unknown as Window['e2e'];

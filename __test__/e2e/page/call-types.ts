@@ -18,6 +18,21 @@ export interface CallPageJoinOptions {
   frameRate?: number;
   toneHz?: number;
   qualityIntervalMs?: number;
+  /**
+   * Let socket.io-client reconnect after a drop (quickly: 200 ms to 1 s
+   * between attempts), so that the client rejoins. Default: no reconnection.
+   */
+  reconnect?: boolean;
+  /** P2P limit of the call, when this join creates it. */
+  p2pParticipantLimit?: number;
+}
+
+/** The client's reconnect events, as the page saw them. */
+export interface CallPageReconnectEvent {
+  event: 'reconnecting' | 'reconnected';
+  reason?: string;
+  seatKept?: boolean;
+  at: number;
 }
 
 export interface CallPageTransition {
@@ -47,6 +62,8 @@ export interface CallPageState {
   remoteStreamEvents: Record<string, number>;
   /** Whether each participant's <video> still shows the stream it got first. */
   sameStreamObject: Record<string, boolean>;
+  reconnects: CallPageReconnectEvent[];
+  chat: { participantId: string; text: string }[];
   errors: string[];
 }
 

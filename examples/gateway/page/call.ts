@@ -146,6 +146,8 @@ export class CallPage implements ControlActions {
       });
     });
     c.on('chat', (message) => this.chat.add(message));
+    c.on('reconnecting', () => this.chat.notice('connection to the server lost: reconnecting (the call goes on)'));
+    c.on('reconnected', ({ seatKept }) => this.chat.notice(seatKept ? 'reconnected' : 'reconnected: the call was rejoined'));
     c.on('error', (error) => {
       this.lastError = error.message;
       this.chat.notice(error.message);

@@ -23,6 +23,12 @@ import type { PipeTransport, PipeTransportOptions } from './PipeTransportTypes';
 import type { DirectTransport, DirectTransportOptions } from './DirectTransportTypes';
 import type { ActiveSpeakerObserver, ActiveSpeakerObserverOptions } from './ActiveSpeakerObserverTypes';
 import type { AudioLevelObserver, AudioLevelObserverOptions } from './AudioLevelObserverTypes';
+import { AudioLevelObserverImpl, audioLevelObserverRequest } from './AudioLevelObserver';
+import { ActiveSpeakerObserverImpl, activeSpeakerObserverRequest } from './ActiveSpeakerObserver';
+import type { Producer } from './ProducerTypes';
+import type { RtpObserverInternal } from './RtpObserver';
+import type { RtpObserverEvents } from './RtpObserverTypes';
+import type { EnhancedEventEmitter } from './enhancedEvents';
 
 const logger = new Logger('Router');
 
@@ -138,17 +144,47 @@ export class RouterImpl<RouterAppData extends AppData = AppData>
   }
 
   async createActiveSpeakerObserver<ActiveSpeakerObserverAppData extends AppData = AppData>(
-    _options?: ActiveSpeakerObserverOptions<ActiveSpeakerObserverAppData>,
+    options: ActiveSpeakerObserverOptions<ActiveSpeakerObserverAppData> = {},
   ): Promise<ActiveSpeakerObserver<ActiveSpeakerObserverAppData>> {
+    logger.debug('createActiveSpeakerObserver()');
     this.#assertOpen();
-    return RouterImpl.notYet('ActiveSpeakerObserver');
+    const request = activeSpeakerObserverRequest(options);
+    const internal = await this.#createRtpObserver('router.createActiveSpeakerObserver', request, options.appData);
+    return this.#adopt(new ActiveSpeakerObserverImpl(internal));
   }
 
   async createAudioLevelObserver<AudioLevelObserverAppData extends AppData = AppData>(
-    _options?: AudioLevelObserverOptions<AudioLevelObserverAppData>,
+    options: AudioLevelObserverOptions<AudioLevelObserverAppData> = {},
   ): Promise<AudioLevelObserver<AudioLevelObserverAppData>> {
+    logger.debug('createAudioLevelObserver()');
     this.#assertOpen();
-    return RouterImpl.notYet('AudioLevelObserver');
+    const request = audioLevelObserverRequest(options);
+    const internal = await this.#createRtpObserver('router.createAudioLevelObserver', request, options.appData);
+    return this.#adopt(new AudioLevelObserverImpl(internal));
+  }
+
+  async #createRtpObserver<A extends AppData>(
+    method: string,
+    request: Record<string, number>,
+    appData: A | undefined,
+  ): Promise<RtpObserverInternal<A>> {
+    const rtpObserverId = randomUUID();
+    await this.channel.request(method, this.id, { rtpObserverId, ...request });
+    // Closed while the worker was answering: the worker dropped it with the router.
+    this.#assertOpen();
+    return {
+      rtpObserverId,
+      channel: this.channel,
+      appData: appData ?? ({} as A),
+      getProducerById: (producerId) => this.#producers.get(producerId) as Producer | undefined,
+    };
+  }
+
+  #adopt<T extends AudioLevelObserverImpl<any> | ActiveSpeakerObserverImpl<any>>(rtpObserver: T): T {
+    this.addChild(rtpObserver);
+    (rtpObserver as EnhancedEventEmitter<RtpObserverEvents>).on('@close', () => this.removeChild(rtpObserver));
+    this.observer.safeEmit('newrtpobserver', rtpObserver);
+    return rtpObserver;
   }
 
   updateMediaCodecs(_mediaCodecs: RouterRtpCodecCapability[]): void {

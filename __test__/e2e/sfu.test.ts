@@ -224,6 +224,45 @@ describe('SFU end to end (mediasoup-client in headless Chromium)', () => {
     await leave(room, [sender, receiver]);
   });
 
+  it('(f) audio-level and active-speaker observers report the browsers\' audio producers from their audio levels', async () => {
+    const room = await newRoom();
+    const router = room.router as unknown as mediasoup.types.Router;
+    const [f1, f2] = await enter(room, ['f1', 'f2']);
+    const audio = [f1, f2].map((p) => p.producers.get(p.producerIdOf('audio')!) as unknown as mediasoup.types.Producer);
+    const levels = await router.createAudioLevelObserver({ maxEntries: 2, interval: 300 });
+    const speaker = await router.createActiveSpeakerObserver({ interval: 200 });
+    const reports: { ids: string[]; volumes: number[] }[] = [];
+    let silences = 0;
+    const dominant: string[] = [];
+    levels.on('volumes', (v) => reports.push({ ids: v.map((e) => e.producer.id), volumes: v.map((e) => e.volume) }));
+    levels.on('silence', () => silences++);
+    speaker.on('dominantspeaker', ({ producer }) => dominant.push(producer.id));
+    for (const p of audio) {
+      await levels.addProducer({ producerId: p.id });
+      await speaker.addProducer({ producerId: p.id });
+    }
+    const ids = audio.map((p) => p.id);
+
+    // Both pages play a tone: both are reported, as loud as a tone is, and one of them has the floor.
+    const both = await waitFor(() => reports.find((r) => r.ids.length === 2), { what: 'volumes of both producers', diagnose: () => reports });
+    console.log(`audio levels: ${JSON.stringify(both)}`);
+    expect([...both.ids].sort()).toEqual([...ids].sort());
+    for (const v of both.volumes) expect(v).toBeGreaterThan(-40);
+    await waitFor(() => dominant.length > 0, { what: 'a dominant speaker' });
+    expect(ids).toContain(dominant[0]);
+
+    // f1's producer paused: only f2 is heard; f2 paused too: silence, once.
+    await audio[0].pause();
+    const at = reports.length;
+    await waitFor(() => reports.slice(at).some((r) => r.ids.length === 1 && r.ids[0] === ids[1]), { what: 'volumes of f2 only', diagnose: () => reports });
+    await audio[1].pause();
+    await waitFor(() => silences === 1, { what: 'silence', diagnose: () => ({ reports, silences }) });
+    await new Promise((r) => setTimeout(r, 700));
+    expect(silences).toBe(1);
+    await leave(room, [f1, f2]);
+    expect(levels.closed && speaker.closed).toBe(true);
+  });
+
   it('(d) a wrong DTLS fingerprint fails that transport only; the others keep decoding', async () => {
     const room = await newRoom();
     const [d1, d2] = await enter(room, ['d1', 'd2']);

@@ -20,6 +20,10 @@ use crate::ortc::types::{MediaKind, RtpMapping, RtpParameters};
 use crate::rtp::{KeyframeRequestThrottle, RtpRewriter, VideoCodec, is_keyframe};
 use crate::transport::ForwardedRtp;
 
+mod observers;
+use observers::RtpObserver;
+pub use observers::{ObserverKind, ObserverReport};
+
 pub type Id = Arc<str>;
 
 /// An encoding that sent nothing for this long no longer counts as active
@@ -101,6 +105,8 @@ pub struct RouteOutput {
     /// Consumers whose forwarded simulcast encoding changed (mediasoup's
     /// `layerschange`): (consumer, new encoding or None).
     pub layer_changes: Vec<(Id, Option<usize>)>,
+    /// What RTP observers report at the end of their intervals.
+    pub observer_reports: Vec<ObserverReport>,
 }
 
 impl RouteOutput {
@@ -108,6 +114,7 @@ impl RouteOutput {
         self.forwards.clear();
         self.keyframe_requests.clear();
         self.layer_changes.clear();
+        self.observer_reports.clear();
     }
 }
 
@@ -122,6 +129,8 @@ struct Producer {
     /// Arrival of the last packet per encoding.
     last_seen: Vec<Option<Instant>>,
     consumers: Vec<usize>,
+    /// RTP observers watching it: its audio levels are read only then.
+    observed_by: u16,
 }
 
 impl Producer {
@@ -165,6 +174,7 @@ pub struct Router {
     consumer_index: HashMap<Id, usize>,
     free_slots: Vec<usize>,
     throttle: KeyframeRequestThrottle<(Id, usize)>,
+    observers: Vec<RtpObserver>,
 }
 
 impl Router {
@@ -206,6 +216,7 @@ impl Router {
                 clock_rate,
                 last_seen: vec![None; encodings],
                 consumers: Vec::new(),
+                observed_by: 0,
             },
         );
         Ok(())
@@ -219,6 +230,9 @@ impl Router {
         };
         for e in 0..p.last_seen.len() {
             self.throttle.forget(&(p.id.clone(), e));
+        }
+        for o in &mut self.observers {
+            o.remove_producer(producer_id);
         }
         let mut closed = Vec::new();
         for idx in p.consumers {
@@ -398,11 +412,18 @@ impl Router {
     // -- timers -------------------------------------------------------------
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.throttle.poll_timeout()
+        self.observers
+            .iter()
+            .filter_map(RtpObserver::poll_timeout)
+            .chain(self.throttle.poll_timeout())
+            .min()
     }
 
     /// Re-sends keyframe requests that got no keyframe in time.
     pub fn handle_timeout(&mut self, now: Instant, out: &mut RouteOutput) {
+        for o in &mut self.observers {
+            o.handle_timeout(now, &mut out.observer_reports);
+        }
         let mut retry = Vec::new();
         self.throttle.handle_timeout(now, &mut retry);
         for (pid, enc) in retry {
@@ -444,6 +465,13 @@ impl Router {
         };
         if p.paused || encoding >= p.last_seen.len() {
             return;
+        }
+        if p.observed_by > 0
+            && let Some(level) = packet.ext_vals.audio_level
+        {
+            for o in &mut self.observers {
+                o.on_level(producer_id, level);
+            }
         }
         let Some(&(_, router_pt, codec)) =
             p.payload_types.iter().find(|m| m.0 == packet.payload_type)

@@ -70,6 +70,20 @@ impl WorkerState {
             }
             "router.dump" => media.dump_router(handler_id),
             "router.createWebRtcTransport" => media.create_webrtc_transport(handler_id, data),
+            "router.createAudioLevelObserver" => {
+                media.create_rtp_observer(handler_id, "audiolevel", data)
+            }
+            "router.createActiveSpeakerObserver" => {
+                media.create_rtp_observer(handler_id, "activespeaker", data)
+            }
+            "rtpObserver.close" => {
+                media.close_rtp_observer(handler_id);
+                Ok(Value::Null)
+            }
+            "rtpObserver.pause" => media.pause_rtp_observer(handler_id, true),
+            "rtpObserver.resume" => media.pause_rtp_observer(handler_id, false),
+            "rtpObserver.addProducer" => media.rtp_observer_producer(handler_id, data, true),
+            "rtpObserver.removeProducer" => media.rtp_observer_producer(handler_id, data, false),
             "worker.createWebRtcServer" => media.create_webrtc_server(data),
             "webRtcServer.close" => {
                 media.close_webrtc_server(handler_id);

@@ -8,6 +8,7 @@
 //! each consumer's transport (`write_rtp`: encrypt) → socket.
 
 mod net;
+mod observers;
 mod ports;
 mod requests;
 mod server;
@@ -115,6 +116,8 @@ pub struct Media {
     pub producers: HashMap<Id, ProducerSlot>,
     pub consumers: HashMap<Id, ConsumerSlot>,
     pub servers: HashMap<Id, WebRtcServerSlot>,
+    /// RTP observer → its router.
+    pub observers: HashMap<Id, Id>,
     deadlines: BinaryHeap<Reverse<(Instant, Id)>>,
     /// Reusable outputs; a stack because handling one transport's output
     /// may drive another transport (forwarding), which needs its own.
@@ -148,6 +151,7 @@ impl Media {
             producers: HashMap::new(),
             consumers: HashMap::new(),
             servers: HashMap::new(),
+            observers: HashMap::new(),
             deadlines: BinaryHeap::new(),
             outputs: Vec::new(),
             routes: Vec::new(),
@@ -552,6 +556,9 @@ impl Media {
                 None => Value::Null,
             };
             outbox::emit(&*consumer_id, "layerschange", data);
+        }
+        for report in route.observer_reports.drain(..) {
+            observers::emit(report);
         }
     }
 

@@ -209,6 +209,7 @@ impl Media {
             self.close_transport(&transport_id);
         }
         self.routers.remove(router_id);
+        self.forget_observers_of(router_id);
     }
 
     pub fn dump_router(&self, router_id: &str) -> CoreResult<Value> {
@@ -239,10 +240,10 @@ impl Media {
         Ok(json!({
             "id": router_id,
             "transportIds": router.transports.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
-            "rtpObserverIds": [],
+            "rtpObserverIds": router.routing.observer_ids(),
             "mapProducerIdConsumerIds": producer_consumers,
             "mapConsumerIdProducerId": consumer_producer,
-            "mapProducerIdObserverIds": [],
+            "mapProducerIdObserverIds": key_values(router.routing.observers_by_producer(), "values"),
             "mapDataProducerIdDataConsumerIds": [],
             "mapDataConsumerIdDataProducerId": [],
         }))

@@ -263,6 +263,46 @@ describe('SFU end to end (mediasoup-client in headless Chromium)', () => {
     expect(levels.closed && speaker.closed).toBe(true);
   });
 
+  it('(g) a simulcast consumer follows its transport\'s bandwidth: down when capped, back up when not', async () => {
+    const room = await newRoom();
+    const [sender] = await enter(room, ['g1'], { simulcast: true, width: 640, height: 480, audio: false });
+    const [viewer] = await enter(room, ['g2'], { audio: false, video: false });
+    const producerId = sender.producerIdOf('video')!;
+    const producer = sender.producers.get(producerId) as unknown as mediasoup.types.Producer;
+    expect(producer.type).toBe('simulcast');
+    const consumerId = await viewer.participant.call<string>('consume', producerId);
+    const consumer = viewer.consumers.get(consumerId) as unknown as mediasoup.types.Consumer;
+    // The page creates its receive transport first.
+    const recv = [...viewer.transports.values()][0] as unknown as mediasoup.types.WebRtcTransport;
+    const changes: (number | null)[] = [];
+    consumer.on('layerschange', (l) => changes.push(l?.spatialLayer ?? null));
+    const width = async () => (await viewer.participant.stats()).find((r) => r.id === consumerId)?.frameWidth ?? 0;
+    const layer = () => consumer.currentLayers?.spatialLayer;
+
+    // The estimate grows past the top layer's rate: full resolution.
+    await waitFor(async () => layer() === 1 && (await width()) === 640, {
+      timeoutMs: 20_000,
+      what: 'the top layer at 640 px',
+      diagnose: async () => ({ changes, width: await width(), stats: await recv.getStats() }),
+    });
+    // Capped under it: the half-resolution layer, switched on its keyframe.
+    await recv.setMaxOutgoingBitrate(300_000);
+    await waitFor(async () => layer() === 0 && (await width()) === 320, {
+      timeoutMs: 15_000,
+      what: 'the lower layer at 320 px',
+      diagnose: async () => ({ changes, width: await width() }),
+    });
+    // The cap lifted: back to the top.
+    await recv.setMaxOutgoingBitrate(10_000_000);
+    await waitFor(async () => layer() === 1 && (await width()) === 640, {
+      timeoutMs: 15_000,
+      what: 'the top layer again',
+      diagnose: async () => ({ changes, width: await width() }),
+    });
+    console.log(`simulcast layers followed the bandwidth: layerschange ${JSON.stringify(changes)}`);
+    await leave(room, [sender, viewer]);
+  });
+
   it('(d) a wrong DTLS fingerprint fails that transport only; the others keep decoding', async () => {
     const room = await newRoom();
     const [d1, d2] = await enter(room, ['d1', 'd2']);

@@ -20,7 +20,10 @@ use crate::ortc::types::{MediaKind, RtpMapping, RtpParameters};
 use crate::rtp::{KeyframeRequestThrottle, RtpRewriter, VideoCodec, is_keyframe};
 use crate::transport::ForwardedRtp;
 
+mod bandwidth;
 mod observers;
+use bandwidth::LayerRate;
+pub use bandwidth::{LayerDemand, allocate};
 use observers::RtpObserver;
 pub use observers::{ObserverKind, ObserverReport};
 
@@ -131,6 +134,8 @@ struct Producer {
     consumers: Vec<usize>,
     /// RTP observers watching it: its audio levels are read only then.
     observed_by: u16,
+    /// Received bitrate per encoding (bandwidth-driven layer choice).
+    layer_rates: Vec<LayerRate>,
 }
 
 impl Producer {
@@ -157,6 +162,8 @@ struct Consumer {
     producer_paused: bool,
     rewriter: RtpRewriter,
     preferred_layer: Option<usize>,
+    /// The highest layer its transport's bandwidth allows (None: no cap yet).
+    bwe_layer: Option<usize>,
     /// The encoding being forwarded; None until a keyframe starts it.
     current_layer: Option<usize>,
 }
@@ -164,6 +171,15 @@ struct Consumer {
 impl Consumer {
     fn active(&self) -> bool {
         !self.paused && !self.producer_paused
+    }
+
+    /// The highest layer to forward: the preferred one, lowered to what the
+    /// bandwidth allows.
+    fn layer_cap(&self) -> Option<usize> {
+        match (self.preferred_layer, self.bwe_layer) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 }
 
@@ -217,6 +233,7 @@ impl Router {
                 last_seen: vec![None; encodings],
                 consumers: Vec::new(),
                 observed_by: 0,
+                layer_rates: vec![LayerRate::default(); encodings],
             },
         );
         Ok(())
@@ -294,6 +311,7 @@ impl Router {
             producer_paused: p.paused,
             rewriter: RtpRewriter::new(opts.initial_seq, p.clock_rate),
             preferred_layer: opts.preferred_layer,
+            bwe_layer: None,
             current_layer: None,
         };
         let idx = match self.free_slots.pop() {
@@ -394,7 +412,7 @@ impl Router {
         };
         let layer = c
             .current_layer
-            .or_else(|| p.highest_active(now, c.preferred_layer))
+            .or_else(|| p.highest_active(now, c.layer_cap()))
             .unwrap_or(0);
         let (pid, tid) = (p.id.clone(), p.transport_id.clone());
         self.request(pid, tid, layer, kind, now, out);
@@ -479,6 +497,7 @@ impl Router {
             return;
         };
         p.last_seen[encoding] = Some(packet.arrival.max(now));
+        p.layer_rates[encoding].on_packet(packet.payload.len());
         let keyframe = codec.is_some_and(|c| is_keyframe(c, packet.payload));
         if keyframe {
             self.throttle
@@ -494,7 +513,7 @@ impl Router {
                 continue;
             }
             if c.kind == MediaKind::Video && c.current_layer != Some(encoding) {
-                let target = p.highest_active(now, c.preferred_layer).unwrap_or(encoding);
+                let target = p.highest_active(now, c.layer_cap()).unwrap_or(encoding);
                 // Start, or switch, only onto the target layer and only on
                 // a keyframe: the decoder cannot use anything else.
                 if encoding != target {
@@ -568,7 +587,7 @@ impl Router {
             return;
         };
         let (pid, tid) = (p.id.clone(), p.transport_id.clone());
-        match p.highest_active(now, c.preferred_layer) {
+        match p.highest_active(now, c.layer_cap()) {
             Some(layer) => self.request(pid, tid, layer, KeyframeRequestKind::Pli, now, out),
             // Nothing seen yet: ask every encoding, the first to arrive wins.
             None => {

@@ -337,3 +337,78 @@ fn consumer_keyframe_requests_are_throttled_per_stream_and_retried() {
     f.send(&mut r, 0, 2, 3000, BROWSER_VP8, &vp8(false), t1, &mut out);
     assert!(out.forwards.is_empty());
 }
+
+#[test]
+fn a_low_estimate_moves_a_simulcast_consumer_down_and_a_high_one_back_up() {
+    let t0 = Instant::now();
+    let mut r = Router::new();
+    let mut out = RouteOutput::default();
+    r.add_producer(producer(MediaKind::Video, &["r0", "r1"]))
+        .unwrap();
+    r.add_consumer(consumer("c", 1), t0, &mut out).unwrap();
+    r.allocate_bandwidth("recv", 10_000_000, t0, &mut out); // starts the rate windows
+    let f = Feeder::new();
+    let (key, delta) = (vp8(true), vp8(false));
+    // One second of both layers: r0 at 10 small packets (~5 kbps), r1 at 40
+    // bigger ones (~340 kbps).
+    let big: Arc<[u8]> = vp8_payload(false, 1, &[0u8; 1000]).into();
+    let mut seq = [1u64, 1u64];
+    for i in 0..40u32 {
+        let now = t0 + Duration::from_millis(25 * u64::from(i));
+        let first = i == 0;
+        if i % 4 == 0 {
+            f.send(
+                &mut r,
+                0,
+                seq[0],
+                i * 2250,
+                BROWSER_VP8,
+                &delta,
+                now,
+                &mut out,
+            );
+            seq[0] += 1;
+        }
+        f.send(
+            &mut r,
+            1,
+            seq[1],
+            i * 2250,
+            BROWSER_VP8,
+            if first { &key } else { &big },
+            now,
+            &mut out,
+        );
+        seq[1] += 1;
+    }
+    assert_eq!(r.current_layer("c"), Some(1));
+    let now = t0 + Duration::from_secs(1);
+    out.clear();
+
+    // 100 kbps: only r0 fits. Its keyframe is asked for; r1 flows until it comes.
+    r.allocate_bandwidth("recv", 100_000, now, &mut out);
+    assert_eq!(r.bandwidth_layer("c"), Some(0));
+    assert!(out.keyframe_requests.iter().any(|k| k.encoding == 0));
+    f.send(&mut r, 1, seq[1], 203_000, BROWSER_VP8, &big, now, &mut out);
+    assert_eq!(r.current_layer("c"), Some(1));
+    f.send(&mut r, 0, seq[0], 203_000, BROWSER_VP8, &key, now, &mut out);
+    assert_eq!(r.current_layer("c"), Some(0));
+    assert_eq!(out.layer_changes, vec![(id("c"), Some(0))]);
+
+    // Plenty again: back to r1 on its next keyframe.
+    out.clear();
+    r.allocate_bandwidth("recv", 5_000_000, now, &mut out);
+    assert_eq!(r.bandwidth_layer("c"), Some(1));
+    assert!(out.keyframe_requests.iter().any(|k| k.encoding == 1));
+    f.send(
+        &mut r,
+        1,
+        seq[1] + 1,
+        206_000,
+        BROWSER_VP8,
+        &key,
+        now,
+        &mut out,
+    );
+    assert_eq!(r.current_layer("c"), Some(1));
+}

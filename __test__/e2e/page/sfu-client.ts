@@ -61,6 +61,9 @@ async function createTransport(direction: 'send' | 'recv', tcpOnly: boolean): Pr
   return transport;
 }
 
+/** Video as simulcast (see SfuJoinOptions). */
+let simulcast = false;
+
 async function join(opts: SfuJoinOptions = {}): Promise<SfuJoinResult> {
   joinStartedAt = performance.now();
   device = new Device();
@@ -80,6 +83,7 @@ async function join(opts: SfuJoinOptions = {}): Promise<SfuJoinResult> {
 
   sendTransport = await createTransport('send', tcpOnly);
 
+  simulcast = opts.simulcast ?? false;
   const audioProducerId = opts.audio === false ? null : await produce('audio');
   const videoProducerId = opts.video === false ? null : await produce('video');
   await consuming;
@@ -91,7 +95,14 @@ async function produce(kind: types.MediaKind): Promise<string | null> {
   const source = kind === 'audio' ? local?.getAudioTracks()[0] : local?.getVideoTracks()[0];
   if (!source || !sendTransport || !device?.canProduce(kind)) return null;
   const track = source.readyState === 'live' ? source.clone() : source;
-  const producer = await sendTransport.produce({ track, appData: { kind } });
+  const encodings =
+    simulcast && kind === 'video'
+      ? [
+          { scaleResolutionDownBy: 2, maxBitrate: 150_000 },
+          { scaleResolutionDownBy: 1, maxBitrate: 900_000 },
+        ]
+      : undefined;
+  const producer = await sendTransport.produce({ track, encodings, appData: { kind } });
   producers.set(kind, producer);
   return producer.id;
 }

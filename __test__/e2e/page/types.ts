@@ -43,6 +43,8 @@ export interface SfuJoinOptions extends LocalMediaOptions {
    * progress, whose first frames are timed from the start of join().
    */
   consume?: string[];
+  /** Send video as two simulcast encodings (half and full resolution). */
+  simulcast?: boolean;
 }
 
 export interface SfuJoinResult {

@@ -415,7 +415,10 @@ impl Media {
                     trace::emit(&producer_id, TraceType::Sr, "in", info);
                 }
             }
-            TransportEvent::BandwidthEstimate => self.trace_bwe(transport_id, now),
+            TransportEvent::BandwidthEstimate => {
+                self.trace_bwe(transport_id, now);
+                self.allocate_bandwidth(transport_id, now);
+            }
             TransportEvent::Fatal(reason) => {
                 tracing::warn!(transport_id = %transport_id, "transport failed: {reason}");
                 outbox::emit(
@@ -427,8 +430,8 @@ impl Media {
         }
     }
 
-    /// mediasoup's `bwe` trace. Every forwarded packet is sent (no layer
-    /// choice yet), so what consumers desire is what they were sent.
+    /// mediasoup's `bwe` trace; what consumers desire is taken to be what
+    /// they were sent.
     fn trace_bwe(&mut self, transport_id: &Id, now: Instant) {
         let Some(slot) = self.transports.get_mut(transport_id) else {
             return;
@@ -456,6 +459,24 @@ impl Media {
             "availableBitrate": stats.available_outgoing_bitrate.unwrap_or(0),
         });
         trace::emit(transport_id, TraceType::Bwe, "out", info);
+    }
+
+    /// A new estimate (about once a second): the transport's simulcast
+    /// consumers get the layers it allows (`Router::allocate_bandwidth`).
+    fn allocate_bandwidth(&mut self, transport_id: &Id, now: Instant) {
+        let Some(slot) = self.transports.get(transport_id) else {
+            return;
+        };
+        if slot.consumers.is_empty() {
+            return;
+        }
+        let Some(available) = slot.transport.stats().available_outgoing_bitrate else {
+            return;
+        };
+        let router_id = slot.router_id.clone();
+        self.route_with(&router_id, None, now, |router, route| {
+            router.allocate_bandwidth(transport_id, available, now, route)
+        });
     }
 
     /// Consumers resumed before their transport finished DTLS lost the

@@ -1,0 +1,233 @@
+//! Bandwidth-driven simulcast layers: each consumer transport's send-side
+//! estimate is shared among its consumers, as mediasoup does. Audio and
+//! single-layer video take what they take; simulcast consumers start on
+//! their producer's lowest active layer and go up, one layer at a time and
+//! round-robin, while the estimate allows. The result caps each consumer's
+//! layer under its preferred one; the switch itself still waits for a
+//! keyframe of the new layer (see `Router::route`).
+
+use std::time::{Duration, Instant};
+
+use super::{MediaKind, RouteOutput, Router};
+
+/// Per packet on the wire beyond the RTP payload (RTP header and extensions,
+/// SRTP tag, UDP/IP): what the estimate is about.
+const PACKET_OVERHEAD_BYTES: u64 = 50;
+/// A layer's bitrate is measured over windows this long.
+const RATE_WINDOW: Duration = Duration::from_secs(1);
+/// Going above the layer a consumer has takes this share of what is left
+/// at most (percent): an estimate hovering near a layer's rate does not
+/// switch it up and down every second.
+const UPGRADE_HEADROOM_PERCENT: u64 = 85;
+
+/// The bitrate of one encoding of a producer, as received.
+#[derive(Debug, Default, Clone)]
+pub(super) struct LayerRate {
+    bytes: u64,
+    window_start: Option<Instant>,
+    bps: u64,
+}
+
+impl LayerRate {
+    pub(super) fn on_packet(&mut self, payload_len: usize) {
+        self.bytes += payload_len as u64 + PACKET_OVERHEAD_BYTES;
+    }
+
+    /// The rate over the last complete window (0 before the first).
+    fn bps(&mut self, now: Instant) -> u64 {
+        let Some(start) = self.window_start else {
+            self.window_start = Some(now);
+            self.bytes = 0;
+            return self.bps;
+        };
+        let elapsed = now.saturating_duration_since(start);
+        if elapsed >= RATE_WINDOW {
+            self.bps = self.bytes * 8 * 1000 / elapsed.as_millis().max(1) as u64;
+            self.bytes = 0;
+            self.window_start = Some(now);
+        }
+        self.bps
+    }
+}
+
+/// What one simulcast consumer could take.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerDemand {
+    /// Bitrate of each layer up to the preferred one; None: not active.
+    pub rates: Vec<Option<u64>>,
+    /// The layer it is forwarded now, if any.
+    pub current: Option<usize>,
+}
+
+/// The layer each consumer may have within `available` bps, after `fixed`
+/// bps of streams that have no layers to choose from. None: no active layer.
+pub fn allocate(available: u64, fixed: u64, demands: &[LayerDemand]) -> Vec<Option<usize>> {
+    let mut chosen: Vec<Option<usize>> = demands
+        .iter()
+        .map(|d| d.rates.iter().position(Option::is_some))
+        .collect();
+    let rate = |d: &LayerDemand, layer: usize| d.rates[layer].unwrap_or(0);
+    let base: u64 = demands
+        .iter()
+        .zip(&chosen)
+        .filter_map(|(d, c)| c.map(|l| rate(d, l)))
+        .sum();
+    let mut budget = available.saturating_sub(fixed).saturating_sub(base);
+    loop {
+        let mut upgraded = false;
+        for (d, c) in demands.iter().zip(chosen.iter_mut()) {
+            let Some(layer) = *c else { continue };
+            let Some(next) = (layer + 1..d.rates.len()).find(|&l| d.rates[l].is_some()) else {
+                continue;
+            };
+            let cost = rate(d, next).saturating_sub(rate(d, layer));
+            let keeps = d.current.is_some_and(|current| next <= current);
+            let allowed = if keeps {
+                budget
+            } else {
+                budget * UPGRADE_HEADROOM_PERCENT / 100
+            };
+            if cost <= allowed {
+                *c = Some(next);
+                budget -= cost;
+                upgraded = true;
+            }
+        }
+        if !upgraded {
+            return chosen;
+        }
+    }
+}
+
+impl Router {
+    /// Shares a consumer transport's available bitrate (its send-side
+    /// estimate, capped by `setMaxOutgoingBitrate`) among its consumers and
+    /// caps their simulcast layers accordingly; a consumer whose layer must
+    /// change asks its producer for a keyframe of the new one.
+    pub fn allocate_bandwidth(
+        &mut self,
+        transport_id: &str,
+        available_bps: u64,
+        now: Instant,
+        out: &mut RouteOutput,
+    ) {
+        let mut fixed = 0;
+        let mut layered: Vec<(usize, LayerDemand)> = Vec::new();
+        for (idx, slot) in self.consumers.iter().enumerate() {
+            let Some(c) = slot else { continue };
+            if &*c.transport_id != transport_id || !c.active() {
+                continue;
+            }
+            let Some(p) = self.producers.get_mut(&c.producer) else {
+                continue;
+            };
+            let top = c.preferred_layer.unwrap_or(usize::MAX);
+            let mut rates = Vec::new();
+            for (layer, seen) in p
+                .last_seen
+                .iter()
+                .enumerate()
+                .take_while(|(l, _)| *l <= top)
+            {
+                let active = seen.is_some_and(|t| {
+                    now.saturating_duration_since(t) < super::LAYER_INACTIVE_AFTER
+                });
+                let bps = p.layer_rates[layer].bps(now);
+                rates.push(active.then_some(bps));
+            }
+            if c.kind == MediaKind::Video && p.last_seen.len() > 1 {
+                layered.push((
+                    idx,
+                    LayerDemand {
+                        rates,
+                        current: c.current_layer,
+                    },
+                ));
+            } else {
+                fixed += rates.iter().flatten().sum::<u64>();
+            }
+        }
+        let demands: Vec<LayerDemand> = layered.iter().map(|(_, d)| d.clone()).collect();
+        let caps = allocate(available_bps, fixed, &demands);
+        let changed: Vec<usize> = layered
+            .iter()
+            .zip(caps)
+            .filter_map(|((idx, _), cap)| {
+                let c = self.consumers[*idx].as_mut()?;
+                // No active layer: nothing to decide on, keep what it had.
+                let cap = cap?;
+                (c.bwe_layer != Some(cap)).then(|| {
+                    tracing::debug!(consumer_id = %c.id, layer = cap, available_bps, "simulcast layer capped by bandwidth");
+                    c.bwe_layer = Some(cap);
+                    *idx
+                })
+            })
+            .collect();
+        for idx in changed {
+            self.request_target_keyframe(idx, now, out);
+        }
+    }
+
+    /// The highest layer a consumer's transport bandwidth allows (None: no cap yet).
+    pub fn bandwidth_layer(&self, consumer_id: &str) -> Option<usize> {
+        let idx = *self.consumer_index.get(consumer_id)?;
+        self.consumers[idx].as_ref()?.bwe_layer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demand(rates: &[Option<u64>], current: Option<usize>) -> LayerDemand {
+        LayerDemand {
+            rates: rates.to_vec(),
+            current,
+        }
+    }
+
+    const THREE: [Option<u64>; 3] = [Some(150_000), Some(500_000), Some(1_500_000)];
+
+    #[test]
+    fn plenty_gives_every_consumer_its_top_layer() {
+        let d = [demand(&THREE, None), demand(&THREE, Some(2))];
+        assert_eq!(allocate(10_000_000, 100_000, &d), vec![Some(2), Some(2)]);
+    }
+
+    #[test]
+    fn a_tight_estimate_is_shared_layer_by_layer() {
+        // 1.3 Mbps after 64 kbps of audio: both get the middle layer (1 Mbps), not one the top.
+        let d = [demand(&THREE, None), demand(&THREE, None)];
+        assert_eq!(allocate(1_364_000, 64_000, &d), vec![Some(1), Some(1)]);
+        // Too little for anything more: the lowest layer still flows.
+        assert_eq!(allocate(100_000, 64_000, &d), vec![Some(0), Some(0)]);
+    }
+
+    #[test]
+    fn inactive_layers_are_skipped_and_going_up_needs_headroom() {
+        let d = [demand(&[Some(150_000), None, Some(1_500_000)], None)];
+        assert_eq!(allocate(2_000_000, 0, &d), vec![Some(2)]);
+        // 1.4 Mbps left over the lowest layer: exactly enough to stay on the
+        // top layer, not enough (85 %) to go up to it.
+        let at_top = [demand(&THREE, Some(2))];
+        let below = [demand(&THREE, Some(1))];
+        assert_eq!(allocate(1_500_000, 0, &at_top), vec![Some(2)]);
+        assert_eq!(allocate(1_500_000, 0, &below), vec![Some(1)]);
+        assert_eq!(
+            allocate(1_000_000, 0, &[demand(&[None, None], None)]),
+            vec![None]
+        );
+    }
+
+    #[test]
+    fn layer_rates_are_measured_over_whole_windows() {
+        let t0 = Instant::now();
+        let mut r = LayerRate::default();
+        assert_eq!(r.bps(t0), 0);
+        for _ in 0..100 {
+            r.on_packet(1150);
+        }
+        assert_eq!(r.bps(t0 + Duration::from_millis(500)), 0, "window not over");
+        assert_eq!(r.bps(t0 + RATE_WINDOW), 100 * 1200 * 8);
+    }
+}

@@ -57,11 +57,16 @@ pub struct LayerDemand {
     pub rates: Vec<Option<u64>>,
     /// The layer it is forwarded now, if any.
     pub current: Option<usize>,
+    /// mediasoup's consumer priority (1..=255): higher goes up first.
+    pub priority: u8,
 }
 
 /// The layer each consumer may have within `available` bps, after `fixed`
 /// bps of streams that have no layers to choose from. None: no active layer.
+/// Each round offers every consumer one layer more, higher priorities first.
 pub fn allocate(available: u64, fixed: u64, demands: &[LayerDemand]) -> Vec<Option<usize>> {
+    let mut order: Vec<usize> = (0..demands.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(demands[i].priority));
     let mut chosen: Vec<Option<usize>> = demands
         .iter()
         .map(|d| d.rates.iter().position(Option::is_some))
@@ -75,7 +80,8 @@ pub fn allocate(available: u64, fixed: u64, demands: &[LayerDemand]) -> Vec<Opti
     let mut budget = available.saturating_sub(fixed).saturating_sub(base);
     loop {
         let mut upgraded = false;
-        for (d, c) in demands.iter().zip(chosen.iter_mut()) {
+        for &i in &order {
+            let (d, c) = (&demands[i], &mut chosen[i]);
             let Some(layer) = *c else { continue };
             let Some(next) = (layer + 1..d.rates.len()).find(|&l| d.rates[l].is_some()) else {
                 continue;
@@ -141,6 +147,7 @@ impl Router {
                     LayerDemand {
                         rates,
                         current: c.current_layer,
+                        priority: c.priority,
                     },
                 ));
             } else {
@@ -181,6 +188,7 @@ mod tests {
 
     fn demand(rates: &[Option<u64>], current: Option<usize>) -> LayerDemand {
         LayerDemand {
+            priority: 1,
             rates: rates.to_vec(),
             current,
         }
@@ -201,6 +209,14 @@ mod tests {
         assert_eq!(allocate(1_364_000, 64_000, &d), vec![Some(1), Some(1)]);
         // Too little for anything more: the lowest layer still flows.
         assert_eq!(allocate(100_000, 64_000, &d), vec![Some(0), Some(0)]);
+    }
+
+    #[test]
+    fn higher_priorities_go_up_first() {
+        let mut d = [demand(&THREE, None), demand(&THREE, None)];
+        d[1].priority = 2;
+        // Room for one more layer over both lowest ones: the second consumer gets it.
+        assert_eq!(allocate(900_000, 0, &d), vec![Some(0), Some(1)]);
     }
 
     #[test]

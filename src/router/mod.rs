@@ -164,6 +164,8 @@ struct Consumer {
     preferred_layer: Option<usize>,
     /// The highest layer its transport's bandwidth allows (None: no cap yet).
     bwe_layer: Option<usize>,
+    /// Its share of that bandwidth comes before lower priorities' (1..=255).
+    priority: u8,
     /// The encoding being forwarded; None until a keyframe starts it.
     current_layer: Option<usize>,
 }
@@ -312,6 +314,7 @@ impl Router {
             rewriter: RtpRewriter::new(opts.initial_seq, p.clock_rate),
             preferred_layer: opts.preferred_layer,
             bwe_layer: None,
+            priority: 1,
             current_layer: None,
         };
         let idx = match self.free_slots.pop() {
@@ -376,6 +379,12 @@ impl Router {
             c.preferred_layer = layer;
         }
         self.request_target_keyframe(idx, now, out);
+    }
+
+    pub fn set_consumer_priority(&mut self, consumer_id: &str, priority: u8) {
+        if let Some(c) = self.consumer_mut(consumer_id) {
+            c.priority = priority.max(1);
+        }
     }
 
     pub fn current_layer(&self, consumer_id: &str) -> Option<usize> {

@@ -1039,7 +1039,11 @@ impl Media {
             .get_mut(consumer_id)
             .ok_or_else(|| not_found("Consumer", consumer_id))?;
         consumer.priority = data.priority.max(1);
-        Ok(json!({ "priority": consumer.priority }))
+        let (router_id, priority) = (consumer.router_id.clone(), consumer.priority);
+        if let Some(router) = self.routers.get_mut(&router_id) {
+            router.routing.set_consumer_priority(consumer_id, priority);
+        }
+        Ok(json!({ "priority": priority }))
     }
 
     pub fn consumer_stats(&mut self, consumer_id: &str) -> CoreResult<Value> {

@@ -11,6 +11,7 @@
  * nothing here calls getUserMedia or stops a local track.
  */
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
+import { ActiveSpeakerDetector } from './activeSpeaker';
 import { Emitter } from './emitter';
 import { P2PMesh, type P2PSignal } from './p2pMesh';
 import {
@@ -80,6 +81,11 @@ export interface HybridConnectionOptions {
   reconnect?: boolean;
   /** Give up reconnecting (and leave: `error`, `closed`) after this long (default 60 000 ms). */
   reconnectTimeoutMs?: number;
+  /**
+   * How often the remote participants' audio levels are sampled to tell who
+   * speaks (`activespeaker`; default 300 ms, 0 = off).
+   */
+  activeSpeakerIntervalMs?: number;
 }
 
 export interface TransitionInfo {
@@ -134,6 +140,8 @@ export type HybridConnectionEvents = {
   trackswitched: [participantId: string, kind: TrackKind, mode: CallMode];
   quality: [sample: QualitySample];
   chat: [message: ChatMessage];
+  /** The remote participant speaking now (null: nobody), whenever it changes; both paths. */
+  activespeaker: [participantId: string | null];
   /** The signaling connection dropped; media keeps flowing while the client reconnects. */
   reconnecting: [reason: string];
   /** Back in the call after a drop: `seatKept` false if the server had let the seat go (everything was rebuilt). */
@@ -196,6 +204,8 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
   private readonly sampler = new QualitySampler();
   private lastQuality: QualitySample | null = null;
   private qualityTimer: ReturnType<typeof setInterval> | null = null;
+  private speakerTimer: ReturnType<typeof setInterval> | null = null;
+  private readonly speakers = new ActiveSpeakerDetector();
   private queue: [ServerEvent, unknown][] | null = null;
   private readonly socketListeners: [ServerEvent, (payload: unknown) => void][] = [];
   private state: 'new' | 'joining' | 'joined' | 'closed' = 'new';
@@ -233,6 +243,11 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
     return this.transition !== null;
   }
 
+  /** The remote participant speaking now, or null (see `activespeaker`). */
+  get activeSpeaker(): string | null {
+    return this.speakers.speaker;
+  }
+
   /** The latest quality sample of the active path (null before the first one). */
   get quality(): QualitySample | null {
     return this.lastQuality;
@@ -268,6 +283,7 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
     this.emit('joined', response);
     this.flushQueue();
     this.startQualityReports();
+    this.startSpeakerDetection();
     return response;
   }
 
@@ -1053,6 +1069,21 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
 
   // --------------------------------------------------------------- quality
 
+  private startSpeakerDetection(): void {
+    const period = this.options.activeSpeakerIntervalMs ?? 300;
+    if (period <= 0) return;
+    this.speakerTimer = setInterval(() => {
+      const levels = new Map<string, number>();
+      for (const participant of this.remotes.values()) {
+        const source = participant.renderedSource('audio');
+        const level = source?.receiver.getSynchronizationSources()[0]?.audioLevel;
+        if (typeof level === 'number') levels.set(participant.id, level);
+      }
+      const changed = this.speakers.update(levels);
+      if (changed !== undefined) this.emit('activespeaker', changed);
+    }, period);
+  }
+
   private startQualityReports(): void {
     const period = this.options.qualityIntervalMs ?? 2_000;
     if (period <= 0) return;
@@ -1102,7 +1133,8 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
 
   private teardown(): void {
     if (this.qualityTimer) clearInterval(this.qualityTimer);
-    this.qualityTimer = null;
+    if (this.speakerTimer) clearInterval(this.speakerTimer);
+    this.qualityTimer = this.speakerTimer = null;
     this.clearTransition();
     for (const path of new Set([this.active, this.prewarmed, this.earlyMesh, this.transition?.path])) path?.close();
     this.active = this.prewarmed = this.earlyMesh = null;

@@ -11,6 +11,7 @@ let local: MediaStream | null = null;
 const transitions: CallPageTransition[] = [];
 const errors: string[] = [];
 const reconnects: CallPageReconnectEvent[] = [];
+const speakers: (string | null)[] = [];
 const chat: { participantId: string; text: string }[] = [];
 const remoteStreamEvents: Record<string, number> = {};
 const videos = new Map<string, { element: HTMLVideoElement; stream: MediaStream; lastPresentedAt: number | null; maxPresentGap: number }>();
@@ -69,6 +70,7 @@ async function join(opts: CallPageJoinOptions): Promise<{ participantId: string;
   conn.on('reconnecting', (reason) => reconnects.push({ event: 'reconnecting', reason, at: Date.now() }));
   conn.on('reconnected', ({ seatKept }) => reconnects.push({ event: 'reconnected', seatKept, at: Date.now() }));
   conn.on('chat', (m) => chat.push({ participantId: m.participantId, text: m.text }));
+  conn.on('activespeaker', (id) => speakers.push(id));
   const response = await conn.join();
   return { participantId: response.participantId, mode: conn.mode };
 }
@@ -88,6 +90,7 @@ function state(): CallPageState {
       [...videos].map(([id, v]) => [id, v.element.srcObject === v.stream && c.participants.get(id)?.stream === v.stream]),
     ),
     reconnects,
+    speakers,
     chat,
     errors,
   };
@@ -241,8 +244,12 @@ function dropSignaling(): void {
   connection().socket.io.engine.close();
 }
 
+async function setMedia(media: { audio?: boolean; video?: boolean }): Promise<void> {
+  await connection().setMedia(media);
+}
+
 async function sendChat(text: string): Promise<void> {
   await connection().sendChat(text);
 }
 
-window.e2e = { join, state, remotes, startMonitor, stopMonitor, startScreen, stopScreen, leave, dropSignaling, sendChat } as unknown as Window['e2e'];
+window.e2e = { join, state, remotes, startMonitor, stopMonitor, startScreen, stopScreen, leave, dropSignaling, sendChat, setMedia } as unknown as Window['e2e'];

@@ -63,6 +63,8 @@ export interface CallPageState {
   /** Whether each participant's <video> still shows the stream it got first. */
   sameStreamObject: Record<string, boolean>;
   reconnects: CallPageReconnectEvent[];
+  /** Every 'activespeaker' event: the participant, or null for nobody. */
+  speakers: (string | null)[];
   chat: { participantId: string; text: string }[];
   errors: string[];
 }

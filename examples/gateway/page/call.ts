@@ -146,6 +146,7 @@ export class CallPage implements ControlActions {
       });
     });
     c.on('chat', (message) => this.chat.add(message));
+    c.on('activespeaker', (id) => this.tiles.setSpeaking(id));
     c.on('reconnecting', () => this.chat.notice('connection to the server lost: reconnecting (the call goes on)'));
     c.on('reconnected', ({ seatKept }) => this.chat.notice(seatKept ? 'reconnected' : 'reconnected: the call was rejoined'));
     c.on('error', (error) => {

@@ -34,6 +34,11 @@ export class TileGrid {
     tile.root.dataset.screen = media.screen ? 'on' : 'off';
   }
 
+  /** Outlines the camera tile of whoever speaks (null: nobody). */
+  setSpeaking(participantId: string | null): void {
+    for (const [k, tile] of this.tiles) tile.root.classList.toggle('speaking', k === key(participantId ?? '', 'camera'));
+  }
+
   /** Shows a stream (null: removes a screen tile, blanks a camera tile). */
   setStream(participantId: string, source: TileSource, stream: MediaStream | null, displayName = ''): void {
     if (source === 'screen' && !stream) {

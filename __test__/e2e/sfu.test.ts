@@ -285,6 +285,9 @@ describe('SFU end to end (mediasoup-client in headless Chromium)', () => {
       what: 'the top layer at 640 px',
       diagnose: async () => ({ changes, width: await width(), stats: await recv.getStats() }),
     });
+    // Every temporal layer of the encoding is forwarded, and said so.
+    const { temporalLayers } = mediasoup.parseScalabilityMode(consumer.rtpParameters.encodings?.[0]?.scalabilityMode);
+    expect(consumer.currentLayers?.temporalLayer).toBe(temporalLayers - 1);
     // Capped under it: the half-resolution layer, switched on its keyframe.
     await recv.setMaxOutgoingBitrate(300_000);
     await waitFor(async () => layer() === 0 && (await width()) === 320, {
@@ -299,7 +302,10 @@ describe('SFU end to end (mediasoup-client in headless Chromium)', () => {
       what: 'the top layer again',
       diagnose: async () => ({ changes, width: await width() }),
     });
-    console.log(`simulcast layers followed the bandwidth: layerschange ${JSON.stringify(changes)}`);
+    console.log(
+      `simulcast layers followed the bandwidth: layerschange ${JSON.stringify(changes)}, ` +
+        `consumer scalabilityMode ${consumer.rtpParameters.encodings?.[0]?.scalabilityMode}`,
+    );
     await leave(room, [sender, viewer]);
   });
 

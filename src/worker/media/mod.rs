@@ -572,8 +572,13 @@ impl Media {
             });
         }
         for (consumer_id, layer) in route.layer_changes.drain(..) {
+            // Every temporal layer of the encoding is forwarded (no temporal choice yet).
+            let temporal = self
+                .consumers
+                .get(&consumer_id)
+                .map_or(0, |c| requests::max_layers(&c.rtp_parameters).1);
             let data = match layer {
-                Some(spatial) => json!({ "spatialLayer": spatial, "temporalLayer": 0 }),
+                Some(spatial) => json!({ "spatialLayer": spatial, "temporalLayer": temporal }),
                 None => Value::Null,
             };
             outbox::emit(&*consumer_id, "layerschange", data);

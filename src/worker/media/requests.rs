@@ -127,7 +127,7 @@ fn key_values(pairs: impl Iterator<Item = (String, Value)>, value_name: &str) ->
 }
 
 /// The highest (spatial, temporal) layer pair a consumer can get.
-fn max_layers(params: &RtpParameters) -> (usize, usize) {
+pub(super) fn max_layers(params: &RtpParameters) -> (usize, usize) {
     let mode = params
         .encodings
         .first()

@@ -263,7 +263,7 @@ describe('SFU end to end (mediasoup-client in headless Chromium)', () => {
     expect(levels.closed && speaker.closed).toBe(true);
   });
 
-  it('(g) a simulcast consumer follows its transport\'s bandwidth: down when capped, back up when not', async () => {
+  it('(g) a simulcast consumer follows its transport\'s bandwidth (down when capped, back up when not) and its preferred temporal layer', async () => {
     const room = await newRoom();
     const [sender] = await enter(room, ['g1'], { simulcast: true, width: 640, height: 480, audio: false });
     const [viewer] = await enter(room, ['g2'], { audio: false, video: false });
@@ -302,6 +302,28 @@ describe('SFU end to end (mediasoup-client in headless Chromium)', () => {
       what: 'the top layer again',
       diagnose: async () => ({ changes, width: await width() }),
     });
+
+    // Temporal layers: the base one alone plays at a fraction of the frame
+    // rate, without stopping; all of them bring it back.
+    const frames = async () => (await viewer.participant.stats()).find((r) => r.id === consumerId)?.framesDecoded ?? 0;
+    const fps = async (): Promise<number> => {
+      const before = await frames();
+      await new Promise((r) => setTimeout(r, 2_000));
+      return ((await frames()) - before) / 2;
+    };
+    const full = await fps();
+    await consumer.setPreferredLayers({ spatialLayer: 1, temporalLayer: 0 });
+    await waitFor(() => consumer.currentLayers?.temporalLayer === 0, { what: 'temporal layer 0' });
+    await new Promise((r) => setTimeout(r, 500));
+    const base = await fps();
+    await consumer.setPreferredLayers({ spatialLayer: 1, temporalLayer: temporalLayers - 1 });
+    await waitFor(() => consumer.currentLayers?.temporalLayer === temporalLayers - 1, { what: 'every temporal layer again' });
+    await new Promise((r) => setTimeout(r, 500));
+    const again = await fps();
+    console.log(`temporal layers: ${full} fps with all, ${base} fps with the base layer, ${again} fps with all again`);
+    expect(base).toBeGreaterThan(0);
+    expect(base).toBeLessThan(full * 0.6);
+    expect(again).toBeGreaterThan(full * 0.7);
     console.log(
       `simulcast layers followed the bandwidth: layerschange ${JSON.stringify(changes)}, ` +
         `consumer scalabilityMode ${consumer.rtpParameters.encodings?.[0]?.scalabilityMode}`,

@@ -17,7 +17,7 @@ use str0m::rtp::{ExtensionValues, RtpPacket};
 
 use crate::error::{CoreError, CoreResult};
 use crate::ortc::types::{MediaKind, RtpMapping, RtpParameters};
-use crate::rtp::{KeyframeRequestThrottle, RtpRewriter, VideoCodec, is_keyframe};
+use crate::rtp::{KeyframeRequestThrottle, RtpRewriter, VideoCodec, is_keyframe, vp8_temporal};
 use crate::transport::ForwardedRtp;
 
 mod bandwidth;
@@ -51,6 +51,8 @@ pub struct ConsumerOptions {
     pub paused: bool,
     /// Highest simulcast encoding this consumer wants (None: the highest).
     pub preferred_layer: Option<usize>,
+    /// Highest temporal layer it wants (None: all); VP8 streams only.
+    pub preferred_temporal: Option<u8>,
     /// First outgoing sequence number (mediasoup starts at random).
     pub initial_seq: u16,
 }
@@ -168,11 +170,47 @@ struct Consumer {
     priority: u8,
     /// The encoding being forwarded; None until a keyframe starts it.
     current_layer: Option<usize>,
+    preferred_temporal: Option<u8>,
+    /// Highest temporal layer forwarded now (None: all).
+    temporal: Option<u8>,
 }
 
 impl Consumer {
     fn active(&self) -> bool {
         !self.paused && !self.producer_paused
+    }
+
+    /// Moves the forwarded temporal layers towards the preferred ones at this
+    /// packet, and says whether the packet is forwarded.
+    fn follow_temporal_layer(
+        &mut self,
+        t: crate::rtp::Vp8Temporal,
+        keyframe: bool,
+        out: &mut RouteOutput,
+    ) -> bool {
+        let target = self.preferred_temporal;
+        let next = match (self.temporal, target) {
+            // Down: at once.
+            (current, Some(target)) if current.is_none_or(|c| c > target) => Some(target),
+            // Up: where the decoder can follow.
+            (Some(current), target)
+                if keyframe
+                    || (t.layer_sync && t.tid > current && target.is_none_or(|tg| t.tid <= tg)) =>
+            {
+                match target {
+                    None if keyframe => None,
+                    Some(tg) if keyframe => Some(tg),
+                    _ => Some(t.tid),
+                }
+            }
+            (current, _) => current,
+        };
+        if next != self.temporal {
+            self.temporal = next;
+            out.layer_changes
+                .push((self.id.clone(), self.current_layer));
+        }
+        self.temporal.is_none_or(|limit| t.tid <= limit)
     }
 
     /// The highest layer to forward: the preferred one, lowered to what the
@@ -316,6 +354,8 @@ impl Router {
             bwe_layer: None,
             priority: 1,
             current_layer: None,
+            preferred_temporal: opts.preferred_temporal,
+            temporal: None,
         };
         let idx = match self.free_slots.pop() {
             Some(i) => {
@@ -385,6 +425,21 @@ impl Router {
         if let Some(c) = self.consumer_mut(consumer_id) {
             c.priority = priority.max(1);
         }
+    }
+
+    /// The highest temporal layer a consumer wants (None: all). Lower takes
+    /// effect at once (nothing below depends on what is left out); higher at
+    /// the next keyframe or layer-sync frame of the layer going up to.
+    pub fn set_preferred_temporal_layer(&mut self, consumer_id: &str, layer: Option<u8>) {
+        if let Some(c) = self.consumer_mut(consumer_id) {
+            c.preferred_temporal = layer;
+        }
+    }
+
+    /// The highest temporal layer a consumer is forwarded now (None: all).
+    pub fn temporal_layer(&self, consumer_id: &str) -> Option<u8> {
+        let idx = *self.consumer_index.get(consumer_id)?;
+        self.consumers[idx].as_ref()?.temporal
     }
 
     pub fn current_layer(&self, consumer_id: &str) -> Option<usize> {
@@ -512,6 +567,10 @@ impl Router {
             self.throttle
                 .keyframe_received(&(p.id.clone(), encoding), now);
         }
+        let temporal = match codec {
+            Some(VideoCodec::Vp8) => vp8_temporal(packet.payload),
+            _ => None,
+        };
         let p = &self.producers[producer_id];
         let mut wants_keyframe = false;
         for &idx in &p.consumers {
@@ -535,6 +594,12 @@ impl Router {
                 c.current_layer = Some(encoding);
                 c.rewriter.resync();
                 out.layer_changes.push((c.id.clone(), Some(encoding)));
+            }
+            if let Some(t) = temporal
+                && !c.follow_temporal_layer(t, keyframe, out)
+            {
+                c.rewriter.seq.drop_input(packet.seq_no);
+                continue;
             }
             let Some((seq, ts)) =
                 c.rewriter

@@ -75,6 +75,7 @@ fn consumer(name: &str, initial_seq: u16) -> ConsumerOptions {
         transport_id: id("recv"),
         paused: false,
         preferred_layer: None,
+        preferred_temporal: None,
         initial_seq,
     }
 }
@@ -411,4 +412,65 @@ fn a_low_estimate_moves_a_simulcast_consumer_down_and_a_high_one_back_up() {
         &mut out,
     );
     assert_eq!(r.current_layer("c"), Some(1));
+}
+
+#[test]
+fn temporal_layers_above_the_preferred_one_are_left_out_without_gaps() {
+    use crate::rtp::vp8::vp8_payload_with_tid;
+    let t0 = Instant::now();
+    let mut r = Router::new();
+    let mut out = RouteOutput::default();
+    r.add_producer(producer(MediaKind::Video, &[])).unwrap();
+    r.add_consumer(consumer("c", 1), t0, &mut out).unwrap();
+    let f = Feeder::new();
+    // L1T3: TL0, TL2, TL1, TL2, ... the first frame a keyframe; layer sync on
+    // the first TL1 and TL2 frames after each TL0.
+    let frame = |i: u64| -> Arc<[u8]> {
+        let tid = [0u8, 2, 1, 2][(i % 4) as usize];
+        let key = i == 0;
+        let sync = i % 4 == 1 || i % 4 == 2;
+        let header: &[u8] = if key {
+            &[0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 1, 0, 1, 0]
+        } else {
+            &[0x11, 0x02, 0x00]
+        };
+        vp8_payload_with_tid(i as u16, tid, sync, header).into()
+    };
+    let mut seq = 100u64;
+    let mut send = |r: &mut Router, out: &mut RouteOutput, i: u64| {
+        f.send(
+            r,
+            0,
+            seq,
+            (i * 3000) as u32,
+            BROWSER_VP8,
+            &frame(i),
+            t0,
+            out,
+        );
+        seq += 1;
+    };
+    for i in 0..4 {
+        send(&mut r, &mut out, i);
+    }
+    assert_eq!(out.forwards.len(), 4, "all layers by default");
+    // Base layer only: every fourth frame, numbered without gaps.
+    r.set_preferred_temporal_layer("c", Some(0));
+    out.clear();
+    for i in 4..12 {
+        send(&mut r, &mut out, i);
+    }
+    assert_eq!(r.temporal_layer("c"), Some(0));
+    let seqs: Vec<u64> = out.forwards.iter().map(|f| f.packet.seq_no).collect();
+    assert_eq!(seqs, vec![5, 6]);
+    assert_eq!(out.layer_changes, vec![(id("c"), Some(0))]);
+    // All layers again: up one layer at each layer-sync frame.
+    r.set_preferred_temporal_layer("c", None);
+    out.clear();
+    for i in 12..16 {
+        send(&mut r, &mut out, i);
+    }
+    assert_eq!(r.temporal_layer("c"), Some(2));
+    let seqs: Vec<u64> = out.forwards.iter().map(|f| f.packet.seq_no).collect();
+    assert_eq!(seqs, vec![7, 8, 9, 10]);
 }

@@ -7,7 +7,9 @@
 pub mod keyframe;
 pub mod keyframe_request;
 pub mod rewrite;
+pub mod vp8;
 
 pub use keyframe::{VideoCodec, is_keyframe};
 pub use keyframe_request::KeyframeRequestThrottle;
 pub use rewrite::{RtpRewriter, SeqRewriter, TimestampRewriter};
+pub use vp8::{Vp8Temporal, vp8_temporal};

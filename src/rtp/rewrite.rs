@@ -8,7 +8,12 @@
 //! NACKs still line up. A *resync* starts a new run whose first packet
 //! follows the last packet sent, in both sequence number and timestamp.
 
+use std::collections::VecDeque;
 use std::time::Instant;
+
+/// At most this many dropped inputs are remembered per run; older ones are
+/// folded into the run's base (packets from before them are then too old).
+const MAX_DROPPED: usize = 1024;
 
 /// Maps extended input sequence numbers (str0m's `SeqNo`, 64-bit) to a
 /// contiguous extended output sequence.
@@ -24,6 +29,10 @@ pub struct SeqRewriter {
     /// Highest output handed out so far.
     max_out: Option<u64>,
     resync: bool,
+    /// Inputs of the current run deliberately not forwarded (e.g. a temporal
+    /// layer left out), ascending: later packets close the gap they leave,
+    /// and a late packet is still numbered by its place among them.
+    dropped: VecDeque<u64>,
 }
 
 impl SeqRewriter {
@@ -34,12 +43,34 @@ impl SeqRewriter {
             base_out: 0,
             max_out: None,
             resync: true,
+            dropped: VecDeque::new(),
         }
     }
 
     /// The next packet starts a new run right after the last output.
     pub fn resync(&mut self) {
         self.resync = true;
+        self.dropped.clear();
+    }
+
+    /// `input` is left out on purpose: the output closes up behind it.
+    pub fn drop_input(&mut self, input: u64) {
+        if self.resync || input < self.base_in {
+            return; // no run yet, or older than it: nothing numbered after it
+        }
+        let at = self.dropped.partition_point(|&d| d < input);
+        if self.dropped.get(at) == Some(&input) {
+            return;
+        }
+        self.dropped.insert(at, input);
+        if self.dropped.len() > MAX_DROPPED
+            && let Some(oldest) = self.dropped.pop_front()
+        {
+            // The run now starts right after it, numbered as before: the
+            // input after it gets the number it would have had.
+            self.base_out += oldest - self.base_in;
+            self.base_in = oldest + 1;
+        }
     }
 
     /// Highest output sequence number so far.
@@ -57,10 +88,11 @@ impl SeqRewriter {
             self.base_in = input;
             self.base_out = self.max_out.map_or(self.initial_out, |m| m + 1);
         }
-        if input < self.base_in {
+        if input < self.base_in || self.dropped.binary_search(&input).is_ok() {
             return None;
         }
-        let out = self.base_out + (input - self.base_in);
+        let skipped = self.dropped.partition_point(|&d| d < input) as u64;
+        let out = self.base_out + (input - self.base_in) - skipped;
         if self.max_out.is_none_or(|m| out > m) {
             self.max_out = Some(out);
         }
@@ -165,6 +197,38 @@ mod tests {
         assert_eq!(s.max_out(), Some(1003));
         // Older than the run: dropped.
         assert_eq!(s.rewrite(69_999), None);
+    }
+
+    #[test]
+    fn dropped_inputs_leave_no_gap_even_for_late_packets() {
+        let mut s = SeqRewriter::new(100);
+        assert_eq!(s.rewrite(10), Some(100));
+        s.drop_input(11);
+        assert_eq!(s.rewrite(12), Some(101));
+        s.drop_input(14);
+        s.drop_input(15);
+        assert_eq!(s.rewrite(16), Some(103));
+        // 13 arrives late: between the two drops, in its place.
+        assert_eq!(s.rewrite(13), Some(102));
+        assert_eq!(s.rewrite(11), None, "a dropped packet stays dropped");
+        // A resync forgets the drops.
+        s.resync();
+        assert_eq!(s.rewrite(500), Some(104));
+        assert_eq!(s.rewrite(501), Some(105));
+    }
+
+    #[test]
+    fn many_drops_fold_into_the_run() {
+        let mut s = SeqRewriter::new(0);
+        assert_eq!(s.rewrite(0), Some(0));
+        // Every other packet dropped, far more than remembered.
+        for i in 1..=3000u64 {
+            if i % 2 == 1 {
+                s.drop_input(i);
+            } else {
+                assert_eq!(s.rewrite(i), Some(i / 2));
+            }
+        }
     }
 
     #[test]

@@ -343,6 +343,7 @@ impl World {
                     transport_id: Arc::from("B"),
                     paused: false,
                     preferred_layer: None,
+                    preferred_temporal: None,
                     initial_seq: 1000,
                 },
                 self.now,

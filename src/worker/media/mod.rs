@@ -572,11 +572,15 @@ impl Media {
             });
         }
         for (consumer_id, layer) in route.layer_changes.drain(..) {
-            // Every temporal layer of the encoding is forwarded (no temporal choice yet).
-            let temporal = self
-                .consumers
-                .get(&consumer_id)
-                .map_or(0, |c| requests::max_layers(&c.rtp_parameters).1);
+            // The temporal layers forwarded: all of the encoding's unless fewer were chosen.
+            let temporal = self.consumers.get(&consumer_id).map_or(0, |c| {
+                let all = requests::max_layers(&c.rtp_parameters).1;
+                let chosen = self
+                    .routers
+                    .get(&c.router_id)
+                    .and_then(|r| r.routing.temporal_layer(&consumer_id));
+                chosen.map_or(all, |t| all.min(usize::from(t)))
+            });
             let data = match layer {
                 Some(spatial) => json!({ "spatialLayer": spatial, "temporalLayer": temporal }),
                 None => Value::Null,

@@ -139,6 +139,15 @@ pub(super) fn max_layers(params: &RtpParameters) -> (usize, usize) {
     )
 }
 
+/// The temporal layer to stop at, for the router: None when the consumer
+/// wants them all.
+fn temporal_choice(preferred: Option<(usize, usize)>, max_temporal: usize) -> Option<u8> {
+    preferred
+        .map(|(_, t)| t)
+        .filter(|&t| t < max_temporal)
+        .map(|t| t as u8)
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct PriorityData {
@@ -874,6 +883,7 @@ impl Media {
             None => (max_spatial, max_temporal),
         });
         let preferred_layer = preferred_layers.map(|l| l.0);
+        let preferred_temporal = temporal_choice(preferred_layers, max_temporal);
         let now = Instant::now();
         let added = self.route_with(&router_id, Some(&tid), now, |router, route| {
             router.add_consumer(
@@ -883,6 +893,7 @@ impl Media {
                     transport_id: tid.clone(),
                     paused: data.paused,
                     preferred_layer,
+                    preferred_temporal,
                     initial_seq: random_seq(),
                 },
                 now,
@@ -1027,6 +1038,10 @@ impl Media {
         let router_id = consumer.router_id.clone();
         let now = Instant::now();
         self.route_with(&router_id, None, now, |router, route| {
+            router.set_preferred_temporal_layer(
+                consumer_id,
+                temporal_choice(Some((spatial, temporal)), max_temporal),
+            );
             router.set_preferred_layer(consumer_id, Some(spatial), now, route)
         });
         Ok(json!({ "spatialLayer": spatial, "temporalLayer": temporal }))

@@ -5,7 +5,7 @@ import type {
   ActiveSpeakerObserverOptions,
 } from './ActiveSpeakerObserverTypes';
 import type { AppData } from './indexTypes';
-import { RtpObserverImpl, type RtpObserverInternal } from './RtpObserver';
+import { RtpObserverImpl } from './RtpObserver';
 import { assertAppData } from './Transport';
 
 /**
@@ -17,10 +17,6 @@ export class ActiveSpeakerObserverImpl<A extends AppData = AppData>
   extends RtpObserverImpl<A, ActiveSpeakerObserverEvents, ActiveSpeakerObserverObserverEvents>
   implements ActiveSpeakerObserver<A>
 {
-  constructor(internal: RtpObserverInternal<A>) {
-    super(internal);
-  }
-
   get type(): 'activespeaker' {
     return 'activespeaker';
   }

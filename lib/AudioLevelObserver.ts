@@ -6,7 +6,7 @@ import type {
   AudioLevelObserverVolume,
 } from './AudioLevelObserverTypes';
 import type { AppData } from './indexTypes';
-import { RtpObserverImpl, type RtpObserverInternal } from './RtpObserver';
+import { RtpObserverImpl } from './RtpObserver';
 import { assertAppData } from './Transport';
 
 /**
@@ -18,10 +18,6 @@ export class AudioLevelObserverImpl<A extends AppData = AppData>
   extends RtpObserverImpl<A, AudioLevelObserverEvents, AudioLevelObserverObserverEvents>
   implements AudioLevelObserver<A>
 {
-  constructor(internal: RtpObserverInternal<A>) {
-    super(internal);
-  }
-
   get type(): 'audiolevel' {
     return 'audiolevel';
   }

@@ -39,7 +39,7 @@ export abstract class RtpObserverImpl<
   #paused = false;
   protected readonly getProducerById: (producerId: string) => Producer | undefined;
 
-  protected constructor({ rtpObserverId, channel, appData, getProducerById }: RtpObserverInternal<A>) {
+  constructor({ rtpObserverId, channel, appData, getProducerById }: RtpObserverInternal<A>) {
     super(rtpObserverId, channel, appData);
     this.getProducerById = getProducerById;
     this.channel.on(this.id, (event: string, data: unknown) => this.onWorkerEvent(event, data));

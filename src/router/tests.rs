@@ -80,6 +80,16 @@ fn consumer(name: &str, initial_seq: u16) -> ConsumerOptions {
     }
 }
 
+/// A router with one video producer (`rids`: its simulcast encodings) and
+/// one consumer "c" of it.
+fn one_consumer(rids: &[&str], t0: Instant) -> (Router, RouteOutput) {
+    let mut r = Router::new();
+    let mut out = RouteOutput::default();
+    r.add_producer(producer(MediaKind::Video, rids)).unwrap();
+    r.add_consumer(consumer("c", 1), t0, &mut out).unwrap();
+    (r, out)
+}
+
 /// Feeds packets and keeps their payloads alive for the borrowed view.
 struct Feeder {
     ext: ExtensionValues,
@@ -159,10 +169,7 @@ fn video_consumer_starts_on_keyframe_with_router_pt_and_contiguous_seq() {
 #[test]
 fn pause_and_resume_keep_sequence_contiguous_and_request_keyframe() {
     let t0 = Instant::now();
-    let mut r = Router::new();
-    let mut out = RouteOutput::default();
-    r.add_producer(producer(MediaKind::Video, &[])).unwrap();
-    r.add_consumer(consumer("c", 1), t0, &mut out).unwrap();
+    let (mut r, mut out) = one_consumer(&[], t0);
     let f = Feeder::new();
     let (key, delta) = (vp8(true), vp8(false));
     f.send(&mut r, 0, 1, 0, BROWSER_VP8, &key, t0, &mut out);
@@ -224,11 +231,7 @@ fn producer_pause_drops_and_resume_restarts() {
 #[test]
 fn simulcast_switches_up_on_keyframe_only() {
     let t0 = Instant::now();
-    let mut r = Router::new();
-    let mut out = RouteOutput::default();
-    r.add_producer(producer(MediaKind::Video, &["r0", "r1", "r2"]))
-        .unwrap();
-    r.add_consumer(consumer("c", 1), t0, &mut out).unwrap();
+    let (mut r, mut out) = one_consumer(&["r0", "r1", "r2"], t0);
     // Nothing seen yet: every layer is asked.
     assert_eq!(out.keyframe_requests.len(), 3);
     out.clear();
@@ -275,11 +278,7 @@ fn simulcast_switches_up_on_keyframe_only() {
 #[test]
 fn simulcast_falls_back_when_the_top_layer_stops() {
     let t0 = Instant::now();
-    let mut r = Router::new();
-    let mut out = RouteOutput::default();
-    r.add_producer(producer(MediaKind::Video, &["r0", "r1"]))
-        .unwrap();
-    r.add_consumer(consumer("c", 1), t0, &mut out).unwrap();
+    let (mut r, mut out) = one_consumer(&["r0", "r1"], t0);
     let f = Feeder::new();
     let (key, delta) = (vp8(true), vp8(false));
     f.send(&mut r, 0, 1, 0, BROWSER_VP8, &delta, t0, &mut out);
@@ -342,11 +341,7 @@ fn consumer_keyframe_requests_are_throttled_per_stream_and_retried() {
 #[test]
 fn a_low_estimate_moves_a_simulcast_consumer_down_and_a_high_one_back_up() {
     let t0 = Instant::now();
-    let mut r = Router::new();
-    let mut out = RouteOutput::default();
-    r.add_producer(producer(MediaKind::Video, &["r0", "r1"]))
-        .unwrap();
-    r.add_consumer(consumer("c", 1), t0, &mut out).unwrap();
+    let (mut r, mut out) = one_consumer(&["r0", "r1"], t0);
     r.allocate_bandwidth("recv", 10_000_000, t0, &mut out); // starts the rate windows
     let f = Feeder::new();
     let (key, delta) = (vp8(true), vp8(false));
@@ -418,10 +413,7 @@ fn a_low_estimate_moves_a_simulcast_consumer_down_and_a_high_one_back_up() {
 fn temporal_layers_above_the_preferred_one_are_left_out_without_gaps() {
     use crate::rtp::vp8::vp8_payload_with_tid;
     let t0 = Instant::now();
-    let mut r = Router::new();
-    let mut out = RouteOutput::default();
-    r.add_producer(producer(MediaKind::Video, &[])).unwrap();
-    r.add_consumer(consumer("c", 1), t0, &mut out).unwrap();
+    let (mut r, mut out) = one_consumer(&[], t0);
     let f = Feeder::new();
     // L1T3: TL0, TL2, TL1, TL2, ... the first frame a keyframe; layer sync on
     // the first TL1 and TL2 frames after each TL0.

@@ -222,8 +222,8 @@ export class CallService extends EnhancedEventEmitter<CallServiceEvents> {
       const { state } = rt;
       const existing = findParticipant(state, options.participantId);
       const previousConnection = rt.connections.get(options.participantId);
-      if (options.connectionId !== undefined) rt.connections.set(options.participantId, options.connectionId);
       if (existing) {
+        if (options.connectionId !== undefined) rt.connections.set(options.participantId, options.connectionId);
         // A reconnect: same seat, media state kept unless the client says otherwise.
         existing.nodeId = options.nodeId ?? this.nodeId;
         Object.assign(existing.media, pickMedia(options.media));
@@ -235,6 +235,7 @@ export class CallService extends EnhancedEventEmitter<CallServiceEvents> {
       }
 
       await this.admit(rt, state.participants.length + 1);
+      if (options.connectionId !== undefined) rt.connections.set(options.participantId, options.connectionId);
       const participant: ParticipantState = {
         id: options.participantId,
         role: options.role ?? (state.participants.length === 0 ? 'host' : 'participant'),

@@ -158,6 +158,8 @@ interface PendingTransition extends TransitionInfo {
   timeline: Record<string, number>;
   acked: boolean;
   deadline: ReturnType<typeof setTimeout> | null;
+  /** A failure acknowledgement lost with the signaling connection, sent again after the rejoin. */
+  unsentFailure?: string;
 }
 
 /** Server events this class listens to, queued until the join is acknowledged. */
@@ -214,6 +216,8 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
   /** The signaling connection dropped and the call waits for it to come back. */
   private reconnecting = false;
   private reconnectDeadline: ReturnType<typeof setTimeout> | null = null;
+  /** A rejoin in flight (leave() waits for it, or its join would keep the seat). */
+  private rejoining: Promise<void> | null = null;
   private reconnectRetry: ReturnType<typeof setTimeout> | null = null;
 
   constructor(options: HybridConnectionOptions) {
@@ -297,6 +301,9 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
       displayName: o.displayName,
       p2pParticipantLimit: o.p2pParticipantLimit,
       participantId: this.selfId ?? o.participantId,
+      // A rejoin keeps the media state the server has (mute, screen): the
+      // constructor's would undo what setMedia() said since.
+      ...(this.selfId ? { media: undefined } : {}),
     };
   }
 
@@ -318,6 +325,7 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
         return;
       }
       this.reconnecting = true;
+      if (this.reconnectDeadline) return; // dropped again before the rejoin: same outage, same deadline
       const timeoutMs = this.options.reconnectTimeoutMs ?? 60_000;
       this.reconnectDeadline = setTimeout(() => {
         if (!this.reconnecting || this.state !== 'joined') return;
@@ -364,7 +372,14 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
    * from the join acknowledgement; events that arrive before it wait.
    * Without it (the grace period ran out), the call is entered afresh.
    */
-  private async rejoin(): Promise<void> {
+  private rejoin(): Promise<void> {
+    this.rejoining = this.doRejoin().finally(() => {
+      this.rejoining = null;
+    });
+    return this.rejoining;
+  }
+
+  private async doRejoin(): Promise<void> {
     this.queue = [];
     let response: JoinResponse;
     try {
@@ -443,8 +458,16 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
     } else if (call.mode === 'p2p' && call.prewarmed && response.rtpCapabilities && !this.transition) {
       this.prewarm(response.rtpCapabilities);
     }
-    // An acknowledgement lost with the connection is sent again once the path is ready.
-    this.checkReady();
+    // An acknowledgement lost with the connection is sent again: a failure
+    // as it was, a success once the path is ready.
+    const pending = this.transition;
+    if (pending && !pending.acked && pending.unsentFailure !== undefined) {
+      void this.acknowledge(pending.transitionId, false, pending.unsentFailure);
+    } else {
+      this.checkReady();
+    }
+    // P2P offers that went unanswered while the connection was down.
+    for (const path of this.paths()) if (path instanceof P2PMesh) path.resendPendingOffers();
     return true;
   }
 
@@ -502,6 +525,9 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
     if (this.state === 'closed') return;
     const wasJoined = this.state === 'joined';
     this.state = 'closed';
+    // A rejoin in flight would take the seat again after our leave.
+    if (this.rejoining) await this.rejoining.catch(() => undefined);
+    this.stopReconnecting();
     if (wasJoined && this.socket.connected) {
       await this.request('call:leave', {}).catch(() => undefined);
     }
@@ -784,8 +810,12 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
       await this.request('call:mode-switch-ack', { transitionId, success, ...(reason ? { reason } : {}) });
     } catch (error) {
       // While reconnecting, the rejoin acknowledges again if the switch still waits for us.
-      if (t && t.transitionId === transitionId && this.reconnecting) t.acked = false;
-      else this.emit('error', error as Error);
+      if (t && t.transitionId === transitionId && this.reconnecting) {
+        t.acked = false;
+        if (!success) t.unsentFailure = reason ?? 'failed';
+      } else {
+        this.emit('error', error as Error);
+      }
     }
   }
 

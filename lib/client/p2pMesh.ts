@@ -14,8 +14,8 @@ import type { TrackKind } from './remoteParticipant';
 import type { RelayedAnswer, RelayedCandidate, RelayedOffer } from './protocol';
 
 export type P2PSignal =
-  | { event: 'webrtc:offer'; to: string; sdp: string; generation: string }
-  | { event: 'webrtc:answer'; to: string; sdp: string; generation: string }
+  | { event: 'webrtc:offer'; to: string; sdp: string; generation: string; offerId: number }
+  | { event: 'webrtc:answer'; to: string; sdp: string; generation: string; offerId?: number }
   | { event: 'webrtc:ice-candidate'; to: string; candidate: RTCIceCandidateInit | null; generation: string };
 
 export interface P2PMeshOptions {
@@ -52,6 +52,9 @@ class PeerLink {
   private readonly pendingCandidates: RTCIceCandidateInit[] = [];
   private disconnectedTimer: ReturnType<typeof setTimeout> | null = null;
   private offerRetryTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The offer awaiting its answer (offerer), and the last one answered (answerer). */
+  private offerId = 0;
+  private answeredOfferId: number | null = null;
   private negotiating = false;
   private restartWanted = false;
   closed = false;
@@ -97,7 +100,8 @@ class PeerLink {
     try {
       const offer = await this.pc.createOffer({ iceRestart });
       await this.pc.setLocalDescription(offer);
-      await this.signal({ event: 'webrtc:offer', to: this.peerId, sdp: offer.sdp ?? '', generation: this.generation });
+      this.offerId += 1;
+      await this.signal({ event: 'webrtc:offer', to: this.peerId, sdp: offer.sdp ?? '', generation: this.generation, offerId: this.offerId });
       this.retryOffer(MAX_OFFER_RETRIES);
     } catch (error) {
       this.negotiating = false;
@@ -114,27 +118,45 @@ class PeerLink {
     if (this.offerRetryTimer) clearTimeout(this.offerRetryTimer);
     this.offerRetryTimer = setTimeout(() => {
       this.offerRetryTimer = null;
-      const pending = this.pc.localDescription;
-      if (this.closed || left <= 0 || this.pc.signalingState !== 'have-local-offer' || pending?.type !== 'offer') return;
-      void this.signal({ event: 'webrtc:offer', to: this.peerId, sdp: pending.sdp, generation: this.generation });
-      this.retryOffer(left - 1);
+      if (left > 0 && this.resendOffer()) this.retryOffer(left - 1);
     }, this.options.offerRetryMs ?? 2_000);
   }
 
+  /** Sends the unanswered offer again, if there is one; false otherwise. */
+  resendOffer(): boolean {
+    const pending = this.pc.localDescription;
+    if (this.closed || this.pc.signalingState !== 'have-local-offer' || pending?.type !== 'offer') return false;
+    void this.signal({ event: 'webrtc:offer', to: this.peerId, sdp: pending.sdp, generation: this.generation, offerId: this.offerId });
+    return true;
+  }
+
+  /** After signaling came back: an unanswered offer goes again, with its retries. */
+  resendPending(): void {
+    if (this.resendOffer()) this.retryOffer(MAX_OFFER_RETRIES);
+  }
+
   async onOffer(payload: RelayedOffer): Promise<void> {
+    const answer = this.pc.localDescription;
+    if (payload.offerId !== undefined && payload.offerId === this.answeredOfferId && answer?.type === 'answer') {
+      // A resent offer we answered already (the answer was lost): the same answer again.
+      await this.signal({ event: 'webrtc:answer', to: this.peerId, sdp: answer.sdp, generation: this.generation, offerId: payload.offerId });
+      return;
+    }
     this.remoteGeneration = payload.generation;
     await this.pc.setRemoteDescription({ type: 'offer', sdp: payload.sdp });
     if (this.pc.getSenders().every((s) => !s.track)) {
       for (const track of this.mesh.outgoingTracks()) this.pc.addTrack(track, this.options.localStream);
     }
     await this.flushCandidates();
-    const answer = await this.pc.createAnswer();
-    await this.pc.setLocalDescription(answer);
-    await this.signal({ event: 'webrtc:answer', to: this.peerId, sdp: answer.sdp ?? '', generation: this.generation });
+    const created = await this.pc.createAnswer();
+    await this.pc.setLocalDescription(created);
+    this.answeredOfferId = payload.offerId ?? null;
+    await this.signal({ event: 'webrtc:answer', to: this.peerId, sdp: created.sdp ?? '', generation: this.generation, offerId: payload.offerId });
   }
 
   async onAnswer(payload: RelayedAnswer): Promise<void> {
     if (this.pc.signalingState !== 'have-local-offer') return; // late duplicate
+    if (payload.offerId !== undefined && payload.offerId !== this.offerId) return; // answers an older offer
     this.remoteGeneration = payload.generation;
     await this.pc.setRemoteDescription({ type: 'answer', sdp: payload.sdp });
     await this.flushCandidates();
@@ -282,6 +304,11 @@ export class P2PMesh extends Emitter<P2PMeshEvents> {
   async handleCandidate(payload: RelayedCandidate): Promise<void> {
     const link = this.links.get(payload.from);
     if (link) await this.guard(payload.from, () => link.onCandidate(payload));
+  }
+
+  /** Sends every offer still unanswered again (signaling was down). */
+  resendPendingOffers(): void {
+    for (const link of this.links.values()) link.resendPending();
   }
 
   remove(peerId: string): void {

@@ -85,12 +85,16 @@ export interface RelayedOffer {
   sdp: string;
   /** The sender's connection generation: a new one means it rebuilt its RTCPeerConnection. */
   generation: string;
+  /** Numbers the offers of one connection (a resent offer keeps its number). */
+  offerId?: number;
 }
 export interface RelayedAnswer {
   callId: string;
   from: string;
   sdp: string;
   generation: string;
+  /** The offer it answers. */
+  offerId?: number;
 }
 export interface RelayedCandidate {
   callId: string;

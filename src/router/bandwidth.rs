@@ -109,14 +109,16 @@ impl Router {
     /// Shares a consumer transport's available bitrate (its send-side
     /// estimate, capped by `setMaxOutgoingBitrate`) among its consumers and
     /// caps their simulcast layers accordingly; a consumer whose layer must
-    /// change asks its producer for a keyframe of the new one.
+    /// change asks its producer for a keyframe of the new one. Returns what
+    /// the consumers would take with every preferred layer: the bitrate the
+    /// estimator should probe for (it can only grow so far past what is sent).
     pub fn allocate_bandwidth(
         &mut self,
         transport_id: &str,
         available_bps: u64,
         now: Instant,
         out: &mut RouteOutput,
-    ) {
+    ) -> u64 {
         let mut fixed = 0;
         let mut layered: Vec<(usize, LayerDemand)> = Vec::new();
         for (idx, slot) in self.consumers.iter().enumerate() {
@@ -138,7 +140,13 @@ impl Router {
                 let active = seen.is_some_and(|t| {
                     now.saturating_duration_since(t) < super::LAYER_INACTIVE_AFTER
                 });
-                let bps = p.layer_rates[layer].bps(now);
+                // Only the temporal layers it is to get.
+                let temporal = c.preferred_temporal.map_or(usize::MAX, usize::from);
+                let bps = p.layer_rates[layer]
+                    .iter_mut()
+                    .take(temporal.saturating_add(1))
+                    .map(|r| r.bps(now))
+                    .sum();
                 rates.push(active.then_some(bps));
             }
             if c.kind == MediaKind::Video && p.last_seen.len() > 1 {
@@ -154,18 +162,27 @@ impl Router {
                 fixed += rates.iter().flatten().sum::<u64>();
             }
         }
+        let wanted: u64 = layered
+            .iter()
+            .filter_map(|(_, d)| d.rates.iter().rev().find_map(|r| *r))
+            .sum();
         let demands: Vec<LayerDemand> = layered.iter().map(|(_, d)| d.clone()).collect();
         let caps = allocate(available_bps, fixed, &demands);
         let changed: Vec<usize> = layered
             .iter()
             .zip(caps)
-            .filter_map(|((idx, _), cap)| {
+            .filter_map(|((idx, demand), cap)| {
                 let c = self.consumers[*idx].as_mut()?;
                 // No active layer: nothing to decide on, keep what it had.
                 let cap = cap?;
-                (c.bwe_layer != Some(cap)).then(|| {
+                // A keyframe only when the layer it should get changes (no cap
+                // and a cap on its top layer are the same).
+                let top = demand.rates.len().saturating_sub(1);
+                let effective = |c: &super::Consumer| c.layer_cap().map_or(top, |l| l.min(top));
+                let before = effective(c);
+                c.bwe_layer = Some(cap);
+                (effective(c) != before).then(|| {
                     tracing::debug!(consumer_id = %c.id, layer = cap, available_bps, "simulcast layer capped by bandwidth");
-                    c.bwe_layer = Some(cap);
                     *idx
                 })
             })
@@ -173,6 +190,7 @@ impl Router {
         for idx in changed {
             self.request_target_keyframe(idx, now, out);
         }
+        fixed + wanted
     }
 
     /// The highest layer a consumer's transport bandwidth allows (None: no cap yet).

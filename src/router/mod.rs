@@ -29,6 +29,9 @@ pub use observers::{ObserverKind, ObserverReport};
 
 pub type Id = Arc<str>;
 
+/// Temporal layers told apart (a 2-bit TID).
+const MAX_TEMPORAL_LAYERS: usize = 4;
+
 /// An encoding that sent nothing for this long no longer counts as active
 /// for simulcast layer selection.
 const LAYER_INACTIVE_AFTER: Duration = Duration::from_millis(1500);
@@ -136,8 +139,9 @@ struct Producer {
     consumers: Vec<usize>,
     /// RTP observers watching it: its audio levels are read only then.
     observed_by: u16,
-    /// Received bitrate per encoding (bandwidth-driven layer choice).
-    layer_rates: Vec<LayerRate>,
+    /// Received bitrate per encoding and temporal layer (bandwidth-driven
+    /// layer choice): a consumer held to fewer temporal layers needs less.
+    layer_rates: Vec<[LayerRate; MAX_TEMPORAL_LAYERS]>,
 }
 
 impl Producer {
@@ -190,8 +194,10 @@ impl Consumer {
     ) -> bool {
         let target = self.preferred_temporal;
         let next = match (self.temporal, target) {
-            // Down: at once.
-            (current, Some(target)) if current.is_none_or(|c| c > target) => Some(target),
+            // Down: at the next frame (a frame begun is sent whole).
+            (current, Some(target)) if current.is_none_or(|c| c > target) && t.frame_start => {
+                Some(target)
+            }
             // Up: where the decoder can follow.
             (Some(current), target)
                 if keyframe
@@ -207,8 +213,15 @@ impl Consumer {
         };
         if next != self.temporal {
             self.temporal = next;
-            out.layer_changes
-                .push((self.id.clone(), self.current_layer));
+            // One layerschange per packet, also when a keyframe started the layer too.
+            if out
+                .layer_changes
+                .last()
+                .is_none_or(|(id, _)| *id != self.id)
+            {
+                out.layer_changes
+                    .push((self.id.clone(), self.current_layer));
+            }
         }
         self.temporal.is_none_or(|limit| t.tid <= limit)
     }
@@ -273,7 +286,7 @@ impl Router {
                 last_seen: vec![None; encodings],
                 consumers: Vec::new(),
                 observed_by: 0,
-                layer_rates: vec![LayerRate::default(); encodings],
+                layer_rates: vec![Default::default(); encodings],
             },
         );
         Ok(())
@@ -561,7 +574,6 @@ impl Router {
             return;
         };
         p.last_seen[encoding] = Some(packet.arrival.max(now));
-        p.layer_rates[encoding].on_packet(packet.payload.len());
         let keyframe = codec.is_some_and(|c| is_keyframe(c, packet.payload));
         if keyframe {
             self.throttle
@@ -571,6 +583,8 @@ impl Router {
             Some(VideoCodec::Vp8) => vp8_temporal(packet.payload),
             _ => None,
         };
+        let tid = temporal.map_or(0, |t| usize::from(t.tid));
+        p.layer_rates[encoding][tid].on_packet(packet.payload.len());
         let p = &self.producers[producer_id];
         let mut wants_keyframe = false;
         for &idx in &p.consumers {

@@ -28,6 +28,8 @@ pub struct SeqRewriter {
     base_out: u64,
     /// Highest output handed out so far.
     max_out: Option<u64>,
+    /// Highest input forwarded or dropped in the current run.
+    max_in: Option<u64>,
     resync: bool,
     /// Inputs of the current run deliberately not forwarded (e.g. a temporal
     /// layer left out), ascending: later packets close the gap they leave,
@@ -42,6 +44,7 @@ impl SeqRewriter {
             base_in: 0,
             base_out: 0,
             max_out: None,
+            max_in: None,
             resync: true,
             dropped: VecDeque::new(),
         }
@@ -51,13 +54,18 @@ impl SeqRewriter {
     pub fn resync(&mut self) {
         self.resync = true;
         self.dropped.clear();
+        self.max_in = None;
     }
 
-    /// `input` is left out on purpose: the output closes up behind it.
+    /// `input` is left out on purpose: the output closes up behind it. Only
+    /// a packet newer than all so far can be closed up behind: one that comes
+    /// late (a retransmission) leaves its gap, or packets already numbered
+    /// after it would share numbers with those to come.
     pub fn drop_input(&mut self, input: u64) {
-        if self.resync || input < self.base_in {
-            return; // no run yet, or older than it: nothing numbered after it
+        if self.resync || self.max_in.is_none_or(|m| input <= m) {
+            return;
         }
+        self.max_in = Some(input);
         let at = self.dropped.partition_point(|&d| d < input);
         if self.dropped.get(at) == Some(&input) {
             return;
@@ -90,6 +98,9 @@ impl SeqRewriter {
         }
         if input < self.base_in || self.dropped.binary_search(&input).is_ok() {
             return None;
+        }
+        if self.max_in.is_none_or(|m| input > m) {
+            self.max_in = Some(input);
         }
         let skipped = self.dropped.partition_point(|&d| d < input) as u64;
         let out = self.base_out + (input - self.base_in) - skipped;
@@ -211,10 +222,14 @@ mod tests {
         // 13 arrives late: between the two drops, in its place.
         assert_eq!(s.rewrite(13), Some(102));
         assert_eq!(s.rewrite(11), None, "a dropped packet stays dropped");
+        // A late packet that is dropped leaves its gap: nothing is renumbered.
+        assert_eq!(s.rewrite(18), Some(105));
+        s.drop_input(17);
+        assert_eq!(s.rewrite(19), Some(106));
         // A resync forgets the drops.
         s.resync();
-        assert_eq!(s.rewrite(500), Some(104));
-        assert_eq!(s.rewrite(501), Some(105));
+        assert_eq!(s.rewrite(500), Some(107));
+        assert_eq!(s.rewrite(501), Some(108));
     }
 
     #[test]

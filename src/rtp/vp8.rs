@@ -10,6 +10,9 @@ pub struct Vp8Temporal {
     /// Y: this frame depends only on base-layer frames, so forwarding may
     /// move up to its layer here.
     pub layer_sync: bool,
+    /// The packet starts a frame (S set, partition 0): where forwarding may
+    /// leave a layer out without cutting a frame short.
+    pub frame_start: bool,
 }
 
 /// The temporal fields of a VP8 payload, or None when it carries none (no
@@ -36,6 +39,7 @@ pub fn vp8_temporal(payload: &[u8]) -> Option<Vp8Temporal> {
     Some(Vp8Temporal {
         tid: byte >> 6,
         layer_sync: byte & 0x20 != 0,
+        frame_start: first & 0x10 != 0 && first & 0x07 == 0,
     })
 }
 
@@ -65,15 +69,17 @@ mod tests {
             vp8_temporal(&p),
             Some(Vp8Temporal {
                 tid: 2,
-                layer_sync: true
+                layer_sync: true,
+                frame_start: true,
             })
         );
-        // 7-bit PictureID, no TL0PICIDX.
+        // 7-bit PictureID, no TL0PICIDX, a continuation packet (S clear).
         assert_eq!(
-            vp8_temporal(&[0x90, 0xa0, 0x05, 0x40]),
+            vp8_temporal(&[0x80, 0xa0, 0x05, 0x40]),
             Some(Vp8Temporal {
                 tid: 1,
-                layer_sync: false
+                layer_sync: false,
+                frame_start: false,
             })
         );
         // No T bit, no extension, truncated: nothing to say.

@@ -371,6 +371,12 @@ pub struct WebRtcTransport {
     /// `setMaxOutgoingBitrate`: what the estimator may aim for, and the cap
     /// on the available outgoing bitrate reported.
     max_outgoing_bitrate: Option<u64>,
+    min_outgoing_bitrate: Option<u64>,
+    /// What the consumers would take at their preferred layers (see
+    /// `set_bwe_demand`), once known.
+    bwe_demand: Option<u64>,
+    /// The (minimum, desired) last handed to str0m's estimator.
+    bwe_bitrates: Option<(u64, u64)>,
 }
 
 /// `AB:CD:...` from raw digest bytes.
@@ -506,6 +512,9 @@ impl WebRtcTransport {
             peer_stats: None,
             bwe_enabled: opts.initial_available_outgoing_bitrate.is_some(),
             max_outgoing_bitrate: None,
+            min_outgoing_bitrate: None,
+            bwe_demand: None,
+            bwe_bitrates: None,
         };
         let mut out = TransportOutput::default();
         t.drain(&mut out);
@@ -931,13 +940,42 @@ impl WebRtcTransport {
         out: &mut TransportOutput,
     ) {
         self.max_outgoing_bitrate = max;
+        self.min_outgoing_bitrate = min;
+        self.apply_bwe_bitrates(out);
+    }
+
+    /// What this transport's consumers would take at their preferred layers:
+    /// the estimator probes up to it (within the maximum), since on its own it
+    /// only grows a little past what is sent, and a consumer held on a low
+    /// layer would never see room for a higher one.
+    pub fn set_bwe_demand(&mut self, demand: u64, out: &mut TransportOutput) {
+        self.bwe_demand = Some(demand);
+        self.apply_bwe_bitrates(out);
+    }
+
+    fn apply_bwe_bitrates(&mut self, out: &mut TransportOutput) {
         if self.dead || !self.bwe_enabled {
             return;
         }
-        // No maximum: aim high, the estimator finds the real capacity.
+        // No demand known yet and no maximum: aim high, the estimator finds
+        // the real capacity.
         const UNBOUNDED_DESIRED: u64 = 10_000_000;
-        let minimum = str0m::bwe::Bitrate::bps(min.unwrap_or(0));
-        let desired = str0m::bwe::Bitrate::bps(max.unwrap_or(UNBOUNDED_DESIRED));
+        let minimum = self.min_outgoing_bitrate.unwrap_or(0);
+        let desired = match (self.bwe_demand, self.max_outgoing_bitrate) {
+            (Some(d), max) => max.map_or(d, |m| d.min(m)),
+            (None, Some(max)) => max,
+            (None, None) if self.min_outgoing_bitrate.is_some() => UNBOUNDED_DESIRED,
+            (None, None) => return,
+        };
+        let desired = desired.max(minimum);
+        if self.bwe_bitrates == Some((minimum, desired)) {
+            return;
+        }
+        self.bwe_bitrates = Some((minimum, desired));
+        let (minimum, desired) = (
+            str0m::bwe::Bitrate::bps(minimum),
+            str0m::bwe::Bitrate::bps(desired),
+        );
         let _ = self.guarded(out, |rtc| rtc.bwe().set_bitrate(minimum, desired));
         self.drain(out);
     }

@@ -474,9 +474,12 @@ impl Media {
             return;
         };
         let router_id = slot.router_id.clone();
-        self.route_with(&router_id, None, now, |router, route| {
+        let demand = self.route_with(&router_id, None, now, |router, route| {
             router.allocate_bandwidth(transport_id, available, now, route)
         });
+        if let Some(demand) = demand {
+            self.drive(transport_id, now, |t, out| t.set_bwe_demand(demand, out));
+        }
     }
 
     /// Consumers resumed before their transport finished DTLS lost the

@@ -109,16 +109,17 @@ impl Router {
     /// Shares a consumer transport's available bitrate (its send-side
     /// estimate, capped by `setMaxOutgoingBitrate`) among its consumers and
     /// caps their simulcast layers accordingly; a consumer whose layer must
-    /// change asks its producer for a keyframe of the new one. Returns what
-    /// the consumers would take with every preferred layer: the bitrate the
-    /// estimator should probe for (it can only grow so far past what is sent).
+    /// change asks its producer for a keyframe of the new one. Returns, while
+    /// some consumer is held below its preferred layer, what they would all
+    /// take with every preferred layer: the bitrate the estimator should probe
+    /// for (it only grows a little past what is sent).
     pub fn allocate_bandwidth(
         &mut self,
         transport_id: &str,
         available_bps: u64,
         now: Instant,
         out: &mut RouteOutput,
-    ) -> u64 {
+    ) -> Option<u64> {
         let mut fixed = 0;
         let mut layered: Vec<(usize, LayerDemand)> = Vec::new();
         for (idx, slot) in self.consumers.iter().enumerate() {
@@ -168,6 +169,10 @@ impl Router {
             .sum();
         let demands: Vec<LayerDemand> = layered.iter().map(|(_, d)| d.clone()).collect();
         let caps = allocate(available_bps, fixed, &demands);
+        let held_back = demands.iter().zip(&caps).any(|(d, cap)| {
+            let top = d.rates.iter().rposition(Option::is_some);
+            cap.is_some_and(|c| top.is_some_and(|t| c < t))
+        });
         let changed: Vec<usize> = layered
             .iter()
             .zip(caps)
@@ -190,7 +195,7 @@ impl Router {
         for idx in changed {
             self.request_target_keyframe(idx, now, out);
         }
-        fixed + wanted
+        held_back.then_some(fixed + wanted)
     }
 
     /// The highest layer a consumer's transport bandwidth allows (None: no cap yet).

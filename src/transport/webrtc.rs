@@ -372,11 +372,12 @@ pub struct WebRtcTransport {
     /// on the available outgoing bitrate reported.
     max_outgoing_bitrate: Option<u64>,
     min_outgoing_bitrate: Option<u64>,
-    /// What the consumers would take at their preferred layers (see
-    /// `set_bwe_demand`), once known.
+    /// What the consumers would take at their preferred layers, while some
+    /// are held below them (see `set_bwe_demand`).
     bwe_demand: Option<u64>,
-    /// The (minimum, desired) last handed to str0m's estimator.
-    bwe_bitrates: Option<(u64, u64)>,
+    /// The (minimum, desired) handed to str0m's estimator; (0, 0) is its
+    /// default: no probing beyond what is sent.
+    bwe_bitrates: (u64, u64),
 }
 
 /// `AB:CD:...` from raw digest bytes.
@@ -514,7 +515,7 @@ impl WebRtcTransport {
             max_outgoing_bitrate: None,
             min_outgoing_bitrate: None,
             bwe_demand: None,
-            bwe_bitrates: None,
+            bwe_bitrates: (0, 0),
         };
         let mut out = TransportOutput::default();
         t.drain(&mut out);
@@ -944,12 +945,13 @@ impl WebRtcTransport {
         self.apply_bwe_bitrates(out);
     }
 
-    /// What this transport's consumers would take at their preferred layers:
-    /// the estimator probes up to it (within the maximum), since on its own it
-    /// only grows a little past what is sent, and a consumer held on a low
-    /// layer would never see room for a higher one.
-    pub fn set_bwe_demand(&mut self, demand: u64, out: &mut TransportOutput) {
-        self.bwe_demand = Some(demand);
+    /// What this transport's consumers would take at their preferred layers,
+    /// while some are held below them (None: none is): the estimator probes
+    /// up to it (within the maximum), since on its own it only grows a little
+    /// past what is sent, and a consumer held on a low layer would never see
+    /// room for a higher one. Probing sends padding, so only then.
+    pub fn set_bwe_demand(&mut self, demand: Option<u64>, out: &mut TransportOutput) {
+        self.bwe_demand = demand;
         self.apply_bwe_bitrates(out);
     }
 
@@ -965,13 +967,13 @@ impl WebRtcTransport {
             (Some(d), max) => max.map_or(d, |m| d.min(m)),
             (None, Some(max)) => max,
             (None, None) if self.min_outgoing_bitrate.is_some() => UNBOUNDED_DESIRED,
-            (None, None) => return,
+            (None, None) => 0,
         };
         let desired = desired.max(minimum);
-        if self.bwe_bitrates == Some((minimum, desired)) {
+        if self.bwe_bitrates == (minimum, desired) {
             return;
         }
-        self.bwe_bitrates = Some((minimum, desired));
+        self.bwe_bitrates = (minimum, desired);
         let (minimum, desired) = (
             str0m::bwe::Bitrate::bps(minimum),
             str0m::bwe::Bitrate::bps(desired),

@@ -110,9 +110,9 @@ impl Router {
     /// estimate, capped by `setMaxOutgoingBitrate`) among its consumers and
     /// caps their simulcast layers accordingly; a consumer whose layer must
     /// change asks its producer for a keyframe of the new one. Returns, while
-    /// some consumer is held below its preferred layer, what they would all
-    /// take with every preferred layer: the bitrate the estimator should probe
-    /// for (it only grows a little past what is sent).
+    /// some consumer is held below its preferred layer, the bitrate the
+    /// estimator should probe for (it only grows a little past what is sent):
+    /// what they would all take with every preferred layer, and a margin.
     pub fn allocate_bandwidth(
         &mut self,
         transport_id: &str,
@@ -195,7 +195,8 @@ impl Router {
         for idx in changed {
             self.request_target_keyframe(idx, now, out);
         }
-        held_back.then_some(fixed + wanted)
+        // A quarter above: going up a layer needs headroom over its rate.
+        held_back.then_some((fixed + wanted) * 5 / 4)
     }
 
     /// The highest layer a consumer's transport bandwidth allows (None: no cap yet).

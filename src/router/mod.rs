@@ -198,17 +198,12 @@ impl Consumer {
             (current, Some(target)) if current.is_none_or(|c| c > target) && t.frame_start => {
                 Some(target)
             }
-            // Up: where the decoder can follow.
-            (Some(current), target)
-                if keyframe
-                    || (t.layer_sync && t.tid > current && target.is_none_or(|tg| t.tid <= tg)) =>
-            {
-                match target {
-                    None if keyframe => None,
-                    Some(tg) if keyframe => Some(tg),
-                    _ => Some(t.tid),
-                }
-            }
+            // Up: at the start of a base-layer frame (or a keyframe): every
+            // frame of the layers up to the target is forwarded from there,
+            // so nothing the decoder gets refers to a frame it did not. (The
+            // layer-sync bit would allow earlier switches, but trusting it
+            // left a browser waiting for a reference it never got.)
+            (Some(_), target) if keyframe || (t.frame_start && t.tid == 0) => target,
             (current, _) => current,
         };
         if next != self.temporal {

@@ -456,13 +456,18 @@ fn temporal_layers_above_the_preferred_one_are_left_out_without_gaps() {
     let seqs: Vec<u64> = out.forwards.iter().map(|f| f.packet.seq_no).collect();
     assert_eq!(seqs, vec![5, 6]);
     assert_eq!(out.layer_changes, vec![(id("c"), Some(0))]);
-    // All layers again: up one layer at each layer-sync frame.
+    // All layers again: from the next base-layer frame on, not at the
+    // layer-sync frame before it.
     r.set_preferred_temporal_layer("c", None);
     out.clear();
-    for i in 12..16 {
+    for i in 9..11 {
         send(&mut r, &mut out, i);
     }
-    assert_eq!(r.temporal_layer("c"), Some(2));
+    assert!(out.forwards.is_empty());
+    for i in 11..16 {
+        send(&mut r, &mut out, i);
+    }
+    assert_eq!(r.temporal_layer("c"), None);
     let seqs: Vec<u64> = out.forwards.iter().map(|f| f.packet.seq_no).collect();
     assert_eq!(seqs, vec![7, 8, 9, 10]);
 }

@@ -298,7 +298,8 @@ describe('SFU end to end (mediasoup-client in headless Chromium)', () => {
     // The cap lifted: back to the top.
     await recv.setMaxOutgoingBitrate(10_000_000);
     await waitFor(async () => layer() === 1 && (await width()) === 640, {
-      timeoutMs: 15_000,
+      // The estimate has to climb back by probing, which takes seconds.
+      timeoutMs: 30_000,
       what: 'the top layer again',
       diagnose: async () => ({ changes, width: await width() }),
     });

@@ -378,6 +378,8 @@ pub struct WebRtcTransport {
     /// The (minimum, desired) handed to str0m's estimator; (0, 0) is its
     /// default: no probing beyond what is sent.
     bwe_bitrates: (u64, u64),
+    /// Flips at each demand while some consumer is held back (see `set_bwe_demand`).
+    bwe_nudge: bool,
 }
 
 /// `AB:CD:...` from raw digest bytes.
@@ -516,6 +518,7 @@ impl WebRtcTransport {
             min_outgoing_bitrate: None,
             bwe_demand: None,
             bwe_bitrates: (0, 0),
+            bwe_nudge: false,
         };
         let mut out = TransportOutput::default();
         t.drain(&mut out);
@@ -951,7 +954,11 @@ impl WebRtcTransport {
     /// past what is sent, and a consumer held on a low layer would never see
     /// room for a higher one. Probing sends padding, so only then.
     pub fn set_bwe_demand(&mut self, demand: Option<u64>, out: &mut TransportOutput) {
-        self.bwe_demand = demand;
+        // str0m probes for an allocation only when the desired bitrate grows:
+        // one bit per second more, every other second, keeps it probing
+        // while a consumer is held back (mediasoup probes periodically too).
+        self.bwe_nudge = !self.bwe_nudge;
+        self.bwe_demand = demand.map(|d| d + u64::from(self.bwe_nudge));
         self.apply_bwe_bitrates(out);
     }
 

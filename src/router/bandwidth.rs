@@ -61,6 +61,13 @@ pub struct LayerDemand {
     pub priority: u8,
 }
 
+impl LayerDemand {
+    /// Its highest active layer: what it would take with room for all.
+    fn top_active(&self) -> Option<usize> {
+        self.rates.iter().rposition(Option::is_some)
+    }
+}
+
 /// The layer each consumer may have within `available` bps, after `fixed`
 /// bps of streams that have no layers to choose from. None: no active layer.
 /// Each round offers every consumer one layer more, higher priorities first.
@@ -121,7 +128,9 @@ impl Router {
         out: &mut RouteOutput,
     ) -> Option<u64> {
         let mut fixed = 0;
-        let mut layered: Vec<(usize, LayerDemand)> = Vec::new();
+        // Simulcast consumers: their slots, and what each could take.
+        let mut layered: Vec<usize> = Vec::new();
+        let mut demands: Vec<LayerDemand> = Vec::new();
         for (idx, slot) in self.consumers.iter().enumerate() {
             let Some(c) = slot else { continue };
             if &*c.transport_id != transport_id || !c.active() {
@@ -131,6 +140,8 @@ impl Router {
                 continue;
             };
             let top = c.preferred_layer.unwrap_or(usize::MAX);
+            // Only the temporal layers it is to get.
+            let temporal = c.preferred_temporal.map_or(usize::MAX, usize::from);
             let mut rates = Vec::new();
             for (layer, seen) in p
                 .last_seen
@@ -141,8 +152,6 @@ impl Router {
                 let active = seen.is_some_and(|t| {
                     now.saturating_duration_since(t) < super::LAYER_INACTIVE_AFTER
                 });
-                // Only the temporal layers it is to get.
-                let temporal = c.preferred_temporal.map_or(usize::MAX, usize::from);
                 let bps = p.layer_rates[layer]
                     .iter_mut()
                     .take(temporal.saturating_add(1))
@@ -151,30 +160,28 @@ impl Router {
                 rates.push(active.then_some(bps));
             }
             if c.kind == MediaKind::Video && p.last_seen.len() > 1 {
-                layered.push((
-                    idx,
-                    LayerDemand {
-                        rates,
-                        current: c.current_layer,
-                        priority: c.priority,
-                    },
-                ));
+                layered.push(idx);
+                demands.push(LayerDemand {
+                    rates,
+                    current: c.current_layer,
+                    priority: c.priority,
+                });
             } else {
                 fixed += rates.iter().flatten().sum::<u64>();
             }
         }
-        let wanted: u64 = layered
+        let wanted: u64 = demands
             .iter()
-            .filter_map(|(_, d)| d.rates.iter().rev().find_map(|r| *r))
+            .filter_map(|d| d.top_active().and_then(|l| d.rates[l]))
             .sum();
-        let demands: Vec<LayerDemand> = layered.iter().map(|(_, d)| d.clone()).collect();
         let caps = allocate(available_bps, fixed, &demands);
-        let held_back = demands.iter().zip(&caps).any(|(d, cap)| {
-            let top = d.rates.iter().rposition(Option::is_some);
-            cap.is_some_and(|c| top.is_some_and(|t| c < t))
-        });
+        let held_back = demands
+            .iter()
+            .zip(&caps)
+            .any(|(d, cap)| cap.is_some_and(|c| d.top_active().is_some_and(|t| c < t)));
         let changed: Vec<usize> = layered
             .iter()
+            .zip(&demands)
             .zip(caps)
             .filter_map(|((idx, demand), cap)| {
                 let c = self.consumers[*idx].as_mut()?;

@@ -23,7 +23,6 @@ use crate::transport::ForwardedRtp;
 mod bandwidth;
 mod observers;
 use bandwidth::LayerRate;
-pub use bandwidth::{LayerDemand, allocate};
 use observers::RtpObserver;
 pub use observers::{ObserverKind, ObserverReport};
 
@@ -200,9 +199,8 @@ impl Consumer {
             }
             // Up: at the start of a base-layer frame (or a keyframe): every
             // frame of the layers up to the target is forwarded from there,
-            // so nothing the decoder gets refers to a frame it did not. (The
-            // layer-sync bit would allow earlier switches, but trusting it
-            // left a browser waiting for a reference it never got.)
+            // so nothing the decoder gets refers to a frame it did not,
+            // whatever the sender marked as a layer-sync frame.
             (Some(_), target) if keyframe || (t.frame_start && t.tid == 0) => target,
             (current, _) => current,
         };

@@ -133,10 +133,6 @@ impl RtpObserver {
         self.watched.iter().map(|w| &w.producer_id)
     }
 
-    pub fn paused(&self) -> bool {
-        self.paused
-    }
-
     /// Pausing forgets the interval so far (and says silence if it was not).
     pub fn pause(&mut self, out: &mut Vec<ObserverReport>) {
         if self.paused {
@@ -334,13 +330,6 @@ impl super::Router {
             p.observed_by = p.observed_by.saturating_sub(1);
         }
         Ok(())
-    }
-
-    pub fn observer(&self, observer_id: &str) -> CoreResult<&RtpObserver> {
-        self.observers
-            .iter()
-            .find(|o| &*o.id == observer_id)
-            .ok_or_else(|| CoreError::invalid_state("RtpObserver not found"))
     }
 
     /// For the router's dump.

@@ -7,9 +7,6 @@
 pub struct Vp8Temporal {
     /// TID: 0 is the base layer.
     pub tid: u8,
-    /// Y: this frame depends only on base-layer frames, so forwarding may
-    /// move up to its layer here.
-    pub layer_sync: bool,
     /// The packet starts a frame (S set, partition 0): where forwarding may
     /// leave a layer out without cutting a frame short.
     pub frame_start: bool,
@@ -38,13 +35,12 @@ pub fn vp8_temporal(payload: &[u8]) -> Option<Vp8Temporal> {
     let byte = *payload.get(at)?;
     Some(Vp8Temporal {
         tid: byte >> 6,
-        layer_sync: byte & 0x20 != 0,
         frame_start: first & 0x10 != 0 && first & 0x07 == 0,
     })
 }
 
-/// A VP8 descriptor with a 15-bit PictureID, TL0PICIDX and TID (for tests
-/// and synthetic producers), followed by `body`.
+/// A VP8 descriptor with a 15-bit PictureID, TL0PICIDX, TID and the
+/// layer-sync (Y) bit (for tests and synthetic producers), then `body`.
 pub fn vp8_payload_with_tid(picture_id: u16, tid: u8, layer_sync: bool, body: &[u8]) -> Vec<u8> {
     let mut p = vec![
         0x90,
@@ -69,7 +65,6 @@ mod tests {
             vp8_temporal(&p),
             Some(Vp8Temporal {
                 tid: 2,
-                layer_sync: true,
                 frame_start: true,
             })
         );
@@ -78,7 +73,6 @@ mod tests {
             vp8_temporal(&[0x80, 0xa0, 0x05, 0x40]),
             Some(Vp8Temporal {
                 tid: 1,
-                layer_sync: false,
                 frame_start: false,
             })
         );

@@ -397,13 +397,11 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
     this.stopReconnecting();
     const self = response.call.participants.find((p) => p.id === this.selfId);
     const seatKept = response.participantId === this.selfId && self?.joinedAt === this.selfJoinedAt;
-    if (seatKept && this.resync(response)) {
-      this.flushQueue();
-    } else {
+    if (!(seatKept && this.resync(response))) {
       this.resetMedia();
       this.enter(response);
-      this.flushQueue();
     }
+    this.flushQueue();
     this.emit('reconnected', { seatKept });
   }
 
@@ -473,11 +471,16 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
 
   /** Closes every path and forgets every remote participant (a rejoin into a seat that was let go). */
   private resetMedia(): void {
-    this.clearTransition();
-    for (const path of new Set([this.active, this.prewarmed, this.earlyMesh])) path?.close();
-    this.active = this.prewarmed = this.earlyMesh = null;
+    this.closePaths();
     for (const id of [...this.remotes.keys()]) this.removeParticipant(id);
     this.producers.clear();
+  }
+
+  /** Closes every path: active, pre-warmed, early, and the one a switch is building. */
+  private closePaths(): void {
+    for (const path of new Set([this.active, this.prewarmed, this.earlyMesh, this.transition?.path])) path?.close();
+    this.clearTransition();
+    this.active = this.prewarmed = this.earlyMesh = null;
   }
 
   private flushQueue(): void {
@@ -1165,9 +1168,7 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
     if (this.qualityTimer) clearInterval(this.qualityTimer);
     if (this.speakerTimer) clearInterval(this.speakerTimer);
     this.qualityTimer = this.speakerTimer = null;
-    this.clearTransition();
-    for (const path of new Set([this.active, this.prewarmed, this.earlyMesh, this.transition?.path])) path?.close();
-    this.active = this.prewarmed = this.earlyMesh = null;
+    this.closePaths();
     for (const [event, listener] of this.socketListeners) this.socket.off(event, listener);
     this.socketListeners.length = 0;
     for (const cleanup of this.cleanups.splice(0)) cleanup();

@@ -361,12 +361,6 @@ describe('WebRtcTransport', () => {
     await expect(transport.enableTraceEvent(['probation', 123.123] as any)).rejects.toThrow(TypeError);
   });
 
-  test('produceData() and consumeData() are not supported yet', async () => {
-    const transport = await router.createWebRtcTransport({ listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] });
-    await expect(transport.produceData({ sctpStreamParameters: { streamId: 1 } })).rejects.toThrow(UnsupportedError);
-    await expect(transport.consumeData({ dataProducerId: 'x' })).rejects.toThrow(UnsupportedError);
-  });
-
   test('worker events update the state and fire once on the transport and its observer', async () => {
     const transport = await router.createWebRtcTransport({ listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] });
     // What the worker thread delivers, injected where the channel delivers it.

@@ -26,6 +26,8 @@ import type { AudioLevelObserver, AudioLevelObserverOptions } from './AudioLevel
 import { AudioLevelObserverImpl, audioLevelObserverRequest } from './AudioLevelObserver';
 import { ActiveSpeakerObserverImpl, activeSpeakerObserverRequest } from './ActiveSpeakerObserver';
 import type { Producer } from './ProducerTypes';
+import type { DataProducerImpl } from './DataProducer';
+import { DirectTransportImpl, directTransportRequest } from './DirectTransport';
 import type { RtpObserverInternal } from './RtpObserver';
 import type { RtpObserverEvents } from './RtpObserverTypes';
 import type { EnhancedEventEmitter } from './enhancedEvents';
@@ -60,6 +62,7 @@ export class RouterImpl<RouterAppData extends AppData = AppData>
   readonly #rtpCapabilities: RtpCapabilitiesWithPayloadTypes;
   readonly #children = new Set<RouterChild>();
   readonly #producers = new Map<string, RoutedProducer>();
+  readonly #dataProducers = new Map<string, DataProducerImpl>();
 
   constructor({ routerId, rtpCapabilities, channel, appData }: RouterInternal<RouterAppData>) {
     super(routerId, channel, appData);
@@ -132,10 +135,23 @@ export class RouterImpl<RouterAppData extends AppData = AppData>
   }
 
   async createDirectTransport<DirectTransportAppData extends AppData = AppData>(
-    _options?: DirectTransportOptions<DirectTransportAppData>,
+    options: DirectTransportOptions<DirectTransportAppData> = {},
   ): Promise<DirectTransport<DirectTransportAppData>> {
+    logger.debug('createDirectTransport()');
     this.#assertOpen();
-    return RouterImpl.notYet('DirectTransport');
+    const request = directTransportRequest(options);
+    const transportId = randomUUID();
+    await this.channel.request('router.createDirectTransport', this.id, { transportId, ...request });
+    this.#assertOpen();
+    const transport = new DirectTransportImpl<DirectTransportAppData>({
+      transportId,
+      router: this as unknown as RouterImpl,
+      channel: this.channel,
+      appData: options.appData ?? ({} as DirectTransportAppData),
+    });
+    this.addChild(transport);
+    this.observer.safeEmit('newtransport', transport);
+    return transport;
   }
 
   async pipeToRouter(_options: PipeToRouterOptions): Promise<PipeToRouterResult> {
@@ -235,6 +251,21 @@ export class RouterImpl<RouterAppData extends AppData = AppData>
   }
 
   /** @internal */
+  addDataProducer(dataProducer: DataProducerImpl): void {
+    this.#dataProducers.set(dataProducer.id, dataProducer);
+  }
+
+  /** @internal */
+  removeDataProducer(dataProducerId: string): void {
+    this.#dataProducers.delete(dataProducerId);
+  }
+
+  /** @internal */
+  getDataProducer(dataProducerId: string): DataProducerImpl | undefined {
+    return this.#dataProducers.get(dataProducerId);
+  }
+
+  /** @internal */
   assertOpen(): void {
     this.#assertOpen();
   }
@@ -251,6 +282,7 @@ export class RouterImpl<RouterAppData extends AppData = AppData>
     }
     this.#children.clear();
     this.#producers.clear();
+    this.#dataProducers.clear();
   }
 
   /** @internal Features that later issues implement. */

@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { Channel } from './Channel';
 import { ConsumerImpl } from './Consumer';
 import type { Consumer, ConsumerOptions } from './ConsumerTypes';
+import { DataConsumerImpl } from './DataConsumer';
 import type { DataConsumer, DataConsumerOptions } from './DataConsumerTypes';
-import type { DataProducer, DataProducerOptions } from './DataProducerTypes';
+import { DataProducerImpl } from './DataProducer';
+import type { DataProducer, DataProducerOptions, DataProducerType } from './DataProducerTypes';
 import { EnhancedEventEmitter } from './enhancedEvents';
 import { InvalidStateError, UnsupportedError } from './errors';
 import type { AppData } from './indexTypes';
@@ -84,6 +86,8 @@ export abstract class TransportImpl<
   #appData: TransportAppData;
   readonly #producers = new Map<string, ProducerImpl>();
   readonly #consumers = new Map<string, ConsumerImpl>();
+  readonly #dataProducers = new Map<string, DataProducerImpl>();
+  readonly #dataConsumers = new Map<string, DataConsumerImpl>();
   // mediasoup gives every producer of a transport the same RTCP CNAME: the
   // first one an endpoint sent, or a random one.
   #cnameForProducers?: string;
@@ -362,18 +366,142 @@ export abstract class TransportImpl<
     return consumer;
   }
 
+  /** 'direct' on a DirectTransport, 'sctp' (data channels) elsewhere. */
+  protected get dataType(): DataProducerType {
+    return 'sctp';
+  }
+
   async produceData<DataProducerAppData extends AppData = AppData>(
-    _options?: DataProducerOptions<DataProducerAppData>,
+    options: DataProducerOptions<DataProducerAppData> = {},
   ): Promise<DataProducer<DataProducerAppData>> {
+    logger.debug('produceData()');
     this.assertOpen();
-    throw new UnsupportedError('DataProducer is not supported yet');
+    if (!isPlainObject(options)) {
+      throw new TypeError('options must be an object');
+    }
+    const { id, sctpStreamParameters, label = '', protocol = '', paused = false, appData } = options;
+    if (id !== undefined && (typeof id !== 'string' || id.length === 0)) {
+      throw new TypeError('if given, id must be a non empty string');
+    } else if (id !== undefined && this.#router.getDataProducer(id)) {
+      throw new TypeError(`a DataProducer with same id "${id}" already exists`);
+    } else if (typeof label !== 'string') {
+      throw new TypeError('if given, label must be a string');
+    } else if (typeof protocol !== 'string') {
+      throw new TypeError('if given, protocol must be a string');
+    } else if (typeof paused !== 'boolean') {
+      throw new TypeError('if given, paused must be a boolean');
+    }
+    const type = this.dataType;
+    if (type === 'sctp') {
+      if (!isPlainObject(sctpStreamParameters)) {
+        throw new TypeError('missing sctpStreamParameters');
+      }
+      const { streamId } = sctpStreamParameters;
+      if (typeof streamId !== 'number' || !Number.isInteger(streamId) || streamId < 0 || streamId > 65534) {
+        throw new TypeError('missing or invalid sctpStreamParameters.streamId');
+      }
+    } else if (sctpStreamParameters !== undefined) {
+      logger.warn('produceData() | sctpStreamParameters are ignored on a DirectTransport');
+    }
+    assertAppData(appData);
+
+    const dataProducerId = id ?? randomUUID();
+    const answer = await this.channel.request('transport.produceData', this.#id, {
+      dataProducerId,
+      sctpStreamParameters: type === 'sctp' ? sctpStreamParameters : undefined,
+      label,
+      protocol,
+      paused,
+    });
+    this.assertOpen();
+    const dataProducer = new DataProducerImpl<DataProducerAppData>({
+      dataProducerId,
+      type,
+      sctpStreamParameters: answer.sctpStreamParameters ?? undefined,
+      label,
+      protocol,
+      paused,
+      channel: this.channel,
+      appData: appData ?? ({} as DataProducerAppData),
+    });
+    this.#dataProducers.set(dataProducerId, dataProducer as unknown as DataProducerImpl);
+    this.#router.addDataProducer(dataProducer as unknown as DataProducerImpl);
+    dataProducer.on('@close', () => {
+      this.#dataProducers.delete(dataProducerId);
+      this.#router.removeDataProducer(dataProducerId);
+      this.#baseEmitter.emit('@dataproducerclose', dataProducer);
+    });
+    this.#baseEmitter.emit('@newdataproducer', dataProducer);
+    (this.#observer as TransportObserver).safeEmit('newdataproducer', dataProducer);
+    return dataProducer;
   }
 
   async consumeData<DataConsumerAppData extends AppData = AppData>(
-    _options: DataConsumerOptions<DataConsumerAppData>,
+    options: DataConsumerOptions<DataConsumerAppData>,
   ): Promise<DataConsumer<DataConsumerAppData>> {
+    logger.debug('consumeData()');
     this.assertOpen();
-    throw new UnsupportedError('DataConsumer is not supported yet');
+    if (!isPlainObject(options)) {
+      throw new TypeError('options must be an object');
+    }
+    const { dataProducerId, ordered, maxPacketLifeTime, maxRetransmits, paused = false, subchannels, appData } =
+      options;
+    if (!dataProducerId || typeof dataProducerId !== 'string') {
+      throw new TypeError('missing dataProducerId');
+    } else if (ordered !== undefined && typeof ordered !== 'boolean') {
+      throw new TypeError('if given, ordered must be a boolean');
+    } else if (typeof paused !== 'boolean') {
+      throw new TypeError('if given, paused must be a boolean');
+    } else if (subchannels !== undefined && !Array.isArray(subchannels)) {
+      throw new TypeError('if given, subchannels must be an array');
+    }
+    for (const [name, value] of [
+      ['maxPacketLifeTime', maxPacketLifeTime],
+      ['maxRetransmits', maxRetransmits],
+    ] as const) {
+      if (value !== undefined && (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535)) {
+        throw new TypeError(`if given, ${name} must be an integer between 0 and 65535`);
+      }
+    }
+    assertAppData(appData);
+    if (!this.#router.getDataProducer(dataProducerId)) {
+      // mediasoup throws a plain Error here, as for consume().
+      throw new Error(`DataProducer with id "${dataProducerId}" not found`);
+    }
+
+    const dataConsumerId = randomUUID();
+    const type = this.dataType;
+    const answer = await this.channel.request('transport.consumeData', this.#id, {
+      dataConsumerId,
+      dataProducerId,
+      ordered,
+      maxPacketLifeTime,
+      maxRetransmits,
+      paused,
+      subchannels: subchannels ?? [],
+    });
+    this.assertOpen();
+    const dataConsumer = new DataConsumerImpl<DataConsumerAppData>({
+      dataConsumerId,
+      dataProducerId,
+      type,
+      sctpStreamParameters: answer.sctpStreamParameters ?? undefined,
+      label: answer.label,
+      protocol: answer.protocol,
+      paused,
+      dataProducerPaused: Boolean(answer.dataProducerPaused),
+      subchannels: answer.subchannels ?? [],
+      channel: this.channel,
+      appData: appData ?? ({} as DataConsumerAppData),
+    });
+    this.#dataConsumers.set(dataConsumerId, dataConsumer as unknown as DataConsumerImpl);
+    const forget = (): void => {
+      this.#dataConsumers.delete(dataConsumerId);
+    };
+    dataConsumer.on('@close', forget);
+    dataConsumer.on('@dataproducerclose', forget);
+    (this.#observer as TransportObserver).safeEmit('newdataconsumer', dataConsumer);
+    return dataConsumer;
   }
 
   async enableTraceEvent(types: TransportTraceEventType[] = []): Promise<void> {
@@ -444,5 +572,17 @@ export abstract class TransportImpl<
       consumer.transportClosed();
     }
     this.#consumers.clear();
+    for (const dataProducer of this.#dataProducers.values()) {
+      dataProducer.transportClosed();
+      if (tellRouter) {
+        this.#router.removeDataProducer(dataProducer.id);
+        this.#baseEmitter.emit('@dataproducerclose', dataProducer);
+      }
+    }
+    this.#dataProducers.clear();
+    for (const dataConsumer of this.#dataConsumers.values()) {
+      dataConsumer.transportClosed();
+    }
+    this.#dataConsumers.clear();
   }
 }

@@ -416,7 +416,8 @@ export class WebRtcTransportImpl<WebRtcTransportAppData extends AppData = AppDat
   }
 
   override async dump(): Promise<WebRtcTransportDump> {
-    return super.dump();
+    const dump = await super.dump();
+    return this.#sctpParameters ? { ...dump, sctpParameters: this.#sctpParameters } : dump;
   }
 
   override async getStats(): Promise<WebRtcTransportStat[]> {

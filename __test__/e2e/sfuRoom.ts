@@ -24,8 +24,26 @@ export interface ProducerLike {
   close(): void;
 }
 
+export interface DataProducerLike {
+  id: string;
+  close(): void;
+}
+
+export interface DataConsumerLike {
+  id: string;
+  dataProducerId: string;
+  sctpStreamParameters?: unknown;
+  label: string;
+  protocol: string;
+  close(): void;
+}
+
 export interface WebRtcTransportLike {
   id: string;
+  sctpParameters?: unknown;
+  sctpState?: string;
+  produceData(params: { sctpStreamParameters: any; label?: string; protocol?: string }): Promise<DataProducerLike>;
+  consumeData(params: { dataProducerId: string }): Promise<DataConsumerLike>;
   iceParameters: unknown;
   iceCandidates: unknown;
   dtlsParameters: unknown;
@@ -60,6 +78,8 @@ export class SfuPeer {
   readonly transports = new Map<string, WebRtcTransportLike>();
   readonly producers = new Map<string, ProducerLike>();
   readonly consumers = new Map<string, ConsumerLike>();
+  readonly dataProducers = new Map<string, DataProducerLike>();
+  readonly dataConsumers = new Map<string, DataConsumerLike>();
   /** 'dtlsstatechange' states of this peer's transports, in order. */
   readonly dtlsStates: string[] = [];
   /** Consumer ids that got 'producerclose'. */
@@ -105,10 +125,32 @@ export class SfuPeer {
       case 'getRouterRtpCapabilities':
         return this.room.router.rtpCapabilities;
       case 'createWebRtcTransport': {
-        const t = await this.room.router.createWebRtcTransport(this.room.transportOptions(Boolean(data.tcpOnly)));
+        const options = this.room.transportOptions(Boolean(data.tcpOnly));
+        if (data.sctp) {
+          Object.assign(options, { enableSctp: true });
+        }
+        const t = await this.room.router.createWebRtcTransport(options);
         this.transports.set(t.id, t);
         t.on('dtlsstatechange', (state: string) => this.dtlsStates.push(state));
-        return { id: t.id, iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters };
+        return {
+          id: t.id,
+          iceParameters: t.iceParameters,
+          iceCandidates: t.iceCandidates,
+          dtlsParameters: t.dtlsParameters,
+          sctpParameters: t.sctpParameters,
+        };
+      }
+      case 'produceData': {
+        const { sctpStreamParameters, label, protocol } = data;
+        const dp = await this.transport(data.transportId).produceData({ sctpStreamParameters, label, protocol });
+        this.dataProducers.set(dp.id, dp);
+        return { id: dp.id };
+      }
+      case 'consumeData': {
+        const dc = await this.transport(data.transportId).consumeData({ dataProducerId: data.dataProducerId });
+        this.dataConsumers.set(dc.id, dc);
+        const { id, dataProducerId, sctpStreamParameters, label, protocol } = dc;
+        return { id, dataProducerId, sctpStreamParameters, label, protocol };
       }
       case 'connectTransport': {
         const dtls = this.tamperDtls ? tamperFingerprints(data.dtlsParameters) : data.dtlsParameters;

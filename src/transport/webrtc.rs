@@ -10,6 +10,7 @@
 //! here does both, so the caller only has to honour `poll_timeout()`.
 
 pub mod capabilities;
+pub mod data_channels;
 pub mod offer;
 
 use std::collections::HashMap;
@@ -32,6 +33,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::ortc::types::{MediaKind, RtpCapabilities, RtpParameters};
 
 use capabilities::{known_extension, payload_pairs_supported};
+use data_channels::{SctpSide, SctpState};
 use offer::{OfferContext, OfferedProducer};
 
 /// Cheap-to-clone object id (mediasoup UUID strings).
@@ -154,6 +156,8 @@ pub struct WebRtcTransportOptions {
     pub initial_available_outgoing_bitrate: Option<u64>,
     /// Turns on str0m's periodic stats (needed for rtt/loss/jitter/score).
     pub stats_interval: Option<Duration>,
+    /// `enableSctp`: data channels, with this largest message size.
+    pub sctp_max_message_size: Option<usize>,
 }
 
 /// A packet ready to be sent to one consumer: already rewritten by the
@@ -219,6 +223,21 @@ pub enum TransportEvent {
     },
     /// The send-side estimate was updated (about once a second).
     BandwidthEstimate,
+    SctpStateChange(SctpState),
+    /// A message from the browser on a DataProducer's channel.
+    DataMessage {
+        data_producer_id: Id,
+        binary: bool,
+        data: Vec<u8>,
+    },
+    /// A DataConsumer's channel buffer fell to its low threshold.
+    DataBufferedAmountLow {
+        data_consumer_id: Id,
+    },
+    /// The browser closed a DataProducer's or DataConsumer's channel.
+    DataChannelClosed {
+        id: Id,
+    },
     /// The str0m instance failed irrecoverably (a panic was caught); the
     /// transport must be closed.
     Fatal(String),
@@ -263,6 +282,8 @@ pub struct TransportStats {
     pub rtp_bytes_sent: u64,
     pub rtp_packets_sent: u64,
     pub malformed_packets_dropped: u64,
+    /// Data channel messages dropped: too large, or on no DataProducer.
+    pub data_messages_dropped: u64,
     pub rtt: Option<Duration>,
     pub available_outgoing_bitrate: Option<u64>,
     pub ingress_loss_fraction: Option<f32>,
@@ -380,6 +401,8 @@ pub struct WebRtcTransport {
     bwe_bitrates: (u64, u64),
     /// Flips at each demand while some consumer is held back (see `set_bwe_demand`).
     bwe_nudge: bool,
+    /// Data channels, when created with `enableSctp`.
+    sctp: Option<SctpSide>,
 }
 
 /// `AB:CD:...` from raw digest bytes.
@@ -519,6 +542,7 @@ impl WebRtcTransport {
             bwe_demand: None,
             bwe_bitrates: (0, 0),
             bwe_nudge: false,
+            sctp: opts.sctp_max_message_size.map(SctpSide::new),
         };
         let mut out = TransportOutput::default();
         t.drain(&mut out);
@@ -608,6 +632,7 @@ impl WebRtcTransport {
         })?
         .map_err(|e| CoreError::other(format!("start DTLS: {e}")))?;
         self.set_dtls_state(DtlsState::Connecting, out);
+        self.start_sctp(active, out);
         self.drain(out);
         // Producers that came before connect() wait for the fingerprint.
         if !self.producers.is_empty() {
@@ -1363,6 +1388,9 @@ impl WebRtcTransport {
     }
 
     fn on_event(&mut self, e: Event, out: &mut TransportOutput) {
+        if self.on_channel_event(&e, out) {
+            return;
+        }
         match e {
             Event::Connected => {
                 self.set_dtls_state(DtlsState::Connected, out);
@@ -1614,6 +1642,12 @@ impl WebRtcTransport {
             self.dtls_state = s;
             out.events.push(TransportEvent::DtlsStateChange(s));
         }
+        // SCTP runs over DTLS: it ends with it.
+        match s {
+            DtlsState::Failed => self.set_sctp_state(SctpState::Failed, out),
+            DtlsState::Closed => self.set_sctp_state(SctpState::Closed, out),
+            _ => {}
+        }
     }
 }
 
@@ -1642,6 +1676,7 @@ mod tests {
                 crate::testclient::capabilities::mediasoup_like_router_capabilities(),
             initial_available_outgoing_bitrate: Some(600_000),
             stats_interval: None,
+            sctp_max_message_size: None,
         }
     }
 

@@ -70,6 +70,7 @@ impl WorkerState {
             }
             "router.dump" => media.dump_router(handler_id),
             "router.createWebRtcTransport" => media.create_webrtc_transport(handler_id, data),
+            "router.createDirectTransport" => media.create_direct_transport(handler_id, data),
             "router.createAudioLevelObserver" => {
                 media.create_rtp_observer(handler_id, "audiolevel", data)
             }
@@ -108,6 +109,31 @@ impl WorkerState {
             "consumer.enableTraceEvent" => media.enable_trace_event("consumer", handler_id, data),
             "transport.produce" => media.produce(handler_id, data),
             "transport.consume" => media.consume(handler_id, data),
+            "transport.produceData" => media.produce_data(handler_id, data),
+            "transport.consumeData" => media.consume_data(handler_id, data),
+            "dataProducer.close" => {
+                media.close_data_producer(handler_id);
+                Ok(Value::Null)
+            }
+            "dataProducer.pause" => media.pause_data_producer(handler_id, true),
+            "dataProducer.resume" => media.pause_data_producer(handler_id, false),
+            "dataProducer.getStats" => media.data_producer_stats(handler_id),
+            "dataProducer.dump" => media.dump_data_producer(handler_id),
+            "dataProducer.send" => media.data_producer_send(handler_id, data),
+            "dataConsumer.close" => {
+                media.close_data_consumer(handler_id);
+                Ok(Value::Null)
+            }
+            "dataConsumer.pause" => media.pause_data_consumer(handler_id, true),
+            "dataConsumer.resume" => media.pause_data_consumer(handler_id, false),
+            "dataConsumer.getStats" => media.data_consumer_stats(handler_id),
+            "dataConsumer.dump" => media.dump_data_consumer(handler_id),
+            "dataConsumer.getBufferedAmount" => media.data_consumer_buffered_amount(handler_id),
+            "dataConsumer.setBufferedAmountLowThreshold" => {
+                media.set_data_consumer_buffered_amount_low_threshold(handler_id, data)
+            }
+            "dataConsumer.setSubchannels" => media.set_data_consumer_subchannels(handler_id, data),
+            "dataConsumer.send" => media.data_consumer_send(handler_id, data),
             "producer.close" => {
                 media.close_producer(handler_id);
                 Ok(Value::Null)

@@ -52,6 +52,7 @@ fn transport(
             router_capabilities: caps.clone(),
             initial_available_outgoing_bitrate: None,
             stats_interval: Some(Duration::from_secs(1)),
+            sctp_max_message_size: None,
         },
         now,
     )

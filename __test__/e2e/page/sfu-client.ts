@@ -3,7 +3,7 @@
 // (load device, send/recv transports, produce, consume paused then resume).
 import { Device, type types } from 'mediasoup-client';
 import { attachRemoteTrack, detachRemoteTrack, getLocalMedia, inboundFigures, showLocalVideo, type RemoteTrackView } from './media';
-import type { RemoteTrackStats, SfuConsumeOptions, SfuJoinOptions, SfuJoinResult } from './types';
+import type { DataMessage, RemoteTrackStats, SfuConsumeOptions, SfuJoinOptions, SfuJoinResult } from './types';
 
 /** What the server returns for createWebRtcTransport (mediasoup's transport fields). */
 interface TransportInfo {
@@ -11,6 +11,15 @@ interface TransportInfo {
   iceParameters: types.IceParameters;
   iceCandidates: types.IceCandidate[];
   dtlsParameters: types.DtlsParameters;
+  sctpParameters?: types.SctpParameters;
+}
+
+interface DataConsumerInfo {
+  id: string;
+  dataProducerId: string;
+  sctpStreamParameters: types.SctpStreamParameters;
+  label: string;
+  protocol: string;
 }
 
 interface ConsumerInfo {
@@ -43,7 +52,11 @@ const transportStates: Record<'send' | 'recv', string[]> = { send: [], recv: [] 
 
 async function createTransport(direction: 'send' | 'recv', tcpOnly: boolean): Promise<types.Transport> {
   if (!device) throw new Error('device not loaded');
-  const info = await signal<TransportInfo>('createWebRtcTransport', { direction, tcpOnly });
+  const info = await signal<TransportInfo>('createWebRtcTransport', {
+    direction,
+    tcpOnly,
+    sctp: dataChannels,
+  });
   const transport =
     direction === 'send' ? device.createSendTransport(info) : device.createRecvTransport(info);
   transport.on('connect', ({ dtlsParameters }, callback, errback) => {
@@ -57,12 +70,23 @@ async function createTransport(direction: 'send' | 'recv', tcpOnly: boolean): Pr
         errback,
       );
     });
+    transport.on('producedata', ({ sctpStreamParameters, label, protocol }, callback, errback) => {
+      signal<{ id: string }>('produceData', { transportId: transport.id, sctpStreamParameters, label, protocol }).then(
+        callback,
+        errback,
+      );
+    });
   }
   return transport;
 }
 
 /** Video as simulcast (see SfuJoinOptions). */
 let simulcast = false;
+/** Transports with SCTP (see SfuJoinOptions). */
+let dataChannels = false;
+const dataProducers = new Map<string, types.DataProducer>();
+const dataConsumers = new Map<string, types.DataConsumer>();
+const dataReceived: DataMessage[] = [];
 
 async function join(opts: SfuJoinOptions = {}): Promise<SfuJoinResult> {
   joinStartedAt = performance.now();
@@ -72,6 +96,7 @@ async function join(opts: SfuJoinOptions = {}): Promise<SfuJoinResult> {
   const deviceLoadMs = performance.now() - joinStartedAt;
 
   const tcpOnly = opts.tcpOnly ?? false;
+  dataChannels = opts.data ?? false;
   recvTransport = await createTransport('recv', tcpOnly);
   // Others' media first: it does not wait for this page's camera.
   const consuming = Promise.all((opts.consume ?? []).map((id) => consume(id)));
@@ -187,6 +212,61 @@ function firstFrameDelays(): Record<string, { fromJoin: number; fromConsume: num
   return out;
 }
 
+/** Resolves when a data channel endpoint opens (mediasoup-client's 'open'). */
+function opened(endpoint: {
+  readyState: string;
+  on(event: 'open' | 'error', listener: (error?: unknown) => void): unknown;
+}): Promise<void> {
+  if (endpoint.readyState === 'open') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    endpoint.on('open', () => resolve());
+    endpoint.on('error', (e) => reject(e));
+  });
+}
+
+/** Opens a data channel to the server labelled `label`; returns the DataProducer id. */
+async function produceData(label: string): Promise<string> {
+  if (!sendTransport) throw new Error('join() first');
+  const dp = await sendTransport.produceData({ label, ordered: true });
+  dataProducers.set(label, dp);
+  await opened(dp);
+  return dp.id;
+}
+
+/** Sends text, or bytes when `bytes` is given, on the data channel labelled `label`. */
+function sendData(label: string, text: string, bytes?: number[]): void {
+  const dp = dataProducers.get(label);
+  if (!dp) throw new Error(`no data producer ${label}`);
+  dp.send(bytes ? new Uint8Array(bytes).buffer : text);
+}
+
+/** Consumes a data producer; returns the DataConsumer id once its channel is open. */
+async function consumeData(dataProducerId: string): Promise<string> {
+  if (!recvTransport) throw new Error('join() first');
+  const info = await signal<DataConsumerInfo>('consumeData', { transportId: recvTransport.id, dataProducerId });
+  const dc = await recvTransport.consumeData(info);
+  dc.binaryType = 'arraybuffer';
+  dc.on('message', (data: unknown) => {
+    dataReceived.push(
+      typeof data === 'string'
+        ? { label: dc.label, text: data }
+        : { label: dc.label, bytes: [...new Uint8Array(data as ArrayBuffer)] },
+    );
+  });
+  dataConsumers.set(dc.id, dc);
+  await opened(dc);
+  return dc.id;
+}
+
+/** The page's data channels: each DataConsumer's readyState, by id. */
+function dataChannelStates(): Record<string, string> {
+  return Object.fromEntries([...dataConsumers].map(([id, dc]) => [id, dc.readyState]));
+}
+
+function dataMessages(): DataMessage[] {
+  return dataReceived;
+}
+
 function getTransportStates(): Record<'send' | 'recv', string[]> {
   return transportStates;
 }
@@ -208,5 +288,10 @@ window.e2e = {
   stats,
   firstFrameDelays,
   transportStates: getTransportStates,
+  produceData,
+  sendData,
+  consumeData,
+  dataChannelStates,
+  dataMessages,
   leave,
 };

@@ -45,6 +45,17 @@ export interface SfuJoinOptions extends LocalMediaOptions {
   consume?: string[];
   /** Send video as two simulcast encodings (half and full resolution). */
   simulcast?: boolean;
+  /** Create both transports with SCTP, for data channels. */
+  data?: boolean;
+}
+
+/** A data channel message as a page received it. */
+export interface DataMessage {
+  /** The DataConsumer's label. */
+  label: string;
+  /** Text, or the bytes of a binary message as numbers. */
+  text?: string;
+  bytes?: number[];
 }
 
 export interface SfuJoinResult {

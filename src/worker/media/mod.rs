@@ -7,6 +7,7 @@
 //! `ProducerRtp` → router (`route_packet`: which consumers, rewritten) →
 //! each consumer's transport (`write_rtp`: encrypt) → socket.
 
+mod data;
 mod net;
 mod observers;
 mod ports;
@@ -17,6 +18,7 @@ mod trace;
 
 use super::outbox;
 use super::state::WorkerState;
+use crate::error::{CoreError, CoreResult};
 use crate::ortc::types::{MediaKind, RtpCapabilities, RtpParameters};
 use crate::router::{RouteOutput, Router};
 use crate::rtp::{VideoCodec, is_keyframe};
@@ -37,6 +39,7 @@ use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 use trace::{PacketTrace, TraceType, TraceTypes};
 
+pub use data::{DataConsumerSlot, DataProducerSlot, DirectTransportSlot};
 pub use ports::PortRange;
 pub use stats::RateSnapshot;
 
@@ -74,6 +77,10 @@ pub struct TransportSlot {
     /// `bwe` trace (for the rate consumers asked of the estimate since).
     pub start_outgoing_bitrate: u64,
     bwe_sample: Option<(Instant, u64)>,
+    /// With `enableSctp`: how many SCTP streams DataConsumers may use.
+    pub sctp_streams: Option<u16>,
+    pub data_producers: Vec<Id>,
+    pub data_consumers: Vec<Id>,
 }
 
 pub struct ProducerSlot {
@@ -116,6 +123,9 @@ pub struct Media {
     pub producers: HashMap<Id, ProducerSlot>,
     pub consumers: HashMap<Id, ConsumerSlot>,
     pub servers: HashMap<Id, WebRtcServerSlot>,
+    pub direct_transports: HashMap<Id, DirectTransportSlot>,
+    pub data_producers: HashMap<Id, DataProducerSlot>,
+    pub data_consumers: HashMap<Id, DataConsumerSlot>,
     /// RTP observer → its router.
     pub observers: HashMap<Id, Id>,
     deadlines: BinaryHeap<Reverse<(Instant, Id)>>,
@@ -151,6 +161,9 @@ impl Media {
             producers: HashMap::new(),
             consumers: HashMap::new(),
             servers: HashMap::new(),
+            direct_transports: HashMap::new(),
+            data_producers: HashMap::new(),
+            data_consumers: HashMap::new(),
             observers: HashMap::new(),
             deadlines: BinaryHeap::new(),
             outputs: Vec::new(),
@@ -228,6 +241,18 @@ impl Media {
         out.clear();
         self.outputs.push(out);
         self.reschedule(transport_id);
+    }
+
+    /// `drive` for a call whose result the caller needs; an error if the
+    /// transport is gone.
+    fn drive_result<R>(
+        &mut self,
+        transport_id: &Id,
+        f: impl FnOnce(&mut WebRtcTransport, &mut TransportOutput) -> CoreResult<R>,
+    ) -> CoreResult<R> {
+        let mut result = Err(CoreError::invalid_state("transport closed"));
+        self.drive(transport_id, Instant::now(), |t, out| result = f(t, out));
+        result
     }
 
     /// One routed packet to one consumer: `drive` specialised for the
@@ -418,6 +443,24 @@ impl Media {
             TransportEvent::BandwidthEstimate => {
                 self.trace_bwe(transport_id, now);
                 self.allocate_bandwidth(transport_id, now);
+            }
+            TransportEvent::SctpStateChange(state) => {
+                outbox::emit(
+                    &**transport_id,
+                    "sctpstatechange",
+                    json!({ "sctpState": state }),
+                );
+            }
+            TransportEvent::DataMessage {
+                data_producer_id,
+                binary,
+                data,
+            } => self.on_data_message(&data_producer_id, binary, &data),
+            TransportEvent::DataBufferedAmountLow { data_consumer_id } => {
+                self.on_data_buffered_amount_low(&data_consumer_id)
+            }
+            TransportEvent::DataChannelClosed { id } => {
+                tracing::debug!(transport_id = %transport_id, "the peer closed the data channel of {id}");
             }
             TransportEvent::Fatal(reason) => {
                 tracing::warn!(transport_id = %transport_id, "transport failed: {reason}");

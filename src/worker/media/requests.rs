@@ -50,6 +50,17 @@ struct CreateWebRtcTransportData {
     initial_available_outgoing_bitrate: Option<u64>,
     #[serde(default)]
     enable_sctp: bool,
+    num_sctp_streams: Option<NumSctpStreams>,
+    max_sctp_message_size: Option<usize>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "camelCase")]
+struct NumSctpStreams {
+    #[serde(rename = "OS")]
+    os: u16,
+    #[serde(rename = "MIS")]
+    mis: u16,
 }
 
 #[derive(Deserialize)]
@@ -118,7 +129,7 @@ fn known_trace_types(data: Value, known: &[&str]) -> CoreResult<TraceTypes> {
 }
 
 /// mediasoup's `[{ key, value(s) }]` form of a map in dumps.
-fn key_values(pairs: impl Iterator<Item = (String, Value)>, value_name: &str) -> Value {
+pub(super) fn key_values(pairs: impl Iterator<Item = (String, Value)>, value_name: &str) -> Value {
     Value::Array(
         pairs
             .map(|(k, v)| json!({ "key": k, value_name: v }))
@@ -246,6 +257,7 @@ impl Media {
             }),
             "value",
         );
+        let (data_producer_consumers, data_consumer_producer) = self.router_data_dump(router_id);
         Ok(json!({
             "id": router_id,
             "transportIds": router.transports.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
@@ -253,8 +265,8 @@ impl Media {
             "mapProducerIdConsumerIds": producer_consumers,
             "mapConsumerIdProducerId": consumer_producer,
             "mapProducerIdObserverIds": key_values(router.routing.observers_by_producer(), "values"),
-            "mapDataProducerIdDataConsumerIds": [],
-            "mapDataConsumerIdDataProducerId": [],
+            "mapDataProducerIdDataConsumerIds": data_producer_consumers,
+            "mapDataConsumerIdDataProducerId": data_consumer_producer,
         }))
     }
 
@@ -308,6 +320,9 @@ impl Media {
                 // the estimate informs, it never holds forwarded media back.
                 initial_available_outgoing_bitrate: Some(start_bitrate),
                 stats_interval: Some(Duration::from_secs(1)),
+                sctp_max_message_size: data
+                    .enable_sctp
+                    .then(|| data.max_sctp_message_size.unwrap_or(262_144)),
             },
             now,
         )?;
@@ -355,6 +370,12 @@ impl Media {
                 rates: RateSnapshot::new(now),
                 start_outgoing_bitrate: start_bitrate,
                 bwe_sample: None,
+                // The server picks DataConsumers' stream ids below this.
+                sctp_streams: data
+                    .enable_sctp
+                    .then(|| data.num_sctp_streams.map_or(1024, |n| n.os.min(n.mis))),
+                data_producers: Vec::new(),
+                data_consumers: Vec::new(),
             },
         );
         self.reschedule(&transport_id);
@@ -487,6 +508,9 @@ impl Media {
     }
 
     pub fn close_transport(&mut self, transport_id: &str) {
+        if self.close_direct_transport(transport_id) {
+            return;
+        }
         let Some(slot) = self.transports.get(transport_id) else {
             return;
         };
@@ -495,6 +519,14 @@ impl Media {
             slot.producers.clone(),
             slot.consumers.clone(),
         );
+        let (data_producers, data_consumers) =
+            (slot.data_producers.clone(), slot.data_consumers.clone());
+        for id in data_producers {
+            self.close_data_producer(&id);
+        }
+        for id in data_consumers {
+            self.close_data_consumer(&id);
+        }
         for producer_id in producers {
             self.close_producer(&producer_id);
         }
@@ -523,11 +555,7 @@ impl Media {
     pub fn connect_transport(&mut self, transport_id: &str, data: Value) -> CoreResult<Value> {
         let data: ConnectData = from_json_value(data)?;
         let id = self.transport(transport_id)?.id.clone();
-        let mut result = Ok(());
-        self.drive(&id, Instant::now(), |t, out| {
-            result = t.connect(&data.dtls_parameters, out)
-        });
-        result?;
+        self.drive_result(&id, |t, out| t.connect(&data.dtls_parameters, out))?;
         let role = self
             .transport(transport_id)?
             .transport
@@ -538,9 +566,7 @@ impl Media {
 
     pub fn restart_ice(&mut self, transport_id: &str) -> CoreResult<Value> {
         let id = self.transport(transport_id)?.id.clone();
-        let mut result = Err(CoreError::invalid_state("transport closed"));
-        self.drive(&id, Instant::now(), |t, out| result = t.restart_ice(out));
-        let ice = result?;
+        let ice = self.drive_result(&id, |t, out| t.restart_ice(out))?;
         let server_id = self.transports.get(&id).and_then(|s| s.server_id.clone());
         if let Some(server) = server_id.and_then(|s| self.servers.get_mut(&s)) {
             server.set_ufrag(&id, ice.username_fragment.clone());
@@ -549,6 +575,9 @@ impl Media {
     }
 
     pub fn transport_stats(&mut self, transport_id: &str) -> CoreResult<Value> {
+        if let Some(stats) = self.direct_transport_stats(transport_id) {
+            return Ok(stats);
+        }
         let slot = self.transport(transport_id)?;
         let stat = stats::transport_stats(
             &slot.id,
@@ -561,6 +590,9 @@ impl Media {
     }
 
     pub fn dump_transport(&mut self, transport_id: &str) -> CoreResult<Value> {
+        if let Some(dump) = self.direct_transport_dump(transport_id) {
+            return Ok(dump);
+        }
         let slot = self.transport(transport_id)?;
         let t = &slot.transport;
         Ok(json!({
@@ -570,8 +602,8 @@ impl Media {
             "consumerIds": slot.consumers.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
             "mapSsrcConsumerId": {},
             "mapRtxSsrcConsumerId": {},
-            "dataProducerIds": [],
-            "dataConsumerIds": [],
+            "dataProducerIds": slot.data_producers.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+            "dataConsumerIds": slot.data_consumers.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
             "recvRtpHeaderExtensions": {},
             "rtpListener": { "ssrcTable": {}, "midTable": {}, "ridTable": {} },
             "maxMessageSize": 262144,
@@ -582,6 +614,7 @@ impl Media {
             "iceSelectedTuple": t.ice_selected_tuple(),
             "dtlsParameters": t.dtls_parameters(),
             "dtlsState": t.dtls_state(),
+            "sctpState": t.sctp_state(),
             "traceEventTypes": slot.trace.names(),
         }))
     }
@@ -678,11 +711,9 @@ impl Media {
         ortc::validate_rtp_parameters(&mut params)?;
         let mapping = ortc::negotiate_producer_rtp_parameters(&mut params, &caps)?;
         let consumable = ortc::get_consumable_rtp_parameters(data.kind, &params, &caps, &mapping);
-        let mut result = Ok(());
-        self.drive(&tid, Instant::now(), |t, out| {
-            result = t.add_producer(producer_id.clone(), data.kind, &params, out)
-        });
-        result?;
+        self.drive_result(&tid, |t, out| {
+            t.add_producer(producer_id.clone(), data.kind, &params, out)
+        })?;
         let router = self
             .routers
             .get_mut(&router_id)

@@ -28,6 +28,7 @@ import { ActiveSpeakerObserverImpl, activeSpeakerObserverRequest } from './Activ
 import type { Producer } from './ProducerTypes';
 import type { DataProducerImpl } from './DataProducer';
 import { DirectTransportImpl, directTransportRequest } from './DirectTransport';
+import { PlainTransportImpl, plainTransportRequest } from './PlainTransport';
 import type { RtpObserverInternal } from './RtpObserver';
 import type { RtpObserverEvents } from './RtpObserverTypes';
 import type { EnhancedEventEmitter } from './enhancedEvents';
@@ -121,10 +122,24 @@ export class RouterImpl<RouterAppData extends AppData = AppData>
   }
 
   async createPlainTransport<PlainTransportAppData extends AppData = AppData>(
-    _options: PlainTransportOptions<PlainTransportAppData>,
+    options: PlainTransportOptions<PlainTransportAppData>,
   ): Promise<PlainTransport<PlainTransportAppData>> {
+    logger.debug('createPlainTransport()');
     this.#assertOpen();
-    return RouterImpl.notYet('PlainTransport');
+    const request = plainTransportRequest(options);
+    const transportId = randomUUID();
+    const data = await this.channel.request('router.createPlainTransport', this.id, { transportId, ...request });
+    this.#assertOpen();
+    const transport = new PlainTransportImpl<PlainTransportAppData>({
+      transportId,
+      router: this as unknown as RouterImpl,
+      channel: this.channel,
+      appData: options.appData ?? ({} as PlainTransportAppData),
+      data,
+    });
+    this.addChild(transport);
+    this.observer.safeEmit('newtransport', transport);
+    return transport;
   }
 
   async createPipeTransport<PipeTransportAppData extends AppData = AppData>(

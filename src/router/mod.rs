@@ -87,6 +87,34 @@ impl<'a> From<&'a RtpPacket> for IncomingRtp<'a> {
     }
 }
 
+/// An owned producer packet, for transports that parse RTP themselves
+/// (str0m's `RtpPacket` cannot be built outside str0m).
+#[derive(Debug, Clone)]
+pub struct ReceivedRtp {
+    pub ssrc: u32,
+    pub seq_no: u64,
+    pub timestamp: u32,
+    pub payload_type: u8,
+    pub marker: bool,
+    pub payload: Arc<[u8]>,
+    pub ext_vals: ExtensionValues,
+    pub arrival: Instant,
+}
+
+impl<'a> From<&'a ReceivedRtp> for IncomingRtp<'a> {
+    fn from(p: &'a ReceivedRtp) -> Self {
+        Self {
+            seq_no: p.seq_no,
+            timestamp: p.timestamp,
+            payload_type: p.payload_type,
+            marker: p.marker,
+            payload: &p.payload,
+            ext_vals: &p.ext_vals,
+            arrival: p.arrival,
+        }
+    }
+}
+
 /// One packet for one consumer.
 #[derive(Debug, Clone)]
 pub struct Forward {

@@ -8,6 +8,7 @@ pub mod keyframe;
 pub mod keyframe_request;
 pub mod rewrite;
 pub mod vp8;
+pub mod wire;
 
 pub use keyframe::{VideoCodec, is_keyframe};
 pub use keyframe_request::KeyframeRequestThrottle;

@@ -1,12 +1,207 @@
-//! Transports: each one terminates a peer's ICE/DTLS/SRTP and turns packets
-//! into producer RTP (ingress) or consumer RTP into packets (egress).
+//! Transports: each one terminates a peer's media (ICE/DTLS/SRTP through
+//! str0m for WebRTC, plain RTP for PlainTransport) and turns packets into
+//! producer RTP (ingress) or consumer RTP into packets (egress).
 //! Sans-IO: the worker loop owns sockets and timers and drives these.
 
+pub mod plain;
 pub mod webrtc;
 
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use str0m::media::KeyframeRequestKind;
+use str0m::net::Protocol;
+
+pub use plain::{PlainTransport, PlainTransportOptions};
 pub use webrtc::{
     ConsumerStats, DtlsFingerprint, DtlsParameters, DtlsRole, DtlsState, ForwardedRtp,
     IceCandidate, IceParameters, IceState, ListenInfo, ProducerStats, TransportEvent,
     TransportOutput, TransportStats, TransportTuple, WebRtcTransport, WebRtcTransportOptions,
     is_stun,
 };
+
+use crate::error::{CoreError, CoreResult};
+use crate::ortc::types::{MediaKind, RtpParameters};
+use webrtc::Id;
+
+/// A router's transport of either kind. What the packet path and the
+/// producer/consumer requests need is here; what only one kind has (ICE,
+/// DTLS, data channels; the plain peer's address) is reached through
+/// `webrtc()` / `plain()`.
+// Not boxed: transports stay put in the worker's map, and a box would add a
+// pointer chase to every forwarded packet for the few KB a plain transport
+// slot leaves unused.
+#[allow(clippy::large_enum_variant)]
+pub enum Transport {
+    WebRtc(WebRtcTransport),
+    Plain(PlainTransport),
+}
+
+impl Transport {
+    pub fn webrtc(&mut self) -> CoreResult<&mut WebRtcTransport> {
+        match self {
+            Transport::WebRtc(t) => Ok(t),
+            Transport::Plain(_) => Err(CoreError::invalid_state("not a WebRtcTransport")),
+        }
+    }
+
+    pub fn as_webrtc(&self) -> Option<&WebRtcTransport> {
+        match self {
+            Transport::WebRtc(t) => Some(t),
+            Transport::Plain(_) => None,
+        }
+    }
+
+    pub fn plain(&mut self) -> CoreResult<&mut PlainTransport> {
+        match self {
+            Transport::Plain(t) => Ok(t),
+            Transport::WebRtc(_) => Err(CoreError::invalid_state("not a PlainTransport")),
+        }
+    }
+
+    pub fn as_plain(&self) -> Option<&PlainTransport> {
+        match self {
+            Transport::Plain(t) => Some(t),
+            Transport::WebRtc(_) => None,
+        }
+    }
+
+    /// Media can flow: DTLS is up, or the plain peer is known.
+    pub fn is_connected(&self) -> bool {
+        match self {
+            Transport::WebRtc(t) => t.dtls_state() == DtlsState::Connected,
+            Transport::Plain(t) => t.has_peer(),
+        }
+    }
+
+    pub fn is_alive(&self) -> bool {
+        match self {
+            Transport::WebRtc(t) => t.is_alive(),
+            Transport::Plain(t) => t.is_alive(),
+        }
+    }
+
+    pub fn handle_receive(
+        &mut self,
+        now: Instant,
+        proto: Protocol,
+        source: SocketAddr,
+        destination: SocketAddr,
+        buf: &[u8],
+        out: &mut TransportOutput,
+    ) {
+        match self {
+            Transport::WebRtc(t) => t.handle_receive(now, proto, source, destination, buf, out),
+            Transport::Plain(t) => t.handle_receive(now, source, destination, buf, out),
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut TransportOutput) {
+        match self {
+            Transport::WebRtc(t) => t.handle_timeout(now, out),
+            Transport::Plain(t) => t.handle_timeout(now, out),
+        }
+    }
+
+    pub fn poll_timeout(&self) -> Instant {
+        match self {
+            Transport::WebRtc(t) => t.poll_timeout(),
+            Transport::Plain(t) => t.poll_timeout(),
+        }
+    }
+
+    pub fn close(&mut self, out: &mut TransportOutput) {
+        match self {
+            Transport::WebRtc(t) => t.close(out),
+            Transport::Plain(t) => t.close(),
+        }
+    }
+
+    pub fn stats(&self) -> TransportStats {
+        match self {
+            Transport::WebRtc(t) => t.stats(),
+            Transport::Plain(t) => t.stats(),
+        }
+    }
+
+    pub fn add_producer(
+        &mut self,
+        id: Id,
+        kind: MediaKind,
+        params: &RtpParameters,
+        out: &mut TransportOutput,
+    ) -> CoreResult<()> {
+        match self {
+            Transport::WebRtc(t) => t.add_producer(id, kind, params, out),
+            Transport::Plain(t) => t.add_producer(id, params),
+        }
+    }
+
+    pub fn remove_producer(&mut self, producer_id: &str, out: &mut TransportOutput) {
+        match self {
+            Transport::WebRtc(t) => t.remove_producer(producer_id, out),
+            Transport::Plain(t) => t.remove_producer(producer_id),
+        }
+    }
+
+    pub fn producer_stats(&self, producer_id: &str) -> Vec<ProducerStats> {
+        match self {
+            Transport::WebRtc(t) => t.producer_stats(producer_id),
+            Transport::Plain(t) => t.producer_stats(producer_id),
+        }
+    }
+
+    pub fn request_keyframe(
+        &mut self,
+        producer_id: &str,
+        encoding: Option<usize>,
+        kind: KeyframeRequestKind,
+        out: &mut TransportOutput,
+    ) {
+        match self {
+            Transport::WebRtc(t) => t.request_keyframe(producer_id, encoding, kind, out),
+            Transport::Plain(t) => t.request_keyframe(producer_id, encoding, out),
+        }
+    }
+
+    /// Returns the RTCP CNAME the stream uses, when the transport picks one.
+    pub fn add_consumer(
+        &mut self,
+        id: Id,
+        kind: MediaKind,
+        params: &RtpParameters,
+        out: &mut TransportOutput,
+    ) -> CoreResult<String> {
+        match self {
+            Transport::WebRtc(t) => t.add_consumer(id, kind, params, out),
+            Transport::Plain(t) => t.add_consumer(id, kind, params).map(|_| String::new()),
+        }
+    }
+
+    pub fn remove_consumer(&mut self, consumer_id: &str, out: &mut TransportOutput) {
+        match self {
+            Transport::WebRtc(t) => t.remove_consumer(consumer_id, out),
+            Transport::Plain(t) => t.remove_consumer(consumer_id),
+        }
+    }
+
+    pub fn consumer_stats(&self, consumer_id: &str) -> Option<ConsumerStats> {
+        match self {
+            Transport::WebRtc(t) => t.consumer_stats(consumer_id),
+            Transport::Plain(t) => t.consumer_stats(consumer_id),
+        }
+    }
+
+    pub fn write_rtp(
+        &mut self,
+        consumer_id: &str,
+        packet: &ForwardedRtp,
+        now: Instant,
+        out: &mut TransportOutput,
+    ) -> CoreResult<()> {
+        match self {
+            Transport::WebRtc(t) => t.write_rtp(consumer_id, packet, now, out),
+            Transport::Plain(t) => t.write_rtp(consumer_id, packet, out),
+        }
+    }
+}

@@ -31,6 +31,7 @@ use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, 
 
 use crate::error::{CoreError, CoreResult};
 use crate::ortc::types::{MediaKind, RtpCapabilities, RtpParameters};
+use crate::router::ReceivedRtp;
 
 use capabilities::{known_extension, payload_pairs_supported};
 use data_channels::{SctpSide, SctpState};
@@ -194,6 +195,15 @@ pub enum TransportEvent {
         encoding: usize,
         packet: RtpPacket,
     },
+    /// RTP of a producer on a transport without str0m (PlainTransport).
+    ProducerPacket {
+        producer_id: Id,
+        encoding: usize,
+        packet: ReceivedRtp,
+    },
+    /// A comedia PlainTransport learned its peer from the first packet.
+    TupleLearned(TransportTuple),
+    RtcpTupleLearned(TransportTuple),
     /// The consumer's browser asked for a keyframe (PLI/FIR).
     KeyframeRequest {
         consumer_id: Id,
@@ -328,7 +338,7 @@ pub struct ConsumerStats {
 }
 
 /// mediasoup-like score from a loss fraction: 10 when clean, 0 at ≥ 50 %.
-fn score_from_loss(loss: Option<f32>) -> u8 {
+pub(crate) fn score_from_loss(loss: Option<f32>) -> u8 {
     let loss = loss.unwrap_or(0.0).clamp(0.0, 1.0);
     (10.0 - loss * 20.0).round().clamp(0.0, 10.0) as u8
 }

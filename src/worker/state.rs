@@ -71,6 +71,7 @@ impl WorkerState {
             "router.dump" => media.dump_router(handler_id),
             "router.createWebRtcTransport" => media.create_webrtc_transport(handler_id, data),
             "router.createDirectTransport" => media.create_direct_transport(handler_id, data),
+            "router.createPlainTransport" => media.create_plain_transport(handler_id, data),
             "router.createAudioLevelObserver" => {
                 media.create_rtp_observer(handler_id, "audiolevel", data)
             }

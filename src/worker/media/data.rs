@@ -298,7 +298,9 @@ impl Media {
                 label: data.label.clone(),
                 protocol: data.protocol.clone(),
             };
-            self.drive_result(&tid, |t, out| t.add_data_channel(&id, false, &spec, out))?;
+            self.drive_result(&tid, |t, out| {
+                t.webrtc()?.add_data_channel(&id, false, &spec, out)
+            })?;
         }
         match data_type {
             DataType::Sctp => self
@@ -464,7 +466,9 @@ impl Media {
             DataType::Sctp => {
                 let binary = is_binary(ppid);
                 let sent = self
-                    .drive_result(&tid, |t, out| t.send_data(consumer_id, binary, data, out))
+                    .drive_result(&tid, |t, out| {
+                        t.webrtc()?.send_data(consumer_id, binary, data, out)
+                    })
                     .unwrap_or(false);
                 if !sent {
                     // mediasoup's signal that the SCTP send buffer is full
@@ -539,7 +543,9 @@ impl Media {
                     label: label.clone(),
                     protocol: protocol.clone(),
                 };
-                self.drive_result(&tid, |t, out| t.add_data_channel(&id, true, &spec, out))?;
+                self.drive_result(&tid, |t, out| {
+                    t.webrtc()?.add_data_channel(&id, true, &spec, out)
+                })?;
                 Some(s)
             }
         };
@@ -583,7 +589,12 @@ impl Media {
             .ok_or_else(|| not_found("Transport", transport_id))?;
         let streams = slot.sctp_streams.unwrap_or(0);
         (0..streams)
-            .find(|id| !slot.transport.sctp_stream_in_use(*id))
+            .find(|id| {
+                !slot
+                    .transport
+                    .as_webrtc()
+                    .is_some_and(|t| t.sctp_stream_in_use(*id))
+            })
             .ok_or_else(|| CoreError::other("no more available SCTP stream ids"))
     }
 
@@ -622,7 +633,9 @@ impl Media {
             list.retain(|x| **x != *id);
         }
         self.drive(transport_id, Instant::now(), |t, out| {
-            t.remove_data_channel(id, out)
+            if let Ok(t) = t.webrtc() {
+                t.remove_data_channel(id, out)
+            }
         });
     }
 
@@ -673,7 +686,8 @@ impl Media {
         Ok(self
             .transports
             .get_mut(&tid)
-            .map_or(0, |s| s.transport.data_buffered_amount(id)))
+            .and_then(|s| s.transport.webrtc().ok())
+            .map_or(0, |t| t.data_buffered_amount(id)))
     }
 
     pub fn data_consumer_buffered_amount(&mut self, id: &str) -> CoreResult<Value> {
@@ -698,7 +712,9 @@ impl Media {
         if c.data_type == DataType::Sctp {
             let tid = c.transport_id.clone();
             self.drive(&tid, Instant::now(), |t, out| {
-                t.set_data_buffered_amount_low_threshold(id, threshold, out)
+                if let Ok(t) = t.webrtc() {
+                    t.set_data_buffered_amount_low_threshold(id, threshold, out)
+                }
             });
         }
         Ok(Value::Null)
@@ -731,7 +747,9 @@ impl Media {
         if c.data_type == DataType::Sctp {
             let tid = c.transport_id.clone();
             let binary = is_binary(data.ppid);
-            let sent = self.drive_result(&tid, |t, out| t.send_data(id, binary, &payload, out))?;
+            let sent = self.drive_result(&tid, |t, out| {
+                t.webrtc()?.send_data(id, binary, &payload, out)
+            })?;
             if !sent {
                 return Err(CoreError::other(
                     "message not sent (SCTP not connected, or its send buffer is full)",

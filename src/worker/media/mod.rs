@@ -10,6 +10,7 @@
 mod data;
 mod net;
 mod observers;
+mod plain;
 mod ports;
 mod requests;
 mod server;
@@ -20,9 +21,9 @@ use super::outbox;
 use super::state::WorkerState;
 use crate::error::{CoreError, CoreResult};
 use crate::ortc::types::{MediaKind, RtpCapabilities, RtpParameters};
-use crate::router::{RouteOutput, Router};
+use crate::router::{IncomingRtp, RouteOutput, Router};
 use crate::rtp::{VideoCodec, is_keyframe};
-use crate::transport::{DtlsState, ForwardedRtp, TransportEvent, TransportOutput, WebRtcTransport};
+use crate::transport::{ForwardedRtp, Transport, TransportEvent, TransportOutput};
 use net::{ListenSocket, SocketKind, SocketOwner, TcpConnection};
 use serde_json::{Value, json};
 use server::WebRtcServerSlot;
@@ -55,7 +56,7 @@ pub struct RouterSlot {
 pub struct TransportSlot {
     pub id: Id,
     pub router_id: Id,
-    pub transport: WebRtcTransport,
+    pub transport: Transport,
     sockets: Vec<ListenSocket>,
     tcp_connections: HashMap<(SocketAddr, SocketAddr), Rc<TcpConnection>>,
     tasks: Vec<AbortHandle>,
@@ -226,7 +227,7 @@ impl Media {
         &mut self,
         transport_id: &Id,
         now: Instant,
-        f: impl FnOnce(&mut WebRtcTransport, &mut TransportOutput),
+        f: impl FnOnce(&mut Transport, &mut TransportOutput),
     ) {
         let mut out = self.outputs.pop().unwrap_or_default();
         let Some(slot) = self.transports.get_mut(transport_id) else {
@@ -248,7 +249,7 @@ impl Media {
     fn drive_result<R>(
         &mut self,
         transport_id: &Id,
-        f: impl FnOnce(&mut WebRtcTransport, &mut TransportOutput) -> CoreResult<R>,
+        f: impl FnOnce(&mut Transport, &mut TransportOutput) -> CoreResult<R>,
     ) -> CoreResult<R> {
         let mut result = Err(CoreError::invalid_state("transport closed"));
         self.drive(transport_id, Instant::now(), |t, out| result = f(t, out));
@@ -355,26 +356,28 @@ impl Media {
                 encoding,
                 packet,
             } => {
-                let Some(p) = self.producers.get(&producer_id) else {
-                    return;
-                };
-                let router_id = p.router_id.clone();
-                if p.trace.per_packet() {
-                    let h = &packet.header;
-                    let info = PacketTrace {
-                        payload_type: *h.payload_type,
-                        sequence_number: h.sequence_number,
-                        timestamp: h.timestamp,
-                        marker: h.marker,
-                        ssrc: *h.ssrc,
-                        keyframe: keyframe_of(&p.rtp_parameters, *h.payload_type, &packet.payload),
-                        payload_size: packet.payload.len(),
-                    };
-                    trace::packet(&producer_id, p.trace, "in", &info);
-                }
-                self.route_with(&router_id, None, now, |router, route| {
-                    router.route_packet(&producer_id, encoding, &packet, now, route)
-                });
+                let incoming = IncomingRtp::from(&packet);
+                self.on_producer_packet(
+                    &producer_id,
+                    encoding,
+                    &incoming,
+                    *packet.header.ssrc,
+                    now,
+                );
+            }
+            TransportEvent::ProducerPacket {
+                producer_id,
+                encoding,
+                packet,
+            } => {
+                let incoming = IncomingRtp::from(&packet);
+                self.on_producer_packet(&producer_id, encoding, &incoming, packet.ssrc, now);
+            }
+            TransportEvent::TupleLearned(tuple) => {
+                outbox::emit(&**transport_id, "tuple", json!({ "tuple": tuple }));
+            }
+            TransportEvent::RtcpTupleLearned(tuple) => {
+                outbox::emit(&**transport_id, "rtcptuple", json!({ "rtcpTuple": tuple }));
             }
             TransportEvent::KeyframeRequest { consumer_id, kind } => {
                 let Some(c) = self.consumers.get(&consumer_id) else {
@@ -473,6 +476,36 @@ impl Media {
         }
     }
 
+    /// A producer's packet: traced if asked, then routed to its consumers.
+    fn on_producer_packet(
+        &mut self,
+        producer_id: &Id,
+        encoding: usize,
+        packet: &IncomingRtp<'_>,
+        ssrc: u32,
+        now: Instant,
+    ) {
+        let Some(p) = self.producers.get(producer_id) else {
+            return;
+        };
+        let router_id = p.router_id.clone();
+        if p.trace.per_packet() {
+            let info = PacketTrace {
+                payload_type: packet.payload_type,
+                sequence_number: packet.seq_no as u16,
+                timestamp: packet.timestamp,
+                marker: packet.marker,
+                ssrc,
+                keyframe: keyframe_of(&p.rtp_parameters, packet.payload_type, packet.payload),
+                payload_size: packet.payload.len(),
+            };
+            trace::packet(producer_id, p.trace, "in", &info);
+        }
+        self.route_with(&router_id, None, now, |router, route| {
+            router.route(producer_id, encoding, packet, now, route)
+        });
+    }
+
     /// mediasoup's `bwe` trace; what consumers desire is taken to be what
     /// they were sent.
     fn trace_bwe(&mut self, transport_id: &Id, now: Instant) {
@@ -521,7 +554,11 @@ impl Media {
             router.allocate_bandwidth(transport_id, available, now, route)
         });
         if let Some(demand) = demand {
-            self.drive(transport_id, now, |t, out| t.set_bwe_demand(demand, out));
+            self.drive(transport_id, now, |t, out| {
+                if let Ok(t) = t.webrtc() {
+                    t.set_bwe_demand(demand, out)
+                }
+            });
         }
     }
 
@@ -571,7 +608,7 @@ impl Media {
         let unconnected = starting.is_some_and(|t| {
             self.transports
                 .get(t)
-                .is_some_and(|s| s.transport.dtls_state() != DtlsState::Connected)
+                .is_some_and(|s| !s.transport.is_connected())
         });
         if unconnected && !route.keyframe_requests.is_empty() {
             if let Some(router) = self.routers.get_mut(router_id) {
@@ -709,7 +746,11 @@ impl Media {
             .collect();
         self.next_remb = (!capped.is_empty()).then(|| now + REMB_INTERVAL);
         for (id, bitrate) in capped {
-            self.drive(&id, now, |t, out| t.request_remb(bitrate, out));
+            self.drive(&id, now, |t, out| {
+                if let Ok(t) = t.webrtc() {
+                    t.request_remb(bitrate, out)
+                }
+            });
         }
     }
 

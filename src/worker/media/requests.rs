@@ -2,6 +2,7 @@
 //! producers and consumers (see docs/worker-channel.md for the protocol).
 
 use super::net::{self, ListenSocket, SocketKind, SocketOwner};
+use super::plain::plain_transport_dump;
 use super::ports::{self, PortRange};
 use super::stats::{self, RateSnapshot};
 use super::trace::TraceTypes;
@@ -9,7 +10,9 @@ use super::{ConsumerSlot, Id, Media, ProducerSlot, RouterSlot, TransportSlot};
 use crate::error::{CoreError, CoreResult};
 use crate::ortc::{self, from_json_value, types::*};
 use crate::router::{ConsumerOptions, ProducerOptions, Router};
-use crate::transport::{DtlsParameters, ListenInfo, WebRtcTransport, WebRtcTransportOptions};
+use crate::transport::{
+    DtlsParameters, ListenInfo, Transport, WebRtcTransport, WebRtcTransportOptions,
+};
 use crate::worker::outbox;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -19,7 +22,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 use str0m::net::Protocol;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 #[serde(rename_all = "camelCase")]
 struct PortRangeData {
     min: u16,
@@ -35,6 +38,24 @@ pub(super) struct ListenInfoData {
     announced_ip: Option<String>,
     port: Option<u16>,
     port_range: Option<PortRangeData>,
+}
+
+impl ListenInfoData {
+    pub(super) fn is_udp(&self) -> bool {
+        self.protocol == "udp"
+    }
+
+    /// The same address, on a port of its own.
+    pub(super) fn with_any_port(&self) -> Self {
+        Self {
+            protocol: self.protocol.clone(),
+            ip: self.ip.clone(),
+            announced_address: self.announced_address.clone(),
+            announced_ip: self.announced_ip.clone(),
+            port: None,
+            port_range: self.port_range.clone(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -354,7 +375,7 @@ impl Media {
             TransportSlot {
                 id: transport_id.clone(),
                 router_id: Id::from(router_id),
-                transport,
+                transport: Transport::WebRtc(transport),
                 sockets,
                 tcp_connections: HashMap::new(),
                 tasks,
@@ -553,12 +574,19 @@ impl Media {
     }
 
     pub fn connect_transport(&mut self, transport_id: &str, data: Value) -> CoreResult<Value> {
+        let slot = self.transport(transport_id)?;
+        let id = slot.id.clone();
+        if slot.transport.as_plain().is_some() {
+            return self.connect_plain(&id, data);
+        }
         let data: ConnectData = from_json_value(data)?;
-        let id = self.transport(transport_id)?.id.clone();
-        self.drive_result(&id, |t, out| t.connect(&data.dtls_parameters, out))?;
+        self.drive_result(&id, |t, out| {
+            t.webrtc()?.connect(&data.dtls_parameters, out)
+        })?;
         let role = self
             .transport(transport_id)?
             .transport
+            .webrtc()?
             .dtls_parameters()
             .role;
         Ok(json!({ "dtlsLocalRole": role }))
@@ -566,7 +594,7 @@ impl Media {
 
     pub fn restart_ice(&mut self, transport_id: &str) -> CoreResult<Value> {
         let id = self.transport(transport_id)?.id.clone();
-        let ice = self.drive_result(&id, |t, out| t.restart_ice(out))?;
+        let ice = self.drive_result(&id, |t, out| t.webrtc()?.restart_ice(out))?;
         let server_id = self.transports.get(&id).and_then(|s| s.server_id.clone());
         if let Some(server) = server_id.and_then(|s| self.servers.get_mut(&s)) {
             server.set_ufrag(&id, ice.username_fragment.clone());
@@ -594,7 +622,9 @@ impl Media {
             return Ok(dump);
         }
         let slot = self.transport(transport_id)?;
-        let t = &slot.transport;
+        let Some(t) = slot.transport.as_webrtc() else {
+            return Ok(plain_transport_dump(slot));
+        };
         Ok(json!({
             "id": transport_id,
             "direct": false,
@@ -658,8 +688,11 @@ impl Media {
         slot.min_outgoing_bitrate = min;
         slot.max_outgoing_bitrate = maxv;
         let id = slot.id.clone();
+        // Only WebRTC transports estimate bandwidth; elsewhere the bounds are kept.
         self.drive(&id, Instant::now(), |t, out| {
-            t.set_outgoing_bitrate_bounds(min, maxv, out)
+            if let Ok(t) = t.webrtc() {
+                t.set_outgoing_bitrate_bounds(min, maxv, out)
+            }
         });
         Ok(Value::Null)
     }
@@ -866,6 +899,7 @@ impl Media {
         }
         let slot = self.transport(transport_id)?;
         let (tid, router_id, mid) = (slot.id.clone(), slot.router_id.clone(), slot.next_mid);
+        let plain = slot.transport.as_plain().is_some();
         let producer = self
             .producers
             .get(data.producer_id.as_str())
@@ -890,8 +924,11 @@ impl Media {
             &producer.consumable_rtp_parameters,
             &caps,
             false,
-            data.enable_rtx.unwrap_or(true),
+            !plain && data.enable_rtx.unwrap_or(true),
         )?;
+        if plain {
+            plain_consumer_parameters(&mut params);
+        }
         params.mid = Some(data.mid.clone().unwrap_or_else(|| mid.to_string()));
         // Same CNAME as the producer: mediasoup-client groups a peer's audio
         // and video into one stream (for lip sync) by it.
@@ -1176,6 +1213,20 @@ pub(super) enum BoundSocket {
 
 /// Consumers start their sequence numbers at random, like mediasoup, and
 /// below 2^15 so that the first wrap is far away.
+/// What a PlainTransport consumer really sends: no header extensions, and
+/// no feedback it would not honour (NACK, bandwidth estimation).
+fn plain_consumer_parameters(params: &mut RtpParameters) {
+    params.header_extensions.clear();
+    for codec in &mut params.codecs {
+        codec.rtcp_feedback.retain(|fb| {
+            !matches!(
+                (fb.r#type.as_str(), fb.parameter.as_str()),
+                ("nack", "") | ("transport-cc", _) | ("goog-remb", _)
+            )
+        });
+    }
+}
+
 fn random_seq() -> u16 {
     (ortc::generate_random_ssrc() & 0x7fff) as u16
 }

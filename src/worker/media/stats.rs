@@ -2,7 +2,7 @@
 //! counters. Bitrates are measured between two getStats() calls (the first
 //! call measures since creation).
 
-use crate::transport::{ConsumerStats, ProducerStats, WebRtcTransport};
+use crate::transport::{ConsumerStats, ProducerStats, Transport};
 use serde_json::{Value, json};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -54,7 +54,7 @@ pub fn timestamp_ms() -> u64 {
 
 pub fn transport_stats(
     transport_id: &str,
-    transport: &WebRtcTransport,
+    transport: &Transport,
     rates: &mut RateSnapshot,
     max_incoming_bitrate: Option<u64>,
     now: Instant,
@@ -69,8 +69,7 @@ pub fn transport_stats(
             s.rtp_bytes_sent,
         ],
     );
-    json!({
-        "type": "webrtc-transport",
+    let mut stat = json!({
         "transportId": transport_id,
         "timestamp": timestamp_ms(),
         "bytesReceived": s.bytes_received,
@@ -92,14 +91,27 @@ pub fn transport_stats(
         "maxIncomingBitrate": max_incoming_bitrate,
         "rtpPacketLossReceived": s.ingress_loss_fraction,
         "rtpPacketLossSent": s.egress_loss_fraction,
-        "iceRole": "controlled",
-        "iceState": transport.ice_state(),
-        "iceSelectedTuple": transport.ice_selected_tuple(),
-        "dtlsState": transport.dtls_state(),
-    })
+    });
+    match transport {
+        Transport::WebRtc(t) => {
+            stat["type"] = json!("webrtc-transport");
+            stat["iceRole"] = json!("controlled");
+            stat["iceState"] = json!(t.ice_state());
+            stat["iceSelectedTuple"] = json!(t.ice_selected_tuple());
+            stat["dtlsState"] = json!(t.dtls_state());
+        }
+        Transport::Plain(t) => {
+            stat["type"] = json!("plain-rtp-transport");
+            stat["rtcpMux"] = json!(t.rtcp_mux());
+            stat["comedia"] = json!(t.comedia());
+            stat["tuple"] = json!(t.tuple());
+            stat["rtcpTuple"] = json!(t.rtcp_tuple());
+        }
+    }
+    stat
 }
 
-pub fn producer_scores(transport: &WebRtcTransport, producer_id: &str) -> Value {
+pub fn producer_scores(transport: &Transport, producer_id: &str) -> Value {
     let stats = transport.producer_stats(producer_id);
     Value::Array(
         stats

@@ -1,0 +1,215 @@
+import { EnhancedEventEmitter } from './enhancedEvents';
+import { InvalidStateError, UnsupportedError } from './errors';
+import type { AppData } from './indexTypes';
+import { Logger } from './Logger';
+import type {
+  PlainTransport,
+  PlainTransportDump,
+  PlainTransportEvents,
+  PlainTransportObserver,
+  PlainTransportObserverEvents,
+  PlainTransportOptions,
+  PlainTransportStat,
+} from './PlainTransportTypes';
+import type { SctpNegotiatedCapabilities, SctpParameters } from './SctpParameters';
+import type { SrtpParameters } from './SrtpParameters';
+import { assertAppData, isPlainObject, TransportImpl, type TransportConstructorOptions } from './Transport';
+import type { SctpState, TransportTuple } from './TransportTypes';
+import { checkListenInfo, type NativeListenInfo } from './WebRtcTransport';
+
+const logger = new Logger('PlainTransport');
+
+/** The data of a `router.createPlainTransport` request, minus the transport id. */
+export type PlainTransportRequest = {
+  listenInfo: NativeListenInfo;
+  rtcpListenInfo?: NativeListenInfo;
+  rtcpMux: boolean;
+  comedia: boolean;
+};
+
+/** What the worker answers: mediasoup's initial PlainTransport state. */
+type PlainTransportState = {
+  rtcpMux: boolean;
+  comedia: boolean;
+  tuple: TransportTuple;
+  rtcpTuple?: TransportTuple | null;
+};
+
+/** Checks createPlainTransport() options (TypeError / UnsupportedError) the way mediasoup does. */
+export function plainTransportRequest(options: PlainTransportOptions<AppData>): PlainTransportRequest {
+  if (!isPlainObject(options)) {
+    throw new TypeError('options must be an object');
+  }
+  const {
+    listenInfo,
+    rtcpListenInfo,
+    listenIp,
+    port,
+    rtcpMux = true,
+    comedia = false,
+    enableSctp = false,
+    enableSrtp = false,
+    appData,
+  } = options as PlainTransportOptions<AppData> & {
+    listenInfo?: unknown;
+    rtcpListenInfo?: unknown;
+    listenIp?: unknown;
+    port?: number;
+  };
+  if (typeof rtcpMux !== 'boolean' || typeof comedia !== 'boolean') {
+    throw new TypeError('if given, rtcpMux and comedia must be booleans');
+  }
+  if (enableSctp) {
+    throw new UnsupportedError('SCTP over a PlainTransport is not supported yet');
+  }
+  if (enableSrtp) {
+    throw new UnsupportedError('SRTP over a PlainTransport is not supported yet');
+  }
+  assertAppData(appData);
+  let info: NativeListenInfo;
+  if (listenInfo !== undefined) {
+    info = checkListenInfo(listenInfo);
+  } else if (listenIp !== undefined) {
+    // The deprecated form: `listenIp` (a string or { ip, announcedIp }) and `port`.
+    const { ip, announcedIp } =
+      typeof listenIp === 'string' ? { ip: listenIp, announcedIp: undefined } : (listenIp as { ip?: unknown; announcedIp?: unknown });
+    info = checkListenInfo({ protocol: 'udp', ip, announcedAddress: announcedIp ?? undefined, port });
+  } else {
+    throw new TypeError('missing listenInfo and listenIp (one of them is mandatory)');
+  }
+  if (info.protocol !== 'udp') {
+    throw new TypeError('a PlainTransport listens on UDP only');
+  }
+  const request: PlainTransportRequest = { listenInfo: info, rtcpMux, comedia };
+  if (rtcpListenInfo !== undefined && !rtcpMux) {
+    request.rtcpListenInfo = checkListenInfo(rtcpListenInfo);
+  }
+  return request;
+}
+
+/**
+ * Plain RTP and RTCP over UDP, to and from tools such as FFmpeg or
+ * GStreamer: no ICE, no DTLS. Consumers send plain RTP headers (no header
+ * extensions, no RTX) and an RTCP sender report per stream every second;
+ * PLI/FIR from the peer reach the producer.
+ */
+export class PlainTransportImpl<PlainTransportAppData extends AppData = AppData>
+  extends TransportImpl<PlainTransportAppData, PlainTransportEvents, PlainTransportObserver>
+  implements PlainTransport<PlainTransportAppData>
+{
+  #tuple: TransportTuple;
+  #rtcpTuple?: TransportTuple;
+  readonly #rtcpMux: boolean;
+  readonly #comedia: boolean;
+
+  constructor({ data, ...base }: TransportConstructorOptions<PlainTransportAppData> & { data: PlainTransportState }) {
+    super(base, new EnhancedEventEmitter<PlainTransportObserverEvents>());
+    logger.debug('constructor()');
+    this.#tuple = data.tuple;
+    this.#rtcpTuple = data.rtcpTuple ?? undefined;
+    this.#rtcpMux = data.rtcpMux;
+    this.#comedia = data.comedia;
+    this.channel.on(this.id, (event: string, eventData: any) => this.#onWorkerEvent(event, eventData));
+  }
+
+  override get type(): 'plain' {
+    return 'plain';
+  }
+
+  override get observer(): PlainTransportObserver {
+    return super.observer;
+  }
+
+  get tuple(): TransportTuple {
+    return this.#tuple;
+  }
+
+  get rtcpTuple(): TransportTuple | undefined {
+    return this.#rtcpTuple;
+  }
+
+  get rtcpMux(): boolean {
+    return this.#rtcpMux;
+  }
+
+  get comedia(): boolean {
+    return this.#comedia;
+  }
+
+  get sctpParameters(): SctpParameters | undefined {
+    return undefined;
+  }
+
+  get sctpState(): SctpState | undefined {
+    return undefined;
+  }
+
+  get sctpNegotiatedCapabilities(): SctpNegotiatedCapabilities | undefined {
+    return undefined;
+  }
+
+  get srtpParameters(): SrtpParameters | undefined {
+    return undefined;
+  }
+
+  override async dump(): Promise<PlainTransportDump> {
+    return super.dump();
+  }
+
+  override async getStats(): Promise<PlainTransportStat[]> {
+    return super.getStats();
+  }
+
+  async connect({
+    ip,
+    port,
+    rtcpPort,
+    srtpParameters,
+  }: { ip?: string; port?: number; rtcpPort?: number; srtpParameters?: SrtpParameters } = {}): Promise<void> {
+    logger.debug('connect()');
+    this.assertOpen();
+    if (srtpParameters !== undefined) {
+      throw new UnsupportedError('SRTP over a PlainTransport is not supported yet');
+    }
+    if (ip !== undefined && (typeof ip !== 'string' || ip.length === 0)) {
+      throw new TypeError('if given, ip must be a non empty string');
+    }
+    for (const [name, value] of [
+      ['port', port],
+      ['rtcpPort', rtcpPort],
+    ] as const) {
+      if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > 65535)) {
+        throw new TypeError(`if given, ${name} must be a valid port`);
+      }
+    }
+    const state = (await this.channel.request('transport.connect', this.id, { ip, port, rtcpPort })) as PlainTransportState;
+    if (this.closed) {
+      throw new InvalidStateError('Transport closed');
+    }
+    this.#tuple = state.tuple;
+    this.#rtcpTuple = state.rtcpTuple ?? undefined;
+  }
+
+  #onWorkerEvent(event: string, data: any): void {
+    switch (event) {
+      case 'tuple': {
+        const tuple = data.tuple as TransportTuple;
+        this.#tuple = tuple;
+        this.safeEmit('tuple', tuple);
+        this.observer.safeEmit('tuple', tuple);
+        break;
+      }
+      case 'rtcptuple': {
+        const tuple = data.rtcpTuple as TransportTuple;
+        this.#rtcpTuple = tuple;
+        this.safeEmit('rtcptuple', tuple);
+        this.observer.safeEmit('rtcptuple', tuple);
+        break;
+      }
+      default:
+        if (!this.handleCommonEvent(event, data)) {
+          logger.error(`ignoring unknown event "${event}"`);
+        }
+    }
+  }
+}

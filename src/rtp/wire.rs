@@ -1,0 +1,427 @@
+//! RTP and RTCP on the wire, for the transports that do not run a WebRTC
+//! stack (PlainTransport): parse an RTP header with its extensions, write a
+//! plain RTP header, and the few RTCP packets such a transport exchanges
+//! (sender and receiver reports, PLI and FIR).
+
+use str0m::media::{Mid, Rid};
+use str0m::rtp::{ExtensionValues, VideoOrientation};
+
+/// An RTP packet borrowed from a datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RtpView<'a> {
+    pub payload_type: u8,
+    pub marker: bool,
+    pub sequence_number: u16,
+    pub timestamp: u32,
+    pub ssrc: u32,
+    /// The header extension block (without its 4-byte preamble) and its profile.
+    extensions: Option<(u16, &'a [u8])>,
+    pub payload: &'a [u8],
+}
+
+/// Whether a datagram on a muxed port is RTCP (RFC 5761: PT 64..=95 after
+/// the marker bit, i.e. RTCP packet types 192..=223).
+pub fn is_rtcp(buf: &[u8]) -> bool {
+    buf.len() >= 8 && buf[0] >> 6 == 2 && (192..=223).contains(&buf[1])
+}
+
+/// Parses an RTP packet; `None` if it is not one (malformed, or too short
+/// for what its header says).
+pub fn parse_rtp(buf: &[u8]) -> Option<RtpView<'_>> {
+    if buf.len() < 12 || buf[0] >> 6 != 2 {
+        return None;
+    }
+    let padding = buf[0] & 0x20 != 0;
+    let has_ext = buf[0] & 0x10 != 0;
+    let csrcs = usize::from(buf[0] & 0x0f);
+    let mut at = 12 + 4 * csrcs;
+    let mut extensions = None;
+    if has_ext {
+        let head = buf.get(at..at + 4)?;
+        let profile = u16::from_be_bytes([head[0], head[1]]);
+        let words = usize::from(u16::from_be_bytes([head[2], head[3]]));
+        let block = buf.get(at + 4..at + 4 + 4 * words)?;
+        extensions = Some((profile, block));
+        at += 4 + 4 * words;
+    }
+    let mut end = buf.len();
+    if padding {
+        let pad = usize::from(*buf.last()?);
+        if pad == 0 || at + pad > end {
+            return None;
+        }
+        end -= pad;
+    }
+    Some(RtpView {
+        payload_type: buf[1] & 0x7f,
+        marker: buf[1] & 0x80 != 0,
+        sequence_number: u16::from_be_bytes([buf[2], buf[3]]),
+        timestamp: u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]),
+        ssrc: u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]),
+        extensions,
+        payload: buf.get(at..end)?,
+    })
+}
+
+/// Header extension ids a producer's parameters negotiated, for the values
+/// the router reads or forwards.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExtensionIds {
+    pub mid: Option<u8>,
+    pub rid: Option<u8>,
+    pub repaired_rid: Option<u8>,
+    pub audio_level: Option<u8>,
+    pub video_orientation: Option<u8>,
+}
+
+impl ExtensionIds {
+    /// From `(uri, id)` pairs of an `rtpParameters.headerExtensions` list.
+    pub fn from_uris<'a>(pairs: impl IntoIterator<Item = (&'a str, u8)>) -> Self {
+        let mut ids = Self::default();
+        for (uri, id) in pairs {
+            let slot = match uri {
+                "urn:ietf:params:rtp-hdrext:sdes:mid" => &mut ids.mid,
+                "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id" => &mut ids.rid,
+                "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id" => &mut ids.repaired_rid,
+                "urn:ietf:params:rtp-hdrext:ssrc-audio-level" => &mut ids.audio_level,
+                "urn:3gpp:video-orientation" => &mut ids.video_orientation,
+                _ => continue,
+            };
+            *slot = Some(id);
+        }
+        ids
+    }
+}
+
+impl RtpView<'_> {
+    /// The extension values the router uses, read with `ids`.
+    pub fn extension_values(&self, ids: &ExtensionIds) -> ExtensionValues {
+        let mut values = ExtensionValues::default();
+        let Some((profile, block)) = self.extensions else {
+            return values;
+        };
+        for_each_element(profile, block, |id, data| {
+            let text = || std::str::from_utf8(data).ok().filter(|s| !s.is_empty());
+            if Some(id) == ids.audio_level {
+                if let Some(&b) = data.first() {
+                    values.audio_level = Some(-((b & 0x7f) as i8));
+                    values.voice_activity = Some(b & 0x80 != 0);
+                }
+            } else if Some(id) == ids.video_orientation {
+                if let Some(&b) = data.first() {
+                    values.video_orientation = Some(VideoOrientation::from(b & 0x03));
+                }
+            } else if Some(id) == ids.mid {
+                values.mid = text().map(Mid::from);
+            } else if Some(id) == ids.rid {
+                values.rid = text().map(Rid::from);
+            } else if Some(id) == ids.repaired_rid {
+                values.rid_repair = text().map(Rid::from);
+            }
+        });
+        values
+    }
+}
+
+/// Calls `f(id, data)` for each element of a one-byte (0xBEDE) or two-byte
+/// (0x100x) header extension block; stops at the first malformed element.
+fn for_each_element(profile: u16, block: &[u8], mut f: impl FnMut(u8, &[u8])) {
+    let two_byte = profile & 0xfff0 == 0x1000;
+    if profile != 0xBEDE && !two_byte {
+        return;
+    }
+    let mut i = 0;
+    while i < block.len() {
+        let b = block[i];
+        if b == 0 {
+            // Padding between elements.
+            i += 1;
+            continue;
+        }
+        let (id, len, head) = if two_byte {
+            let Some(&len) = block.get(i + 1) else {
+                return;
+            };
+            (b, usize::from(len), 2)
+        } else {
+            if b >> 4 == 15 {
+                // Id 15 ends a one-byte block (RFC 8285).
+                return;
+            }
+            (b >> 4, usize::from(b & 0x0f) + 1, 1)
+        };
+        let Some(data) = block.get(i + head..i + head + len) else {
+            return;
+        };
+        f(id, data);
+        i += head + len;
+    }
+}
+
+/// Writes a 12-byte RTP header (no CSRCs, no extensions) and the payload.
+pub fn write_rtp(
+    buf: &mut Vec<u8>,
+    payload_type: u8,
+    marker: bool,
+    sequence_number: u16,
+    timestamp: u32,
+    ssrc: u32,
+    payload: &[u8],
+) {
+    buf.clear();
+    buf.push(0x80);
+    buf.push((payload_type & 0x7f) | if marker { 0x80 } else { 0 });
+    buf.extend_from_slice(&sequence_number.to_be_bytes());
+    buf.extend_from_slice(&timestamp.to_be_bytes());
+    buf.extend_from_slice(&ssrc.to_be_bytes());
+    buf.extend_from_slice(payload);
+}
+
+/// One RTCP sender report without report blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SenderInfo {
+    pub ssrc: u32,
+    pub ntp_sec: u32,
+    pub ntp_frac: u32,
+    pub rtp_ts: u32,
+    pub packet_count: u32,
+    pub octet_count: u32,
+}
+
+/// Appends an RTCP SR (PT 200) to `buf`.
+pub fn write_sender_report(buf: &mut Vec<u8>, sr: &SenderInfo) {
+    buf.extend_from_slice(&[0x80, 200, 0, 6]);
+    for word in [
+        sr.ssrc,
+        sr.ntp_sec,
+        sr.ntp_frac,
+        sr.rtp_ts,
+        sr.packet_count,
+        sr.octet_count,
+    ] {
+        buf.extend_from_slice(&word.to_be_bytes());
+    }
+}
+
+/// Appends an RTCP PLI (PT 206, FMT 1) asking `media_ssrc` for a keyframe.
+pub fn write_pli(buf: &mut Vec<u8>, sender_ssrc: u32, media_ssrc: u32) {
+    buf.extend_from_slice(&[0x81, 206, 0, 2]);
+    buf.extend_from_slice(&sender_ssrc.to_be_bytes());
+    buf.extend_from_slice(&media_ssrc.to_be_bytes());
+}
+
+/// What a transport acts on in a compound RTCP packet from its peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RtcpItem {
+    /// A report block about one of our streams: loss fraction (0..=255).
+    ReceiverReport { ssrc: u32, fraction_lost: u8 },
+    /// PLI or FIR for one of our streams.
+    KeyframeRequest { ssrc: u32, fir: bool },
+    /// The peer's sender report for one of its streams.
+    SenderReport(SenderInfo),
+}
+
+/// Calls `f` for each report block, sender report and keyframe request in
+/// a compound RTCP packet; stops at the first malformed packet.
+pub fn parse_rtcp(buf: &[u8], mut f: impl FnMut(RtcpItem)) {
+    let mut at = 0;
+    while at + 4 <= buf.len() {
+        let head = &buf[at..];
+        if head[0] >> 6 != 2 {
+            return;
+        }
+        let count = usize::from(head[0] & 0x1f);
+        let pt = head[1];
+        let len = 4 * (usize::from(u16::from_be_bytes([head[2], head[3]])) + 1);
+        let Some(packet) = buf.get(at..at + len) else {
+            return;
+        };
+        let word = |i: usize| -> Option<u32> {
+            packet
+                .get(i..i + 4)
+                .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        match pt {
+            200 | 201 => {
+                // SR: 24 bytes of sender info after the SSRC; RR: none.
+                let blocks_at = if pt == 200 { 28 } else { 8 };
+                if pt == 200
+                    && let (
+                        Some(ssrc),
+                        Some(ntp_sec),
+                        Some(ntp_frac),
+                        Some(rtp_ts),
+                        Some(pc),
+                        Some(oc),
+                    ) = (word(4), word(8), word(12), word(16), word(20), word(24))
+                {
+                    f(RtcpItem::SenderReport(SenderInfo {
+                        ssrc,
+                        ntp_sec,
+                        ntp_frac,
+                        rtp_ts,
+                        packet_count: pc,
+                        octet_count: oc,
+                    }));
+                }
+                for block in 0..count {
+                    let base = blocks_at + 24 * block;
+                    let (Some(ssrc), Some(lost)) = (word(base), packet.get(base + 4)) else {
+                        break;
+                    };
+                    f(RtcpItem::ReceiverReport {
+                        ssrc,
+                        fraction_lost: *lost,
+                    });
+                }
+            }
+            206 if count == 1 => {
+                if let Some(ssrc) = word(8) {
+                    f(RtcpItem::KeyframeRequest { ssrc, fir: false });
+                }
+            }
+            206 if count == 4 => {
+                // FIR: entries of (SSRC, seq nr + reserved) after the header.
+                let mut i = 12;
+                while let Some(ssrc) = word(i) {
+                    f(RtcpItem::KeyframeRequest { ssrc, fir: true });
+                    i += 8;
+                }
+            }
+            _ => {}
+        }
+        at += len;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packet_with_extensions() -> Vec<u8> {
+        let mut buf = vec![
+            0x90,
+            0x80 | 111,
+            0x12,
+            0x34,
+            0,
+            0,
+            0x10,
+            0,
+            0xde,
+            0xad,
+            0xbe,
+            0xef,
+        ];
+        // One-byte block: audio level (id 1, 1 byte, voice + -42), mid (id 3, "a1"), padding.
+        buf.extend_from_slice(&[0xBE, 0xDE, 0, 2, 0x10, 0x80 | 42, 0x31, b'a', b'1', 0, 0, 0]);
+        buf.extend_from_slice(b"opus");
+        buf
+    }
+
+    #[test]
+    fn parses_header_extensions_and_payload() {
+        let buf = packet_with_extensions();
+        let p = parse_rtp(&buf).expect("valid RTP");
+        assert_eq!(
+            (
+                p.payload_type,
+                p.marker,
+                p.sequence_number,
+                p.timestamp,
+                p.ssrc
+            ),
+            (111, true, 0x1234, 0x1000, 0xdeadbeef)
+        );
+        assert_eq!(p.payload, b"opus");
+        let ids = ExtensionIds::from_uris([
+            ("urn:ietf:params:rtp-hdrext:ssrc-audio-level", 1),
+            ("urn:ietf:params:rtp-hdrext:sdes:mid", 3),
+        ]);
+        let ev = p.extension_values(&ids);
+        assert_eq!(ev.audio_level, Some(-42));
+        assert_eq!(ev.voice_activity, Some(true));
+        assert_eq!(ev.mid, Some(Mid::from("a1")));
+        // Unknown ids are skipped.
+        assert_eq!(
+            p.extension_values(&ExtensionIds::default()).audio_level,
+            None
+        );
+    }
+
+    #[test]
+    fn rejects_what_is_not_rtp() {
+        assert!(parse_rtp(&[0x80; 11]).is_none());
+        let mut truncated = packet_with_extensions();
+        truncated.truncate(18);
+        assert!(parse_rtp(&truncated).is_none());
+        let mut bad_padding = vec![0xa0, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 2, 9];
+        assert!(parse_rtp(&bad_padding).is_none());
+        bad_padding[14] = 2;
+        assert_eq!(parse_rtp(&bad_padding).map(|p| p.payload.len()), Some(1));
+        assert!(!is_rtcp(&[0x80, 96, 0, 0, 0, 0, 0, 0]));
+        assert!(is_rtcp(&[0x81, 206, 0, 2, 0, 0, 0, 0]));
+    }
+
+    #[test]
+    fn rtp_round_trips() {
+        let mut buf = Vec::new();
+        write_rtp(&mut buf, 96, true, 65535, 90_000, 42, b"frame");
+        let p = parse_rtp(&buf).expect("valid RTP");
+        assert_eq!(
+            (
+                p.payload_type,
+                p.marker,
+                p.sequence_number,
+                p.timestamp,
+                p.ssrc
+            ),
+            (96, true, 65535, 90_000, 42)
+        );
+        assert_eq!(p.payload, b"frame");
+    }
+
+    #[test]
+    fn rtcp_round_trips() {
+        let sr = SenderInfo {
+            ssrc: 7,
+            ntp_sec: 1,
+            ntp_frac: 2,
+            rtp_ts: 3,
+            packet_count: 4,
+            octet_count: 5,
+        };
+        let mut buf = Vec::new();
+        write_sender_report(&mut buf, &sr);
+        write_pli(&mut buf, 1, 99);
+        // A receiver report with one block about SSRC 7, 25 % lost.
+        buf.extend_from_slice(&[0x81, 201, 0, 7, 0, 0, 0, 1, 0, 0, 0, 7, 64]);
+        buf.extend_from_slice(&[0; 19]);
+        // A FIR for SSRC 8.
+        buf.extend_from_slice(&[
+            0x84, 206, 0, 4, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 8, 1, 0, 0, 0,
+        ]);
+        assert!(is_rtcp(&buf));
+        let mut items = Vec::new();
+        parse_rtcp(&buf, |i| items.push(i));
+        assert_eq!(
+            items,
+            vec![
+                RtcpItem::SenderReport(sr),
+                RtcpItem::KeyframeRequest {
+                    ssrc: 99,
+                    fir: false
+                },
+                RtcpItem::ReceiverReport {
+                    ssrc: 7,
+                    fraction_lost: 64
+                },
+                RtcpItem::KeyframeRequest { ssrc: 8, fir: true },
+            ]
+        );
+        // Truncated input yields what came before, and no panic.
+        let mut seen = 0;
+        parse_rtcp(&buf[..buf.len() - 3], |_| seen += 1);
+        assert_eq!(seen, 3);
+    }
+}

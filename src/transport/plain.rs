@@ -1,0 +1,666 @@
+//! `PlainTransport`: plain RTP and RTCP over UDP, no ICE, DTLS or SRTP, for
+//! tools such as FFmpeg and GStreamer (recording, ingest) and for piping
+//! media between routers.
+//!
+//! Sans-IO like the WebRTC transport: datagrams in, datagrams and events
+//! out. What it does on the wire is deliberately small: producers' packets
+//! are parsed and handed to the router as they are; consumers' packets go
+//! out with a 12-byte header (no header extensions), an RTCP sender report
+//! per stream every second, and PLI/FIR/receiver reports from the peer are
+//! honoured. NACKs are not answered (consumers get no RTX), and no
+//! bandwidth estimation runs.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use str0m::media::KeyframeRequestKind;
+use str0m::net::{Protocol, Transmit};
+
+use super::webrtc::{
+    ConsumerStats, ForwardedRtp, Id, ProducerStats, SenderReport, TransportEvent, TransportOutput,
+    TransportStats, TransportTuple,
+};
+use crate::error::{CoreError, CoreResult};
+use crate::ortc::types::{MediaKind, RtpParameters};
+use crate::router::ReceivedRtp;
+use crate::rtp::wire::{self, ExtensionIds, RtcpItem, SenderInfo};
+
+/// How often each consumer stream's sender report goes out.
+const RTCP_INTERVAL: Duration = Duration::from_secs(1);
+/// The SSRC our own RTCP (PLIs to producers) is sent from.
+const LOCAL_RTCP_SSRC: u32 = 0x6f63_6c6c;
+
+#[derive(Debug, Clone)]
+pub struct PlainTransportOptions {
+    /// The RTP socket's (announced) address.
+    pub rtp: SocketAddr,
+    /// The RTCP socket's, when RTCP is not muxed.
+    pub rtcp: Option<SocketAddr>,
+    pub comedia: bool,
+}
+
+struct PlainProducer {
+    id: Id,
+    /// Encoding → its SSRC (signalled, or learned from the first packet).
+    ssrcs: Vec<Option<u32>>,
+    rids: Vec<Option<String>>,
+    extension_ids: ExtensionIds,
+    stats: Vec<ProducerStats>,
+    /// Per encoding, the last extended sequence number seen.
+    last_seq: Vec<Option<u64>>,
+}
+
+struct PlainConsumer {
+    ssrc: u32,
+    clock_rate: u32,
+    stats: ConsumerStats,
+    /// Payload bytes sent (a sender report counts payload only).
+    payload_octets: u64,
+    /// The last packet's RTP timestamp and when its source arrived, for the
+    /// sender report's RTP ↔ NTP mapping.
+    last: Option<(u32, Instant)>,
+}
+
+pub struct PlainTransport {
+    opts: PlainTransportOptions,
+    remote_rtp: Option<SocketAddr>,
+    remote_rtcp: Option<SocketAddr>,
+    connected: bool,
+    dead: bool,
+    producers: Vec<PlainProducer>,
+    rx_ssrcs: HashMap<u32, (usize, usize)>,
+    consumers: HashMap<Id, PlainConsumer>,
+    consumer_by_ssrc: HashMap<u32, Id>,
+    /// Keyframe requests made before a comedia peer was known.
+    pending_keyframes: Vec<(Id, Option<usize>)>,
+    next_rtcp: Instant,
+    stats: TransportStats,
+    /// Reused for every outgoing datagram's bytes.
+    scratch: Vec<u8>,
+}
+
+fn tuple(local: SocketAddr, remote: Option<SocketAddr>) -> TransportTuple {
+    TransportTuple {
+        local_ip: local.ip().to_string(),
+        local_address: local.ip().to_string(),
+        local_port: local.port(),
+        remote_ip: remote.map(|r| r.ip().to_string()).unwrap_or_default(),
+        remote_port: remote.map(|r| r.port()).unwrap_or(0),
+        protocol: "udp".to_owned(),
+    }
+}
+
+/// Extends a 16-bit sequence number next to the last extended one.
+fn extend_seq(last: Option<u64>, seq: u16) -> u64 {
+    let Some(last) = last else {
+        // Start a cycle up, so that reordered packets just before the first
+        // one still have somewhere to go.
+        return 65_536 + u64::from(seq);
+    };
+    let delta = seq.wrapping_sub(last as u16) as i16;
+    last.saturating_add_signed(i64::from(delta))
+}
+
+impl PlainTransport {
+    pub fn new(opts: PlainTransportOptions, now: Instant) -> Self {
+        Self {
+            opts,
+            remote_rtp: None,
+            remote_rtcp: None,
+            connected: false,
+            dead: false,
+            producers: Vec::new(),
+            rx_ssrcs: HashMap::new(),
+            consumers: HashMap::new(),
+            consumer_by_ssrc: HashMap::new(),
+            pending_keyframes: Vec::new(),
+            next_rtcp: now + RTCP_INTERVAL,
+            stats: TransportStats::default(),
+            scratch: Vec::with_capacity(1500),
+        }
+    }
+
+    pub fn rtcp_mux(&self) -> bool {
+        self.opts.rtcp.is_none()
+    }
+
+    pub fn comedia(&self) -> bool {
+        self.opts.comedia
+    }
+
+    /// mediasoup's `tuple`: the RTP socket and, once known, the peer.
+    pub fn tuple(&self) -> TransportTuple {
+        tuple(self.opts.rtp, self.remote_rtp)
+    }
+
+    /// mediasoup's `rtcpTuple` (only without RTCP mux).
+    pub fn rtcp_tuple(&self) -> Option<TransportTuple> {
+        self.opts.rtcp.map(|local| tuple(local, self.remote_rtcp))
+    }
+
+    pub fn has_peer(&self) -> bool {
+        self.remote_rtp.is_some()
+    }
+
+    pub fn is_alive(&self) -> bool {
+        !self.dead
+    }
+
+    /// `plainTransport.connect({ ip, port, rtcpPort })`.
+    pub fn connect(
+        &mut self,
+        remote: Option<SocketAddr>,
+        rtcp_port: Option<u16>,
+    ) -> CoreResult<()> {
+        if self.dead {
+            return Err(CoreError::invalid_state("transport closed"));
+        }
+        if self.connected {
+            return Err(CoreError::invalid_state("connect() already called"));
+        }
+        if !self.opts.comedia {
+            let remote = remote.ok_or_else(|| CoreError::type_error("missing ip or port"))?;
+            if self.opts.rtcp.is_some() {
+                let port = rtcp_port.ok_or_else(|| {
+                    CoreError::type_error("missing rtcpPort (required with rtcpMux disabled)")
+                })?;
+                self.remote_rtcp = Some(SocketAddr::new(remote.ip(), port));
+            }
+            self.remote_rtp = Some(remote);
+        }
+        self.connected = true;
+        Ok(())
+    }
+
+    pub fn close(&mut self) {
+        self.dead = true;
+    }
+
+    pub fn poll_timeout(&self) -> Instant {
+        self.next_rtcp
+    }
+
+    pub fn stats(&self) -> TransportStats {
+        self.stats.clone()
+    }
+
+    // -- network ------------------------------------------------------------
+
+    pub fn handle_receive(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        local: SocketAddr,
+        buf: &[u8],
+        out: &mut TransportOutput,
+    ) {
+        if self.dead {
+            return;
+        }
+        self.stats.bytes_received += buf.len() as u64;
+        let on_rtcp_socket = self.opts.rtcp == Some(local);
+        let rtcp = on_rtcp_socket || wire::is_rtcp(buf);
+        if !self.accept_source(source, on_rtcp_socket, out) {
+            self.stats.malformed_packets_dropped += 1;
+            return;
+        }
+        if rtcp {
+            self.on_rtcp(buf, out);
+        } else {
+            self.on_rtp(now, buf, out);
+        }
+    }
+
+    /// Whether a datagram from `source` is the peer's. With comedia, the
+    /// first packet names the peer (mediasoup's `tuple` / `rtcptuple` events).
+    fn accept_source(
+        &mut self,
+        source: SocketAddr,
+        rtcp_socket: bool,
+        out: &mut TransportOutput,
+    ) -> bool {
+        let slot = if rtcp_socket {
+            &mut self.remote_rtcp
+        } else {
+            &mut self.remote_rtp
+        };
+        match slot {
+            Some(known) => *known == source,
+            None if self.opts.comedia => {
+                *slot = Some(source);
+                let event = if rtcp_socket {
+                    TransportEvent::RtcpTupleLearned(self.rtcp_tuple().expect("has an RTCP socket"))
+                } else {
+                    TransportEvent::TupleLearned(self.tuple())
+                };
+                out.events.push(event);
+                for (producer_id, encoding) in std::mem::take(&mut self.pending_keyframes) {
+                    self.request_keyframe(&producer_id, encoding, out);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn on_rtp(&mut self, now: Instant, buf: &[u8], out: &mut TransportOutput) {
+        let Some(rtp) = wire::parse_rtp(buf) else {
+            self.stats.malformed_packets_dropped += 1;
+            return;
+        };
+        let Some((idx, enc)) = self.locate(&rtp) else {
+            return;
+        };
+        let p = &mut self.producers[idx];
+        let seq_no = extend_seq(p.last_seq[enc], rtp.sequence_number);
+        if p.last_seq[enc].is_none_or(|last| seq_no > last) {
+            p.last_seq[enc] = Some(seq_no);
+        }
+        let s = &mut p.stats[enc];
+        s.packets += 1;
+        s.bytes += buf.len() as u64;
+        self.stats.rtp_packets_received += 1;
+        self.stats.rtp_bytes_received += buf.len() as u64;
+        let packet = ReceivedRtp {
+            ssrc: rtp.ssrc,
+            seq_no,
+            timestamp: rtp.timestamp,
+            payload_type: rtp.payload_type,
+            marker: rtp.marker,
+            payload: Arc::from(rtp.payload),
+            ext_vals: rtp.extension_values(&p.extension_ids),
+            arrival: now,
+        };
+        out.events.push(TransportEvent::ProducerPacket {
+            producer_id: p.id.clone(),
+            encoding: enc,
+            packet,
+        });
+    }
+
+    /// The producer encoding a packet belongs to: by SSRC, then by RID, then
+    /// the one encoding that names neither (its SSRC is learned).
+    fn locate(&mut self, rtp: &wire::RtpView<'_>) -> Option<(usize, usize)> {
+        if let Some(found) = self.rx_ssrcs.get(&rtp.ssrc) {
+            return Some(*found);
+        }
+        let mut found = None;
+        for (i, p) in self.producers.iter().enumerate() {
+            if let Some(enc) = p.ssrcs.iter().position(|s| *s == Some(rtp.ssrc)) {
+                found = Some((i, enc));
+                break;
+            }
+            let rid = rtp.extension_values(&p.extension_ids).rid;
+            if let Some(rid) = rid
+                && let Some(enc) = p.rids.iter().position(|r| r.as_deref() == Some(&*rid))
+            {
+                found = Some((i, enc));
+                break;
+            }
+        }
+        if found.is_none() {
+            let open: Vec<(usize, usize)> = self
+                .producers
+                .iter()
+                .enumerate()
+                .flat_map(|(i, p)| {
+                    (0..p.ssrcs.len())
+                        .filter(move |e| p.ssrcs[*e].is_none() && p.rids[*e].is_none())
+                        .map(move |e| (i, e))
+                })
+                .collect();
+            if let [only] = open[..] {
+                found = Some(only);
+            }
+        }
+        let (i, enc) = found?;
+        self.producers[i].ssrcs[enc].get_or_insert(rtp.ssrc);
+        self.producers[i].stats[enc].ssrc = Some(rtp.ssrc);
+        self.rx_ssrcs.insert(rtp.ssrc, (i, enc));
+        Some((i, enc))
+    }
+
+    fn on_rtcp(&mut self, buf: &[u8], out: &mut TransportOutput) {
+        let mut items = Vec::new();
+        wire::parse_rtcp(buf, |item| items.push(item));
+        for item in items {
+            match item {
+                RtcpItem::KeyframeRequest { ssrc, fir } => {
+                    let Some(id) = self.consumer_by_ssrc.get(&ssrc) else {
+                        continue;
+                    };
+                    let c = self.consumers.get_mut(id).expect("indexed consumer");
+                    let kind = if fir {
+                        c.stats.firs += 1;
+                        KeyframeRequestKind::Fir
+                    } else {
+                        c.stats.plis += 1;
+                        KeyframeRequestKind::Pli
+                    };
+                    out.events.push(TransportEvent::KeyframeRequest {
+                        consumer_id: id.clone(),
+                        kind,
+                    });
+                }
+                RtcpItem::ReceiverReport {
+                    ssrc,
+                    fraction_lost,
+                } => {
+                    let Some(id) = self.consumer_by_ssrc.get(&ssrc) else {
+                        continue;
+                    };
+                    let c = self.consumers.get_mut(id).expect("indexed consumer");
+                    let loss = f32::from(fraction_lost) / 256.0;
+                    c.stats.loss = Some(loss);
+                    let score = super::webrtc::score_from_loss(Some(loss));
+                    if score != c.stats.score {
+                        c.stats.score = score;
+                        out.events.push(TransportEvent::ConsumerScore {
+                            consumer_id: id.clone(),
+                            score,
+                        });
+                    }
+                }
+                RtcpItem::SenderReport(sr) => {
+                    let Some(&(idx, _)) = self.rx_ssrcs.get(&sr.ssrc) else {
+                        continue;
+                    };
+                    out.events.push(TransportEvent::ProducerSenderReport {
+                        producer_id: self.producers[idx].id.clone(),
+                        report: SenderReport {
+                            ssrc: sr.ssrc,
+                            ntp_sec: sr.ntp_sec,
+                            ntp_frac: sr.ntp_frac,
+                            rtp_ts: sr.rtp_ts,
+                            packet_count: sr.packet_count,
+                            octet_count: sr.octet_count,
+                        },
+                    });
+                }
+            }
+        }
+    }
+
+    /// Sender reports for every consumer stream that has sent something.
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut TransportOutput) {
+        if self.dead || now < self.next_rtcp {
+            return;
+        }
+        self.next_rtcp = now + RTCP_INTERVAL;
+        let Some(destination) = self.rtcp_destination() else {
+            return;
+        };
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        // NTP counts from 1900, Unix time from 1970.
+        let ntp_sec = (wall.as_secs() + 2_208_988_800) as u32;
+        let ntp_frac = ((u64::from(wall.subsec_nanos()) << 32) / 1_000_000_000) as u32;
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        for c in self.consumers.values() {
+            let Some((ts, at)) = c.last else {
+                continue;
+            };
+            let elapsed = now.saturating_duration_since(at).as_secs_f64();
+            let rtp_ts = ts.wrapping_add((elapsed * f64::from(c.clock_rate)) as u32);
+            wire::write_sender_report(
+                &mut buf,
+                &SenderInfo {
+                    ssrc: c.ssrc,
+                    ntp_sec,
+                    ntp_frac,
+                    rtp_ts,
+                    packet_count: c.stats.packets as u32,
+                    octet_count: c.payload_octets as u32,
+                },
+            );
+        }
+        if !buf.is_empty() {
+            self.transmit(destination, true, &buf, out);
+        }
+        self.scratch = buf;
+    }
+
+    /// Where RTCP goes: the peer's RTCP port, or its RTP port with RTCP mux.
+    fn rtcp_destination(&self) -> Option<SocketAddr> {
+        if self.opts.rtcp.is_some() {
+            self.remote_rtcp
+        } else {
+            self.remote_rtp
+        }
+    }
+
+    fn transmit(
+        &mut self,
+        destination: SocketAddr,
+        rtcp: bool,
+        contents: &[u8],
+        out: &mut TransportOutput,
+    ) {
+        let source = match (rtcp, self.opts.rtcp) {
+            (true, Some(rtcp_socket)) => rtcp_socket,
+            _ => self.opts.rtp,
+        };
+        self.stats.bytes_sent += contents.len() as u64;
+        out.transmits.push(Transmit {
+            proto: Protocol::Udp,
+            source,
+            destination,
+            contents: contents.to_vec().into(),
+        });
+    }
+
+    // -- producers ----------------------------------------------------------
+
+    pub fn add_producer(&mut self, id: Id, params: &RtpParameters) -> CoreResult<()> {
+        if self.dead {
+            return Err(CoreError::invalid_state("transport closed"));
+        }
+        let ssrcs: Vec<Option<u32>> = params.encodings.iter().map(|e| e.ssrc).collect();
+        for ssrc in ssrcs.iter().flatten() {
+            if self.rx_ssrcs.contains_key(ssrc)
+                || self
+                    .producers
+                    .iter()
+                    .any(|p| p.ssrcs.contains(&Some(*ssrc)))
+            {
+                return Err(CoreError::invalid_state(format!(
+                    "ssrc {ssrc} already in use"
+                )));
+            }
+        }
+        let n = ssrcs.len();
+        self.producers.push(PlainProducer {
+            id,
+            rids: params.encodings.iter().map(|e| e.rid.clone()).collect(),
+            extension_ids: ExtensionIds::from_uris(
+                params
+                    .header_extensions
+                    .iter()
+                    .map(|h| (h.uri.as_str(), h.id)),
+            ),
+            stats: (0..n)
+                .map(|encoding| ProducerStats {
+                    encoding,
+                    ssrc: ssrcs[encoding],
+                    rid: params.encodings[encoding].rid.clone(),
+                    score: 10,
+                    ..ProducerStats::default()
+                })
+                .collect(),
+            ssrcs,
+            last_seq: vec![None; n],
+        });
+        Ok(())
+    }
+
+    pub fn remove_producer(&mut self, producer_id: &str) {
+        let Some(idx) = self.producers.iter().position(|p| &*p.id == producer_id) else {
+            return;
+        };
+        self.producers.remove(idx);
+        // Indices after it moved down by one.
+        self.rx_ssrcs.retain(|_, (i, _)| *i != idx);
+        for (i, _) in self.rx_ssrcs.values_mut() {
+            if *i > idx {
+                *i -= 1;
+            }
+        }
+    }
+
+    pub fn producer_stats(&self, producer_id: &str) -> Vec<ProducerStats> {
+        self.producers
+            .iter()
+            .find(|p| &*p.id == producer_id)
+            .map(|p| p.stats.clone())
+            .unwrap_or_default()
+    }
+
+    /// A PLI to the peer for one encoding of a producer (or all).
+    pub fn request_keyframe(
+        &mut self,
+        producer_id: &str,
+        encoding: Option<usize>,
+        out: &mut TransportOutput,
+    ) {
+        let Some(destination) = self.rtcp_destination() else {
+            // Sent once comedia learns the peer.
+            let known = self.producers.iter().find(|p| &*p.id == producer_id);
+            let queued = self
+                .pending_keyframes
+                .iter()
+                .any(|(id, e)| &**id == producer_id && *e == encoding);
+            if let (Some(p), false) = (known, queued) {
+                self.pending_keyframes.push((p.id.clone(), encoding));
+            }
+            return;
+        };
+        let Some(p) = self.producers.iter_mut().find(|p| &*p.id == producer_id) else {
+            return;
+        };
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        for (i, ssrc) in p.ssrcs.iter().enumerate() {
+            if encoding.is_some_and(|e| e != i) {
+                continue;
+            }
+            if let Some(ssrc) = ssrc {
+                p.stats[i].plis += 1;
+                wire::write_pli(&mut buf, LOCAL_RTCP_SSRC, *ssrc);
+            }
+        }
+        if !buf.is_empty() {
+            self.transmit(destination, true, &buf, out);
+        }
+        self.scratch = buf;
+    }
+
+    // -- consumers ----------------------------------------------------------
+
+    pub fn add_consumer(
+        &mut self,
+        id: Id,
+        kind: MediaKind,
+        params: &RtpParameters,
+    ) -> CoreResult<()> {
+        if self.dead {
+            return Err(CoreError::invalid_state("transport closed"));
+        }
+        let ssrc = params
+            .encodings
+            .first()
+            .and_then(|e| e.ssrc)
+            .ok_or_else(|| CoreError::other("consumer rtpParameters without ssrc"))?;
+        let clock_rate =
+            params
+                .codecs
+                .first()
+                .map(|c| c.clock_rate)
+                .unwrap_or(if kind == MediaKind::Audio {
+                    48_000
+                } else {
+                    90_000
+                });
+        self.consumer_by_ssrc.insert(ssrc, id.clone());
+        self.consumers.insert(
+            id,
+            PlainConsumer {
+                ssrc,
+                clock_rate,
+                stats: ConsumerStats {
+                    ssrc,
+                    score: 10,
+                    ..ConsumerStats::default()
+                },
+                payload_octets: 0,
+                last: None,
+            },
+        );
+        Ok(())
+    }
+
+    pub fn remove_consumer(&mut self, consumer_id: &str) {
+        if let Some(c) = self.consumers.remove(consumer_id) {
+            self.consumer_by_ssrc.remove(&c.ssrc);
+        }
+    }
+
+    pub fn consumer_stats(&self, consumer_id: &str) -> Option<ConsumerStats> {
+        self.consumers.get(consumer_id).map(|c| c.stats.clone())
+    }
+
+    /// One packet to the peer. Dropped until the peer is known.
+    pub fn write_rtp(
+        &mut self,
+        consumer_id: &str,
+        pkt: &ForwardedRtp,
+        out: &mut TransportOutput,
+    ) -> CoreResult<()> {
+        if self.dead {
+            return Err(CoreError::invalid_state("transport closed"));
+        }
+        let Some(destination) = self.remote_rtp else {
+            return Ok(());
+        };
+        let Some(c) = self.consumers.get_mut(consumer_id) else {
+            return Err(CoreError::invalid_state("no such consumer"));
+        };
+        let mut buf = std::mem::take(&mut self.scratch);
+        wire::write_rtp(
+            &mut buf,
+            pkt.payload_type,
+            pkt.marker,
+            pkt.seq_no as u16,
+            pkt.timestamp,
+            c.ssrc,
+            &pkt.payload,
+        );
+        c.stats.packets += 1;
+        c.stats.bytes += buf.len() as u64;
+        c.payload_octets += pkt.payload.len() as u64;
+        c.last = Some((pkt.timestamp, pkt.wallclock));
+        self.stats.rtp_packets_sent += 1;
+        self.stats.rtp_bytes_sent += buf.len() as u64;
+        self.transmit(destination, false, &buf, out);
+        self.scratch = buf;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_numbers_extend_across_wraps_and_reordering() {
+        let first = extend_seq(None, 65_535);
+        assert_eq!(first, 65_536 + 65_535);
+        let wrapped = extend_seq(Some(first), 0);
+        assert_eq!(wrapped, first + 1);
+        // A late packet from before the wrap goes back, not a cycle ahead.
+        assert_eq!(extend_seq(Some(wrapped), 65_534), first - 1);
+    }
+}

@@ -1,0 +1,181 @@
+//! Requests for PlainTransports: create (its UDP socket, and a second one
+//! for RTCP without RTCP mux), connect to the peer, dump. Producers and
+//! consumers on them go through the same requests as on WebRTC transports.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::net::SocketOwner;
+use super::requests::ListenInfoData;
+use super::stats::RateSnapshot;
+use super::trace::TraceTypes;
+use super::{Id, Media, TransportSlot};
+use crate::error::{CoreError, CoreResult};
+use crate::ortc::from_json_value;
+use crate::transport::{PlainTransport, PlainTransportOptions, Transport};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreatePlainTransportData {
+    transport_id: String,
+    listen_info: ListenInfoData,
+    rtcp_listen_info: Option<ListenInfoData>,
+    #[serde(default = "yes")]
+    rtcp_mux: bool,
+    #[serde(default)]
+    comedia: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConnectPlainData {
+    ip: Option<String>,
+    port: Option<u16>,
+    rtcp_port: Option<u16>,
+}
+
+impl Media {
+    pub fn create_plain_transport(&mut self, router_id: &str, data: Value) -> CoreResult<Value> {
+        let data: CreatePlainTransportData = from_json_value(data)?;
+        if !self.routers.contains_key(router_id) {
+            return Err(CoreError::invalid_state(format!(
+                "Router with id \"{router_id}\" not found"
+            )));
+        }
+        let transport_id = Id::from(data.transport_id);
+        if self.transports.contains_key(&transport_id)
+            || self.direct_transports.contains_key(&transport_id)
+        {
+            return Err(CoreError::invalid_state(
+                "a transport with that id already exists",
+            ));
+        }
+        let mut infos = vec![data.listen_info];
+        if !data.rtcp_mux {
+            // Without RTCP mux, RTCP gets its own socket: where asked, or
+            // on the RTP socket's address and a port of its own.
+            let rtcp = match data.rtcp_listen_info {
+                Some(info) => info,
+                None => infos[0].with_any_port(),
+            };
+            infos.push(rtcp);
+        }
+        if infos.iter().any(|i| !i.is_udp()) {
+            return Err(CoreError::type_error(
+                "a PlainTransport listens on UDP only",
+            ));
+        }
+        let (listen, bound) = self.bind_listen_infos(&infos)?;
+        let now = Instant::now();
+        let transport = PlainTransport::new(
+            PlainTransportOptions {
+                rtp: listen[0].address,
+                rtcp: listen.get(1).map(|l| l.address),
+                comedia: data.comedia,
+            },
+            now,
+        );
+        let answer = plain_state(&transport);
+        let (sockets, tasks) =
+            self.start_sockets(SocketOwner::Transport(transport_id.clone()), bound)?;
+        if let Some(router) = self.routers.get_mut(router_id) {
+            router.transports.push(transport_id.clone());
+        }
+        self.transports.insert(
+            transport_id.clone(),
+            TransportSlot {
+                id: transport_id.clone(),
+                router_id: Id::from(router_id),
+                transport: Transport::Plain(transport),
+                sockets,
+                tcp_connections: HashMap::new(),
+                tasks,
+                scheduled: None,
+                server_id: None,
+                producers: Vec::new(),
+                consumers: Vec::new(),
+                next_mid: 0,
+                max_incoming_bitrate: None,
+                min_outgoing_bitrate: None,
+                max_outgoing_bitrate: None,
+                trace: TraceTypes::default(),
+                rates: RateSnapshot::new(now),
+                start_outgoing_bitrate: 0,
+                bwe_sample: None,
+                sctp_streams: None,
+                data_producers: Vec::new(),
+                data_consumers: Vec::new(),
+            },
+        );
+        self.reschedule(&transport_id);
+        Ok(answer)
+    }
+
+    /// `plainTransport.connect({ ip, port, rtcpPort })`.
+    pub(super) fn connect_plain(&mut self, transport_id: &Id, data: Value) -> CoreResult<Value> {
+        let data: ConnectPlainData = from_json_value(data)?;
+        let remote = match (data.ip.as_deref(), data.port) {
+            (Some(ip), Some(port)) => {
+                let ip: IpAddr = ip
+                    .parse()
+                    .map_err(|_| CoreError::type_error(format!("invalid ip '{ip}'")))?;
+                if port == 0 {
+                    return Err(CoreError::type_error("invalid port 0"));
+                }
+                Some(SocketAddr::new(ip, port))
+            }
+            (None, None) => None,
+            _ => return Err(CoreError::type_error("ip and port go together")),
+        };
+        let state = self.drive_result(transport_id, |t, _| {
+            let plain = t.plain()?;
+            plain.connect(remote, data.rtcp_port)?;
+            Ok(plain_state(plain))
+        })?;
+        // Packets may be waiting for the peer (keyframe requests, reports).
+        self.reschedule(transport_id);
+        Ok(state)
+    }
+}
+
+/// The fields mediasoup's PlainTransport reports: `tuple`, `rtcpTuple`, ...
+fn plain_state(t: &PlainTransport) -> Value {
+    json!({
+        "rtcpMux": t.rtcp_mux(),
+        "comedia": t.comedia(),
+        "tuple": t.tuple(),
+        "rtcpTuple": t.rtcp_tuple(),
+    })
+}
+
+pub(super) fn plain_transport_dump(slot: &TransportSlot) -> Value {
+    let Transport::Plain(t) = &slot.transport else {
+        return Value::Null;
+    };
+    let mut dump = json!({
+        "id": &*slot.id,
+        "direct": false,
+        "producerIds": slot.producers.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        "consumerIds": slot.consumers.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+        "mapSsrcConsumerId": {},
+        "mapRtxSsrcConsumerId": {},
+        "dataProducerIds": [],
+        "dataConsumerIds": [],
+        "recvRtpHeaderExtensions": {},
+        "rtpListener": { "ssrcTable": {}, "midTable": {}, "ridTable": {} },
+        "maxMessageSize": 262144,
+        "traceEventTypes": slot.trace.names(),
+    });
+    if let (Value::Object(d), Value::Object(s)) = (&mut dump, plain_state(t)) {
+        d.extend(s);
+    }
+    dump
+}

@@ -35,6 +35,29 @@ type PlainTransportState = {
   rtcpTuple?: TransportTuple | null;
 };
 
+/**
+ * The UDP socket of a plain or pipe transport: `listenInfo`, or the
+ * deprecated `listenIp` (a string or `{ ip, announcedIp }`) and `port`.
+ */
+export function udpListenInfo(listenInfo: unknown, listenIp: unknown, port: unknown): NativeListenInfo {
+  let info: NativeListenInfo;
+  if (listenInfo !== undefined) {
+    info = checkListenInfo(listenInfo);
+  } else if (listenIp !== undefined) {
+    const { ip, announcedIp } =
+      typeof listenIp === 'string'
+        ? { ip: listenIp, announcedIp: undefined }
+        : (listenIp as { ip?: unknown; announcedIp?: unknown });
+    info = checkListenInfo({ protocol: 'udp', ip, announcedAddress: announcedIp ?? undefined, port });
+  } else {
+    throw new TypeError('missing listenInfo and listenIp (one of them is mandatory)');
+  }
+  if (info.protocol !== 'udp') {
+    throw new TypeError('plain RTP transports listen on UDP only');
+  }
+  return info;
+}
+
 /** Checks createPlainTransport() options (TypeError / UnsupportedError) the way mediasoup does. */
 export function plainTransportRequest(options: PlainTransportOptions<AppData>): PlainTransportRequest {
   if (!isPlainObject(options)) {
@@ -66,20 +89,7 @@ export function plainTransportRequest(options: PlainTransportOptions<AppData>): 
     throw new UnsupportedError('SRTP over a PlainTransport is not supported yet');
   }
   assertAppData(appData);
-  let info: NativeListenInfo;
-  if (listenInfo !== undefined) {
-    info = checkListenInfo(listenInfo);
-  } else if (listenIp !== undefined) {
-    // The deprecated form: `listenIp` (a string or { ip, announcedIp }) and `port`.
-    const { ip, announcedIp } =
-      typeof listenIp === 'string' ? { ip: listenIp, announcedIp: undefined } : (listenIp as { ip?: unknown; announcedIp?: unknown });
-    info = checkListenInfo({ protocol: 'udp', ip, announcedAddress: announcedIp ?? undefined, port });
-  } else {
-    throw new TypeError('missing listenInfo and listenIp (one of them is mandatory)');
-  }
-  if (info.protocol !== 'udp') {
-    throw new TypeError('a PlainTransport listens on UDP only');
-  }
+  const info = udpListenInfo(listenInfo, listenIp, port);
   const request: PlainTransportRequest = { listenInfo: info, rtcpMux, comedia };
   if (rtcpListenInfo !== undefined && !rtcpMux) {
     request.rtcpListenInfo = checkListenInfo(rtcpListenInfo);

@@ -29,6 +29,9 @@ import type { Producer } from './ProducerTypes';
 import type { DataProducerImpl } from './DataProducer';
 import { DirectTransportImpl, directTransportRequest } from './DirectTransport';
 import { PlainTransportImpl, plainTransportRequest } from './PlainTransport';
+import { PipeTransportImpl, pipeTransportRequest } from './PipeTransport';
+import { pipeProducerToRouter, type PipeTransportPair } from './pipeToRouter';
+import type { TransportListenInfo } from './TransportTypes';
 import type { RtpObserverInternal } from './RtpObserver';
 import type { RtpObserverEvents } from './RtpObserverTypes';
 import type { EnhancedEventEmitter } from './enhancedEvents';
@@ -64,6 +67,8 @@ export class RouterImpl<RouterAppData extends AppData = AppData>
   readonly #children = new Set<RouterChild>();
   readonly #producers = new Map<string, RoutedProducer>();
   readonly #dataProducers = new Map<string, DataProducerImpl>();
+  /** pipeToRouter()'s transport pairs, by the other router's id. */
+  readonly #pipePairs = new Map<string, Promise<PipeTransportPair>>();
 
   constructor({ routerId, rtpCapabilities, channel, appData }: RouterInternal<RouterAppData>) {
     super(routerId, channel, appData);
@@ -143,10 +148,24 @@ export class RouterImpl<RouterAppData extends AppData = AppData>
   }
 
   async createPipeTransport<PipeTransportAppData extends AppData = AppData>(
-    _options: PipeTransportOptions<PipeTransportAppData>,
+    options: PipeTransportOptions<PipeTransportAppData>,
   ): Promise<PipeTransport<PipeTransportAppData>> {
+    logger.debug('createPipeTransport()');
     this.#assertOpen();
-    return RouterImpl.notYet('PipeTransport');
+    const request = pipeTransportRequest(options);
+    const transportId = randomUUID();
+    const data = await this.channel.request('router.createPlainTransport', this.id, { transportId, ...request });
+    this.#assertOpen();
+    const transport = new PipeTransportImpl<PipeTransportAppData>({
+      transportId,
+      router: this as unknown as RouterImpl,
+      channel: this.channel,
+      appData: options.appData ?? ({} as PipeTransportAppData),
+      data,
+    });
+    this.addChild(transport);
+    this.observer.safeEmit('newtransport', transport);
+    return transport;
   }
 
   async createDirectTransport<DirectTransportAppData extends AppData = AppData>(
@@ -169,9 +188,67 @@ export class RouterImpl<RouterAppData extends AppData = AppData>
     return transport;
   }
 
-  async pipeToRouter(_options: PipeToRouterOptions): Promise<PipeToRouterResult> {
+  async pipeToRouter(options: PipeToRouterOptions): Promise<PipeToRouterResult> {
+    logger.debug('pipeToRouter()');
     this.#assertOpen();
-    return RouterImpl.notYet('pipeToRouter()');
+    if (!options || typeof options !== 'object') {
+      throw new TypeError('options must be an object');
+    }
+    return pipeProducerToRouter(
+      {
+        id: this.id,
+        sharesWorkerWith: (other) => (other as unknown as RouterImpl).channel === this.channel,
+        getProducerObject: (producerId) => this.#producers.get(producerId) as Producer | undefined,
+        pipeTransportPair: (other, listenInfo) => this.#pipeTransportPair(other as unknown as RouterImpl, listenInfo),
+      },
+      options,
+    );
+  }
+
+  /** One connected pair of PipeTransports per pair of routers, made once. */
+  #pipeTransportPair(other: RouterImpl, listenInfo: TransportListenInfo): Promise<PipeTransportPair> {
+    const cached = this.#pipePairs.get(other.id);
+    if (cached) {
+      return cached;
+    }
+    const made = (async (): Promise<PipeTransportPair> => {
+      const [local, remote] = await Promise.all([
+        this.createPipeTransport({ listenInfo }),
+        other.createPipeTransport({ listenInfo }),
+      ]);
+      await Promise.all([
+        local.connect({ ip: remote.tuple.localAddress ?? remote.tuple.localIp, port: remote.tuple.localPort }),
+        remote.connect({ ip: local.tuple.localAddress ?? local.tuple.localIp, port: local.tuple.localPort }),
+      ]);
+      const forget = (): void => {
+        this.#pipePairs.delete(other.id);
+        other.forgetPipePair(this.id);
+        local.close();
+        remote.close();
+      };
+      local.observer.on('close', forget);
+      remote.observer.on('close', forget);
+      return { local, remote };
+    })();
+    this.#pipePairs.set(other.id, made);
+    // The other router pipes back over the same pair, ends swapped.
+    other.rememberPipePair(this.id, made.then(({ local, remote }) => ({ local: remote, remote: local })));
+    made.catch(() => {
+      this.#pipePairs.delete(other.id);
+      other.forgetPipePair(this.id);
+    });
+    return made;
+  }
+
+  /** @internal */
+  rememberPipePair(otherId: string, pair: Promise<PipeTransportPair>): void {
+    pair.catch(() => undefined);
+    this.#pipePairs.set(otherId, pair);
+  }
+
+  /** @internal */
+  forgetPipePair(otherId: string): void {
+    this.#pipePairs.delete(otherId);
   }
 
   async createActiveSpeakerObserver<ActiveSpeakerObserverAppData extends AppData = AppData>(
@@ -298,6 +375,7 @@ export class RouterImpl<RouterAppData extends AppData = AppData>
     this.#children.clear();
     this.#producers.clear();
     this.#dataProducers.clear();
+    this.#pipePairs.clear();
   }
 
   /** @internal Features that later issues implement. */

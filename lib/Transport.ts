@@ -301,7 +301,10 @@ export abstract class TransportImpl<
       throw new TypeError('if given, preferredLayers must contain a spatialLayer number');
     }
     assertAppData(appData);
-    if (!isPlainObject(rtpCapabilities)) {
+    // A PipeTransport's consumers take every encoding as it is: no
+    // capabilities to match.
+    const pipeConsumer = this.type === 'pipe';
+    if (!pipeConsumer && !isPlainObject(rtpCapabilities)) {
       throw new TypeError('missing rtpCapabilities');
     }
 
@@ -310,16 +313,18 @@ export abstract class TransportImpl<
       // mediasoup throws a plain Error here, not a TypeError.
       throw new Error(`Producer with id "${producerId}" not found`);
     }
-    if (pipe) {
-      throw new UnsupportedError('pipe consumers are not supported yet');
+    if (pipe && !pipeConsumer) {
+      throw new UnsupportedError('pipe consumers are for PipeTransports (use router.pipeToRouter())');
     }
     // Validates the capabilities (TypeError) and checks that the endpoint can
     // receive one of the producer's codecs; mediasoup's mapping throws
     // UnsupportedError when it cannot.
-    const compatible = ortcCall('canConsume', {
-      consumableRtpParameters: producer.consumableRtpParameters,
-      rtpCapabilities,
-    }) as boolean;
+    const compatible =
+      pipeConsumer ||
+      (ortcCall('canConsume', {
+        consumableRtpParameters: producer.consumableRtpParameters,
+        rtpCapabilities,
+      }) as boolean);
     if (!compatible) {
       throw new UnsupportedError('no compatible media codecs');
     }

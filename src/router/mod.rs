@@ -57,6 +57,9 @@ pub struct ConsumerOptions {
     pub preferred_temporal: Option<u8>,
     /// First outgoing sequence number (mediasoup starts at random).
     pub initial_seq: u16,
+    /// A pipe consumer (PipeTransport): every encoding goes out as its own
+    /// stream, numbered as the producer numbered it; no layer choice.
+    pub pipe: bool,
 }
 
 /// A producer packet as the router needs it: borrowed from str0m's
@@ -204,6 +207,7 @@ struct Consumer {
     preferred_temporal: Option<u8>,
     /// Highest temporal layer forwarded now (None: all).
     temporal: Option<u8>,
+    pipe: bool,
 }
 
 impl Consumer {
@@ -390,6 +394,7 @@ impl Router {
             current_layer: None,
             preferred_temporal: opts.preferred_temporal,
             temporal: None,
+            pipe: opts.pipe,
         };
         let idx = match self.free_slots.pop() {
             Some(i) => {
@@ -508,11 +513,18 @@ impl Router {
         let Some(p) = self.producers.get(&c.producer) else {
             return;
         };
+        let (pid, tid) = (p.id.clone(), p.transport_id.clone());
+        if c.pipe {
+            // The far router's consumers pick their layers: ask for all.
+            for layer in 0..p.last_seen.len() {
+                self.request(pid.clone(), tid.clone(), layer, kind, now, out);
+            }
+            return;
+        }
         let layer = c
             .current_layer
             .or_else(|| p.highest_active(now, c.layer_cap()))
             .unwrap_or(0);
-        let (pid, tid) = (p.id.clone(), p.transport_id.clone());
         self.request(pid, tid, layer, kind, now, out);
     }
 
@@ -615,6 +627,23 @@ impl Router {
             if !c.active() {
                 continue;
             }
+            if c.pipe {
+                out.forwards.push(Forward {
+                    transport_id: c.transport_id.clone(),
+                    consumer_id: c.id.clone(),
+                    packet: ForwardedRtp {
+                        payload_type: router_pt,
+                        seq_no: packet.seq_no,
+                        timestamp: packet.timestamp,
+                        marker: packet.marker,
+                        payload: packet.payload.clone(),
+                        ext_vals: packet.ext_vals.clone(),
+                        wallclock: packet.arrival,
+                        stream: encoding,
+                    },
+                });
+                continue;
+            }
             if c.kind == MediaKind::Video && c.current_layer != Some(encoding) {
                 let target = p.highest_active(now, c.layer_cap()).unwrap_or(encoding);
                 // Start, or switch, only onto the target layer and only on
@@ -653,6 +682,7 @@ impl Router {
                     payload: packet.payload.clone(),
                     ext_vals: packet.ext_vals.clone(),
                     wallclock: packet.arrival,
+                    stream: 0,
                 },
             });
         }
@@ -676,7 +706,9 @@ impl Router {
             return;
         };
         c.rewriter.resync();
-        if c.kind != MediaKind::Video || !c.active() {
+        // A pipe consumer forwards what comes; the far router's consumers
+        // ask for the keyframes they need.
+        if c.kind != MediaKind::Video || !c.active() || c.pipe {
             return;
         }
         if c.current_layer.take().is_some() {

@@ -77,6 +77,7 @@ fn consumer(name: &str, initial_seq: u16) -> ConsumerOptions {
         preferred_layer: None,
         preferred_temporal: None,
         initial_seq,
+        pipe: false,
     }
 }
 

@@ -39,6 +39,8 @@ pub struct PlainTransportOptions {
     /// The RTCP socket's, when RTCP is not muxed.
     pub rtcp: Option<SocketAddr>,
     pub comedia: bool,
+    /// A PipeTransport: its consumers are pipe consumers.
+    pub pipe: bool,
 }
 
 struct PlainProducer {
@@ -52,15 +54,23 @@ struct PlainProducer {
     last_seq: Vec<Option<u64>>,
 }
 
-struct PlainConsumer {
+/// One SSRC a consumer sends on: one, or one per producer encoding for a
+/// pipe consumer.
+struct PlainStream {
     ssrc: u32,
-    clock_rate: u32,
-    stats: ConsumerStats,
+    packets: u64,
     /// Payload bytes sent (a sender report counts payload only).
     payload_octets: u64,
     /// The last packet's RTP timestamp and when its source arrived, for the
     /// sender report's RTP ↔ NTP mapping.
     last: Option<(u32, Instant)>,
+}
+
+struct PlainConsumer {
+    streams: Vec<PlainStream>,
+    clock_rate: u32,
+    /// Over all its streams.
+    stats: ConsumerStats,
 }
 
 pub struct PlainTransport {
@@ -128,6 +138,10 @@ impl PlainTransport {
 
     pub fn comedia(&self) -> bool {
         self.opts.comedia
+    }
+
+    pub fn is_pipe(&self) -> bool {
+        self.opts.pipe
     }
 
     /// mediasoup's `tuple`: the RTP socket and, once known, the peer.
@@ -401,22 +415,24 @@ impl PlainTransport {
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
         for c in self.consumers.values() {
-            let Some((ts, at)) = c.last else {
-                continue;
-            };
-            let elapsed = now.saturating_duration_since(at).as_secs_f64();
-            let rtp_ts = ts.wrapping_add((elapsed * f64::from(c.clock_rate)) as u32);
-            wire::write_sender_report(
-                &mut buf,
-                &SenderInfo {
-                    ssrc: c.ssrc,
-                    ntp_sec,
-                    ntp_frac,
-                    rtp_ts,
-                    packet_count: c.stats.packets as u32,
-                    octet_count: c.payload_octets as u32,
-                },
-            );
+            for s in &c.streams {
+                let Some((ts, at)) = s.last else {
+                    continue;
+                };
+                let elapsed = now.saturating_duration_since(at).as_secs_f64();
+                let rtp_ts = ts.wrapping_add((elapsed * f64::from(c.clock_rate)) as u32);
+                wire::write_sender_report(
+                    &mut buf,
+                    &SenderInfo {
+                        ssrc: s.ssrc,
+                        ntp_sec,
+                        ntp_frac,
+                        rtp_ts,
+                        packet_count: s.packets as u32,
+                        octet_count: s.payload_octets as u32,
+                    },
+                );
+            }
         }
         if !buf.is_empty() {
             self.transmit(destination, true, &buf, out);
@@ -569,11 +585,10 @@ impl PlainTransport {
         if self.dead {
             return Err(CoreError::invalid_state("transport closed"));
         }
-        let ssrc = params
-            .encodings
-            .first()
-            .and_then(|e| e.ssrc)
-            .ok_or_else(|| CoreError::other("consumer rtpParameters without ssrc"))?;
+        let ssrcs: Vec<u32> = params.encodings.iter().filter_map(|e| e.ssrc).collect();
+        if ssrcs.is_empty() || ssrcs.len() != params.encodings.len() {
+            return Err(CoreError::other("consumer rtpParameters without ssrc"));
+        }
         let clock_rate =
             params
                 .codecs
@@ -584,19 +599,27 @@ impl PlainTransport {
                 } else {
                     90_000
                 });
-        self.consumer_by_ssrc.insert(ssrc, id.clone());
+        for ssrc in &ssrcs {
+            self.consumer_by_ssrc.insert(*ssrc, id.clone());
+        }
         self.consumers.insert(
             id,
             PlainConsumer {
-                ssrc,
                 clock_rate,
                 stats: ConsumerStats {
-                    ssrc,
+                    ssrc: ssrcs[0],
                     score: 10,
                     ..ConsumerStats::default()
                 },
-                payload_octets: 0,
-                last: None,
+                streams: ssrcs
+                    .into_iter()
+                    .map(|ssrc| PlainStream {
+                        ssrc,
+                        packets: 0,
+                        payload_octets: 0,
+                        last: None,
+                    })
+                    .collect(),
             },
         );
         Ok(())
@@ -604,7 +627,9 @@ impl PlainTransport {
 
     pub fn remove_consumer(&mut self, consumer_id: &str) {
         if let Some(c) = self.consumers.remove(consumer_id) {
-            self.consumer_by_ssrc.remove(&c.ssrc);
+            for s in &c.streams {
+                self.consumer_by_ssrc.remove(&s.ssrc);
+            }
         }
     }
 
@@ -628,6 +653,9 @@ impl PlainTransport {
         let Some(c) = self.consumers.get_mut(consumer_id) else {
             return Err(CoreError::invalid_state("no such consumer"));
         };
+        let Some(stream) = c.streams.get_mut(pkt.stream) else {
+            return Ok(());
+        };
         let mut buf = std::mem::take(&mut self.scratch);
         wire::write_rtp(
             &mut buf,
@@ -635,13 +663,14 @@ impl PlainTransport {
             pkt.marker,
             pkt.seq_no as u16,
             pkt.timestamp,
-            c.ssrc,
+            stream.ssrc,
             &pkt.payload,
         );
+        stream.packets += 1;
+        stream.payload_octets += pkt.payload.len() as u64;
+        stream.last = Some((pkt.timestamp, pkt.wallclock));
         c.stats.packets += 1;
         c.stats.bytes += buf.len() as u64;
-        c.payload_octets += pkt.payload.len() as u64;
-        c.last = Some((pkt.timestamp, pkt.wallclock));
         self.stats.rtp_packets_sent += 1;
         self.stats.rtp_bytes_sent += buf.len() as u64;
         self.transmit(destination, false, &buf, out);

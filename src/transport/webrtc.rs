@@ -174,6 +174,9 @@ pub struct ForwardedRtp {
     pub ext_vals: ExtensionValues,
     /// Feeds the SR NTP↔RTP mapping; the arrival time of the source packet.
     pub wallclock: Instant,
+    /// Which of the consumer's streams it goes on: always 0, except for
+    /// pipe consumers (one stream per producer encoding).
+    pub stream: usize,
 }
 
 // ---------------------------------------------------------------------------

@@ -346,6 +346,7 @@ impl World {
                     preferred_layer: None,
                     preferred_temporal: None,
                     initial_seq: 1000,
+                    pipe: false,
                 },
                 self.now,
                 &mut self.rout,

@@ -28,6 +28,9 @@ struct CreatePlainTransportData {
     rtcp_mux: bool,
     #[serde(default)]
     comedia: bool,
+    /// A PipeTransport (mediasoup's other plain-RTP transport, between routers).
+    #[serde(default)]
+    pipe: bool,
 }
 
 fn yes() -> bool {
@@ -80,6 +83,7 @@ impl Media {
                 rtp: listen[0].address,
                 rtcp: listen.get(1).map(|l| l.address),
                 comedia: data.comedia,
+                pipe: data.pipe,
             },
             now,
         );

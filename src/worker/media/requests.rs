@@ -119,6 +119,8 @@ struct PreferredLayers {
 struct ConsumeData {
     consumer_id: String,
     producer_id: String,
+    /// Absent for a PipeTransport's consumers.
+    #[serde(default)]
     rtp_capabilities: Value,
     #[serde(default)]
     paused: bool,
@@ -899,7 +901,9 @@ impl Media {
         }
         let slot = self.transport(transport_id)?;
         let (tid, router_id, mid) = (slot.id.clone(), slot.router_id.clone(), slot.next_mid);
-        let plain = slot.transport.as_plain().is_some();
+        let plain = slot.transport.as_plain();
+        let pipe = plain.is_some_and(|p| p.is_pipe());
+        let plain = plain.is_some();
         let producer = self
             .producers
             .get(data.producer_id.as_str())
@@ -918,14 +922,20 @@ impl Media {
         let producer_id = Id::from(data.producer_id.as_str());
         let (kind, producer_paused, producer_type) =
             (producer.kind, producer.paused, producer.producer_type);
-        let mut caps: RtpCapabilities = from_json_value(data.rtp_capabilities)?;
-        ortc::validate_rtp_capabilities(&mut caps)?;
-        let mut params = ortc::get_consumer_rtp_parameters(
-            &producer.consumable_rtp_parameters,
-            &caps,
-            false,
-            !plain && data.enable_rtx.unwrap_or(true),
-        )?;
+        let mut params = if pipe {
+            // Every encoding as it is, on SSRCs of its own (mediasoup's
+            // pipe consumer parameters).
+            ortc::get_pipe_consumer_rtp_parameters(&producer.consumable_rtp_parameters, false)
+        } else {
+            let mut caps: RtpCapabilities = from_json_value(data.rtp_capabilities)?;
+            ortc::validate_rtp_capabilities(&mut caps)?;
+            ortc::get_consumer_rtp_parameters(
+                &producer.consumable_rtp_parameters,
+                &caps,
+                false,
+                !plain && data.enable_rtx.unwrap_or(true),
+            )?
+        };
         if plain {
             plain_consumer_parameters(&mut params);
         }
@@ -941,7 +951,7 @@ impl Media {
         if params.rtcp.cname.is_none() && !str0m_cname.is_empty() {
             params.rtcp.cname = Some(str0m_cname);
         }
-        let layered = producer_type != "simple";
+        let layered = producer_type != "simple" && !pipe;
         let (max_spatial, max_temporal) = max_layers(&params);
         let preferred_layers = layered.then(|| match &data.preferred_layers {
             Some(l) => (
@@ -963,6 +973,7 @@ impl Media {
                     preferred_layer,
                     preferred_temporal,
                     initial_seq: random_seq(),
+                    pipe,
                 },
                 now,
                 route,
@@ -983,11 +994,7 @@ impl Media {
         if let Some(p) = self.producers.get_mut(&producer_id) {
             p.consumers.push(consumer_id.clone());
         }
-        let consumer_type = if producer_type == "simulcast" {
-            "simulcast"
-        } else {
-            producer_type
-        };
+        let consumer_type = if pipe { "pipe" } else { producer_type };
         let producer_scores = self.consumer_producer_score(&consumer_id).1;
         let answer = json!({
             "rtpParameters": params,

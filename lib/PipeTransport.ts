@@ -1,0 +1,121 @@
+import { EnhancedEventEmitter } from './enhancedEvents';
+import { InvalidStateError, UnsupportedError } from './errors';
+import type { AppData } from './indexTypes';
+import { Logger } from './Logger';
+import type {
+  PipeTransport,
+  PipeTransportDump,
+  PipeTransportEvents,
+  PipeTransportObserver,
+  PipeTransportObserverEvents,
+  PipeTransportOptions,
+  PipeTransportStat,
+} from './PipeTransportTypes';
+import { udpListenInfo, type PlainTransportRequest } from './PlainTransport';
+import type { SctpNegotiatedCapabilities, SctpParameters } from './SctpParameters';
+import type { SrtpParameters } from './SrtpParameters';
+import { assertAppData, isPlainObject, TransportImpl, type TransportConstructorOptions } from './Transport';
+import type { SctpState, TransportTuple } from './TransportTypes';
+
+const logger = new Logger('PipeTransport');
+
+/** Checks createPipeTransport() options; the worker creates it as a plain transport in pipe mode. */
+export function pipeTransportRequest(options: PipeTransportOptions<AppData>): PlainTransportRequest & { pipe: true } {
+  if (!isPlainObject(options)) {
+    throw new TypeError('options must be an object');
+  }
+  const { listenInfo, listenIp, port, enableSctp = false, enableRtx = false, enableSrtp = false, appData } =
+    options as PipeTransportOptions<AppData> & { listenInfo?: unknown; listenIp?: unknown; port?: number };
+  if (enableSctp) {
+    throw new UnsupportedError('SCTP over a PipeTransport is not supported yet');
+  }
+  if (enableRtx) {
+    throw new UnsupportedError('RTX over a PipeTransport is not supported yet');
+  }
+  if (enableSrtp) {
+    throw new UnsupportedError('SRTP over a PipeTransport is not supported yet');
+  }
+  assertAppData(appData);
+  return { listenInfo: udpListenInfo(listenInfo, listenIp, port), rtcpMux: true, comedia: false, pipe: true };
+}
+
+/**
+ * RTP between two routers (of the same worker or of two), as mediasoup's
+ * PipeTransport: its consumers are pipe consumers, sending every encoding
+ * of their producer on SSRCs of their own, so that the producer made from
+ * them on the other router has the same layers. `router.pipeToRouter()`
+ * builds and connects a pair.
+ */
+export class PipeTransportImpl<PipeTransportAppData extends AppData = AppData>
+  extends TransportImpl<PipeTransportAppData, PipeTransportEvents, PipeTransportObserver>
+  implements PipeTransport<PipeTransportAppData>
+{
+  #tuple: TransportTuple;
+
+  constructor({ data, ...base }: TransportConstructorOptions<PipeTransportAppData> & { data: { tuple: TransportTuple } }) {
+    super(base, new EnhancedEventEmitter<PipeTransportObserverEvents>());
+    logger.debug('constructor()');
+    this.#tuple = data.tuple;
+    this.channel.on(this.id, (event: string, eventData: any) => {
+      if (!this.handleCommonEvent(event, eventData)) {
+        logger.error(`ignoring unknown event "${event}"`);
+      }
+    });
+  }
+
+  override get type(): 'pipe' {
+    return 'pipe';
+  }
+
+  override get observer(): PipeTransportObserver {
+    return super.observer;
+  }
+
+  get tuple(): TransportTuple {
+    return this.#tuple;
+  }
+
+  get sctpParameters(): SctpParameters | undefined {
+    return undefined;
+  }
+
+  get sctpState(): SctpState | undefined {
+    return undefined;
+  }
+
+  get sctpNegotiatedCapabilities(): SctpNegotiatedCapabilities | undefined {
+    return undefined;
+  }
+
+  get srtpParameters(): SrtpParameters | undefined {
+    return undefined;
+  }
+
+  override async dump(): Promise<PipeTransportDump> {
+    return { ...(await super.dump()), rtx: false };
+  }
+
+  override async getStats(): Promise<PipeTransportStat[]> {
+    const stats = await super.getStats();
+    return stats.map((s) => ({ ...s, type: 'pipe-transport' }));
+  }
+
+  async connect({ ip, port, srtpParameters }: { ip: string; port: number; srtpParameters?: SrtpParameters }): Promise<void> {
+    logger.debug('connect()');
+    this.assertOpen();
+    if (srtpParameters !== undefined) {
+      throw new UnsupportedError('SRTP over a PipeTransport is not supported yet');
+    }
+    if (typeof ip !== 'string' || ip.length === 0) {
+      throw new TypeError('missing ip');
+    }
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new TypeError('missing or invalid port');
+    }
+    const state = await this.channel.request('transport.connect', this.id, { ip, port });
+    if (this.closed) {
+      throw new InvalidStateError('Transport closed');
+    }
+    this.#tuple = state.tuple;
+  }
+}

@@ -1,0 +1,94 @@
+import type { Consumer } from './ConsumerTypes';
+import { InvalidStateError, UnsupportedError } from './errors';
+import type { Producer } from './ProducerTypes';
+import type { PipeTransport } from './PipeTransportTypes';
+import type { PipeToRouterOptions, PipeToRouterResult, Router } from './RouterTypes';
+import type { TransportListenInfo } from './TransportTypes';
+
+/** The two ends of a pipe between two routers: this router's, and the other's. */
+export type PipeTransportPair = { local: PipeTransport; remote: PipeTransport };
+
+/** What pipeToRouter() needs of the router it is called on. */
+export interface PipeSource {
+  readonly id: string;
+  /** Whether `other` runs on the same worker (thread) as this router. */
+  sharesWorkerWith(other: Router): boolean;
+  getProducerObject(producerId: string): Producer | undefined;
+  /** The cached pair towards `other`, created and connected on first use. */
+  pipeTransportPair(other: Router, listenInfo: TransportListenInfo): Promise<PipeTransportPair>;
+}
+
+/** The checks of mediasoup's pipeToRouter(), and the listen address it defaults to. */
+export function pipeToRouterListenInfo(source: PipeSource, options: PipeToRouterOptions): TransportListenInfo {
+  const { producerId, dataProducerId, router } = options;
+  if (!producerId && !dataProducerId) {
+    throw new TypeError('missing producerId or dataProducerId');
+  } else if (producerId && dataProducerId) {
+    throw new TypeError('just producerId or dataProducerId can be given');
+  } else if (!router) {
+    throw new TypeError('Router not found');
+  } else if ((router as unknown) === source) {
+    throw new TypeError('cannot use this Router as destination');
+  }
+  if (dataProducerId) {
+    throw new UnsupportedError('piping a DataProducer to another router is not supported yet');
+  }
+  const { listenInfo, listenIp } = options as { listenInfo?: TransportListenInfo; listenIp?: unknown };
+  if (listenInfo) {
+    return listenInfo;
+  }
+  if (typeof listenIp === 'string') {
+    return { protocol: 'udp', ip: listenIp };
+  }
+  if (listenIp && typeof listenIp === 'object') {
+    const { ip, announcedIp } = listenIp as { ip: string; announcedIp?: string };
+    return { protocol: 'udp', ip, announcedAddress: announcedIp };
+  }
+  return { protocol: 'udp', ip: '127.0.0.1' };
+}
+
+/**
+ * Makes a producer of this router consumable on `options.router`: a pipe
+ * consumer here, a producer there made from its parameters (with the same
+ * id by default), tied together as mediasoup ties them: closing either
+ * closes the other, and pausing or resuming the original reaches the copy.
+ */
+export async function pipeProducerToRouter(source: PipeSource, options: PipeToRouterOptions): Promise<PipeToRouterResult> {
+  const listenInfo = pipeToRouterListenInfo(source, options);
+  const { producerId, router, keepId = true } = options;
+  const producer = source.getProducerObject(producerId!);
+  if (!producer) {
+    throw new TypeError('Producer not found');
+  }
+  // Producers are registered per worker here: the same id twice on one
+  // worker would clash.
+  if (keepId && source.sharesWorkerWith(router)) {
+    throw new UnsupportedError('pipeToRouter() between routers of one worker needs keepId: false');
+  }
+  const { local, remote } = await source.pipeTransportPair(router, listenInfo);
+  let pipeConsumer: Consumer | undefined;
+  let pipeProducer: Producer | undefined;
+  try {
+    pipeConsumer = await local.consume({ producerId: producerId! });
+    pipeProducer = await remote.produce({
+      id: keepId ? producer.id : undefined,
+      kind: pipeConsumer.kind,
+      rtpParameters: pipeConsumer.rtpParameters,
+      paused: pipeConsumer.producerPaused,
+      appData: producer.appData,
+    });
+    if (producer.closed) {
+      throw new InvalidStateError('original Producer closed');
+    }
+  } catch (error) {
+    pipeConsumer?.close();
+    pipeProducer?.close();
+    throw error;
+  }
+  const [consumer, copy] = [pipeConsumer, pipeProducer];
+  consumer.observer.on('close', () => copy.close());
+  consumer.observer.on('pause', () => void copy.pause().catch(() => undefined));
+  consumer.observer.on('resume', () => void copy.resume().catch(() => undefined));
+  copy.observer.on('close', () => consumer.close());
+  return { pipeConsumer: consumer, pipeProducer: copy };
+}

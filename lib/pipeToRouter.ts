@@ -27,7 +27,7 @@ export function pipeToRouterListenInfo(source: PipeSource, options: PipeToRouter
     throw new TypeError('just producerId or dataProducerId can be given');
   } else if (!router) {
     throw new TypeError('Router not found');
-  } else if ((router as unknown) === source) {
+  } else if (router.id === source.id) {
     throw new TypeError('cannot use this Router as destination');
   }
   if (dataProducerId) {

@@ -136,6 +136,26 @@ describe('SCTP data producers and consumers', () => {
     await expect(other.dump()).resolves.toMatchObject({ dataConsumerIds: [dataConsumer.id, second.id] });
   });
 
+  test('a stream id closed before the association is up is not handed out again', async () => {
+    const transport = await router.createWebRtcTransport({ ...udp, enableSctp: true });
+    const other = await router.createWebRtcTransport({ ...udp, enableSctp: true });
+    await other.connect({
+      dtlsParameters: {
+        role: 'client',
+        fingerprints: [{ algorithm: 'sha-256', value: Array(32).fill('AB').join(':') }],
+      },
+    });
+    const dataProducer = await transport.produceData({ sctpStreamParameters: { streamId: 1 } });
+    const first = await other.consumeData({ dataProducerId: dataProducer.id });
+    expect(first.sctpStreamParameters?.streamId).toBe(0);
+    first.close();
+    // The SCTP stack still holds stream 0 until the association is up: a
+    // new consumer gets another one, and the transport lives on.
+    const second = await other.consumeData({ dataProducerId: dataProducer.id });
+    expect(second.sctpStreamParameters?.streamId).toBe(1);
+    await expect(other.dump()).resolves.toMatchObject({ dataConsumerIds: [second.id], dtlsState: 'connecting' });
+  });
+
   test('consumeData() checks its options', async () => {
     const transport = await router.createWebRtcTransport({ ...udp, enableSctp: true });
     await expect(transport.consumeData({} as any)).rejects.toThrow(TypeError);

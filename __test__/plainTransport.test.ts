@@ -199,13 +199,55 @@ describe('PlainTransport', () => {
     expect(outbound.pliCount).toBe(1);
   });
 
+  test('a consumer made before its peer is known starts with a keyframe request once it is', async () => {
+    const { producer, source, send } = await ingest();
+    send(1, true);
+    await until(async () => (await producer.getStats())[0]?.packetCount === 1, 'the first packet');
+    const output = await router.createPlainTransport({ listenInfo: udp });
+    await output.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities });
+    const sink = await peer();
+    const plisBefore = source.received.filter((m) => m[1] === 206).length;
+    await output.connect({ ip: '127.0.0.1', port: sink.port });
+    await until(() => source.received.filter((m) => m[1] === 206).length > plisBefore, 'a PLI after connect()');
+  });
+
+  test('a keyframe request made before connect() goes out when it is called', async () => {
+    // Not comedia: the ingest peer is told, after the consumer asked.
+    const input = await router.createPlainTransport({ listenInfo: udp });
+    const producer = await input.produce({
+      kind: 'video',
+      rtpParameters: { codecs: [{ mimeType: 'video/VP8', payloadType: 101, clockRate: 90000 }], encodings: [{ ssrc: SSRC }] },
+    });
+    const sink = await peer();
+    const output = await router.createPlainTransport({ listenInfo: udp });
+    await output.connect({ ip: '127.0.0.1', port: sink.port });
+    await output.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities });
+    const source = await peer();
+    await input.connect({ ip: '127.0.0.1', port: source.port });
+    const pli = await until(() => source.received.find((m) => m[1] === 206), 'the held PLI');
+    expect(pli.readUInt32BE(8)).toBe(SSRC);
+  });
+
+  test('comedia learns its peer from RTP only, not from a stray datagram', async () => {
+    const { transport: input, producer, source, send } = await ingest();
+    const stranger = await peer();
+    stranger.socket.send(Buffer.from('not rtp'), input.tuple.localPort, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(input.tuple.remotePort).toBe(0);
+    send(1, true);
+    await until(async () => (await producer.getStats())[0]?.packetCount === 1, 'the first packet');
+    expect(input.tuple.remotePort).toBe(source.port);
+  });
+
   test('garbage and strangers are dropped; the worker carries on', async () => {
     const { transport: input, producer, source, send } = await ingest();
     send(1, true);
     await until(async () => (await producer.getStats())[0]?.packetCount === 1, 'the first packet');
-    // Not the peer comedia learned: ignored.
+    // Not the peer comedia learned: ignored (and the tuple stays).
+    const tuple = input.tuple;
     const stranger = await peer();
     stranger.socket.send(vp8Packet(2, 0, false), input.tuple.localPort, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 50));
     // Garbage from the peer itself: too short, wrong version, truncated extension.
     const to = (b: Buffer): void => source.socket.send(b, input.tuple.localPort, '127.0.0.1');
     to(Buffer.from([0x80, 101, 0]));
@@ -214,7 +256,11 @@ describe('PlainTransport', () => {
     truncated[0] |= 0x10;
     to(truncated.subarray(0, 14));
     send(4);
-    await until(async () => (await producer.getStats())[0]?.packetCount === 2, 'the next good packet');
+    await until(async () => (await producer.getStats())[0]?.packetCount >= 2, 'the next good packet');
+    // One more round trip: nothing else is counted after it.
+    await input.dump();
+    expect((await producer.getStats())[0].packetCount).toBe(2);
+    expect(input.tuple).toEqual(tuple);
     const [stat] = await input.getStats();
     expect(stat.rtpBytesReceived).toBe(2 * vp8Packet(0, 0, false).length);
     expect(stat.bytesReceived).toBeGreaterThan(stat.rtpBytesReceived);

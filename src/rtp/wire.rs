@@ -203,6 +203,29 @@ pub fn write_sender_report(buf: &mut Vec<u8>, sr: &SenderInfo) {
     }
 }
 
+/// Appends an RTCP SDES (PT 202) giving `cname` for each SSRC.
+pub fn write_sdes_cname(buf: &mut Vec<u8>, ssrcs: impl Iterator<Item = u32>, cname: &str) {
+    let start = buf.len();
+    buf.extend_from_slice(&[0x80, 202, 0, 0]);
+    let name = &cname.as_bytes()[..cname.len().min(255)];
+    let mut count = 0u8;
+    for ssrc in ssrcs.take(31) {
+        count += 1;
+        buf.extend_from_slice(&ssrc.to_be_bytes());
+        buf.push(1); // CNAME
+        buf.push(name.len() as u8);
+        buf.extend_from_slice(name);
+        // The item list ends with a null octet, then pads to 32 bits.
+        buf.push(0);
+        while !(buf.len() - start).is_multiple_of(4) {
+            buf.push(0);
+        }
+    }
+    buf[start] |= count;
+    let words = ((buf.len() - start) / 4 - 1) as u16;
+    buf[start + 2..start + 4].copy_from_slice(&words.to_be_bytes());
+}
+
 /// Appends an RTCP PLI (PT 206, FMT 1) asking `media_ssrc` for a keyframe.
 pub fn write_pli(buf: &mut Vec<u8>, sender_ssrc: u32, media_ssrc: u32) {
     buf.extend_from_slice(&[0x81, 206, 0, 2]);
@@ -393,6 +416,9 @@ mod tests {
         };
         let mut buf = Vec::new();
         write_sender_report(&mut buf, &sr);
+        // An SDES in the middle is skipped whole: what follows still parses.
+        write_sdes_cname(&mut buf, [7, 8].into_iter(), "abc");
+        assert_eq!(&buf[28..32], &[0x82, 202, 0, 6]);
         write_pli(&mut buf, 1, 99);
         // A receiver report with one block about SSRC 7, 25 % lost.
         buf.extend_from_slice(&[0x81, 201, 0, 7, 0, 0, 0, 1, 0, 0, 0, 7, 64]);

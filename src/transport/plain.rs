@@ -69,6 +69,8 @@ struct PlainStream {
 struct PlainConsumer {
     streams: Vec<PlainStream>,
     clock_rate: u32,
+    /// Sent with its sender reports (receivers group streams by it).
+    cname: String,
     /// Over all its streams.
     stats: ConsumerStats,
 }
@@ -87,8 +89,6 @@ pub struct PlainTransport {
     pending_keyframes: Vec<(Id, Option<usize>)>,
     next_rtcp: Instant,
     stats: TransportStats,
-    /// Reused for every outgoing datagram's bytes.
-    scratch: Vec<u8>,
 }
 
 fn tuple(local: SocketAddr, remote: Option<SocketAddr>) -> TransportTuple {
@@ -128,7 +128,6 @@ impl PlainTransport {
             pending_keyframes: Vec::new(),
             next_rtcp: now + RTCP_INTERVAL,
             stats: TransportStats::default(),
-            scratch: Vec::with_capacity(1500),
         }
     }
 
@@ -167,6 +166,7 @@ impl PlainTransport {
         &mut self,
         remote: Option<SocketAddr>,
         rtcp_port: Option<u16>,
+        out: &mut TransportOutput,
     ) -> CoreResult<()> {
         if self.dead {
             return Err(CoreError::invalid_state("transport closed"));
@@ -183,9 +183,20 @@ impl PlainTransport {
                 self.remote_rtcp = Some(SocketAddr::new(remote.ip(), port));
             }
             self.remote_rtp = Some(remote);
+            self.on_peer_known(out);
         }
         self.connected = true;
         Ok(())
+    }
+
+    /// The peer is known: consumers can start (the worker asks their
+    /// producers for keyframes on `Connected`), and keyframe requests
+    /// held for it go out.
+    fn on_peer_known(&mut self, out: &mut TransportOutput) {
+        out.events.push(TransportEvent::Connected);
+        for (producer_id, encoding) in std::mem::take(&mut self.pending_keyframes) {
+            self.request_keyframe(&producer_id, encoding, out);
+        }
     }
 
     pub fn close(&mut self) {
@@ -215,8 +226,14 @@ impl PlainTransport {
         }
         self.stats.bytes_received += buf.len() as u64;
         let on_rtcp_socket = self.opts.rtcp == Some(local);
-        let rtcp = on_rtcp_socket || wire::is_rtcp(buf);
-        if !self.accept_source(source, on_rtcp_socket, out) {
+        // Checked before its source is considered: comedia must learn its
+        // peer from real RTP or RTCP, not from a stray datagram.
+        let (rtcp, valid) = if on_rtcp_socket || wire::is_rtcp(buf) {
+            (true, wire::is_rtcp(buf))
+        } else {
+            (false, wire::parse_rtp(buf).is_some())
+        };
+        if !valid || !self.accept_source(source, on_rtcp_socket, out) {
             self.stats.malformed_packets_dropped += 1;
             return;
         }
@@ -250,9 +267,7 @@ impl PlainTransport {
                     TransportEvent::TupleLearned(self.tuple())
                 };
                 out.events.push(event);
-                for (producer_id, encoding) in std::mem::take(&mut self.pending_keyframes) {
-                    self.request_keyframe(&producer_id, encoding, out);
-                }
+                self.on_peer_known(out);
                 true
             }
             None => false,
@@ -315,17 +330,12 @@ impl PlainTransport {
             }
         }
         if found.is_none() {
-            let open: Vec<(usize, usize)> = self
-                .producers
-                .iter()
-                .enumerate()
-                .flat_map(|(i, p)| {
-                    (0..p.ssrcs.len())
-                        .filter(move |e| p.ssrcs[*e].is_none() && p.rids[*e].is_none())
-                        .map(move |e| (i, e))
-                })
-                .collect();
-            if let [only] = open[..] {
+            let mut open = self.producers.iter().enumerate().flat_map(|(i, p)| {
+                (0..p.ssrcs.len())
+                    .filter(move |e| p.ssrcs[*e].is_none() && p.rids[*e].is_none())
+                    .map(move |e| (i, e))
+            });
+            if let (Some(only), None) = (open.next(), open.next()) {
                 found = Some(only);
             }
         }
@@ -412,9 +422,9 @@ impl PlainTransport {
         // NTP counts from 1900, Unix time from 1970.
         let ntp_sec = (wall.as_secs() + 2_208_988_800) as u32;
         let ntp_frac = ((u64::from(wall.subsec_nanos()) << 32) / 1_000_000_000) as u32;
-        let mut buf = std::mem::take(&mut self.scratch);
-        buf.clear();
+        let mut buf = Vec::new();
         for c in self.consumers.values() {
+            let start = buf.len();
             for s in &c.streams {
                 let Some((ts, at)) = s.last else {
                     continue;
@@ -433,11 +443,19 @@ impl PlainTransport {
                     },
                 );
             }
+            if buf.len() > start {
+                // RFC 3550: a compound packet names its sources.
+                let ssrcs = c
+                    .streams
+                    .iter()
+                    .filter(|s| s.last.is_some())
+                    .map(|s| s.ssrc);
+                wire::write_sdes_cname(&mut buf, ssrcs, &c.cname);
+            }
         }
         if !buf.is_empty() {
-            self.transmit(destination, true, &buf, out);
+            self.transmit(destination, true, buf, out);
         }
-        self.scratch = buf;
     }
 
     /// Where RTCP goes: the peer's RTCP port, or its RTP port with RTCP mux.
@@ -453,7 +471,7 @@ impl PlainTransport {
         &mut self,
         destination: SocketAddr,
         rtcp: bool,
-        contents: &[u8],
+        contents: Vec<u8>,
         out: &mut TransportOutput,
     ) {
         let source = match (rtcp, self.opts.rtcp) {
@@ -465,7 +483,7 @@ impl PlainTransport {
             proto: Protocol::Udp,
             source,
             destination,
-            contents: contents.to_vec().into(),
+            contents: contents.into(),
         });
     }
 
@@ -518,6 +536,8 @@ impl PlainTransport {
             return;
         };
         self.producers.remove(idx);
+        self.pending_keyframes
+            .retain(|(id, _)| &**id != producer_id);
         // Indices after it moved down by one.
         self.rx_ssrcs.retain(|_, (i, _)| *i != idx);
         for (i, _) in self.rx_ssrcs.values_mut() {
@@ -557,8 +577,7 @@ impl PlainTransport {
         let Some(p) = self.producers.iter_mut().find(|p| &*p.id == producer_id) else {
             return;
         };
-        let mut buf = std::mem::take(&mut self.scratch);
-        buf.clear();
+        let mut buf = Vec::new();
         for (i, ssrc) in p.ssrcs.iter().enumerate() {
             if encoding.is_some_and(|e| e != i) {
                 continue;
@@ -569,9 +588,8 @@ impl PlainTransport {
             }
         }
         if !buf.is_empty() {
-            self.transmit(destination, true, &buf, out);
+            self.transmit(destination, true, buf, out);
         }
-        self.scratch = buf;
     }
 
     // -- consumers ----------------------------------------------------------
@@ -606,6 +624,11 @@ impl PlainTransport {
             id,
             PlainConsumer {
                 clock_rate,
+                cname: params
+                    .rtcp
+                    .cname
+                    .clone()
+                    .unwrap_or_else(|| "opencall".to_owned()),
                 stats: ConsumerStats {
                     ssrc: ssrcs[0],
                     score: 10,
@@ -656,7 +679,7 @@ impl PlainTransport {
         let Some(stream) = c.streams.get_mut(pkt.stream) else {
             return Ok(());
         };
-        let mut buf = std::mem::take(&mut self.scratch);
+        let mut buf = Vec::with_capacity(12 + pkt.payload.len());
         wire::write_rtp(
             &mut buf,
             pkt.payload_type,
@@ -673,8 +696,7 @@ impl PlainTransport {
         c.stats.bytes += buf.len() as u64;
         self.stats.rtp_packets_sent += 1;
         self.stats.rtp_bytes_sent += buf.len() as u64;
-        self.transmit(destination, false, &buf, out);
-        self.scratch = buf;
+        self.transmit(destination, false, buf, out);
         Ok(())
     }
 }

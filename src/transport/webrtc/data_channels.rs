@@ -52,6 +52,12 @@ pub(super) struct SctpSide {
     /// Each channel's owner and SCTP stream id.
     channels: HashMap<ChannelId, (Endpoint, u16)>,
     by_endpoint: HashMap<Id, ChannelId>,
+    /// Streams str0m still holds that are nobody's here: channels closed
+    /// until str0m reports them closed (a channel closed before the
+    /// association is up is opened, then closed, once it is), and channels
+    /// the browser opened on its own. Their ids cannot be given out again
+    /// (str0m refuses a stream id twice).
+    held: HashMap<ChannelId, u16>,
 }
 
 impl SctpSide {
@@ -61,6 +67,7 @@ impl SctpSide {
             max_message_size,
             channels: HashMap::new(),
             by_endpoint: HashMap::new(),
+            held: HashMap::new(),
         }
     }
 }
@@ -94,9 +101,10 @@ impl WebRtcTransport {
     /// Whether one of this transport's data channels uses `stream_id`
     /// (SCTP streams carry both directions).
     pub fn sctp_stream_in_use(&self, stream_id: u16) -> bool {
-        self.sctp
-            .as_ref()
-            .is_some_and(|s| s.channels.values().any(|(_, id)| *id == stream_id))
+        self.sctp.as_ref().is_some_and(|s| {
+            s.channels.values().any(|(_, id)| *id == stream_id)
+                || s.held.values().any(|id| *id == stream_id)
+        })
     }
 
     /// Starts the association once DTLS has its role (from `connect()`).
@@ -163,7 +171,9 @@ impl WebRtcTransport {
         let Some(channel) = sctp.by_endpoint.remove(id) else {
             return;
         };
-        sctp.channels.remove(&channel);
+        if let Some((_, stream)) = sctp.channels.remove(&channel) {
+            sctp.held.insert(channel, stream);
+        }
         if self.dead {
             return;
         }
@@ -171,8 +181,9 @@ impl WebRtcTransport {
         self.drain(out);
     }
 
-    /// One message to a DataConsumer's browser. `Ok(false)`: not sent (the
-    /// association is not up yet, or its send buffer is full).
+    /// One message to a DataConsumer's browser. `Ok(false)`: its send
+    /// buffer is full; an error: it cannot be sent at all (too large, the
+    /// association not up yet, the channel closed).
     pub fn send_data(
         &mut self,
         data_consumer_id: &str,
@@ -181,7 +192,9 @@ impl WebRtcTransport {
         out: &mut TransportOutput,
     ) -> CoreResult<bool> {
         let Some(sctp) = &self.sctp else {
-            return Ok(false);
+            return Err(CoreError::invalid_state(
+                "transport has no SCTP association",
+            ));
         };
         if data.len() > sctp.max_message_size {
             return Err(CoreError::type_error(format!(
@@ -191,16 +204,18 @@ impl WebRtcTransport {
             )));
         }
         let Some(&channel) = sctp.by_endpoint.get(data_consumer_id) else {
-            return Ok(false);
+            return Err(CoreError::invalid_state("data channel closed"));
         };
-        let sent = self
-            .guarded(out, |rtc| match rtc.channel(channel) {
-                Some(mut ch) => ch.write(binary, data).unwrap_or(false),
-                None => false,
-            })
-            .unwrap_or(false);
+        let sent = self.guarded(out, |rtc| {
+            rtc.channel(channel)
+                .map(|mut ch| ch.write(binary, data).map_err(|e| e.to_string()))
+        })?;
         self.drain(out);
-        Ok(sent)
+        match sent {
+            None => Err(CoreError::invalid_state("SCTP not connected yet")),
+            Some(Ok(accepted)) => Ok(accepted),
+            Some(Err(e)) => Err(CoreError::other(format!("SCTP send failed: {e}"))),
+        }
     }
 
     /// What a DataConsumer's channel still holds unsent, in bytes.
@@ -247,7 +262,24 @@ impl WebRtcTransport {
         match e {
             // A channel opens only over an established association: that
             // is the first sign str0m gives of it.
-            Event::ChannelOpen(..) => {
+            Event::ChannelOpen(channel, _) => {
+                let channel = *channel;
+                if !sctp.channels.contains_key(&channel) {
+                    if sctp.held.contains_key(&channel) {
+                        // Closed before the association was up: close it now.
+                        let _ =
+                            self.guarded(out, |rtc| rtc.direct_api().close_data_channel(channel));
+                    } else if let Some(stream) =
+                        self.rtc.direct_api().sctp_stream_id_by_channel_id(channel)
+                    {
+                        // The browser's own channel: its stream is taken.
+                        self.sctp
+                            .as_mut()
+                            .expect("checked above")
+                            .held
+                            .insert(channel, stream);
+                    }
+                }
                 self.set_sctp_state(SctpState::Connected, out);
             }
             Event::ChannelData(d) => {
@@ -276,6 +308,8 @@ impl WebRtcTransport {
                 }
             }
             Event::ChannelClose(channel) => {
+                // Its stream id is free again.
+                sctp.held.remove(channel);
                 // The browser reset the stream (closed its data channel).
                 if let Some((endpoint, _)) = sctp.channels.remove(channel) {
                     let id = match endpoint {

@@ -29,6 +29,18 @@ fn is_binary(ppid: u32) -> bool {
     matches!(ppid, PPID_BINARY | PPID_BINARY_EMPTY)
 }
 
+/// What an empty message is carried as: mediasoup's placeholder byte. To
+/// Node it comes with its "empty" PPID; to a browser it arrives as that
+/// byte (a space, or a zero), because the SCTP stack sends no empty
+/// messages (RFC 8831's one-byte "empty" PPIDs are not in its API).
+fn placeholder_if_empty(ppid: u32, data: &[u8]) -> &[u8] {
+    match (ppid, data.is_empty()) {
+        (PPID_STRING_EMPTY, true) => b" ",
+        (PPID_BINARY_EMPTY, true) => &[0],
+        _ => data,
+    }
+}
+
 fn ppid_of(binary: bool, len: usize) -> u32 {
     match (binary, len == 0) {
         (true, false) => PPID_BINARY,
@@ -456,7 +468,7 @@ impl Media {
                 outbox::emit(
                     &**consumer_id,
                     "message",
-                    json!({ "ppid": ppid, "data": base64_encode(data) }),
+                    json!({ "ppid": ppid, "data": base64_encode(placeholder_if_empty(ppid, data)) }),
                 );
                 if let Some(d) = self.direct_transports.get_mut(&tid) {
                     d.bytes_sent += data.len() as u64;
@@ -464,18 +476,22 @@ impl Media {
                 true
             }
             DataType::Sctp => {
-                let binary = is_binary(ppid);
-                let sent = self
-                    .drive_result(&tid, |t, out| {
-                        t.webrtc()?.send_data(consumer_id, binary, data, out)
-                    })
-                    .unwrap_or(false);
-                if !sent {
-                    // mediasoup's signal that the SCTP send buffer is full
-                    // (or the association not up yet): the message is lost.
-                    outbox::emit(&**consumer_id, "sctpsendbufferfull", Value::Null);
+                let (binary, payload) = (is_binary(ppid), placeholder_if_empty(ppid, data));
+                let sent = self.drive_result(&tid, |t, out| {
+                    t.webrtc()?.send_data(consumer_id, binary, payload, out)
+                });
+                match sent {
+                    Ok(true) => true,
+                    Ok(false) => {
+                        // mediasoup's signal that the SCTP send buffer is
+                        // full: the message is lost.
+                        outbox::emit(&**consumer_id, "sctpsendbufferfull", Value::Null);
+                        false
+                    }
+                    // Not connected yet, or the channel is gone: dropped, as
+                    // mediasoup drops what an inactive consumer cannot send.
+                    Err(_) => false,
                 }
-                sent
             }
         };
         if let (true, Some(c)) = (sent, self.data_consumers.get_mut(consumer_id)) {
@@ -747,12 +763,13 @@ impl Media {
         if c.data_type == DataType::Sctp {
             let tid = c.transport_id.clone();
             let binary = is_binary(data.ppid);
+            let payload = placeholder_if_empty(data.ppid, &payload);
             let sent = self.drive_result(&tid, |t, out| {
-                t.webrtc()?.send_data(id, binary, &payload, out)
+                t.webrtc()?.send_data(id, binary, payload, out)
             })?;
             if !sent {
                 return Err(CoreError::other(
-                    "message not sent (SCTP not connected, or its send buffer is full)",
+                    "message not sent: the SCTP send buffer is full",
                 ));
             }
             if let Some(c) = self.data_consumers.get_mut(id) {

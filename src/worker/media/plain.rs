@@ -139,9 +139,9 @@ impl Media {
             (None, None) => None,
             _ => return Err(CoreError::type_error("ip and port go together")),
         };
-        let state = self.drive_result(transport_id, |t, _| {
+        let state = self.drive_result(transport_id, |t, out| {
             let plain = t.plain()?;
-            plain.connect(remote, data.rtcp_port)?;
+            plain.connect(remote, data.rtcp_port, out)?;
             Ok(plain_state(plain))
         })?;
         // Packets may be waiting for the peer (keyframe requests, reports).

@@ -11,11 +11,10 @@ import type {
   PipeTransportOptions,
   PipeTransportStat,
 } from './PipeTransportTypes';
-import { udpListenInfo, type PlainTransportRequest } from './PlainTransport';
-import type { SctpNegotiatedCapabilities, SctpParameters } from './SctpParameters';
+import { udpListenInfo, UdpRtpTransport, type PlainTransportRequest } from './PlainTransport';
 import type { SrtpParameters } from './SrtpParameters';
-import { assertAppData, isPlainObject, TransportImpl, type TransportConstructorOptions } from './Transport';
-import type { SctpState, TransportTuple } from './TransportTypes';
+import { assertAppData, isPlainObject, type TransportConstructorOptions } from './Transport';
+import type { TransportTuple } from './TransportTypes';
 
 const logger = new Logger('PipeTransport');
 
@@ -47,7 +46,7 @@ export function pipeTransportRequest(options: PipeTransportOptions<AppData>): Pl
  * builds and connects a pair.
  */
 export class PipeTransportImpl<PipeTransportAppData extends AppData = AppData>
-  extends TransportImpl<PipeTransportAppData, PipeTransportEvents, PipeTransportObserver>
+  extends UdpRtpTransport<PipeTransportAppData, PipeTransportEvents, PipeTransportObserver>
   implements PipeTransport<PipeTransportAppData>
 {
   #tuple: TransportTuple;
@@ -73,22 +72,6 @@ export class PipeTransportImpl<PipeTransportAppData extends AppData = AppData>
 
   get tuple(): TransportTuple {
     return this.#tuple;
-  }
-
-  get sctpParameters(): SctpParameters | undefined {
-    return undefined;
-  }
-
-  get sctpState(): SctpState | undefined {
-    return undefined;
-  }
-
-  get sctpNegotiatedCapabilities(): SctpNegotiatedCapabilities | undefined {
-    return undefined;
-  }
-
-  get srtpParameters(): SrtpParameters | undefined {
-    return undefined;
   }
 
   override async dump(): Promise<PipeTransportDump> {

@@ -14,7 +14,7 @@ import type {
 import type { SctpNegotiatedCapabilities, SctpParameters } from './SctpParameters';
 import type { SrtpParameters } from './SrtpParameters';
 import { assertAppData, isPlainObject, TransportImpl, type TransportConstructorOptions } from './Transport';
-import type { SctpState, TransportTuple } from './TransportTypes';
+import type { SctpState, TransportEvents, TransportObserver, TransportTuple } from './TransportTypes';
 import { checkListenInfo, type NativeListenInfo } from './WebRtcTransport';
 
 const logger = new Logger('PlainTransport');
@@ -98,13 +98,39 @@ export function plainTransportRequest(options: PlainTransportOptions<AppData>): 
 }
 
 /**
+ * What plain and pipe transports share: plain RTP over UDP, no SCTP and no
+ * SRTP (yet).
+ */
+export abstract class UdpRtpTransport<
+  A extends AppData,
+  E extends TransportEvents,
+  O extends TransportObserver,
+> extends TransportImpl<A, E, O> {
+  get sctpParameters(): SctpParameters | undefined {
+    return undefined;
+  }
+
+  get sctpState(): SctpState | undefined {
+    return undefined;
+  }
+
+  get sctpNegotiatedCapabilities(): SctpNegotiatedCapabilities | undefined {
+    return undefined;
+  }
+
+  get srtpParameters(): SrtpParameters | undefined {
+    return undefined;
+  }
+}
+
+/**
  * Plain RTP and RTCP over UDP, to and from tools such as FFmpeg or
  * GStreamer: no ICE, no DTLS. Consumers send plain RTP headers (no header
  * extensions, no RTX) and an RTCP sender report per stream every second;
  * PLI/FIR from the peer reach the producer.
  */
 export class PlainTransportImpl<PlainTransportAppData extends AppData = AppData>
-  extends TransportImpl<PlainTransportAppData, PlainTransportEvents, PlainTransportObserver>
+  extends UdpRtpTransport<PlainTransportAppData, PlainTransportEvents, PlainTransportObserver>
   implements PlainTransport<PlainTransportAppData>
 {
   #tuple: TransportTuple;
@@ -144,22 +170,6 @@ export class PlainTransportImpl<PlainTransportAppData extends AppData = AppData>
 
   get comedia(): boolean {
     return this.#comedia;
-  }
-
-  get sctpParameters(): SctpParameters | undefined {
-    return undefined;
-  }
-
-  get sctpState(): SctpState | undefined {
-    return undefined;
-  }
-
-  get sctpNegotiatedCapabilities(): SctpNegotiatedCapabilities | undefined {
-    return undefined;
-  }
-
-  get srtpParameters(): SrtpParameters | undefined {
-    return undefined;
   }
 
   override async dump(): Promise<PlainTransportDump> {

@@ -342,20 +342,21 @@ mod tests {
         buf
     }
 
+    fn header(p: &RtpView<'_>) -> (u8, bool, u16, u32, u32) {
+        (
+            p.payload_type,
+            p.marker,
+            p.sequence_number,
+            p.timestamp,
+            p.ssrc,
+        )
+    }
+
     #[test]
     fn parses_header_extensions_and_payload() {
         let buf = packet_with_extensions();
         let p = parse_rtp(&buf).expect("valid RTP");
-        assert_eq!(
-            (
-                p.payload_type,
-                p.marker,
-                p.sequence_number,
-                p.timestamp,
-                p.ssrc
-            ),
-            (111, true, 0x1234, 0x1000, 0xdeadbeef)
-        );
+        assert_eq!(header(&p), (111, true, 0x1234, 0x1000, 0xdeadbeef));
         assert_eq!(p.payload, b"opus");
         let ids = ExtensionIds::from_uris([
             ("urn:ietf:params:rtp-hdrext:ssrc-audio-level", 1),
@@ -391,16 +392,7 @@ mod tests {
         let mut buf = Vec::new();
         write_rtp(&mut buf, 96, true, 65535, 90_000, 42, b"frame");
         let p = parse_rtp(&buf).expect("valid RTP");
-        assert_eq!(
-            (
-                p.payload_type,
-                p.marker,
-                p.sequence_number,
-                p.timestamp,
-                p.ssrc
-            ),
-            (96, true, 65535, 90_000, 42)
-        );
+        assert_eq!(header(&p), (96, true, 65535, 90_000, 42));
         assert_eq!(p.payload, b"frame");
     }
 

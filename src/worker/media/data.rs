@@ -10,7 +10,7 @@ use std::time::Instant;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::requests::key_values;
+use super::requests::producer_consumer_maps;
 use super::stats::timestamp_ms;
 use super::{Id, Media};
 use crate::error::{CoreError, CoreResult};
@@ -794,27 +794,13 @@ impl Media {
 
     /// Router dump fields: each data producer's consumers, and back.
     pub(super) fn router_data_dump(&self, router_id: &str) -> (Value, Value) {
-        let producers: Vec<(&Id, &DataProducerSlot)> = self
+        let links: Vec<(&Id, &[Id])> = self
             .data_producers
             .iter()
             .filter(|(_, p)| &*p.router_id == router_id)
+            .map(|(id, p)| (id, p.consumers.as_slice()))
             .collect();
-        let producer_consumers = key_values(
-            producers.iter().map(|(id, p)| {
-                let consumers: Vec<String> = p.consumers.iter().map(|c| c.to_string()).collect();
-                (id.to_string(), json!(consumers))
-            }),
-            "values",
-        );
-        let consumer_producer = key_values(
-            producers.iter().flat_map(|(id, p)| {
-                p.consumers
-                    .iter()
-                    .map(move |c| (c.to_string(), json!(id.to_string())))
-            }),
-            "value",
-        );
-        (producer_consumers, consumer_producer)
+        producer_consumer_maps(&links)
     }
 }
 

@@ -152,6 +152,27 @@ fn known_trace_types(data: Value, known: &[&str]) -> CoreResult<TraceTypes> {
 }
 
 /// mediasoup's `[{ key, value(s) }]` form of a map in dumps.
+/// mediasoup's router-dump maps of producers (or data producers) and their
+/// consumers: each producer's consumers, and each consumer's producer.
+pub(super) fn producer_consumer_maps(links: &[(&Id, &[Id])]) -> (Value, Value) {
+    let forward = key_values(
+        links.iter().map(|(id, consumers)| {
+            let consumers: Vec<String> = consumers.iter().map(|c| c.to_string()).collect();
+            (id.to_string(), json!(consumers))
+        }),
+        "values",
+    );
+    let back = key_values(
+        links.iter().flat_map(|(id, consumers)| {
+            consumers
+                .iter()
+                .map(move |c| (c.to_string(), json!(id.to_string())))
+        }),
+        "value",
+    );
+    (forward, back)
+}
+
 pub(super) fn key_values(pairs: impl Iterator<Item = (String, Value)>, value_name: &str) -> Value {
     Value::Array(
         pairs
@@ -260,26 +281,13 @@ impl Media {
             .routers
             .get(router_id)
             .ok_or_else(|| not_found("Router", router_id))?;
-        let producers: Vec<(&Id, &ProducerSlot)> = self
+        let links: Vec<(&Id, &[Id])> = self
             .producers
             .iter()
             .filter(|(_, p)| &*p.router_id == router_id)
+            .map(|(id, p)| (id, p.consumers.as_slice()))
             .collect();
-        let producer_consumers = key_values(
-            producers.iter().map(|(id, p)| {
-                let consumers: Vec<String> = p.consumers.iter().map(|c| c.to_string()).collect();
-                (id.to_string(), json!(consumers))
-            }),
-            "values",
-        );
-        let consumer_producer = key_values(
-            producers.iter().flat_map(|(id, p)| {
-                p.consumers
-                    .iter()
-                    .map(move |c| (c.to_string(), json!(id.to_string())))
-            }),
-            "value",
-        );
+        let (producer_consumers, consumer_producer) = producer_consumer_maps(&links);
         let (data_producer_consumers, data_consumer_producer) = self.router_data_dump(router_id);
         Ok(json!({
             "id": router_id,

@@ -84,6 +84,41 @@ pub struct TransportSlot {
     pub data_consumers: Vec<Id>,
 }
 
+impl TransportSlot {
+    /// A transport on its sockets, with no producers or consumers yet.
+    fn new(
+        id: Id,
+        router_id: Id,
+        transport: Transport,
+        (sockets, tasks): (Vec<ListenSocket>, Vec<AbortHandle>),
+        now: Instant,
+    ) -> Self {
+        Self {
+            id,
+            router_id,
+            transport,
+            sockets,
+            tcp_connections: HashMap::new(),
+            tasks,
+            scheduled: None,
+            server_id: None,
+            producers: Vec::new(),
+            consumers: Vec::new(),
+            next_mid: 0,
+            max_incoming_bitrate: None,
+            min_outgoing_bitrate: None,
+            max_outgoing_bitrate: None,
+            trace: TraceTypes::default(),
+            rates: RateSnapshot::new(now),
+            start_outgoing_bitrate: 0,
+            bwe_sample: None,
+            sctp_streams: None,
+            data_producers: Vec::new(),
+            data_consumers: Vec::new(),
+        }
+    }
+}
+
 pub struct ProducerSlot {
     pub transport_id: Id,
     pub router_id: Id,

@@ -2,7 +2,6 @@
 //! for RTCP without RTCP mux), connect to the peer, dump. Producers and
 //! consumers on them go through the same requests as on WebRTC transports.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
@@ -11,8 +10,6 @@ use serde_json::{Value, json};
 
 use super::net::SocketOwner;
 use super::requests::ListenInfoData;
-use super::stats::RateSnapshot;
-use super::trace::TraceTypes;
 use super::{Id, Media, TransportSlot};
 use crate::error::{CoreError, CoreResult};
 use crate::ortc::from_json_value;
@@ -93,32 +90,14 @@ impl Media {
         if let Some(router) = self.routers.get_mut(router_id) {
             router.transports.push(transport_id.clone());
         }
-        self.transports.insert(
+        let slot = TransportSlot::new(
             transport_id.clone(),
-            TransportSlot {
-                id: transport_id.clone(),
-                router_id: Id::from(router_id),
-                transport: Transport::Plain(transport),
-                sockets,
-                tcp_connections: HashMap::new(),
-                tasks,
-                scheduled: None,
-                server_id: None,
-                producers: Vec::new(),
-                consumers: Vec::new(),
-                next_mid: 0,
-                max_incoming_bitrate: None,
-                min_outgoing_bitrate: None,
-                max_outgoing_bitrate: None,
-                trace: TraceTypes::default(),
-                rates: RateSnapshot::new(now),
-                start_outgoing_bitrate: 0,
-                bwe_sample: None,
-                sctp_streams: None,
-                data_producers: Vec::new(),
-                data_consumers: Vec::new(),
-            },
+            Id::from(router_id),
+            Transport::Plain(transport),
+            (sockets, tasks),
+            now,
         );
+        self.transports.insert(transport_id.clone(), slot);
         self.reschedule(&transport_id);
         Ok(answer)
     }

@@ -16,7 +16,6 @@ use crate::transport::{
 use crate::worker::outbox;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -380,35 +379,20 @@ impl Media {
             "dtlsState": transport.dtls_state(),
             "sctpState": if data.enable_sctp { json!("new") } else { Value::Null },
         });
-        self.transports.insert(
+        let mut slot = TransportSlot::new(
             transport_id.clone(),
-            TransportSlot {
-                id: transport_id.clone(),
-                router_id: Id::from(router_id),
-                transport: Transport::WebRtc(transport),
-                sockets,
-                tcp_connections: HashMap::new(),
-                tasks,
-                scheduled: None,
-                server_id: server.clone(),
-                producers: Vec::new(),
-                consumers: Vec::new(),
-                next_mid: 0,
-                max_incoming_bitrate: None,
-                min_outgoing_bitrate: None,
-                max_outgoing_bitrate: None,
-                trace: TraceTypes::default(),
-                rates: RateSnapshot::new(now),
-                start_outgoing_bitrate: start_bitrate,
-                bwe_sample: None,
-                // The server picks DataConsumers' stream ids below this.
-                sctp_streams: data
-                    .enable_sctp
-                    .then(|| data.num_sctp_streams.map_or(1024, |n| n.os.min(n.mis))),
-                data_producers: Vec::new(),
-                data_consumers: Vec::new(),
-            },
+            Id::from(router_id),
+            Transport::WebRtc(transport),
+            (sockets, tasks),
+            now,
         );
+        slot.server_id = server.clone();
+        slot.start_outgoing_bitrate = start_bitrate;
+        // The server picks DataConsumers' stream ids below this.
+        slot.sctp_streams = data
+            .enable_sctp
+            .then(|| data.num_sctp_streams.map_or(1024, |n| n.os.min(n.mis)));
+        self.transports.insert(transport_id.clone(), slot);
         self.reschedule(&transport_id);
         Ok(answer)
     }

@@ -133,7 +133,8 @@ describe('PlainTransport', () => {
     const output = await router.createPlainTransport({ listenInfo: udp });
     await output.connect({ ip: '127.0.0.1', port: sink.port });
     const consumer = await output.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities });
-    expect(consumer.rtpParameters.headerExtensions).toEqual([]);
+    // Of the header extensions, only what a plain consumer writes.
+    expect(consumer.rtpParameters.headerExtensions?.map((h) => h.uri)).toEqual(['urn:3gpp:video-orientation']);
     expect(consumer.rtpParameters.encodings).toEqual([{ ssrc: expect.any(Number) }]);
     const ssrc = consumer.rtpParameters.encodings![0].ssrc!;
     const pt = consumer.rtpParameters.codecs[0].payloadType;

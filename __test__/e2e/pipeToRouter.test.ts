@@ -46,6 +46,10 @@ describe('pipeToRouter end to end (two workers, two browsers)', () => {
       expect(result.pipeProducer?.id).toBe(producerId);
       piped.push(result);
     }
+    // Audio levels cross the pipe: an observer on the far router hears a.
+    const observer = await routerB.createAudioLevelObserver({ interval: 500, threshold: -80 });
+    await observer.addProducer({ producerId: joined.audioProducerId! });
+    const volumes = new Promise<number>((resolve) => observer.once('volumes', (v) => resolve(v[0].volume)));
     const video = piped[1].pipeProducer!;
     expect(video.type).toBe('simulcast');
     expect(video.rtpParameters.encodings).toHaveLength(2);
@@ -59,6 +63,9 @@ describe('pipeToRouter end to end (two workers, two browsers)', () => {
       `piped across workers: b decodes ${figures.find((f) => f.kind === 'video')!.framesDecoded} frames, ` +
         `audio level ${figures.find((f) => f.kind === 'audio')!.audioLevel.toFixed(3)}`,
     );
+
+    const volume = await volumes;
+    expect(volume).toBeGreaterThan(-80);
 
     // Both layers crossed the pipe: b's consumer moves between them.
     const consumer = b.consumers.get(videoConsumerId) as unknown as mediasoup.types.Consumer;

@@ -66,12 +66,16 @@ describe('PlainTransport end to end (two routers, two browsers)', () => {
         rtpCapabilities: routerA.rtpCapabilities,
       });
       // What goes over the plain hop is what the consumer's parameters say.
-      expect(consumer.rtpParameters.headerExtensions).toEqual([]);
+      const uris = consumer.rtpParameters.headerExtensions?.map((h) => h.uri);
+      expect(uris).toEqual(
+        consumer.kind === 'audio' ? ['urn:ietf:params:rtp-hdrext:ssrc-audio-level'] : ['urn:3gpp:video-orientation'],
+      );
       expect(consumer.rtpParameters.encodings?.[0].rtx).toBeUndefined();
       const producer = await ingress.produce({
         kind: consumer.kind,
         rtpParameters: {
           codecs: consumer.rtpParameters.codecs,
+          headerExtensions: consumer.rtpParameters.headerExtensions,
           encodings: [{ ssrc: consumer.rtpParameters.encodings![0].ssrc }],
         },
       });

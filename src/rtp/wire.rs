@@ -158,22 +158,57 @@ fn for_each_element(profile: u16, block: &[u8], mut f: impl FnMut(u8, &[u8])) {
     }
 }
 
-/// Writes a 12-byte RTP header (no CSRCs, no extensions) and the payload.
+/// The fields of an RTP header a plain transport writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RtpHeaderFields {
+    pub payload_type: u8,
+    pub marker: bool,
+    pub sequence_number: u16,
+    pub timestamp: u32,
+    pub ssrc: u32,
+}
+
+/// Writes an RTP header (no CSRCs), the audio level and video orientation
+/// extensions where `ids` has them and `values` carries them (one-byte
+/// form, RFC 8285), and the payload.
 pub fn write_rtp(
     buf: &mut Vec<u8>,
-    payload_type: u8,
-    marker: bool,
-    sequence_number: u16,
-    timestamp: u32,
-    ssrc: u32,
+    h: &RtpHeaderFields,
+    ids: &ExtensionIds,
+    values: &ExtensionValues,
     payload: &[u8],
 ) {
     buf.clear();
-    buf.push(0x80);
-    buf.push((payload_type & 0x7f) | if marker { 0x80 } else { 0 });
-    buf.extend_from_slice(&sequence_number.to_be_bytes());
-    buf.extend_from_slice(&timestamp.to_be_bytes());
-    buf.extend_from_slice(&ssrc.to_be_bytes());
+    let mut elements: [(u8, u8); 2] = [(0, 0); 2];
+    let mut n = 0;
+    if let (Some(id), Some(level)) = (ids.audio_level, values.audio_level) {
+        let voice = if values.voice_activity == Some(true) {
+            0x80
+        } else {
+            0
+        };
+        elements[n] = (id, voice | (level.unsigned_abs() & 0x7f));
+        n += 1;
+    }
+    if let (Some(id), Some(o)) = (ids.video_orientation, values.video_orientation) {
+        elements[n] = (id, o as u8);
+        n += 1;
+    }
+    let extension = if n > 0 { 0x10 } else { 0 };
+    buf.push(0x80 | extension);
+    buf.push((h.payload_type & 0x7f) | if h.marker { 0x80 } else { 0 });
+    buf.extend_from_slice(&h.sequence_number.to_be_bytes());
+    buf.extend_from_slice(&h.timestamp.to_be_bytes());
+    buf.extend_from_slice(&h.ssrc.to_be_bytes());
+    if n > 0 {
+        // Each element: id and length - 1 in one byte, then one data byte.
+        buf.extend_from_slice(&[0xBE, 0xDE, 0, 1]);
+        for &(id, value) in &elements[..n] {
+            buf.push(id << 4);
+            buf.push(value);
+        }
+        buf.resize(buf.len() + 4 - 2 * n, 0);
+    }
     buf.extend_from_slice(payload);
 }
 
@@ -389,11 +424,46 @@ mod tests {
 
     #[test]
     fn rtp_round_trips() {
+        let fields = RtpHeaderFields {
+            payload_type: 96,
+            marker: true,
+            sequence_number: 65535,
+            timestamp: 90_000,
+            ssrc: 42,
+        };
+        let ids = ExtensionIds::from_uris([
+            ("urn:ietf:params:rtp-hdrext:ssrc-audio-level", 1),
+            ("urn:3gpp:video-orientation", 4),
+        ]);
         let mut buf = Vec::new();
-        write_rtp(&mut buf, 96, true, 65535, 90_000, 42, b"frame");
+        write_rtp(
+            &mut buf,
+            &fields,
+            &ids,
+            &ExtensionValues::default(),
+            b"frame",
+        );
+        assert_eq!(buf.len(), 12 + 5);
         let p = parse_rtp(&buf).expect("valid RTP");
         assert_eq!(header(&p), (96, true, 65535, 90_000, 42));
         assert_eq!(p.payload, b"frame");
+
+        let mut values = ExtensionValues::default();
+        values.audio_level = Some(-30);
+        values.voice_activity = Some(true);
+        values.video_orientation = Some(VideoOrientation::Deg90);
+        write_rtp(&mut buf, &fields, &ids, &values, b"frame");
+        let p = parse_rtp(&buf).expect("valid RTP");
+        assert_eq!(p.payload, b"frame");
+        let read = p.extension_values(&ids);
+        assert_eq!(read.audio_level, Some(-30));
+        assert_eq!(read.voice_activity, Some(true));
+        assert_eq!(read.video_orientation, Some(VideoOrientation::Deg90));
+        // One value only: padded to a whole word.
+        values.video_orientation = None;
+        write_rtp(&mut buf, &fields, &ids, &values, b"frame");
+        assert_eq!(buf.len(), 12 + 4 + 4 + 5);
+        assert_eq!(parse_rtp(&buf).map(|p| p.payload.len()), Some(5));
     }
 
     #[test]

@@ -25,7 +25,7 @@ use super::webrtc::{
 use crate::error::{CoreError, CoreResult};
 use crate::ortc::types::{MediaKind, RtpParameters};
 use crate::router::ReceivedRtp;
-use crate::rtp::wire::{self, ExtensionIds, RtcpItem, SenderInfo};
+use crate::rtp::wire::{self, ExtensionIds, RtcpItem, RtpHeaderFields, SenderInfo};
 
 /// How often each consumer stream's sender report goes out.
 const RTCP_INTERVAL: Duration = Duration::from_secs(1);
@@ -68,6 +68,8 @@ struct PlainStream {
 
 struct PlainConsumer {
     streams: Vec<PlainStream>,
+    /// The header extensions its parameters list (what it writes).
+    extension_ids: ExtensionIds,
     clock_rate: u32,
     /// Sent with its sender reports (receivers group streams by it).
     cname: String,
@@ -623,6 +625,12 @@ impl PlainTransport {
         self.consumers.insert(
             id,
             PlainConsumer {
+                extension_ids: ExtensionIds::from_uris(
+                    params
+                        .header_extensions
+                        .iter()
+                        .map(|h| (h.uri.as_str(), h.id)),
+                ),
                 clock_rate,
                 cname: params
                     .rtcp
@@ -679,14 +687,18 @@ impl PlainTransport {
         let Some(stream) = c.streams.get_mut(pkt.stream) else {
             return Ok(());
         };
-        let mut buf = Vec::with_capacity(12 + pkt.payload.len());
+        let mut buf = Vec::with_capacity(20 + pkt.payload.len());
         wire::write_rtp(
             &mut buf,
-            pkt.payload_type,
-            pkt.marker,
-            pkt.seq_no as u16,
-            pkt.timestamp,
-            stream.ssrc,
+            &RtpHeaderFields {
+                payload_type: pkt.payload_type,
+                marker: pkt.marker,
+                sequence_number: pkt.seq_no as u16,
+                timestamp: pkt.timestamp,
+                ssrc: stream.ssrc,
+            },
+            &c.extension_ids,
+            &pkt.ext_vals,
             &pkt.payload,
         );
         stream.packets += 1;

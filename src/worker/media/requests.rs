@@ -1212,10 +1212,13 @@ pub(super) enum BoundSocket {
 
 /// Consumers start their sequence numbers at random, like mediasoup, and
 /// below 2^15 so that the first wrap is far away.
-/// What a PlainTransport consumer really sends: no header extensions, and
-/// no feedback it would not honour (NACK, bandwidth estimation).
+/// What a PlainTransport (or pipe) consumer really sends: of the header
+/// extensions, the audio level and the video orientation; no feedback it
+/// would not honour (NACK, bandwidth estimation).
 fn plain_consumer_parameters(params: &mut RtpParameters) {
-    params.header_extensions.clear();
+    params
+        .header_extensions
+        .retain(|h| PLAIN_EXTENSIONS.contains(&h.uri.as_str()));
     for codec in &mut params.codecs {
         codec.rtcp_feedback.retain(|fb| {
             !matches!(
@@ -1225,6 +1228,12 @@ fn plain_consumer_parameters(params: &mut RtpParameters) {
         });
     }
 }
+
+/// The header extensions plain and pipe consumers write.
+const PLAIN_EXTENSIONS: [&str; 2] = [
+    "urn:ietf:params:rtp-hdrext:ssrc-audio-level",
+    "urn:3gpp:video-orientation",
+];
 
 fn random_seq() -> u16 {
     (ortc::generate_random_ssrc() & 0x7fff) as u16

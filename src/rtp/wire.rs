@@ -448,10 +448,12 @@ mod tests {
         assert_eq!(header(&p), (96, true, 65535, 90_000, 42));
         assert_eq!(p.payload, b"frame");
 
-        let mut values = ExtensionValues::default();
-        values.audio_level = Some(-30);
-        values.voice_activity = Some(true);
-        values.video_orientation = Some(VideoOrientation::Deg90);
+        let mut values = ExtensionValues {
+            audio_level: Some(-30),
+            voice_activity: Some(true),
+            video_orientation: Some(VideoOrientation::Deg90),
+            ..Default::default()
+        };
         write_rtp(&mut buf, &fields, &ids, &values, b"frame");
         let p = parse_rtp(&buf).expect("valid RTP");
         assert_eq!(p.payload, b"frame");

@@ -116,6 +116,41 @@ describe('pipeToRouter()', () => {
     await expect(pipeProducer!.getStats()).rejects.toThrow(InvalidStateError);
   });
 
+  test('pipes a data producer: messages, pause and close reach the other router', async () => {
+    const source = await routerA.createDirectTransport();
+    const original = await source.produceData({ label: 'chat', protocol: 'json', appData: { room: 1 } });
+    const { pipeDataConsumer, pipeDataProducer } = await routerA.pipeToRouter({
+      dataProducerId: original.id,
+      router: routerB,
+    });
+    expect(pipeDataConsumer?.dataProducerId).toBe(original.id);
+    expect(pipeDataProducer).toMatchObject({ id: original.id, label: 'chat', protocol: 'json', appData: { room: 1 } });
+
+    const sink = await routerB.createDirectTransport();
+    const far = await sink.consumeData({ dataProducerId: original.id });
+    const heard: [string, number][] = [];
+    far.on('message', (m, ppid) => heard.push([m.toString(), ppid]));
+    original.send('over the pipe');
+    original.send(Buffer.from([1, 2]));
+    const until = async (ok: () => boolean, what: string): Promise<void> => {
+      for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 5));
+      if (!ok()) throw new Error(`timed out waiting for ${what}`);
+    };
+    await until(() => heard.length === 2, 'two piped messages');
+    expect(heard).toEqual([
+      ['over the pipe', 51],
+      ['\u0001\u0002', 53],
+    ]);
+    await original.pause();
+    await until(() => pipeDataProducer!.paused, 'the piped data producer paused');
+    await original.resume();
+    await until(() => !pipeDataProducer!.paused, 'the piped data producer resumed');
+    const closed = new Promise<void>((resolve) => far.on('dataproducerclose', () => resolve()));
+    original.close();
+    await closed;
+    expect(pipeDataProducer!.closed).toBe(true);
+  });
+
   test('closing a router closes the pipe transports of both ends', async () => {
     const producer = await simulcastProducer();
     const { pipeProducer } = await routerA.pipeToRouter({ producerId: producer.id, router: routerB });

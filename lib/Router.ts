@@ -199,6 +199,8 @@ export class RouterImpl<RouterAppData extends AppData = AppData>
         id: this.id,
         sharesWorkerWith: (other) => (other as unknown as RouterImpl).channel === this.channel,
         getProducerObject: (producerId) => this.#producers.get(producerId) as Producer | undefined,
+        getDataProducerObject: (dataProducerId) => this.#dataProducers.get(dataProducerId),
+        createDirectTransport: () => this.createDirectTransport(),
         pipeTransportPair: (other, listenInfo) => this.#pipeTransportPair(other as unknown as RouterImpl, listenInfo),
       },
       options,

@@ -1,4 +1,7 @@
 import type { Consumer } from './ConsumerTypes';
+import type { DataConsumer } from './DataConsumerTypes';
+import type { DataProducer } from './DataProducerTypes';
+import type { DirectTransport } from './DirectTransportTypes';
 import { InvalidStateError, UnsupportedError } from './errors';
 import type { Producer } from './ProducerTypes';
 import type { PipeTransport } from './PipeTransportTypes';
@@ -14,6 +17,8 @@ export interface PipeSource {
   /** Whether `other` runs on the same worker (thread) as this router. */
   sharesWorkerWith(other: Router): boolean;
   getProducerObject(producerId: string): Producer | undefined;
+  getDataProducerObject(dataProducerId: string): DataProducer | undefined;
+  createDirectTransport(): Promise<DirectTransport>;
   /** The cached pair towards `other`, created and connected on first use. */
   pipeTransportPair(other: Router, listenInfo: TransportListenInfo): Promise<PipeTransportPair>;
 }
@@ -30,9 +35,6 @@ export function pipeToRouterListenInfo(source: PipeSource, options: PipeToRouter
   } else if (router.id === source.id) {
     throw new TypeError('cannot use this Router as destination');
   }
-  if (dataProducerId) {
-    throw new UnsupportedError('piping a DataProducer to another router is not supported yet');
-  }
   const { listenInfo, listenIp } = options as { listenInfo?: TransportListenInfo; listenIp?: unknown };
   if (listenInfo) {
     return listenInfo;
@@ -47,6 +49,62 @@ export function pipeToRouterListenInfo(source: PipeSource, options: PipeToRouter
   return { protocol: 'udp', ip: '127.0.0.1' };
 }
 
+/** Producers are registered per worker here: the same id twice on one worker would clash. */
+function assertIdsCanBeKept(source: PipeSource, router: Router, keepId: boolean): void {
+  if (keepId && source.sharesWorkerWith(router)) {
+    throw new UnsupportedError('pipeToRouter() between routers of one worker needs keepId: false');
+  }
+}
+
+/**
+ * A data producer made consumable on another router: messages are few, so
+ * they cross in Node, from a DirectTransport data consumer here to a
+ * DirectTransport data producer there (both of type 'direct'), which
+ * follows the original's pause, resume and close.
+ */
+async function pipeDataProducerToRouter(
+  source: PipeSource,
+  dataProducerId: string,
+  router: Router,
+  keepId: boolean,
+): Promise<PipeToRouterResult> {
+  const original = source.getDataProducerObject(dataProducerId);
+  if (!original) {
+    throw new TypeError('DataProducer not found');
+  }
+  const [here, there] = await Promise.all([source.createDirectTransport(), router.createDirectTransport()]);
+  const closeBoth = (): void => {
+    here.close();
+    there.close();
+  };
+  let pipeDataConsumer: DataConsumer;
+  let pipeDataProducer: DataProducer;
+  try {
+    pipeDataConsumer = await here.consumeData({ dataProducerId });
+    pipeDataProducer = await there.produceData({
+      id: keepId ? original.id : undefined,
+      label: original.label,
+      protocol: original.protocol,
+      paused: original.paused,
+      appData: original.appData,
+    });
+    if (original.closed) {
+      throw new InvalidStateError('original DataProducer closed');
+    }
+  } catch (error) {
+    closeBoth();
+    throw error;
+  }
+  pipeDataConsumer.on('message', (message, ppid) => {
+    if (!pipeDataProducer.closed) pipeDataProducer.send(message, ppid);
+  });
+  pipeDataConsumer.on('dataproducerpause', () => void pipeDataProducer.pause().catch(() => undefined));
+  pipeDataConsumer.on('dataproducerresume', () => void pipeDataProducer.resume().catch(() => undefined));
+  pipeDataConsumer.observer.on('close', closeBoth);
+  pipeDataProducer.observer.on('close', closeBoth);
+  return { pipeDataConsumer, pipeDataProducer };
+}
+
 /**
  * Makes a producer of this router consumable on `options.router`: a pipe
  * consumer here, a producer there made from its parameters (with the same
@@ -56,14 +114,13 @@ export function pipeToRouterListenInfo(source: PipeSource, options: PipeToRouter
 export async function pipeProducerToRouter(source: PipeSource, options: PipeToRouterOptions): Promise<PipeToRouterResult> {
   const listenInfo = pipeToRouterListenInfo(source, options);
   const { producerId, router, keepId = true } = options;
+  assertIdsCanBeKept(source, router, keepId);
+  if (options.dataProducerId) {
+    return pipeDataProducerToRouter(source, options.dataProducerId, router, keepId);
+  }
   const producer = source.getProducerObject(producerId!);
   if (!producer) {
     throw new TypeError('Producer not found');
-  }
-  // Producers are registered per worker here: the same id twice on one
-  // worker would clash.
-  if (keepId && source.sharesWorkerWith(router)) {
-    throw new UnsupportedError('pipeToRouter() between routers of one worker needs keepId: false');
   }
   const { local, remote } = await source.pipeTransportPair(router, listenInfo);
   let pipeConsumer: Consumer | undefined;

@@ -97,6 +97,15 @@ describe('pipeToRouter()', () => {
     const pipesOf = async (r: types.Router): Promise<number> => (await r.dump()).transportIds.length;
     expect(await pipesOf(routerB)).toBe(1);
     expect(await pipesOf(routerA)).toBe(3); // two plain transports, one pipe
+    // The other way round, over the same pair.
+    const onB = await routerB.createPlainTransport({ listenInfo: udp, comedia: true });
+    const third = await onB.produce({
+      kind: 'audio',
+      rtpParameters: { codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: 3333 }] },
+    });
+    await routerB.pipeToRouter({ producerId: third.id, router: routerA });
+    expect(await pipesOf(routerA)).toBe(3);
+    expect(await pipesOf(routerB)).toBe(2); // the pipe, and onB
   });
 
   test('the pipe producer follows the original: paused, resumed, closed', async () => {
@@ -114,6 +123,17 @@ describe('pipeToRouter()', () => {
     await until(() => pipeProducer!.closed);
     expect(pipeConsumer!.closed).toBe(true);
     await expect(pipeProducer!.getStats()).rejects.toThrow(InvalidStateError);
+  });
+
+  test('piping to a closed router fails and leaves nothing behind', async () => {
+    const producer = await simulcastProducer();
+    routerB.close();
+    await expect(routerA.pipeToRouter({ producerId: producer.id, router: routerB })).rejects.toThrow();
+    await expect(routerA.dump()).resolves.toMatchObject({ transportIds: [expect.any(String)] });
+    // A new router pipes fine afterwards.
+    routerB = await workers[1].createRouter({ mediaCodecs });
+    const { pipeProducer } = await routerA.pipeToRouter({ producerId: producer.id, router: routerB });
+    expect(pipeProducer?.id).toBe(producer.id);
   });
 
   test('pipes a data producer: messages, pause and close reach the other router', async () => {
@@ -143,12 +163,21 @@ describe('pipeToRouter()', () => {
     ]);
     await original.pause();
     await until(() => pipeDataProducer!.paused, 'the piped data producer paused');
+    original.send('while paused');
+    await original.dump();
+    await sink.dump();
     await original.resume();
     await until(() => !pipeDataProducer!.paused, 'the piped data producer resumed');
+    original.send('after resume');
+    await until(() => heard.length === 3, 'the message after resume');
+    expect(heard[2][0]).toBe('after resume');
     const closed = new Promise<void>((resolve) => far.on('dataproducerclose', () => resolve()));
     original.close();
     await closed;
     expect(pipeDataProducer!.closed).toBe(true);
+    // The DirectTransports that carried it are gone too.
+    await expect(routerA.dump()).resolves.toMatchObject({ transportIds: [source.id] });
+    await expect(routerB.dump()).resolves.toMatchObject({ transportIds: [sink.id] });
   });
 
   test('closing a router closes the pipe transports of both ends', async () => {

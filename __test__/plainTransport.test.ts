@@ -166,6 +166,35 @@ describe('PlainTransport', () => {
     expect(stat).toMatchObject({ type: 'inbound-rtp', ssrc: SSRC, packetCount: 20 });
   });
 
+  test('the video orientation crosses in the header extension the consumer lists', async () => {
+    const input = await router.createPlainTransport({ listenInfo: udp, comedia: true });
+    const producer = await input.produce({
+      kind: 'video',
+      rtpParameters: {
+        codecs: [{ mimeType: 'video/VP8', payloadType: 101, clockRate: 90000 }],
+        headerExtensions: [{ uri: 'urn:3gpp:video-orientation', id: 3 }],
+        encodings: [{ ssrc: SSRC }],
+      },
+    });
+    const sink = await peer();
+    const output = await router.createPlainTransport({ listenInfo: udp });
+    await output.connect({ ip: '127.0.0.1', port: sink.port });
+    const consumer = await output.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities });
+    const extId = consumer.rtpParameters.headerExtensions![0].id;
+    const source = await peer();
+    // A keyframe whose header carries the orientation (one-byte form: id 3, value 1).
+    const plain = vp8Packet(1, 0, true);
+    const withExt = Buffer.concat([plain.subarray(0, 12), Buffer.from([0xbe, 0xde, 0, 1, 0x30, 1, 0, 0]), plain.subarray(12)]);
+    withExt[0] |= 0x10;
+    source.socket.send(withExt, input.tuple.localPort, '127.0.0.1');
+    const out = await until(() => sink.received.find((m) => !isRtcp(m)), 'the forwarded packet');
+    expect(out[0] & 0x10).toBe(0x10);
+    expect(out.subarray(12, 16)).toEqual(Buffer.from([0xbe, 0xde, 0, 1]));
+    expect(out[16]).toBe(extId << 4);
+    expect(out[17]).toBe(1);
+    expect(out.subarray(20)).toEqual(plain.subarray(12));
+  });
+
   test('keyframe requests reach the ingest peer as PLI; receiver reports set the consumer score', async () => {
     const { producer, source, send } = await ingest();
     send(1, true);

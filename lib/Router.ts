@@ -214,22 +214,39 @@ export class RouterImpl<RouterAppData extends AppData = AppData>
       return cached;
     }
     const made = (async (): Promise<PipeTransportPair> => {
-      const [local, remote] = await Promise.all([
+      const created = await Promise.allSettled([
         this.createPipeTransport({ listenInfo }),
         other.createPipeTransport({ listenInfo }),
       ]);
-      await Promise.all([
-        local.connect({ ip: remote.tuple.localAddress ?? remote.tuple.localIp, port: remote.tuple.localPort }),
-        remote.connect({ ip: local.tuple.localAddress ?? local.tuple.localIp, port: local.tuple.localPort }),
-      ]);
+      const ends = created.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      const closeBoth = (): void => ends.forEach((t) => t.close());
+      const failed = created.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) {
+        closeBoth();
+        throw failed.reason;
+      }
+      const [local, remote] = ends;
+      // From here on, either end closing (its router closing) takes the
+      // pair down and out of both routers' caches.
       const forget = (): void => {
         this.#pipePairs.delete(other.id);
         other.forgetPipePair(this.id);
-        local.close();
-        remote.close();
+        closeBoth();
       };
       local.observer.on('close', forget);
       remote.observer.on('close', forget);
+      try {
+        await Promise.all([
+          local.connect({ ip: remote.tuple.localAddress ?? remote.tuple.localIp, port: remote.tuple.localPort }),
+          remote.connect({ ip: local.tuple.localAddress ?? local.tuple.localIp, port: local.tuple.localPort }),
+        ]);
+      } catch (error) {
+        closeBoth();
+        throw error;
+      }
+      if (local.closed || remote.closed) {
+        throw new InvalidStateError('a router of the pipe closed');
+      }
       return { local, remote };
     })();
     this.#pipePairs.set(other.id, made);

@@ -405,15 +405,14 @@ export abstract class TransportImpl<
       if (typeof streamId !== 'number' || !Number.isInteger(streamId) || streamId < 0 || streamId > 65534) {
         throw new TypeError('missing or invalid sctpStreamParameters.streamId');
       }
-    } else if (sctpStreamParameters !== undefined) {
-      logger.warn('produceData() | sctpStreamParameters are ignored on a DirectTransport');
     }
     assertAppData(appData);
 
     const dataProducerId = id ?? randomUUID();
     const answer = await this.channel.request('transport.produceData', this.#id, {
       dataProducerId,
-      sctpStreamParameters: type === 'sctp' ? sctpStreamParameters : undefined,
+      // On a DirectTransport, only the defaults of its SCTP consumers elsewhere.
+      sctpStreamParameters,
       label,
       protocol,
       paused,
@@ -422,7 +421,7 @@ export abstract class TransportImpl<
     const dataProducer = new DataProducerImpl<DataProducerAppData>({
       dataProducerId,
       type,
-      sctpStreamParameters: answer.sctpStreamParameters ?? undefined,
+      sctpStreamParameters: type === 'sctp' ? (answer.sctpStreamParameters ?? undefined) : undefined,
       label,
       protocol,
       paused,

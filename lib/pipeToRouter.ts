@@ -72,17 +72,24 @@ async function pipeDataProducerToRouter(
   if (!original) {
     throw new TypeError('DataProducer not found');
   }
-  const [here, there] = await Promise.all([source.createDirectTransport(), router.createDirectTransport()]);
-  const closeBoth = (): void => {
-    here.close();
-    there.close();
-  };
+  const made = await Promise.allSettled([source.createDirectTransport(), router.createDirectTransport()]);
+  const ends = made.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const closeBoth = (): void => ends.forEach((t) => t.close());
+  const failed = made.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    closeBoth();
+    throw failed.reason;
+  }
+  const [here, there] = ends;
   let pipeDataConsumer: DataConsumer;
   let pipeDataProducer: DataProducer;
   try {
     pipeDataConsumer = await here.consumeData({ dataProducerId });
     pipeDataProducer = await there.produceData({
       id: keepId ? original.id : undefined,
+      // Kept for its SCTP consumers on the other router: the original's
+      // ordering and reliability.
+      sctpStreamParameters: original.sctpStreamParameters,
       label: original.label,
       protocol: original.protocol,
       paused: original.paused,
@@ -100,6 +107,10 @@ async function pipeDataProducerToRouter(
   });
   pipeDataConsumer.on('dataproducerpause', () => void pipeDataProducer.pause().catch(() => undefined));
   pipeDataConsumer.on('dataproducerresume', () => void pipeDataProducer.resume().catch(() => undefined));
+  // A pause or resume while the copy was being made.
+  if (original.paused !== pipeDataProducer.paused) {
+    await (original.paused ? pipeDataProducer.pause() : pipeDataProducer.resume());
+  }
   pipeDataConsumer.observer.on('close', closeBoth);
   pipeDataProducer.observer.on('close', closeBoth);
   return { pipeDataConsumer, pipeDataProducer };

@@ -494,10 +494,13 @@ impl Router {
     }
 
     /// The consumer's browser sent PLI/FIR: ask its source, throttled.
+    /// A keyframe asked for by a consumer's receiver; `stream` names the
+    /// producer encoding a pipe consumer's request was for.
     pub fn on_consumer_keyframe_request(
         &mut self,
         consumer_id: &str,
         kind: KeyframeRequestKind,
+        stream: Option<usize>,
         now: Instant,
         out: &mut RouteOutput,
     ) {
@@ -515,9 +518,15 @@ impl Router {
         };
         let (pid, tid) = (p.id.clone(), p.transport_id.clone());
         if c.pipe {
-            // The far router's consumers pick their layers: ask for all.
-            for layer in 0..p.last_seen.len() {
-                self.request(pid.clone(), tid.clone(), layer, kind, now, out);
+            // The far router's consumer asked for that layer; without a
+            // stream named, ask for all.
+            match stream.filter(|s| *s < p.last_seen.len()) {
+                Some(layer) => self.request(pid, tid, layer, kind, now, out),
+                None => {
+                    for layer in 0..p.last_seen.len() {
+                        self.request(pid.clone(), tid.clone(), layer, kind, now, out);
+                    }
+                }
             }
             return;
         }

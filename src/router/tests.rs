@@ -311,8 +311,8 @@ fn consumer_keyframe_requests_are_throttled_per_stream_and_retried() {
     );
     out.clear();
     for _ in 0..5 {
-        r.on_consumer_keyframe_request("a", KeyframeRequestKind::Pli, t0, &mut out);
-        r.on_consumer_keyframe_request("b", KeyframeRequestKind::Fir, t0, &mut out);
+        r.on_consumer_keyframe_request("a", KeyframeRequestKind::Pli, None, t0, &mut out);
+        r.on_consumer_keyframe_request("b", KeyframeRequestKind::Fir, None, t0, &mut out);
     }
     assert!(out.keyframe_requests.is_empty());
     // No keyframe came: retried after the interval.
@@ -326,7 +326,7 @@ fn consumer_keyframe_requests_are_throttled_per_stream_and_retried() {
     let f = Feeder::new();
     f.send(&mut r, 0, 1, 0, BROWSER_VP8, &vp8(true), t1, &mut out);
     assert_eq!(out.forwards.len(), 2);
-    r.on_consumer_keyframe_request("a", KeyframeRequestKind::Pli, t1, &mut out);
+    r.on_consumer_keyframe_request("a", KeyframeRequestKind::Pli, None, t1, &mut out);
     assert!(out.keyframe_requests.is_empty(), "held back");
     let t2 = t1 + crate::rtp::keyframe_request::SENDER_KEYFRAME_SPACING;
     assert_eq!(r.poll_timeout(), Some(t2));
@@ -471,4 +471,45 @@ fn temporal_layers_above_the_preferred_one_are_left_out_without_gaps() {
     assert_eq!(r.temporal_layer("c"), None);
     let seqs: Vec<u64> = out.forwards.iter().map(|f| f.packet.seq_no).collect();
     assert_eq!(seqs, vec![7, 8, 9, 10]);
+}
+
+#[test]
+fn a_pipe_consumer_forwards_every_layer_as_numbered_and_asks_for_the_one_requested() {
+    let t0 = Instant::now();
+    let mut r = Router::new();
+    let mut out = RouteOutput::default();
+    r.add_producer(producer(MediaKind::Video, &["l", "h"]))
+        .unwrap();
+    let mut pipe = consumer("pipe", 1);
+    pipe.pipe = true;
+    r.add_consumer(pipe, t0, &mut out).unwrap();
+    // No keyframe wait, so nothing asked for on creation.
+    assert!(out.keyframe_requests.is_empty());
+
+    let f = Feeder::new();
+    let delta = vp8(false);
+    f.send(&mut r, 1, 500, 0, BROWSER_VP8, &delta, t0, &mut out);
+    f.send(&mut r, 0, 70, 0, BROWSER_VP8, &delta, t0, &mut out);
+    f.send(&mut r, 1, 502, 0, BROWSER_VP8, &delta, t0, &mut out);
+    let sent: Vec<(usize, u64, u8)> = out
+        .forwards
+        .iter()
+        .map(|f| (f.packet.stream, f.packet.seq_no, f.packet.payload_type))
+        .collect();
+    // Delta frames of both layers, on their own streams, as numbered (a gap stays a gap).
+    assert_eq!(
+        sent,
+        vec![
+            (1, 500, ROUTER_VP8),
+            (0, 70, ROUTER_VP8),
+            (1, 502, ROUTER_VP8)
+        ]
+    );
+    assert!(out.layer_changes.is_empty());
+
+    // A PLI from the far side for stream 1 asks the producer for that layer only.
+    out.clear();
+    r.on_consumer_keyframe_request("pipe", KeyframeRequestKind::Pli, Some(1), t0, &mut out);
+    let layers: Vec<usize> = out.keyframe_requests.iter().map(|k| k.encoding).collect();
+    assert_eq!(layers, vec![1]);
 }

@@ -181,7 +181,9 @@ pub fn write_rtp(
     buf.clear();
     let mut elements: [(u8, u8); 2] = [(0, 0); 2];
     let mut n = 0;
-    if let (Some(id), Some(level)) = (ids.audio_level, values.audio_level) {
+    // The one-byte form has ids 1 to 14; others are left out.
+    let one_byte = |id: Option<u8>| id.filter(|id| (1..=14).contains(id));
+    if let (Some(id), Some(level)) = (one_byte(ids.audio_level), values.audio_level) {
         let voice = if values.voice_activity == Some(true) {
             0x80
         } else {
@@ -190,7 +192,7 @@ pub fn write_rtp(
         elements[n] = (id, voice | (level.unsigned_abs() & 0x7f));
         n += 1;
     }
-    if let (Some(id), Some(o)) = (ids.video_orientation, values.video_orientation) {
+    if let (Some(id), Some(o)) = (one_byte(ids.video_orientation), values.video_orientation) {
         elements[n] = (id, o as u8);
         n += 1;
     }

@@ -86,7 +86,8 @@ pub struct PlainTransport {
     producers: Vec<PlainProducer>,
     rx_ssrcs: HashMap<u32, (usize, usize)>,
     consumers: HashMap<Id, PlainConsumer>,
-    consumer_by_ssrc: HashMap<u32, Id>,
+    /// Each consumer SSRC's consumer and stream.
+    consumer_by_ssrc: HashMap<u32, (Id, usize)>,
     /// Keyframe requests made before a comedia peer was known.
     pending_keyframes: Vec<(Id, Option<usize>)>,
     next_rtcp: Instant,
@@ -354,7 +355,7 @@ impl PlainTransport {
         for item in items {
             match item {
                 RtcpItem::KeyframeRequest { ssrc, fir } => {
-                    let Some(id) = self.consumer_by_ssrc.get(&ssrc) else {
+                    let Some((id, stream)) = self.consumer_by_ssrc.get(&ssrc) else {
                         continue;
                     };
                     let c = self.consumers.get_mut(id).expect("indexed consumer");
@@ -368,13 +369,14 @@ impl PlainTransport {
                     out.events.push(TransportEvent::KeyframeRequest {
                         consumer_id: id.clone(),
                         kind,
+                        stream: Some(*stream),
                     });
                 }
                 RtcpItem::ReceiverReport {
                     ssrc,
                     fraction_lost,
                 } => {
-                    let Some(id) = self.consumer_by_ssrc.get(&ssrc) else {
+                    let Some((id, _)) = self.consumer_by_ssrc.get(&ssrc) else {
                         continue;
                     };
                     let c = self.consumers.get_mut(id).expect("indexed consumer");
@@ -619,8 +621,8 @@ impl PlainTransport {
                 } else {
                     90_000
                 });
-        for ssrc in &ssrcs {
-            self.consumer_by_ssrc.insert(*ssrc, id.clone());
+        for (stream, ssrc) in ssrcs.iter().enumerate() {
+            self.consumer_by_ssrc.insert(*ssrc, (id.clone(), stream));
         }
         self.consumers.insert(
             id,

@@ -211,6 +211,8 @@ pub enum TransportEvent {
     KeyframeRequest {
         consumer_id: Id,
         kind: KeyframeRequestKind,
+        /// For a pipe consumer: which of its streams (producer encodings).
+        stream: Option<usize>,
     },
     /// A producer encoding stopped or restarted sending (str0m's 1.5 s threshold).
     ProducerStreamPaused {
@@ -1432,6 +1434,7 @@ impl WebRtcTransport {
                     out.events.push(TransportEvent::KeyframeRequest {
                         consumer_id: id.clone(),
                         kind: req.kind,
+                        stream: None,
                     });
                 }
             }

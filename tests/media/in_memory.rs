@@ -231,9 +231,19 @@ impl World {
             }
         }
         for e in std::mem::take(&mut self.b.tout.events) {
-            if let TransportEvent::KeyframeRequest { consumer_id, kind } = e {
-                self.router
-                    .on_consumer_keyframe_request(&consumer_id, kind, now, &mut self.rout);
+            if let TransportEvent::KeyframeRequest {
+                consumer_id,
+                kind,
+                stream,
+            } = e
+            {
+                self.router.on_consumer_keyframe_request(
+                    &consumer_id,
+                    kind,
+                    stream,
+                    now,
+                    &mut self.rout,
+                );
             }
         }
         self.apply_router_output(now);

@@ -300,11 +300,16 @@ impl Media {
                 validate_sctp_stream_parameters(&mut s)?;
                 Some(s)
             }
-            // A DirectTransport has no streams: parameters are ignored.
-            (DataType::Direct, _) => None,
+            // A DirectTransport has no streams: given parameters (a piped
+            // SCTP data producer's) are only its SCTP consumers' defaults.
+            (DataType::Direct, Some(mut s)) => {
+                validate_sctp_stream_parameters(&mut s)?;
+                Some(s)
+            }
+            (DataType::Direct, None) => None,
         };
         let tid = Id::from(transport_id);
-        if let Some(stream) = stream {
+        if let (DataType::Sctp, Some(stream)) = (data_type, stream) {
             let spec = DataChannelSpec {
                 stream,
                 label: data.label.clone(),
@@ -818,7 +823,7 @@ fn data_producer_dump(id: &str, p: &DataProducerSlot) -> Value {
         "label": p.label,
         "protocol": p.protocol,
     });
-    if let Some(s) = &p.sctp_stream_parameters {
+    if let (DataType::Sctp, Some(s)) = (p.data_type, &p.sctp_stream_parameters) {
         dump["sctpStreamParameters"] = json!(s);
     }
     dump

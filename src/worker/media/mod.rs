@@ -414,15 +414,23 @@ impl Media {
             TransportEvent::RtcpTupleLearned(tuple) => {
                 outbox::emit(&**transport_id, "rtcptuple", json!({ "rtcpTuple": tuple }));
             }
-            TransportEvent::KeyframeRequest { consumer_id, kind } => {
+            TransportEvent::KeyframeRequest {
+                consumer_id,
+                kind,
+                stream,
+            } => {
                 let Some(c) = self.consumers.get(&consumer_id) else {
                     return;
                 };
                 let router_id = c.router_id.clone();
-                let ssrc = c.rtp_parameters.encodings.first().and_then(|e| e.ssrc);
+                let ssrc = c
+                    .rtp_parameters
+                    .encodings
+                    .get(stream.unwrap_or(0))
+                    .and_then(|e| e.ssrc);
                 trace::keyframe_request(&consumer_id, c.trace, kind, "in", ssrc);
                 self.route_with(&router_id, None, now, |router, route| {
-                    router.on_consumer_keyframe_request(&consumer_id, kind, now, route)
+                    router.on_consumer_keyframe_request(&consumer_id, kind, stream, now, route)
                 });
             }
             TransportEvent::IceStateChange(state) => {
@@ -614,6 +622,7 @@ impl Media {
                 router.on_consumer_keyframe_request(
                     consumer_id,
                     KeyframeRequestKind::Pli,
+                    None,
                     now,
                     route,
                 );

@@ -1074,6 +1074,7 @@ impl Media {
             router.on_consumer_keyframe_request(
                 consumer_id,
                 str0m::media::KeyframeRequestKind::Pli,
+                None,
                 now,
                 route,
             )

@@ -30,7 +30,7 @@ import type { DataProducerImpl } from './DataProducer';
 import { DirectTransportImpl, directTransportRequest } from './DirectTransport';
 import { PlainTransportImpl, plainTransportRequest } from './PlainTransport';
 import { PipeTransportImpl, pipeTransportRequest } from './PipeTransport';
-import { pipeProducerToRouter, type PipeTransportPair } from './pipeToRouter';
+import { createBothEnds, pipeProducerToRouter, type PipeTransportPair } from './pipeToRouter';
 import type { TransportListenInfo } from './TransportTypes';
 import type { RtpObserverInternal } from './RtpObserver';
 import type { RtpObserverEvents } from './RtpObserverTypes';
@@ -214,18 +214,14 @@ export class RouterImpl<RouterAppData extends AppData = AppData>
       return cached;
     }
     const made = (async (): Promise<PipeTransportPair> => {
-      const created = await Promise.allSettled([
+      const [local, remote] = await createBothEnds([
         this.createPipeTransport({ listenInfo }),
         other.createPipeTransport({ listenInfo }),
       ]);
-      const ends = created.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-      const closeBoth = (): void => ends.forEach((t) => t.close());
-      const failed = created.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) {
-        closeBoth();
-        throw failed.reason;
-      }
-      const [local, remote] = ends;
+      const closeBoth = (): void => {
+        local.close();
+        remote.close();
+      };
       // From here on, either end closing (its router closing) takes the
       // pair down and out of both routers' caches.
       const forget = (): void => {

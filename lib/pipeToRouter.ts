@@ -49,6 +49,20 @@ export function pipeToRouterListenInfo(source: PipeSource, options: PipeToRouter
   return { protocol: 'udp', ip: '127.0.0.1' };
 }
 
+/**
+ * Both ends of a pipe, made at once; if either fails, the one made is
+ * closed and the failure thrown, so nothing is left behind.
+ */
+export async function createBothEnds<T extends { close(): void }>(ends: [Promise<T>, Promise<T>]): Promise<[T, T]> {
+  const made = await Promise.allSettled(ends);
+  const failed = made.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    made.forEach((r) => r.status === 'fulfilled' && r.value.close());
+    throw failed.reason;
+  }
+  return made.map((r) => (r as PromiseFulfilledResult<T>).value) as [T, T];
+}
+
 /** Producers are registered per worker here: the same id twice on one worker would clash. */
 function assertIdsCanBeKept(source: PipeSource, router: Router, keepId: boolean): void {
   if (keepId && source.sharesWorkerWith(router)) {
@@ -72,15 +86,11 @@ async function pipeDataProducerToRouter(
   if (!original) {
     throw new TypeError('DataProducer not found');
   }
-  const made = await Promise.allSettled([source.createDirectTransport(), router.createDirectTransport()]);
-  const ends = made.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-  const closeBoth = (): void => ends.forEach((t) => t.close());
-  const failed = made.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) {
-    closeBoth();
-    throw failed.reason;
-  }
-  const [here, there] = ends;
+  const [here, there] = await createBothEnds([source.createDirectTransport(), router.createDirectTransport()]);
+  const closeBoth = (): void => {
+    here.close();
+    there.close();
+  };
   let pipeDataConsumer: DataConsumer;
   let pipeDataProducer: DataProducer;
   try {

@@ -264,10 +264,10 @@ impl Media {
         }]))
     }
 
-    /// The router and data type of a transport, and the largest message it takes.
-    fn data_transport(&mut self, transport_id: &str) -> CoreResult<(Id, DataType, usize)> {
+    /// The router and data type of a transport that can carry data.
+    fn data_transport(&self, transport_id: &str) -> CoreResult<(Id, DataType)> {
         if let Some(d) = self.direct_transports.get(transport_id) {
-            return Ok((d.router_id.clone(), DataType::Direct, d.max_message_size));
+            return Ok((d.router_id.clone(), DataType::Direct));
         }
         let slot = self
             .transports
@@ -278,14 +278,14 @@ impl Media {
                 "transport has no SCTP association (enableSctp is false)",
             ));
         }
-        Ok((slot.router_id.clone(), DataType::Sctp, usize::MAX))
+        Ok((slot.router_id.clone(), DataType::Sctp))
     }
 
     // -- DataProducer -----------------------------------------------------
 
     pub fn produce_data(&mut self, transport_id: &str, data: Value) -> CoreResult<Value> {
         let data: ProduceData = from_json_value(data)?;
-        let (router_id, data_type, _) = self.data_transport(transport_id)?;
+        let (router_id, data_type) = self.data_transport(transport_id)?;
         let id = Id::from(data.data_producer_id);
         if self.data_producers.contains_key(&id) {
             return Err(CoreError::invalid_state(
@@ -509,7 +509,7 @@ impl Media {
 
     pub fn consume_data(&mut self, transport_id: &str, data: Value) -> CoreResult<Value> {
         let data: ConsumeData = from_json_value(data)?;
-        let (router_id, data_type, _) = self.data_transport(transport_id)?;
+        let (router_id, data_type) = self.data_transport(transport_id)?;
         let id = Id::from(data.data_consumer_id);
         if self.data_consumers.contains_key(&id) {
             return Err(CoreError::invalid_state(

@@ -1,9 +1,13 @@
 import { CallService } from '../../lib/call/CallService';
-import { MediaServerPool } from '../../lib/call/pool';
+import {
+  DEFAULT_MAX_PARTICIPANTS_PER_ROUTER,
+  MediaServerPool,
+  resolveMaxParticipantsPerRouter,
+} from '../../lib/call/pool';
 import { MemoryCallStore } from '../../lib/call/store/memory';
 import { CallError, NotCallOwnerError } from '../../lib/call/errors';
 import { autoAcknowledge, createHarness, type Harness } from './harness';
-import { fakeWorkerFactory } from './fakeMedia';
+import { fakeWorkerFactory, type FakeWorker } from './fakeMedia';
 
 const bad = { packetLossPercent: 12, rttMs: 80, bitrateKbps: 600 };
 const fine = { packetLossPercent: 0, rttMs: 40, bitrateKbps: 900 };
@@ -429,6 +433,108 @@ describe('SFU requests', () => {
 
     await h.service.leave('c', 'a');
     expect(h.sent('producer-closed')[0].payload).toMatchObject({ producerId, participantId: 'a' });
+  });
+});
+
+describe('calls spread over workers', () => {
+  /** The fake router a transport of the participant was made on. */
+  const routerOfTransport = (transportId: string) =>
+    h.media.workers.flatMap((w) => w.routers).find((r) => r.transports.some((t) => t.id === transportId))!;
+
+  async function sfuCall(ids: string[]) {
+    autoAcknowledge(h.service);
+    await joinAll('c', ids);
+    await jest.advanceTimersByTimeAsync(100);
+    expect((await call()).mode).toBe('sfu');
+  }
+
+  test('participants beyond maxParticipantsPerRouter go to a router on another worker, producers piped once', async () => {
+    h = createHarness({ prewarm: false, maxParticipantsPerRouter: 2 }, { numWorkers: 2 });
+    await sfuCall(['a', 'b', 'x', 'y']);
+    const [ta, tb, tx, ty] = await Promise.all(['a', 'b', 'x', 'y'].map((p) => h.service.createWebRtcTransport('c', p)));
+    const home = routerOfTransport(ta.id);
+    const second = routerOfTransport(tx.id);
+    expect(routerOfTransport(tb.id)).toBe(home);
+    expect(routerOfTransport(ty.id)).toBe(second);
+    expect(second.worker).not.toBe(home.worker);
+    expect(h.service.pool.load.map((w) => w.calls)).toEqual([1, 1]);
+    // Both transports of one participant are on its router.
+    const ta2 = await h.service.createWebRtcTransport('c', 'a');
+    expect(routerOfTransport(ta2.id)).toBe(home);
+
+    const { id: fromA } = await h.service.produce('c', 'a', { transportId: ta.id, kind: 'video', rtpParameters: {} });
+    const { id: fromX } = await h.service.produce('c', 'x', { transportId: tx.id, kind: 'audio', rtpParameters: {} });
+    await h.service.consume('c', 'b', { transportId: tb.id, producerId: fromA, rtpCapabilities: {} });
+    const consumers = await Promise.all([
+      h.service.consume('c', 'x', { transportId: tx.id, producerId: fromA, rtpCapabilities: {} }),
+      h.service.consume('c', 'y', { transportId: ty.id, producerId: fromA, rtpCapabilities: {} }),
+      h.service.consume('c', 'a', { transportId: ta2.id, producerId: fromX, rtpCapabilities: {} }),
+    ]);
+    expect(consumers.map((c) => c.producerId)).toEqual([fromA, fromA, fromX]);
+    expect(home.pipedTo).toEqual([{ producerId: fromA, router: second }]);
+    expect(second.pipedTo).toEqual([{ producerId: fromX, router: home }]);
+
+    // The original's close takes its piped copy along; a new consumer is refused.
+    await h.service.leave('c', 'a');
+    expect(second.producers.get(fromA)!.closed).toBe(true);
+    await expect(
+      h.service.consume('c', 'y', { transportId: ty.id, producerId: fromA, rtpCapabilities: {} }),
+    ).rejects.toMatchObject({ code: 'MEDIA_OBJECT_NOT_FOUND' });
+
+    // A newcomer fills the room left on the home router first.
+    await h.service.join('c', group('z'));
+    const tz = await h.service.createWebRtcTransport('c', 'z');
+    expect(routerOfTransport(tz.id)).toBe(home);
+
+    // The further router is given back once nobody is left on it.
+    await h.service.leave('c', 'x');
+    expect(second.closed).toBe(false);
+    await h.service.leave('c', 'y');
+    expect(second.closed).toBe(true);
+    expect(home.closed).toBe(false);
+    expect(h.service.pool.load.map((w) => w.calls).sort()).toEqual([0, 1]);
+  });
+
+  test('with every worker in use the call fills its least-populated router', async () => {
+    h = createHarness({ prewarm: false, maxParticipantsPerRouter: 1 }, { numWorkers: 2 });
+    await sfuCall(['a', 'b', 'x', 'y', 'z']);
+    const transports = await Promise.all(['a', 'b', 'x', 'y', 'z'].map((p) => h.service.createWebRtcTransport('c', p)));
+    const routers = transports.map((t) => routerOfTransport(t.id));
+    expect(new Set(routers).size).toBe(2);
+    const counts = [...new Set(routers)].map((r) => routers.filter((x) => x === r).length).sort();
+    expect(counts).toEqual([2, 3]);
+  });
+
+  test('one worker: the call stays on one router', async () => {
+    h = createHarness({ prewarm: false, maxParticipantsPerRouter: 1 }, { numWorkers: 1 });
+    await sfuCall(['a', 'b', 'x']);
+    const transports = await Promise.all(['a', 'b', 'x'].map((p) => h.service.createWebRtcTransport('c', p)));
+    expect(new Set(transports.map((t) => routerOfTransport(t.id))).size).toBe(1);
+  });
+
+  test('losing the worker of a further router rebuilds the whole call on fresh routers', async () => {
+    h = createHarness({ maxParticipantsPerRouter: 2 }, { numWorkers: 2 });
+    await sfuCall(['a', 'b', 'x']);
+    const [ta, , tx] = await Promise.all(['a', 'b', 'x'].map((p) => h.service.createWebRtcTransport('c', p)));
+    const home = routerOfTransport(ta.id);
+    const second = routerOfTransport(tx.id);
+    (second.worker as FakeWorker).die();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(home.closed).toBe(true);
+    expect(h.sent('call:mode-switch').at(-1)!.payload).toMatchObject({ mode: 'sfu', trigger: 'media-server-lost' });
+    await jest.advanceTimersByTimeAsync(100);
+    expect(await call()).toMatchObject({ mode: 'sfu', transition: null });
+    const again = await h.service.createWebRtcTransport('c', 'x');
+    expect(routerOfTransport(again.id).closed).toBe(false);
+  });
+
+  test('maxParticipantsPerRouter comes from MAX_PARTICIPANTS_PER_ROUTER and is checked', () => {
+    expect(resolveMaxParticipantsPerRouter(undefined, {})).toBe(DEFAULT_MAX_PARTICIPANTS_PER_ROUTER);
+    expect(resolveMaxParticipantsPerRouter(undefined, { MAX_PARTICIPANTS_PER_ROUTER: '6' })).toBe(6);
+    expect(resolveMaxParticipantsPerRouter(4, { MAX_PARTICIPANTS_PER_ROUTER: '6' })).toBe(4);
+    expect(() => resolveMaxParticipantsPerRouter(undefined, { MAX_PARTICIPANTS_PER_ROUTER: 'many' })).toThrow(TypeError);
+    expect(() => new CallService({ maxParticipantsPerRouter: 0 })).toThrow(/maxParticipantsPerRouter/);
+    h = createHarness();
   });
 });
 

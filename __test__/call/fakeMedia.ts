@@ -13,12 +13,18 @@ import type {
 } from '../../lib/call/media';
 
 let nextId = 0;
-const id = (prefix: string) => `${prefix}-${++nextId}`;
+const newId = (prefix: string) => `${prefix}-${++nextId}`;
 
 class FakeProducer extends EventEmitter implements MediaProducer {
-  readonly id = id('producer');
   closed = false;
-  constructor(readonly kind: string, readonly appData: Params, public paused = false) {
+  /** Copies made by pipeToRouter(), which close with this producer. */
+  readonly piped: FakeProducer[] = [];
+  constructor(
+    readonly kind: string,
+    readonly appData: Params,
+    public paused = false,
+    readonly id = newId('producer'),
+  ) {
     super();
   }
   async pause() {
@@ -29,11 +35,12 @@ class FakeProducer extends EventEmitter implements MediaProducer {
   }
   close() {
     this.closed = true;
+    for (const copy of this.piped) copy.close();
   }
 }
 
 class FakeConsumer extends EventEmitter implements MediaConsumer {
-  readonly id = id('consumer');
+  readonly id = newId('consumer');
   closed = false;
   paused: boolean;
   readonly rtpParameters = { codecs: [] };
@@ -52,7 +59,7 @@ class FakeConsumer extends EventEmitter implements MediaConsumer {
 }
 
 export class FakeTransport extends EventEmitter implements MediaWebRtcTransport {
-  readonly id = id('transport');
+  readonly id = newId('transport');
   readonly iceParameters = { usernameFragment: 'u', password: 'p', iceLite: true };
   readonly iceCandidates: Params[];
   readonly dtlsParameters = { role: 'auto', fingerprints: [] };
@@ -86,7 +93,7 @@ export class FakeTransport extends EventEmitter implements MediaWebRtcTransport 
     if (this.closed) return;
     this.closed = true;
     for (const p of this.producers) {
-      p.closed = true;
+      p.close();
       p.emit('transportclose');
     }
     for (const c of this.consumers) {
@@ -97,7 +104,7 @@ export class FakeTransport extends EventEmitter implements MediaWebRtcTransport 
 }
 
 export class FakeRouter implements MediaRouter {
-  readonly id = id('router');
+  readonly id = newId('router');
   readonly rtpCapabilities = { codecs: [{ mimeType: 'audio/opus' }], headerExtensions: [] };
   closed = false;
   readonly transports: FakeTransport[] = [];
@@ -109,7 +116,19 @@ export class FakeRouter implements MediaRouter {
     return transport;
   }
   canConsume({ producerId }: { producerId: string }) {
-    return this.producers.has(producerId);
+    return this.producers.get(producerId)?.closed === false;
+  }
+  /** As mediasoup's: the producer, same id, on another router (of another worker). */
+  readonly pipedTo: { producerId: string; router: FakeRouter }[] = [];
+  async pipeToRouter({ producerId, router }: { producerId?: string; router: FakeRouter }) {
+    const original = this.producers.get(producerId!);
+    if (!original || original.closed) throw new Error(`producer ${producerId} not found`);
+    if (router.worker === this.worker) throw new Error('same worker');
+    const copy = new FakeProducer(original.kind, original.appData, original.paused, original.id);
+    original.piped.push(copy);
+    router.producers.set(copy.id, copy);
+    this.pipedTo.push({ producerId: copy.id, router });
+    return { pipeProducer: copy };
   }
   close() {
     if (this.closed) return;

@@ -3,7 +3,7 @@ import createDebug from 'debug';
 import { EnhancedEventEmitter } from '../enhancedEvents';
 import { CallError, MediaCapacityError, NotCallOwnerError } from './errors';
 import type { Params } from './media';
-import { MediaServerPool, type MediaServerPoolOptions } from './pool';
+import { MediaServerPool, resolveMaxParticipantsPerRouter, type MediaServerPoolOptions } from './pool';
 import { assertConversationType, determineCallMode, resolveP2pParticipantLimit } from './policy';
 import { assertQualitySample, QualityMonitor, type QualityOptions, type QualityProblem } from './quality';
 import { SfuSession, type ConsumerInfo, type ProducerInfo, type TransportInfo } from './sfu';
@@ -54,6 +54,12 @@ export interface CallServiceOptions {
   prewarmTransports?: boolean;
   /** The media-server pool, or options for the default one (real opencall workers). */
   pool?: MediaServerPool | MediaServerPoolOptions;
+  /**
+   * Participants one router carries before an SFU call spreads to a router
+   * on another worker (core), its producers piped between them; default
+   * `MAX_PARTICIPANTS_PER_ROUTER` or 12.
+   */
+  maxParticipantsPerRouter?: number;
   store?: CallStore;
   /** Options of every `router.createWebRtcTransport()` (listenInfos, announced address, ...). */
   webRtcTransportOptions?: Params;
@@ -166,6 +172,7 @@ export class CallService extends EnhancedEventEmitter<CallServiceEvents> {
   readonly hysteresisMs: number;
   readonly minTransitionIntervalMs: number;
   readonly transitionTimeoutMs: number;
+  readonly maxParticipantsPerRouter: number;
   private readonly options: CallServiceOptions;
   private readonly runtimes = new Map<string, CallRuntime>();
   private readonly locks = new Map<string, Promise<unknown>>();
@@ -184,6 +191,7 @@ export class CallService extends EnhancedEventEmitter<CallServiceEvents> {
     this.hysteresisMs = options.hysteresisMs ?? DEFAULT_HYSTERESIS_MS;
     this.minTransitionIntervalMs = options.minTransitionIntervalMs ?? DEFAULT_MIN_TRANSITION_INTERVAL_MS;
     this.transitionTimeoutMs = options.transitionTimeoutMs ?? DEFAULT_TRANSITION_TIMEOUT_MS;
+    this.maxParticipantsPerRouter = resolveMaxParticipantsPerRouter(options.maxParticipantsPerRouter);
     this.nodeTtlMs = options.nodeTtlMs ?? DEFAULT_NODE_TTL_MS;
     // Validates the quality options once, up front.
     new QualityMonitor(options.quality);
@@ -668,9 +676,18 @@ export class CallService extends EnhancedEventEmitter<CallServiceEvents> {
   /** The call's SFU session, creating its router on the least-loaded worker if needed. */
   private async ensureSession(rt: CallRuntime): Promise<SfuSession> {
     if (rt.sfu && !rt.sfu.router.closed) return rt.sfu;
-    const router = await this.pool.acquireRouter(rt.state.id);
-    rt.sfu = new SfuSession(rt.state.id, router, this.options.webRtcTransportOptions ?? {}, (to, event, payload, except) =>
-      this.signal(rt.state.id, event, payload, { to: to ?? undefined, except }),
+    const callId = rt.state.id;
+    const router = await this.pool.acquireRouter(callId);
+    rt.sfu = new SfuSession(
+      callId,
+      router,
+      this.options.webRtcTransportOptions ?? {},
+      (to, event, payload, except) => this.signal(callId, event, payload, { to: to ?? undefined, except }),
+      {
+        maxParticipantsPerRouter: this.maxParticipantsPerRouter,
+        add: () => this.pool.addRouter(callId),
+        release: (extra) => this.pool.releaseExtraRouter(callId, extra),
+      },
     );
     rt.state.routerId = router.id;
     return rt.sfu;

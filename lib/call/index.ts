@@ -37,7 +37,12 @@ export {
   type QualityProblem,
   type QualityVerdict,
 } from './quality';
-export { MediaServerPool, resolveNumWorkers, type MediaServerPoolOptions, type MediaServerPoolEvents } from './pool';
+export {
+  MediaServerPool,
+  resolveNumWorkers,
+  resolveMaxParticipantsPerRouter,
+  DEFAULT_MAX_PARTICIPANTS_PER_ROUTER,
+  type MediaServerPoolOptions, type MediaServerPoolEvents } from './pool';
 export {
   defaultWorkerFactory,
   DEFAULT_MEDIA_CODECS,

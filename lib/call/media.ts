@@ -57,6 +57,11 @@ export interface MediaRouter {
   readonly closed: boolean;
   createWebRtcTransport(options: Params): Promise<MediaWebRtcTransport>;
   canConsume(options: { producerId: string; rtpCapabilities: Params }): boolean;
+  /**
+   * Makes a producer of this router consumable on another (on another
+   * worker), keeping its id. Optional: without it a call stays on one router.
+   */
+  pipeToRouter?(options: { producerId?: string; router: MediaRouter }): Promise<unknown>;
   close(): void;
 }
 

@@ -19,7 +19,7 @@ export interface MediaServerPoolOptions {
   workerSettings?: Params;
   /** Codecs of every call's router. */
   mediaCodecs?: Params[];
-  /** Routers (calls) one worker may carry; beyond it the pool reports no capacity. */
+  /** Routers one worker may carry; beyond it the pool reports no capacity. */
   maxRoutersPerWorker?: number;
 }
 
@@ -36,22 +36,61 @@ export type MediaServerPoolEvents = {
 
 interface PoolEntry {
   worker: MediaWorker;
+  /** The calls with a router on this worker. */
   calls: Set<string>;
 }
 
-export function resolveNumWorkers(option?: number, env: NodeJS.ProcessEnv = process.env): number {
-  const fromEnv = env.MEDIASOUP_NUM_WORKERS?.trim() ? Number(env.MEDIASOUP_NUM_WORKERS) : undefined;
-  const value = option ?? fromEnv ?? Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+interface HeldRouter {
+  router: MediaRouter;
+  entry: PoolEntry;
+}
+
+/** An integer setting >= 1: the option, else the environment variable, else the fallback. */
+function positiveIntegerSetting(
+  option: number | undefined,
+  envName: string,
+  optionName: string,
+  fallback: () => number,
+  env: NodeJS.ProcessEnv,
+): number {
+  const fromEnv = env[envName]?.trim() ? Number(env[envName]) : undefined;
+  const value = option ?? fromEnv ?? fallback();
   if (!Number.isInteger(value) || value < 1) {
-    throw new TypeError(`numWorkers / MEDIASOUP_NUM_WORKERS must be an integer >= 1, got ${JSON.stringify(value)}`);
+    throw new TypeError(`${optionName} / ${envName} must be an integer >= 1, got ${JSON.stringify(value)}`);
   }
   return value;
 }
 
+export function resolveNumWorkers(option?: number, env: NodeJS.ProcessEnv = process.env): number {
+  return positiveIntegerSetting(option, 'MEDIASOUP_NUM_WORKERS', 'numWorkers', () =>
+    Math.max(1, os.availableParallelism?.() ?? os.cpus().length), env);
+}
+
 /**
- * N media workers and the routers of the calls they carry. One router per
- * call, placed on the least-loaded worker; a worker that dies is replaced and
- * the calls it carried are reported so their owner can move them.
+ * Participants one router carries before a call spreads to another worker.
+ * At 12 an all-to-all call sends 132 video and 132 audio streams from one
+ * worker, well within one core; 25 would be about a whole core here (see
+ * the benchmarks).
+ */
+export const DEFAULT_MAX_PARTICIPANTS_PER_ROUTER = 12;
+
+export function resolveMaxParticipantsPerRouter(option?: number, env: NodeJS.ProcessEnv = process.env): number {
+  return positiveIntegerSetting(
+    option,
+    'MAX_PARTICIPANTS_PER_ROUTER',
+    'maxParticipantsPerRouter',
+    () => DEFAULT_MAX_PARTICIPANTS_PER_ROUTER,
+    env,
+  );
+}
+
+/**
+ * N media workers and the routers of the calls they carry. A call has its
+ * home router on the least-loaded worker and, when it grows beyond what one
+ * router should carry, further routers on workers it does not use yet (at
+ * most one per worker: more on one worker would share its thread and gain
+ * nothing). A worker that dies is replaced and the calls it carried are
+ * reported so their owner can move them.
  *
  * Workers start lazily: a gateway whose calls all stay P2P never spawns one.
  */
@@ -62,7 +101,8 @@ export class MediaServerPool extends EnhancedEventEmitter<MediaServerPoolEvents>
   private readonly mediaCodecs: Params[];
   private readonly maxRoutersPerWorker: number;
   private readonly entries: PoolEntry[] = [];
-  private readonly routers = new Map<string, { router: MediaRouter; entry: PoolEntry }>();
+  /** Per call, its routers; the first is the home router. */
+  private readonly routers = new Map<string, HeldRouter[]>();
   private starting?: Promise<void>;
   private closed = false;
 
@@ -80,50 +120,99 @@ export class MediaServerPool extends EnhancedEventEmitter<MediaServerPoolEvents>
     return this.entries.map((e) => ({ pid: e.worker.pid, calls: e.calls.size }));
   }
 
+  /** The call's home router. */
   routerOf(callId: string): MediaRouter | undefined {
-    return this.routers.get(callId)?.router;
+    return this.routers.get(callId)?.[0]?.router;
   }
 
-  /** The call's router, created on the least-loaded worker if it has none. */
+  /** Every router of the call, the home router first. */
+  routersOf(callId: string): MediaRouter[] {
+    return (this.routers.get(callId) ?? []).map((held) => held.router);
+  }
+
+  /** The call's home router, created on the least-loaded worker if it has none. */
   async acquireRouter(callId: string): Promise<MediaRouter> {
-    const existing = this.routers.get(callId);
-    if (existing && !existing.router.closed) return existing.router;
+    const home = this.routerOf(callId);
+    if (home && !home.closed) return home;
+    // A closed home router takes the call's other routers with it.
+    if (home) this.releaseRouter(callId);
+    const held = await this.createRouterFor(callId, () => true);
+    if (!held) throw new MediaCapacityError();
+    const raced = this.routerOf(callId);
+    if (raced && !raced.closed) {
+      this.drop(held, callId);
+      return raced;
+    }
+    this.routers.set(callId, [held]);
+    return held.router;
+  }
+
+  /**
+   * A further router for a call that has a home router, on the least-loaded
+   * worker that carries none of the call's routers yet; undefined when every
+   * worker already does or has no room.
+   */
+  async addRouter(callId: string): Promise<MediaRouter | undefined> {
+    const held = this.routers.get(callId);
+    if (!held?.length) throw new MediaCapacityError(`call ${callId} has no home router`);
+    const added = await this.createRouterFor(callId, (entry) => !entry.calls.has(callId));
+    if (!added) return undefined;
+    // The call may have been released (or its home router lost) meanwhile.
+    if (this.routers.get(callId) !== held) {
+      this.drop(added, callId);
+      return undefined;
+    }
+    held.push(added);
+    return added.router;
+  }
+
+  /** Closes one of the call's further routers (never the home router: see releaseRouter). */
+  releaseExtraRouter(callId: string, router: MediaRouter): void {
+    const held = this.routers.get(callId);
+    const index = held?.findIndex((h) => h.router === router) ?? -1;
+    if (!held || index < 1) return;
+    const [removed] = held.splice(index, 1);
+    this.drop(removed, callId);
+  }
+
+  /** Closes every router of the call. */
+  releaseRouter(callId: string): void {
+    const held = this.routers.get(callId);
+    if (!held) return;
+    this.routers.delete(callId);
+    for (const h of held) this.drop(h, callId);
+  }
+
+  async start(): Promise<void> {
+    this.starting ??= this.replenish();
+    return this.starting;
+  }
+
+  private async createRouterFor(callId: string, eligible: (entry: PoolEntry) => boolean): Promise<HeldRouter | undefined> {
     if (this.closed) throw new MediaCapacityError('media-server pool is closed');
     await this.start();
     // Fill up missing workers (earlier replacements may have failed).
     await this.replenish();
     const entry = this.entries
-      .filter((e) => !e.worker.closed && e.calls.size < this.maxRoutersPerWorker)
+      .filter((e) => !e.worker.closed && e.calls.size < this.maxRoutersPerWorker && eligible(e))
       .sort((a, b) => a.calls.size - b.calls.size)[0];
-    if (!entry) throw new MediaCapacityError();
+    if (!entry) return undefined;
     // Reserve the slot before awaiting, so concurrent acquisitions spread out.
     entry.calls.add(callId);
     try {
-      const router = await entry.worker.createRouter({ mediaCodecs: this.mediaCodecs });
-      const raced = this.routers.get(callId);
-      if (raced && !raced.router.closed) {
-        router.close();
-        return raced.router;
-      }
-      this.routers.set(callId, { router, entry });
-      return router;
+      return { router: await entry.worker.createRouter({ mediaCodecs: this.mediaCodecs }), entry };
     } catch (error) {
       entry.calls.delete(callId);
       throw new MediaCapacityError(`could not create a router: ${(error as Error).message}`);
     }
   }
 
-  releaseRouter(callId: string): void {
-    const held = this.routers.get(callId);
-    if (!held) return;
-    this.routers.delete(callId);
-    held.entry.calls.delete(callId);
+  private drop(held: HeldRouter, callId: string): void {
+    // The call may hold another router on this worker only transiently (a
+    // race in acquireRouter); keep the reservation while one is left.
+    const others = this.routers.get(callId)?.some((h) => h !== held && h.entry === held.entry);
+    if (!others) held.entry.calls.delete(callId);
     if (!held.router.closed) held.router.close();
-  }
-
-  async start(): Promise<void> {
-    this.starting ??= this.replenish();
-    return this.starting;
   }
 
   close(): void {
@@ -161,7 +250,13 @@ export class MediaServerPool extends EnhancedEventEmitter<MediaServerPoolEvents>
     if (index === -1) return;
     this.entries.splice(index, 1);
     const lost = [...entry.calls];
-    for (const callId of lost) this.routers.delete(callId);
+    // A call loses all its routers with any one of them: its media objects
+    // are rebuilt together, on routers that all exist.
+    for (const callId of lost) {
+      const held = this.routers.get(callId) ?? [];
+      this.routers.delete(callId);
+      for (const h of held) if (h.entry !== entry) this.drop(h, callId);
+    }
     this.safeEmit('workerdied', entry.worker.pid, error);
     if (this.closed) return;
     await this.spawn();

@@ -42,22 +42,59 @@ interface Owned<T> {
   object: T;
 }
 
+/** Where a call gets further routers when it outgrows one (see MediaServerPool.addRouter). */
+export interface RouterSource {
+  /** Participants one router takes before the call spreads to another worker. */
+  maxParticipantsPerRouter: number;
+  /** A router on a worker the call does not use yet, or undefined if there is none. */
+  add(): Promise<MediaRouter | undefined>;
+  /** Gives back a further router the call no longer uses. */
+  release(router: MediaRouter): void;
+}
+
 /**
- * One call's SFU side: its router, and the transports, producers and consumers
- * of its participants. Every id a client sends is checked against the
- * participant that owns it, so a client can only touch its own media objects.
+ * One call's SFU side: its routers, and the transports, producers and
+ * consumers of its participants. Every id a client sends is checked against
+ * the participant that owns it, so a client can only touch its own media
+ * objects.
+ *
+ * A call larger than `maxParticipantsPerRouter` spreads over several workers
+ * (cores): each participant's transports live on one router of the call, and
+ * a producer is piped (`pipeToRouter`, same id) to each other router where
+ * somebody consumes it. What a worker spends is mostly the copies it sends,
+ * so spreading the receivers spreads the load.
  */
 export class SfuSession {
-  private readonly transports = new Map<string, Owned<MediaWebRtcTransport>>();
-  private readonly producers = new Map<string, Owned<MediaProducer>>();
+  private readonly transports = new Map<string, Owned<MediaWebRtcTransport> & { router: MediaRouter }>();
+  private readonly producers = new Map<string, Owned<MediaProducer> & { router: MediaRouter }>();
   private readonly consumers = new Map<string, Owned<MediaConsumer>>();
+  /** The call's routers (home first) and the participants placed on each. */
+  private readonly placed = new Map<MediaRouter, Set<string>>();
+  private readonly placements = new Map<string, Promise<MediaRouter>>();
+  /** Serializes placements, so that concurrent joins do not each add a router. */
+  private placing: Promise<unknown> = Promise.resolve();
+  /** Producers made consumable on another router, by `producerId routerId`. */
+  private readonly pipes = new Map<string, Promise<void>>();
 
   constructor(
     readonly callId: string,
     readonly router: MediaRouter,
     private readonly transportOptions: Params,
     private readonly notify: SfuNotify,
-  ) {}
+    private readonly routerSource?: RouterSource,
+  ) {
+    this.placed.set(router, new Set());
+  }
+
+  /** The call's routers, the home router first. */
+  get routers(): MediaRouter[] {
+    return [...this.placed.keys()];
+  }
+
+  /** How many participants each router carries, home first. */
+  get placement(): { routerId: string; participants: number }[] {
+    return [...this.placed].map(([router, members]) => ({ routerId: router.id, participants: members.size }));
+  }
 
   get rtpCapabilities(): Params {
     return this.router.rtpCapabilities;
@@ -71,11 +108,17 @@ export class SfuSession {
   }
 
   async createWebRtcTransport(participantId: string, appData: Params = {}): Promise<TransportInfo> {
-    const transport = await this.router.createWebRtcTransport({
+    const router = await this.place(participantId);
+    const transport = await router.createWebRtcTransport({
       ...this.transportOptions,
       appData: { ...appData, callId: this.callId, participantId },
     });
-    this.transports.set(transport.id, { participantId, object: transport });
+    if (!this.placed.get(router)?.has(participantId)) {
+      // The participant left (or the router was released) meanwhile.
+      transport.close();
+      throw new CallError('MEDIA_OBJECT_NOT_FOUND', `participant ${participantId} left call ${this.callId}`);
+    }
+    this.transports.set(transport.id, { participantId, object: transport, router });
     return {
       id: transport.id,
       iceParameters: transport.iceParameters,
@@ -97,9 +140,9 @@ export class SfuSession {
     appData: Params = {},
     paused = false,
   ): Promise<{ id: string }> {
-    const transport = this.owned(this.transports, participantId, transportId, 'transport');
+    const { object: transport, router } = this.ownedEntry(this.transports, participantId, transportId, 'transport');
     const producer = await transport.produce({ kind, rtpParameters, paused, appData: { ...appData, participantId } });
-    const entry = { participantId, object: producer };
+    const entry = { participantId, object: producer, router };
     this.producers.set(producer.id, entry);
     producer.on('transportclose', () => this.forgetProducer(producer.id));
     this.notify(null, 'new-producer', { callId: this.callId, ...this.describe(entry) }, participantId);
@@ -133,11 +176,13 @@ export class SfuSession {
     producerId: string,
     rtpCapabilities: Params,
   ): Promise<ConsumerInfo> {
-    const transport = this.owned(this.transports, participantId, transportId, 'transport');
-    if (!this.producers.has(producerId)) {
+    const { object: transport, router } = this.ownedEntry(this.transports, participantId, transportId, 'transport');
+    const producer = this.producers.get(producerId);
+    if (!producer) {
       throw new CallError('MEDIA_OBJECT_NOT_FOUND', `producer ${producerId} not found in call ${this.callId}`);
     }
-    if (!this.router.canConsume({ producerId, rtpCapabilities })) {
+    if (producer.router !== router) await this.pipe(producerId, producer.router, router);
+    if (!router.canConsume({ producerId, rtpCapabilities })) {
       throw new TypeError(`cannot consume producer ${producerId} with the given rtpCapabilities`);
     }
     // Paused first, as mediasoup recommends: the client resumes once its
@@ -192,25 +237,89 @@ export class SfuSession {
     for (const [id, entry] of this.consumers) {
       if (entry.participantId === participantId) this.consumers.delete(id);
     }
+    this.unplace(participantId);
   }
 
   /** Closes every participant's media but keeps the router (back to pre-warmed). */
   removeAllParticipants(): void {
     const participants = new Set([...this.transports.values()].map((t) => t.participantId));
+    for (const participantId of this.placements.keys()) participants.add(participantId);
     for (const participantId of participants) this.removeParticipant(participantId);
   }
 
-  /** Forgets every media object without signaling: the router is gone. */
+  /** Forgets every media object without signaling: the routers are gone. */
   abandon(): void {
     this.transports.clear();
     this.producers.clear();
     this.consumers.clear();
+    this.placements.clear();
+    this.pipes.clear();
+    for (const members of this.placed.values()) members.clear();
+  }
+
+  /**
+   * The participant's router: the first of the call's routers with room
+   * (home first), else a new one on another worker, else the least full.
+   */
+  private place(participantId: string): Promise<MediaRouter> {
+    let placement = this.placements.get(participantId);
+    if (!placement) {
+      placement = this.placing.then(() => this.choose(participantId));
+      this.placing = placement.catch(() => undefined);
+      this.placements.set(participantId, placement);
+      placement.catch(() => this.placements.delete(participantId));
+    }
+    return placement;
+  }
+
+  private async choose(participantId: string): Promise<MediaRouter> {
+    const limit = this.routerSource?.maxParticipantsPerRouter ?? Infinity;
+    const open = [...this.placed].filter(([router]) => !router.closed);
+    let router = open.find(([, members]) => members.size < limit)?.[0];
+    if (!router && this.routerSource && this.router.pipeToRouter) {
+      try {
+        router = await this.routerSource.add();
+      } catch {
+        // No further router: the call stays on those it has.
+      }
+      if (router) this.placed.set(router, new Set());
+    }
+    router ??= open.sort(([, a], [, b]) => a.size - b.size)[0]?.[0] ?? this.router;
+    this.placed.get(router)!.add(participantId);
+    return router;
+  }
+
+  /** Takes the participant off its router; a further router left empty is given back. */
+  private unplace(participantId: string): void {
+    this.placements.delete(participantId);
+    for (const [router, members] of this.placed) {
+      if (!members.delete(participantId) || members.size > 0 || router === this.router) continue;
+      this.placed.delete(router);
+      for (const key of this.pipes.keys()) if (key.endsWith(` ${router.id}`)) this.pipes.delete(key);
+      this.routerSource?.release(router);
+    }
+  }
+
+  /** Makes the producer consumable on `to` (once per router; same id there). */
+  private pipe(producerId: string, from: MediaRouter, to: MediaRouter): Promise<void> {
+    const key = `${producerId} ${to.id}`;
+    let piped = this.pipes.get(key);
+    if (!piped) {
+      piped = (async () => {
+        await from.pipeToRouter!({ producerId, router: to });
+      })();
+      this.pipes.set(key, piped);
+      piped.catch(() => this.pipes.delete(key));
+    }
+    return piped;
   }
 
   private forgetProducer(producerId: string): void {
     const entry = this.producers.get(producerId);
     if (!entry) return;
     this.producers.delete(producerId);
+    // Its piped copies close with it.
+    for (const key of this.pipes.keys()) if (key.startsWith(`${producerId} `)) this.pipes.delete(key);
     if (!entry.object.closed) entry.object.close();
     this.notify(null, 'producer-closed', {
       callId: this.callId,
@@ -230,10 +339,14 @@ export class SfuSession {
   }
 
   private owned<T>(map: Map<string, Owned<T>>, participantId: string, id: string, what: string): T {
+    return this.ownedEntry(map, participantId, id, what).object;
+  }
+
+  private ownedEntry<E extends Owned<unknown>>(map: Map<string, E>, participantId: string, id: string, what: string): E {
     const entry = map.get(id);
     if (!entry || entry.participantId !== participantId) {
       throw new CallError('MEDIA_OBJECT_NOT_FOUND', `${what} ${id} not found for participant ${participantId}`);
     }
-    return entry.object;
+    return entry;
   }
 }

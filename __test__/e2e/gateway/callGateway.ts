@@ -20,6 +20,9 @@ export interface CallGatewayOptions {
   minTransitionIntervalMs?: number;
   /** Default: opencall's own createWorker. */
   createWorker?: MediaWorkerFactory;
+  /** Media workers; default 1. */
+  numWorkers?: number;
+  maxParticipantsPerRouter?: number;
 }
 
 export interface CallGateway {
@@ -46,7 +49,8 @@ export async function startCallGateway(options: CallGatewayOptions = {}): Promis
     store,
     hysteresisMs: options.hysteresisMs ?? 2_000,
     minTransitionIntervalMs: options.minTransitionIntervalMs ?? 2_000,
-    pool: { numWorkers: 1, createWorker: options.createWorker, workerSettings: { logLevel: 'warn' } },
+    maxParticipantsPerRouter: options.maxParticipantsPerRouter,
+    pool: { numWorkers: options.numWorkers ?? 1, createWorker: options.createWorker, workerSettings: { logLevel: 'warn' } },
     webRtcTransportOptions: { listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] },
   });
   const binding = attachCallService(io, service);

@@ -85,6 +85,7 @@ const MODES = {
       [1, 25],
     ],
     multicore: [4, 5],
+    spreadCall: [1, 25],
   },
   full: {
     fanout: [1, 10, 50, 200],
@@ -98,6 +99,7 @@ const MODES = {
       [1, 25],
     ],
     multicore: [4, 10],
+    spreadCall: [1, 25],
   },
 };
 
@@ -266,44 +268,59 @@ async function timed(ops, name, fn) {
 
 /**
  * A call: `senders` participants produce audio + video; every receiving
- * participant consumes every other participant's producers. Returns what
- * the measurement and the teardown need.
+ * participant consumes every other participant's producers. `routers`: one
+ * router, or several (on different workers) that the participants are
+ * dealt over in turn, each producer piped to the routers of its consumers,
+ * as the call layer spreads a large call. Returns what the measurement and
+ * the teardown need.
  */
-async function setupCall(gen, router, { participants, fanout, measured, ops }) {
+async function setupCall(gen, routers, { participants, fanout, measured, ops }) {
+  routers = [].concat(routers);
+  const routerOf = (participant) => routers[participant % routers.length];
   // Participants of a fan-out are receivers only; in an all-to-all call
   // everyone sends and receives (two transports, as mediasoup-client does).
   const senders = fanout ? 1 : participants;
   const receivers = fanout ? fanout : participants;
   const specs = [
-    ...Array.from({ length: senders }, () => ({ role: 'send' })),
-    ...Array.from({ length: receivers }, (_, i) => ({ role: 'recv', measured: i < measured })),
+    ...Array.from({ length: senders }, (_, i) => ({ role: 'send', router: routerOf(i) })),
+    ...Array.from({ length: receivers }, (_, i) => ({ role: 'recv', measured: i < measured, router: routerOf(i) })),
   ];
-  const { transports, peers } = await connectPeers(gen, router, specs, ops);
+  const { transports, peers } = await connectPeers(gen, routers[0], specs, ops);
   const sendTs = transports.slice(0, senders);
   const recvTs = transports.slice(senders);
   const senderPeers = peers.slice(0, senders);
   const recvPeers = peers.slice(senders);
   const producers = [];
   for (let s = 0; s < senders; s++) {
-    producers.push(await produceMedia(gen, router, sendTs[s], senderPeers[s], fanout ? -1 : s, ops));
+    const produced = await produceMedia(gen, routerOf(s), sendTs[s], senderPeers[s], fanout ? -1 : s, ops);
+    for (const other of routers.filter((r) => r !== routerOf(s))) {
+      for (const producer of produced.list) {
+        await timed(ops, 'pipe', () => routerOf(s).pipeToRouter({ producerId: producer.id, router: other }));
+      }
+    }
+    producers.push(produced);
   }
   let consumers = 0;
   for (let r = 0; r < receivers; r++) {
-    consumers += await consumeAll(gen, router, recvTs[r], recvPeers[r], producers.filter((p) => p.owner !== r), ops);
+    const theirs = producers.filter((p) => p.owner !== r);
+    consumers += await consumeAll(gen, routerOf(r), recvTs[r], recvPeers[r], theirs, ops);
   }
   return { peers, transports: transports.length, consumers, recvTs, recvPeers };
 }
 
-/** Transports for generator peers (`specs`: role, measured), connected. */
+/** Transports for generator peers (`specs`: role, measured, router if not `router`), connected. */
 async function connectPeers(gen, router, specs, ops) {
   const transports = [];
-  // A router may carry other transport options (a WebRtcServer) in its appData.
-  const options = router.appData.transportOptions ?? LISTEN;
-  for (let i = 0; i < specs.length; i++) transports.push(await timed(ops, 'create', () => router.createWebRtcTransport(options)));
+  for (const spec of specs) {
+    const on = spec.router ?? router;
+    // A router may carry other transport options (a WebRtcServer) in its appData.
+    const options = on.appData.transportOptions ?? LISTEN;
+    transports.push(await timed(ops, 'create', () => on.createWebRtcTransport(options)));
+  }
   const answers = await gen.call({
     cmd: 'peers',
     routerRtpCapabilities: router.rtpCapabilities,
-    peers: specs.map((spec, i) => ({ ...spec, transport: transportParams(transports[i]) })),
+    peers: specs.map(({ role, measured }, i) => ({ role, measured, transport: transportParams(transports[i]) })),
   });
   for (let i = 0; i < transports.length; i++) {
     await timed(ops, 'connect', () => transports[i].connect({ dtlsParameters: answers[i].dtlsParameters }));
@@ -450,8 +467,12 @@ async function maxload(sfu, gen, mode, report) {
   };
 }
 
-/** Calls × participants, all-to-all, on `workerCount` workers. */
-async function allToAll(sfu, gen, mode, calls, participants, workerCount) {
+/**
+ * Calls × participants, all-to-all, on `workerCount` workers: calls dealt
+ * over the workers, or with `spread` each call over all of them (a router
+ * per worker, producers piped between them).
+ */
+async function allToAll(sfu, gen, mode, calls, participants, workerCount, { spread = false } = {}) {
   const workers = [];
   for (let i = 0; i < workerCount; i++) workers.push(await sfu.createWorker({ logLevel: 'warn' }));
   gc();
@@ -461,8 +482,9 @@ async function allToAll(sfu, gen, mode, calls, participants, workerCount) {
   let transports = 0;
   let consumers = 0;
   for (let c = 0; c < calls; c++) {
-    const router = await workers[c % workerCount].createRouter({ mediaCodecs: MEDIA_CODECS });
-    const s = await setupCall(gen, router, { participants, measured: c === 0 ? 1 : 0, ops });
+    const on = spread ? workers : [workers[c % workerCount]];
+    const routers = await Promise.all(on.map((w) => w.createRouter({ mediaCodecs: MEDIA_CODECS })));
+    const s = await setupCall(gen, routers, { participants, measured: c === 0 ? 1 : 0, ops });
     setups.push(s);
     transports += s.transports;
     consumers += s.consumers;
@@ -477,6 +499,7 @@ async function allToAll(sfu, gen, mode, calls, participants, workerCount) {
     calls,
     participants,
     workers: workerCount,
+    spread,
     transports,
     consumers,
     ...r,
@@ -578,6 +601,13 @@ async function multicore(sfu, gen, mode, report) {
   const [calls, participants] = mode.multicore;
   const one = await allToAll(sfu, gen, mode, calls, participants, 1);
   const two = await allToAll(sfu, gen, mode, calls, participants, 2);
+  // One large call over two workers, as the call layer spreads it: against
+  // the same call on one worker (the scale scenario's, if it ran).
+  const [bigCalls, bigParticipants] = mode.spreadCall;
+  const bigOne =
+    report.scale?.find((r) => r.calls === bigCalls && r.participants === bigParticipants) ??
+    (await allToAll(sfu, gen, mode, bigCalls, bigParticipants, 1));
+  const bigTwo = await allToAll(sfu, gen, mode, bigCalls, bigParticipants, 2, { spread: true });
   // A fixed load on a 2-core machine shared with the generator cannot
   // saturate two workers; capacity is estimated from CPU per packet and
   // from the busiest worker (the first to saturate).
@@ -588,11 +618,19 @@ async function multicore(sfu, gen, mode, report) {
     one,
     two,
     scaling: capacity(two) / capacity(one),
+    spreadCall: { calls: bigCalls, participants: bigParticipants, one: bigOne, two: bigTwo, scaling: capacity(bigTwo) / capacity(bigOne) },
     cpus: os.cpus().length,
   };
+  const cpuShares = (r) => r.workerCpuSeconds.map((c) => fmtPct(c / r.windowSeconds)).join(' + ');
   console.log(
     `  ${calls} × ${participants}: one worker ${fmtPct(one.cpuUtilization)} CPU, two workers ` +
-      `${two.workerCpuSeconds.map((c) => fmtPct(c / two.windowSeconds)).join(' + ')}: scaling ×${fmt(report.multicore.scaling, 2)}`,
+      `${cpuShares(two)}: scaling ×${fmt(report.multicore.scaling, 2)}`,
+  );
+  const pipe = bigTwo.controlPlaneMs.pipe;
+  console.log(
+    `  ${bigCalls} × ${bigParticipants} spread over two workers (piped): ${fmt(bigTwo.forwardedPps, 0)} pkt/s, loss ${fmtPct(bigTwo.loss)}, ` +
+      `workers ${cpuShares(bigTwo)} (one worker: ${fmt(bigOne.forwardedPps, 0)} pkt/s, loss ${fmtPct(bigOne.loss)}, ${fmtPct(bigOne.cpuUtilization)}): ` +
+      `scaling ×${fmt(report.multicore.spreadCall.scaling, 2)}, pipeToRouter p50/p99 ${fmt(pipe?.p50, 2)}/${fmt(pipe?.p99, 2)} ms`,
   );
 }
 
@@ -672,6 +710,10 @@ function table(results, janusReport) {
   row('two workers / one (capacity)', `≥ ${TARGETS.twoWorkerScaling}`, (r) =>
     r.multicore ? fmt(r.multicore.scaling, 2) + ok(r.multicore.scaling >= TARGETS.twoWorkerScaling) : null,
   );
+  row('  one call spread over two workers (piped) / on one: capacity; pkt/s, loss on two', '', (r) => {
+    const big = r.multicore?.spreadCall;
+    return big ? `${big.calls} × ${big.participants}: ${fmt(big.scaling, 2)}; ${fmt(big.two.forwardedPps, 0)}, ${fmtPct(big.two.loss)}` : null;
+  });
   if (janusReport) {
     const j = janusReport;
     if (j.unavailable) lines.push(`| Janus VideoRoom | ${j.unavailable} | | |`);

@@ -7,6 +7,7 @@
 pub mod keyframe;
 pub mod keyframe_request;
 pub mod rewrite;
+pub mod srtp;
 pub mod vp8;
 pub mod wire;
 

@@ -108,7 +108,7 @@ describe('PlainTransport', () => {
     await expect(router.createPlainTransport({ listenInfo: { protocol: 'tcp', ip: '127.0.0.1' } })).rejects.toThrow(
       TypeError,
     );
-    await expect(router.createPlainTransport({ listenInfo: udp, enableSrtp: true })).rejects.toThrow(UnsupportedError);
+    await expect(router.createPlainTransport({ listenInfo: udp, enableSctp: true })).rejects.toThrow(UnsupportedError);
   });
 
   test('connect() takes the peer once, and needs rtcpPort without RTCP mux', async () => {

@@ -11,7 +11,7 @@ import type {
   PipeTransportOptions,
   PipeTransportStat,
 } from './PipeTransportTypes';
-import { udpListenInfo, UdpRtpTransport, type PlainTransportRequest } from './PlainTransport';
+import { checkSrtpParameters, udpListenInfo, UdpRtpTransport, type PlainTransportRequest } from './PlainTransport';
 import type { SrtpParameters } from './SrtpParameters';
 import { assertAppData, isPlainObject, type TransportConstructorOptions } from './Transport';
 import type { TransportTuple } from './TransportTypes';
@@ -31,11 +31,15 @@ export function pipeTransportRequest(options: PipeTransportOptions<AppData>): Pl
   if (enableRtx) {
     throw new UnsupportedError('RTX over a PipeTransport is not supported yet');
   }
-  if (enableSrtp) {
-    throw new UnsupportedError('SRTP over a PipeTransport is not supported yet');
-  }
   assertAppData(appData);
-  return { listenInfo: udpListenInfo(listenInfo, listenIp, port), rtcpMux: true, comedia: false, pipe: true };
+  return {
+    listenInfo: udpListenInfo(listenInfo, listenIp, port),
+    rtcpMux: true,
+    comedia: false,
+    pipe: true,
+    // mediasoup's pipes know this suite only.
+    ...(enableSrtp ? { srtpCryptoSuite: 'AEAD_AES_256_GCM' as const } : {}),
+  };
 }
 
 /**
@@ -51,10 +55,14 @@ export class PipeTransportImpl<PipeTransportAppData extends AppData = AppData>
 {
   #tuple: TransportTuple;
 
-  constructor({ data, ...base }: TransportConstructorOptions<PipeTransportAppData> & { data: { tuple: TransportTuple } }) {
+  constructor({
+    data,
+    ...base
+  }: TransportConstructorOptions<PipeTransportAppData> & { data: { tuple: TransportTuple; srtpParameters?: SrtpParameters | null } }) {
     super(base, new EnhancedEventEmitter<PipeTransportObserverEvents>());
     logger.debug('constructor()');
     this.#tuple = data.tuple;
+    this.localSrtp = data.srtpParameters ?? undefined;
     this.channel.on(this.id, (event: string, eventData: any) => {
       if (!this.handleCommonEvent(event, eventData)) {
         logger.error(`ignoring unknown event "${event}"`);
@@ -86,16 +94,14 @@ export class PipeTransportImpl<PipeTransportAppData extends AppData = AppData>
   async connect({ ip, port, srtpParameters }: { ip: string; port: number; srtpParameters?: SrtpParameters }): Promise<void> {
     logger.debug('connect()');
     this.assertOpen();
-    if (srtpParameters !== undefined) {
-      throw new UnsupportedError('SRTP over a PipeTransport is not supported yet');
-    }
+    const remoteSrtp = srtpParameters === undefined ? undefined : checkSrtpParameters(srtpParameters);
     if (typeof ip !== 'string' || ip.length === 0) {
       throw new TypeError('missing ip');
     }
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
       throw new TypeError('missing or invalid port');
     }
-    const state = await this.channel.request('transport.connect', this.id, { ip, port });
+    const state = await this.channel.request('transport.connect', this.id, { ip, port, srtpParameters: remoteSrtp });
     if (this.closed) {
       throw new InvalidStateError('Transport closed');
     }

@@ -12,7 +12,7 @@ import type {
   PlainTransportStat,
 } from './PlainTransportTypes';
 import type { SctpNegotiatedCapabilities, SctpParameters } from './SctpParameters';
-import type { SrtpParameters } from './SrtpParameters';
+import type { SrtpCryptoSuite, SrtpParameters } from './SrtpParameters';
 import { assertAppData, isPlainObject, TransportImpl, type TransportConstructorOptions } from './Transport';
 import type { SctpState, TransportEvents, TransportObserver, TransportTuple } from './TransportTypes';
 import { checkListenInfo, type NativeListenInfo } from './WebRtcTransport';
@@ -25,6 +25,8 @@ export type PlainTransportRequest = {
   rtcpListenInfo?: NativeListenInfo;
   rtcpMux: boolean;
   comedia: boolean;
+  /** SRTP in this suite; the worker makes the key. */
+  srtpCryptoSuite?: SrtpCryptoSuite;
 };
 
 /** What the worker answers: mediasoup's initial PlainTransport state. */
@@ -33,7 +35,36 @@ type PlainTransportState = {
   comedia: boolean;
   tuple: TransportTuple;
   rtcpTuple?: TransportTuple | null;
+  srtpParameters?: SrtpParameters | null;
 };
+
+const CRYPTO_SUITES: readonly SrtpCryptoSuite[] = [
+  'AEAD_AES_256_GCM',
+  'AEAD_AES_128_GCM',
+  'AES_CM_128_HMAC_SHA1_80',
+  'AES_CM_128_HMAC_SHA1_32',
+];
+
+/** mediasoup's check of a crypto suite name. */
+export function checkCryptoSuite(cryptoSuite: unknown): SrtpCryptoSuite {
+  if (!CRYPTO_SUITES.includes(cryptoSuite as SrtpCryptoSuite)) {
+    throw new TypeError(`invalid SrtpCryptoSuite: ${String(cryptoSuite)}`);
+  }
+  return cryptoSuite as SrtpCryptoSuite;
+}
+
+/** The peer's `srtpParameters` given to connect(), checked. */
+export function checkSrtpParameters(srtpParameters: unknown): SrtpParameters {
+  if (!isPlainObject(srtpParameters)) {
+    throw new TypeError(`invalid SrtpCryptoSuite: ${String(srtpParameters)}`);
+  }
+  const { cryptoSuite, keyBase64 } = srtpParameters as { cryptoSuite?: unknown; keyBase64?: unknown };
+  checkCryptoSuite(cryptoSuite);
+  if (typeof keyBase64 !== 'string' || keyBase64.length === 0) {
+    throw new TypeError('missing srtpParameters.keyBase64');
+  }
+  return { cryptoSuite: cryptoSuite as SrtpCryptoSuite, keyBase64 };
+}
 
 /**
  * The UDP socket of a plain or pipe transport: `listenInfo`, or the
@@ -72,6 +103,7 @@ export function plainTransportRequest(options: PlainTransportOptions<AppData>): 
     comedia = false,
     enableSctp = false,
     enableSrtp = false,
+    srtpCryptoSuite = 'AES_CM_128_HMAC_SHA1_80',
     appData,
   } = options as PlainTransportOptions<AppData> & {
     listenInfo?: unknown;
@@ -85,12 +117,14 @@ export function plainTransportRequest(options: PlainTransportOptions<AppData>): 
   if (enableSctp) {
     throw new UnsupportedError('SCTP over a PlainTransport is not supported yet');
   }
-  if (enableSrtp) {
-    throw new UnsupportedError('SRTP over a PlainTransport is not supported yet');
-  }
+  // Checked even without enableSrtp, as mediasoup does.
+  checkCryptoSuite(srtpCryptoSuite);
   assertAppData(appData);
   const info = udpListenInfo(listenInfo, listenIp, port);
   const request: PlainTransportRequest = { listenInfo: info, rtcpMux, comedia };
+  if (enableSrtp) {
+    request.srtpCryptoSuite = srtpCryptoSuite;
+  }
   if (rtcpListenInfo !== undefined && !rtcpMux) {
     request.rtcpListenInfo = checkListenInfo(rtcpListenInfo);
   }
@@ -98,8 +132,8 @@ export function plainTransportRequest(options: PlainTransportOptions<AppData>): 
 }
 
 /**
- * What plain and pipe transports share: plain RTP over UDP, no SCTP and no
- * SRTP (yet).
+ * What plain and pipe transports share: RTP over UDP, with SRTP keyed by
+ * `srtpParameters` if enabled; no SCTP (yet).
  */
 export abstract class UdpRtpTransport<
   A extends AppData,
@@ -118,16 +152,20 @@ export abstract class UdpRtpTransport<
     return undefined;
   }
 
+  /** Ours (what we encrypt with): give them to the peer. */
   get srtpParameters(): SrtpParameters | undefined {
-    return undefined;
+    return this.localSrtp ? { ...this.localSrtp } : undefined;
   }
+
+  /** @internal Set from the worker's answers (creation, connect). */
+  protected localSrtp?: SrtpParameters;
 }
 
 /**
- * Plain RTP and RTCP over UDP, to and from tools such as FFmpeg or
- * GStreamer: no ICE, no DTLS. Consumers send plain RTP headers (no header
- * extensions, no RTX) and an RTCP sender report per stream every second;
- * PLI/FIR from the peer reach the producer.
+ * RTP and RTCP over UDP, to and from tools such as FFmpeg or GStreamer: no
+ * ICE, no DTLS; SRTP if enabled. Consumers send plain RTP headers (the
+ * audio-level and video-orientation extensions, no RTX) and an RTCP sender
+ * report per stream every second; PLI/FIR from the peer reach the producer.
  */
 export class PlainTransportImpl<PlainTransportAppData extends AppData = AppData>
   extends UdpRtpTransport<PlainTransportAppData, PlainTransportEvents, PlainTransportObserver>
@@ -145,6 +183,7 @@ export class PlainTransportImpl<PlainTransportAppData extends AppData = AppData>
     this.#rtcpTuple = data.rtcpTuple ?? undefined;
     this.#rtcpMux = data.rtcpMux;
     this.#comedia = data.comedia;
+    this.localSrtp = data.srtpParameters ?? undefined;
     this.channel.on(this.id, (event: string, eventData: any) => this.#onWorkerEvent(event, eventData));
   }
 
@@ -188,9 +227,7 @@ export class PlainTransportImpl<PlainTransportAppData extends AppData = AppData>
   }: { ip?: string; port?: number; rtcpPort?: number; srtpParameters?: SrtpParameters } = {}): Promise<void> {
     logger.debug('connect()');
     this.assertOpen();
-    if (srtpParameters !== undefined) {
-      throw new UnsupportedError('SRTP over a PlainTransport is not supported yet');
-    }
+    const remoteSrtp = srtpParameters === undefined ? undefined : checkSrtpParameters(srtpParameters);
     if (ip !== undefined && (typeof ip !== 'string' || ip.length === 0)) {
       throw new TypeError('if given, ip must be a non empty string');
     }
@@ -202,12 +239,19 @@ export class PlainTransportImpl<PlainTransportAppData extends AppData = AppData>
         throw new TypeError(`if given, ${name} must be a valid port`);
       }
     }
-    const state = (await this.channel.request('transport.connect', this.id, { ip, port, rtcpPort })) as PlainTransportState;
+    const state = (await this.channel.request('transport.connect', this.id, {
+      ip,
+      port,
+      rtcpPort,
+      srtpParameters: remoteSrtp,
+    })) as PlainTransportState;
     if (this.closed) {
       throw new InvalidStateError('Transport closed');
     }
     this.#tuple = state.tuple;
     this.#rtcpTuple = state.rtcpTuple ?? undefined;
+    // A peer's other suite re-keys ours: read srtpParameters again.
+    this.localSrtp = state.srtpParameters ?? undefined;
   }
 
   #onWorkerEvent(event: string, data: any): void {

@@ -201,22 +201,26 @@ export class RouterImpl<RouterAppData extends AppData = AppData>
         getProducerObject: (producerId) => this.#producers.get(producerId) as Producer | undefined,
         getDataProducerObject: (dataProducerId) => this.#dataProducers.get(dataProducerId),
         createDirectTransport: () => this.createDirectTransport(),
-        pipeTransportPair: (other, listenInfo) => this.#pipeTransportPair(other as unknown as RouterImpl, listenInfo),
+        pipeTransportPair: (other, listenInfo, enableSrtp) =>
+          this.#pipeTransportPair(other as unknown as RouterImpl, listenInfo, enableSrtp),
       },
       options,
     );
   }
 
-  /** One connected pair of PipeTransports per pair of routers, made once. */
-  #pipeTransportPair(other: RouterImpl, listenInfo: TransportListenInfo): Promise<PipeTransportPair> {
+  /**
+   * One connected pair of PipeTransports per pair of routers, made once
+   * (the first call's options hold for the pair, as in mediasoup).
+   */
+  #pipeTransportPair(other: RouterImpl, listenInfo: TransportListenInfo, enableSrtp: boolean): Promise<PipeTransportPair> {
     const cached = this.#pipePairs.get(other.id);
     if (cached) {
       return cached;
     }
     const made = (async (): Promise<PipeTransportPair> => {
       const [local, remote] = await createBothEnds([
-        this.createPipeTransport({ listenInfo }),
-        other.createPipeTransport({ listenInfo }),
+        this.createPipeTransport({ listenInfo, enableSrtp }),
+        other.createPipeTransport({ listenInfo, enableSrtp }),
       ]);
       const closeBoth = (): void => {
         local.close();
@@ -233,8 +237,16 @@ export class RouterImpl<RouterAppData extends AppData = AppData>
       remote.observer.on('close', forget);
       try {
         await Promise.all([
-          local.connect({ ip: remote.tuple.localAddress ?? remote.tuple.localIp, port: remote.tuple.localPort }),
-          remote.connect({ ip: local.tuple.localAddress ?? local.tuple.localIp, port: local.tuple.localPort }),
+          local.connect({
+            ip: remote.tuple.localAddress ?? remote.tuple.localIp,
+            port: remote.tuple.localPort,
+            srtpParameters: remote.srtpParameters,
+          }),
+          remote.connect({
+            ip: local.tuple.localAddress ?? local.tuple.localIp,
+            port: local.tuple.localPort,
+            srtpParameters: local.srtpParameters,
+          }),
         ]);
       } catch (error) {
         closeBoth();

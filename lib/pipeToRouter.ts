@@ -20,7 +20,7 @@ export interface PipeSource {
   getDataProducerObject(dataProducerId: string): DataProducer | undefined;
   createDirectTransport(): Promise<DirectTransport>;
   /** The cached pair towards `other`, created and connected on first use. */
-  pipeTransportPair(other: Router, listenInfo: TransportListenInfo): Promise<PipeTransportPair>;
+  pipeTransportPair(other: Router, listenInfo: TransportListenInfo, enableSrtp: boolean): Promise<PipeTransportPair>;
 }
 
 /** The checks of mediasoup's pipeToRouter(), and the listen address it defaults to. */
@@ -136,6 +136,9 @@ export async function pipeProducerToRouter(source: PipeSource, options: PipeToRo
   const listenInfo = pipeToRouterListenInfo(source, options);
   const { producerId, router, keepId = true } = options;
   assertIdsCanBeKept(source, router, keepId);
+  if (options.enableRtx) {
+    throw new UnsupportedError('RTX over a PipeTransport is not supported yet');
+  }
   if (options.dataProducerId) {
     return pipeDataProducerToRouter(source, options.dataProducerId, router, keepId);
   }
@@ -143,7 +146,7 @@ export async function pipeProducerToRouter(source: PipeSource, options: PipeToRo
   if (!producer) {
     throw new TypeError('Producer not found');
   }
-  const { local, remote } = await source.pipeTransportPair(router, listenInfo);
+  const { local, remote } = await source.pipeTransportPair(router, listenInfo, options.enableSrtp === true);
   let pipeConsumer: Consumer | undefined;
   let pipeProducer: Producer | undefined;
   try {

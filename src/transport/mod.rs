@@ -12,7 +12,7 @@ use std::time::Instant;
 use str0m::media::KeyframeRequestKind;
 use str0m::net::Protocol;
 
-pub use plain::{PlainTransport, PlainTransportOptions};
+pub use plain::{PlainTransport, PlainTransportOptions, SrtpKey};
 pub use webrtc::{
     ConsumerStats, DtlsFingerprint, DtlsParameters, DtlsRole, DtlsState, ForwardedRtp,
     IceCandidate, IceParameters, IceState, ListenInfo, ProducerStats, TransportEvent,

@@ -1,13 +1,13 @@
-//! `PlainTransport`: plain RTP and RTCP over UDP, no ICE, DTLS or SRTP, for
-//! tools such as FFmpeg and GStreamer (recording, ingest) and for piping
-//! media between routers.
+//! `PlainTransport`: RTP and RTCP over UDP, no ICE or DTLS, for tools such
+//! as FFmpeg and GStreamer (recording, ingest) and for piping media between
+//! routers; SRTP when keyed by signalling (mediasoup's `srtpParameters`).
 //!
 //! Sans-IO like the WebRTC transport: datagrams in, datagrams and events
 //! out. What it does on the wire is deliberately small: producers' packets
 //! are parsed and handed to the router as they are; consumers' packets go
-//! out with a 12-byte header (no header extensions), an RTCP sender report
-//! per stream every second, and PLI/FIR/receiver reports from the peer are
-//! honoured. NACKs are not answered (consumers get no RTX), and no
+//! out with a plain header (of the extensions, the audio level and video
+//! orientation only), an RTCP sender report per stream every second, and
+//! PLI/FIR/receiver reports from the peer are honoured. NACKs are not answered (consumers get no RTX), and no
 //! bandwidth estimation runs.
 
 use std::collections::HashMap;
@@ -25,6 +25,7 @@ use super::webrtc::{
 use crate::error::{CoreError, CoreResult};
 use crate::ortc::types::{MediaKind, RtpParameters};
 use crate::router::ReceivedRtp;
+use crate::rtp::srtp::{CryptoSuite, SrtpReceiver, SrtpSender};
 use crate::rtp::wire::{self, ExtensionIds, RtcpItem, RtpHeaderFields, SenderInfo};
 
 /// How often each consumer stream's sender report goes out.
@@ -41,6 +42,54 @@ pub struct PlainTransportOptions {
     pub comedia: bool,
     /// A PipeTransport: its consumers are pipe consumers.
     pub pipe: bool,
+    /// SRTP in this suite: our master key + salt is generated here.
+    pub srtp: Option<CryptoSuite>,
+}
+
+/// A crypto suite and a master key + salt of its length.
+#[derive(Clone)]
+pub struct SrtpKey {
+    pub suite: CryptoSuite,
+    pub master: Vec<u8>,
+}
+
+impl std::fmt::Debug for SrtpKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key itself, in logs or dumps.
+        f.debug_struct("SrtpKey")
+            .field("suite", &self.suite)
+            .finish()
+    }
+}
+
+impl SrtpKey {
+    /// A fresh random master key + salt for the suite.
+    pub fn generate(suite: CryptoSuite) -> Self {
+        let mut master = vec![0u8; suite.master_len()];
+        aws_lc_rs::rand::fill(&mut master).expect("system randomness");
+        Self { suite, master }
+    }
+}
+
+/// Both directions' SRTP: ours from creation, the peer's from `connect()`.
+struct Srtp {
+    /// Ours, as `srtpParameters` tells the peer.
+    local: SrtpKey,
+    tx: SrtpSender,
+    rx: Option<SrtpReceiver>,
+    /// A packet being decrypted (kept to avoid an allocation per packet).
+    scratch: Vec<u8>,
+}
+
+impl Srtp {
+    fn new(local: SrtpKey) -> Self {
+        Self {
+            tx: SrtpSender::new(local.suite, &local.master),
+            local,
+            rx: None,
+            scratch: Vec::new(),
+        }
+    }
 }
 
 struct PlainProducer {
@@ -92,6 +141,7 @@ pub struct PlainTransport {
     pending_keyframes: Vec<(Id, Option<usize>)>,
     next_rtcp: Instant,
     stats: TransportStats,
+    srtp: Option<Srtp>,
 }
 
 fn tuple(local: SocketAddr, remote: Option<SocketAddr>) -> TransportTuple {
@@ -119,7 +169,6 @@ fn extend_seq(last: Option<u64>, seq: u16) -> u64 {
 impl PlainTransport {
     pub fn new(opts: PlainTransportOptions, now: Instant) -> Self {
         Self {
-            opts,
             remote_rtp: None,
             remote_rtcp: None,
             connected: false,
@@ -131,7 +180,14 @@ impl PlainTransport {
             pending_keyframes: Vec::new(),
             next_rtcp: now + RTCP_INTERVAL,
             stats: TransportStats::default(),
+            srtp: opts.srtp.map(|suite| Srtp::new(SrtpKey::generate(suite))),
+            opts,
         }
+    }
+
+    /// Our SRTP suite and key (mediasoup's `srtpParameters`), if SRTP is on.
+    pub fn srtp_parameters(&self) -> Option<&SrtpKey> {
+        self.srtp.as_ref().map(|s| &s.local)
     }
 
     pub fn rtcp_mux(&self) -> bool {
@@ -164,11 +220,13 @@ impl PlainTransport {
         !self.dead
     }
 
-    /// `plainTransport.connect({ ip, port, rtcpPort })`.
+    /// `plainTransport.connect({ ip, port, rtcpPort, srtpParameters })`;
+    /// `remote_srtp`: the peer's suite and key (what it encrypts with).
     pub fn connect(
         &mut self,
         remote: Option<SocketAddr>,
         rtcp_port: Option<u16>,
+        remote_srtp: Option<SrtpKey>,
         out: &mut TransportOutput,
     ) -> CoreResult<()> {
         if self.dead {
@@ -176,6 +234,32 @@ impl PlainTransport {
         }
         if self.connected {
             return Err(CoreError::invalid_state("connect() already called"));
+        }
+        match (&mut self.srtp, remote_srtp) {
+            (Some(srtp), Some(remote)) => {
+                if self.opts.pipe && remote.suite != srtp.local.suite {
+                    return Err(CoreError::type_error(
+                        "invalid/unsupported srtpParameters.cryptoSuite",
+                    ));
+                }
+                // Both sides use the peer's suite; ours is re-keyed for it
+                // (mediasoup does the same: read srtpParameters again).
+                if remote.suite != srtp.local.suite {
+                    *srtp = Srtp::new(SrtpKey::generate(remote.suite));
+                }
+                srtp.rx = Some(SrtpReceiver::new(remote.suite, &remote.master));
+            }
+            (Some(_), None) => {
+                return Err(CoreError::type_error(
+                    "missing srtpParameters (SRTP enabled)",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(CoreError::type_error(
+                    "invalid srtpParameters (SRTP not enabled)",
+                ));
+            }
+            (None, None) => {}
         }
         if !self.opts.comedia {
             let remote = remote.ok_or_else(|| CoreError::type_error("missing ip or port"))?;
@@ -229,12 +313,50 @@ impl PlainTransport {
         }
         self.stats.bytes_received += buf.len() as u64;
         let on_rtcp_socket = self.opts.rtcp == Some(local);
+        let rtcp = on_rtcp_socket || wire::is_rtcp(buf);
+        let Some(srtp) = self.srtp.as_mut() else {
+            self.on_datagram(now, source, on_rtcp_socket, rtcp, buf, out);
+            return;
+        };
+        // Decrypted before anything else: comedia must learn its peer from
+        // a packet that authenticates, not from a stray or forged one.
+        let mut plain = std::mem::take(&mut srtp.scratch);
+        plain.clear();
+        plain.extend_from_slice(buf);
+        let opened = match srtp.rx.as_mut() {
+            // Nothing is accepted before the peer's key is known.
+            None => false,
+            Some(rx) if rtcp => rx.unprotect_rtcp(&mut plain).is_ok(),
+            Some(rx) => rx.unprotect_rtp(&mut plain).is_ok(),
+        };
+        // SRTP stays in place meanwhile: handling the packet may send some
+        // (keyframe requests held for a comedia peer), encrypted.
+        if opened {
+            self.on_datagram(now, source, on_rtcp_socket, rtcp, &plain, out);
+        } else {
+            self.stats.malformed_packets_dropped += 1;
+        }
+        if let Some(srtp) = self.srtp.as_mut() {
+            srtp.scratch = plain;
+        }
+    }
+
+    /// A plain (or decrypted) datagram.
+    fn on_datagram(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        on_rtcp_socket: bool,
+        rtcp: bool,
+        buf: &[u8],
+        out: &mut TransportOutput,
+    ) {
         // Checked before its source is considered: comedia must learn its
         // peer from real RTP or RTCP, not from a stray datagram.
-        let (rtcp, valid) = if on_rtcp_socket || wire::is_rtcp(buf) {
-            (true, wire::is_rtcp(buf))
+        let valid = if rtcp {
+            wire::is_rtcp(buf)
         } else {
-            (false, wire::parse_rtp(buf).is_some())
+            wire::parse_rtp(buf).is_some()
         };
         if !valid || !self.accept_source(source, on_rtcp_socket, out) {
             self.stats.malformed_packets_dropped += 1;
@@ -482,6 +604,10 @@ impl PlainTransport {
             (true, Some(rtcp_socket)) => rtcp_socket,
             _ => self.opts.rtp,
         };
+        let mut contents = contents;
+        if let (true, Some(srtp)) = (rtcp, self.srtp.as_mut()) {
+            srtp.tx.protect_rtcp(&mut contents);
+        }
         self.stats.bytes_sent += contents.len() as u64;
         out.transmits.push(Transmit {
             proto: Protocol::Udp,
@@ -703,6 +829,13 @@ impl PlainTransport {
             &pkt.ext_vals,
             &pkt.payload,
         );
+        if let Some(srtp) = self.srtp.as_mut()
+            && !srtp.tx.protect_rtp(&mut buf, pkt.seq_no)
+        {
+            // From before the stream's first packet: the peer's rollover
+            // count cannot go back.
+            return Ok(());
+        }
         stream.packets += 1;
         stream.payload_octets += pkt.payload.len() as u64;
         stream.last = Some((pkt.timestamp, pkt.wallclock));

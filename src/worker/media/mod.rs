@@ -7,6 +7,7 @@
 //! `ProducerRtp` → router (`route_packet`: which consumers, rewritten) →
 //! each consumer's transport (`write_rtp`: encrypt) → socket.
 
+mod base64;
 mod data;
 mod net;
 mod observers;

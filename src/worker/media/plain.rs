@@ -8,12 +8,14 @@ use std::time::Instant;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::base64::{base64_decode, base64_encode};
 use super::net::SocketOwner;
 use super::requests::ListenInfoData;
 use super::{Id, Media, TransportSlot};
 use crate::error::{CoreError, CoreResult};
 use crate::ortc::from_json_value;
-use crate::transport::{PlainTransport, PlainTransportOptions, Transport};
+use crate::rtp::srtp::CryptoSuite;
+use crate::transport::{PlainTransport, PlainTransportOptions, SrtpKey, Transport};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -28,6 +30,8 @@ struct CreatePlainTransportData {
     /// A PipeTransport (mediasoup's other plain-RTP transport, between routers).
     #[serde(default)]
     pipe: bool,
+    /// SRTP in this suite (`enableSrtp`); the worker makes the key.
+    srtp_crypto_suite: Option<String>,
 }
 
 fn yes() -> bool {
@@ -40,6 +44,38 @@ struct ConnectPlainData {
     ip: Option<String>,
     port: Option<u16>,
     rtcp_port: Option<u16>,
+    /// The peer's suite and key.
+    srtp_parameters: Option<SrtpParametersData>,
+}
+
+/// mediasoup's `SrtpParameters`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SrtpParametersData {
+    crypto_suite: String,
+    key_base64: String,
+}
+
+fn crypto_suite(name: &str) -> CoreResult<CryptoSuite> {
+    CryptoSuite::from_name(name)
+        .ok_or_else(|| CoreError::type_error(format!("invalid SrtpCryptoSuite: {name}")))
+}
+
+impl SrtpParametersData {
+    fn key(&self) -> CoreResult<SrtpKey> {
+        let suite = crypto_suite(&self.crypto_suite)?;
+        let master = base64_decode(&self.key_base64)
+            .ok_or_else(|| CoreError::type_error("invalid data (keyBase64 is not base64)"))?;
+        if master.len() != suite.master_len() {
+            return Err(CoreError::type_error(format!(
+                "invalid decoded SRTP key length ({} bytes, {} needs {})",
+                master.len(),
+                suite.name(),
+                suite.master_len()
+            )));
+        }
+        Ok(SrtpKey { suite, master })
+    }
 }
 
 impl Media {
@@ -73,6 +109,11 @@ impl Media {
                 "a PlainTransport listens on UDP only",
             ));
         }
+        let srtp = data
+            .srtp_crypto_suite
+            .as_deref()
+            .map(crypto_suite)
+            .transpose()?;
         let (listen, bound) = self.bind_listen_infos(&infos)?;
         let now = Instant::now();
         let transport = PlainTransport::new(
@@ -81,6 +122,7 @@ impl Media {
                 rtcp: listen.get(1).map(|l| l.address),
                 comedia: data.comedia,
                 pipe: data.pipe,
+                srtp,
             },
             now,
         );
@@ -118,9 +160,14 @@ impl Media {
             (None, None) => None,
             _ => return Err(CoreError::type_error("ip and port go together")),
         };
+        let remote_srtp = data
+            .srtp_parameters
+            .as_ref()
+            .map(SrtpParametersData::key)
+            .transpose()?;
         let state = self.drive_result(transport_id, |t, out| {
             let plain = t.plain()?;
-            plain.connect(remote, data.rtcp_port, out)?;
+            plain.connect(remote, data.rtcp_port, remote_srtp, out)?;
             Ok(plain_state(plain))
         })?;
         // Packets may be waiting for the peer (keyframe requests, reports).
@@ -136,6 +183,10 @@ fn plain_state(t: &PlainTransport) -> Value {
         "comedia": t.comedia(),
         "tuple": t.tuple(),
         "rtcpTuple": t.rtcp_tuple(),
+        "srtpParameters": t.srtp_parameters().map(|k| json!({
+            "cryptoSuite": k.suite.name(),
+            "keyBase64": base64_encode(&k.master),
+        })),
     })
 }
 

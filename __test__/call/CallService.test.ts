@@ -474,9 +474,8 @@ describe('calls spread over workers', () => {
     expect(home.pipedTo).toEqual([{ producerId: fromA, router: second }]);
     expect(second.pipedTo).toEqual([{ producerId: fromX, router: home }]);
 
-    // The original's close takes its piped copy along; a new consumer is refused.
+    // With the original gone, its producer cannot be consumed anywhere.
     await h.service.leave('c', 'a');
-    expect(second.producers.get(fromA)!.closed).toBe(true);
     await expect(
       h.service.consume('c', 'y', { transportId: ty.id, producerId: fromA, rtpCapabilities: {} }),
     ).rejects.toMatchObject({ code: 'MEDIA_OBJECT_NOT_FOUND' });
@@ -526,6 +525,53 @@ describe('calls spread over workers', () => {
     expect(await call()).toMatchObject({ mode: 'sfu', transition: null });
     const again = await h.service.createWebRtcTransport('c', 'x');
     expect(routerOfTransport(again.id).closed).toBe(false);
+  });
+
+  test('a participant who leaves while a router is being added for them gets nothing, and the router is given back', async () => {
+    h = createHarness({ prewarm: false, maxParticipantsPerRouter: 1 }, { numWorkers: 2 });
+    await sfuCall(['a', 'b', 'x']);
+    const ta = await h.service.createWebRtcTransport('c', 'a');
+    const home = routerOfTransport(ta.id);
+    const other = h.media.workers.find((w) => w !== home.worker)!;
+    const open = other.hold();
+    const pending = h.service.createWebRtcTransport('c', 'b');
+    const outcome = pending.then(
+      () => 'created',
+      (error: CallError) => error.code,
+    );
+    await jest.advanceTimersByTimeAsync(0);
+    await h.service.leave('c', 'b');
+    open();
+    expect(await outcome).toBe('MEDIA_OBJECT_NOT_FOUND');
+    expect(other.routers).toHaveLength(1);
+    expect(other.routers[0].closed).toBe(true);
+    expect(other.routers[0].transports).toEqual([]);
+    expect(h.service.pool.load.find((w) => w.pid === other.pid)!.calls).toBe(0);
+    // x still gets a router of its own on that worker.
+    const tx = await h.service.createWebRtcTransport('c', 'x');
+    expect(routerOfTransport(tx.id).worker).toBe(other);
+  });
+
+  test('a call that ends or goes back to P2P gives back its further routers', async () => {
+    h = createHarness({ maxParticipantsPerRouter: 1, hysteresisMs: 1_000, minTransitionIntervalMs: 0 }, { numWorkers: 2 });
+    await sfuCall(['a', 'b', 'x']);
+    const transports = await Promise.all(['a', 'b', 'x'].map((p) => h.service.createWebRtcTransport('c', p)));
+    const routers = [...new Set(transports.map((t) => routerOfTransport(t.id)))];
+    expect(routers).toHaveLength(2);
+    expect(h.service.pool.load.map((w) => w.calls)).toEqual([1, 1]);
+    // Back to two: P2P after the hysteresis. The SFU session's routers are
+    // all closed; the call, at the limit, keeps one pre-warmed router.
+    await h.service.leave('c', 'x');
+    await jest.advanceTimersByTimeAsync(1_200);
+    expect((await call()).mode).toBe('p2p');
+    expect(routers.every((r) => r.closed)).toBe(true);
+    const live = h.media.workers.flatMap((w) => w.routers).filter((r) => !r.closed);
+    expect(live).toHaveLength(1);
+    expect(h.service.pool.load.reduce((n, w) => n + w.calls, 0)).toBe(1);
+    await h.service.leave('c', 'a');
+    await h.service.leave('c', 'b');
+    expect(live[0].closed).toBe(true);
+    expect(h.service.pool.load.map((w) => w.calls)).toEqual([0, 0]);
   });
 
   test('maxParticipantsPerRouter comes from MAX_PARTICIPANTS_PER_ROUTER and is checked', () => {

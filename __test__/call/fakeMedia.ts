@@ -143,8 +143,20 @@ export class FakeWorker extends EventEmitter implements MediaWorker {
   closed = false;
   readonly routers: FakeRouter[] = [];
   failCreateRouter = false;
+  private gate?: Promise<void>;
+
+  /** Holds every createRouter() until the returned function is called. */
+  hold(): () => void {
+    let open!: () => void;
+    this.gate = new Promise((resolve) => (open = resolve));
+    return () => {
+      this.gate = undefined;
+      open();
+    };
+  }
 
   async createRouter() {
+    if (this.gate) await this.gate;
     if (this.failCreateRouter) throw new Error('worker refuses routers');
     const router = new FakeRouter(this);
     this.routers.push(router);

@@ -87,7 +87,12 @@ describe('call spread over two workers', () => {
     expect(farRouter.closed).toBe(false);
     await second.call('leave');
     await second.close();
-    await waitFor(() => farRouter.closed, { what: 'the emptied far router closed' });
+    // Closed for being empty, not with the whole SFU session: the home
+    // router is still open, and the call still SFU (hysteresis 2 s).
+    const homeRouter = workers.find((w) => w !== far)!.routers.find((r) => !r.closed)!;
+    await waitFor(() => farRouter.closed, { what: 'the emptied far router closed', timeoutMs: 1_500 });
+    expect(homeRouter.closed).toBe(false);
+    expect((await gateway.service.getCall(callId))?.mode).toBe('sfu');
     // Back to two participants: P2P after the hysteresis, still decoding.
     await Promise.all(stay.map((p) => waitForDecoding(p, stay.filter((q) => q !== p).map((q) => q.name), 'p2p', 30_000)));
     for (const p of stay) expect((await pageState(p)).errors).toEqual([]);

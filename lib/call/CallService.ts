@@ -685,7 +685,7 @@ export class CallService extends EnhancedEventEmitter<CallServiceEvents> {
       (to, event, payload, except) => this.signal(callId, event, payload, { to: to ?? undefined, except }),
       {
         maxParticipantsPerRouter: this.maxParticipantsPerRouter,
-        add: () => this.pool.addRouter(callId),
+        add: () => this.pool.addRouter(callId, router),
         release: (extra) => this.pool.releaseExtraRouter(callId, extra),
       },
     );
@@ -696,6 +696,7 @@ export class CallService extends EnhancedEventEmitter<CallServiceEvents> {
   private releaseSession(rt: CallRuntime): void {
     if (!rt.sfu) return;
     rt.sfu.removeAllParticipants();
+    rt.sfu.close();
     rt.sfu = null;
     this.pool.releaseRouter(rt.state.id);
     rt.state.routerId = null;
@@ -852,6 +853,9 @@ export class CallService extends EnhancedEventEmitter<CallServiceEvents> {
   /** The call's worker died: its clients rebuild their SFU path on a new router. */
   private async onRouterLost(rt: CallRuntime): Promise<void> {
     const { state } = rt;
+    // Rebuilt already, between the loss and its report (a switch that
+    // found the home router closed made a new session): nothing was lost.
+    if (rt.sfu && rt.sfu.routers.every((router) => !router.closed)) return;
     rt.sfu?.abandon();
     rt.sfu = null;
     state.routerId = null;

@@ -36,8 +36,11 @@ export type MediaServerPoolEvents = {
 
 interface PoolEntry {
   worker: MediaWorker;
-  /** The calls with a router on this worker. */
-  calls: Set<string>;
+  /**
+   * Per call, its routers on this worker, held or being created: counted,
+   * so that one ending never drops another's reservation.
+   */
+  calls: Map<string, number>;
 }
 
 interface HeldRouter {
@@ -143,22 +146,24 @@ export class MediaServerPool extends EnhancedEventEmitter<MediaServerPoolEvents>
       this.drop(held, callId);
       return raced;
     }
+    if (raced) this.releaseRouter(callId);
     this.routers.set(callId, [held]);
     return held.router;
   }
 
   /**
-   * A further router for a call that has a home router, on the least-loaded
-   * worker that carries none of the call's routers yet; undefined when every
-   * worker already does or has no room.
+   * A further router for the call whose home router is `home`, on the
+   * least-loaded worker that carries none of the call's routers yet;
+   * undefined when every worker already does or has no room, or when `home`
+   * is no longer the call's home router (a session that ended asking).
    */
-  async addRouter(callId: string): Promise<MediaRouter | undefined> {
+  async addRouter(callId: string, home: MediaRouter): Promise<MediaRouter | undefined> {
     const held = this.routers.get(callId);
-    if (!held?.length) throw new MediaCapacityError(`call ${callId} has no home router`);
+    if (!held || held[0]?.router !== home) return undefined;
     const added = await this.createRouterFor(callId, (entry) => !entry.calls.has(callId));
     if (!added) return undefined;
     // The call may have been released (or its home router lost) meanwhile.
-    if (this.routers.get(callId) !== held) {
+    if (this.routers.get(callId) !== held || home.closed) {
       this.drop(added, callId);
       return undefined;
     }
@@ -198,20 +203,23 @@ export class MediaServerPool extends EnhancedEventEmitter<MediaServerPoolEvents>
       .sort((a, b) => a.calls.size - b.calls.size)[0];
     if (!entry) return undefined;
     // Reserve the slot before awaiting, so concurrent acquisitions spread out.
-    entry.calls.add(callId);
+    entry.calls.set(callId, (entry.calls.get(callId) ?? 0) + 1);
     try {
       return { router: await entry.worker.createRouter({ mediaCodecs: this.mediaCodecs }), entry };
     } catch (error) {
-      entry.calls.delete(callId);
+      this.unreserve(entry, callId);
       throw new MediaCapacityError(`could not create a router: ${(error as Error).message}`);
     }
   }
 
+  private unreserve(entry: PoolEntry, callId: string): void {
+    const count = (entry.calls.get(callId) ?? 0) - 1;
+    if (count > 0) entry.calls.set(callId, count);
+    else entry.calls.delete(callId);
+  }
+
   private drop(held: HeldRouter, callId: string): void {
-    // The call may hold another router on this worker only transiently (a
-    // race in acquireRouter); keep the reservation while one is left.
-    const others = this.routers.get(callId)?.some((h) => h !== held && h.entry === held.entry);
-    if (!others) held.entry.calls.delete(callId);
+    this.unreserve(held.entry, callId);
     if (!held.router.closed) held.router.close();
   }
 
@@ -240,7 +248,7 @@ export class MediaServerPool extends EnhancedEventEmitter<MediaServerPoolEvents>
       worker.close();
       return;
     }
-    const entry: PoolEntry = { worker, calls: new Set() };
+    const entry: PoolEntry = { worker, calls: new Map() };
     this.entries.push(entry);
     worker.on('died', (error) => void this.onWorkerDied(entry, error));
   }
@@ -249,13 +257,14 @@ export class MediaServerPool extends EnhancedEventEmitter<MediaServerPoolEvents>
     const index = this.entries.indexOf(entry);
     if (index === -1) return;
     this.entries.splice(index, 1);
-    const lost = [...entry.calls];
-    // A call loses all its routers with any one of them: its media objects
-    // are rebuilt together, on routers that all exist.
+    // The calls with a router on it (not those still creating one: that
+    // creation fails). A call loses all its routers with any one of them:
+    // its media objects are rebuilt together, on routers that all exist.
+    const lost = [...this.routers].filter(([, held]) => held.some((h) => h.entry === entry)).map(([callId]) => callId);
     for (const callId of lost) {
       const held = this.routers.get(callId) ?? [];
       this.routers.delete(callId);
-      for (const h of held) if (h.entry !== entry) this.drop(h, callId);
+      for (const h of held) this.drop(h, callId);
     }
     this.safeEmit('workerdied', entry.worker.pid, error);
     if (this.closed) return;

@@ -75,6 +75,8 @@ export class SfuSession {
   private placing: Promise<unknown> = Promise.resolve();
   /** Producers made consumable on another router, by `producerId routerId`. */
   private readonly pipes = new Map<string, Promise<void>>();
+  /** Abandoned or released: nothing new is placed. */
+  private closed = false;
 
   constructor(
     readonly callId: string,
@@ -108,15 +110,16 @@ export class SfuSession {
   }
 
   async createWebRtcTransport(participantId: string, appData: Params = {}): Promise<TransportInfo> {
-    const router = await this.place(participantId);
+    const placement = this.place(participantId);
+    const router = await placement;
     const transport = await router.createWebRtcTransport({
       ...this.transportOptions,
       appData: { ...appData, callId: this.callId, participantId },
     });
-    if (!this.placed.get(router)?.has(participantId)) {
-      // The participant left (or the router was released) meanwhile.
+    if (this.placements.get(participantId) !== placement || this.closed) {
+      // The participant left (and maybe came back: a new placement) meanwhile.
       transport.close();
-      throw new CallError('MEDIA_OBJECT_NOT_FOUND', `participant ${participantId} left call ${this.callId}`);
+      throw this.left(participantId);
     }
     this.transports.set(transport.id, { participantId, object: transport, router });
     return {
@@ -181,7 +184,16 @@ export class SfuSession {
     if (!producer) {
       throw new CallError('MEDIA_OBJECT_NOT_FOUND', `producer ${producerId} not found in call ${this.callId}`);
     }
-    if (producer.router !== router) await this.pipe(producerId, producer.router, router);
+    if (producer.router !== router) {
+      try {
+        await this.pipe(producerId, producer.router, router);
+      } catch (error) {
+        if (!this.producers.has(producerId)) {
+          throw new CallError('MEDIA_OBJECT_NOT_FOUND', `producer ${producerId} closed in call ${this.callId}`);
+        }
+        throw error;
+      }
+    }
     if (!router.canConsume({ producerId, rtpCapabilities })) {
       throw new TypeError(`cannot consume producer ${producerId} with the given rtpCapabilities`);
     }
@@ -247,8 +259,14 @@ export class SfuSession {
     for (const participantId of participants) this.removeParticipant(participantId);
   }
 
+  /** Nothing new is placed from now on; the owner releases the routers. */
+  close(): void {
+    this.closed = true;
+  }
+
   /** Forgets every media object without signaling: the routers are gone. */
   abandon(): void {
+    this.closed = true;
     this.transports.clear();
     this.producers.clear();
     this.consumers.clear();
@@ -262,31 +280,49 @@ export class SfuSession {
    * (home first), else a new one on another worker, else the least full.
    */
   private place(participantId: string): Promise<MediaRouter> {
-    let placement = this.placements.get(participantId);
-    if (!placement) {
-      placement = this.placing.then(() => this.choose(participantId));
-      this.placing = placement.catch(() => undefined);
-      this.placements.set(participantId, placement);
-      placement.catch(() => this.placements.delete(participantId));
-    }
+    const existing = this.placements.get(participantId);
+    if (existing) return existing;
+    // Whether this placement is still the participant's (no leave since).
+    const current = (): boolean => !this.closed && this.placements.get(participantId) === placement;
+    const placement: Promise<MediaRouter> = this.placing.then(() => this.choose(participantId, current));
+    this.placing = placement.catch(() => undefined);
+    this.placements.set(participantId, placement);
+    placement.catch(() => {
+      if (this.placements.get(participantId) === placement) this.placements.delete(participantId);
+    });
     return placement;
   }
 
-  private async choose(participantId: string): Promise<MediaRouter> {
+  private async choose(participantId: string, current: () => boolean): Promise<MediaRouter> {
+    if (!current()) throw this.left(participantId);
     const limit = this.routerSource?.maxParticipantsPerRouter ?? Infinity;
-    const open = [...this.placed].filter(([router]) => !router.closed);
-    let router = open.find(([, members]) => members.size < limit)?.[0];
+    const open = (): [MediaRouter, Set<string>][] => [...this.placed].filter(([router]) => !router.closed);
+    let router = open().find(([, members]) => members.size < limit)?.[0];
     if (!router && this.routerSource && this.router.pipeToRouter) {
+      let added: MediaRouter | undefined;
       try {
-        router = await this.routerSource.add();
+        added = await this.routerSource.add();
       } catch {
         // No further router: the call stays on those it has.
       }
-      if (router) this.placed.set(router, new Set());
+      if (added && !current()) {
+        this.routerSource.release(added);
+        throw this.left(participantId);
+      }
+      if (added) this.placed.set(added, new Set());
+      router = added;
     }
-    router ??= open.sort(([, a], [, b]) => a.size - b.size)[0]?.[0] ?? this.router;
-    this.placed.get(router)!.add(participantId);
+    if (!current()) throw this.left(participantId);
+    // Read again: routers may have been released or lost while adding one.
+    router ??= open().sort(([, a], [, b]) => a.size - b.size)[0]?.[0];
+    const members = router && this.placed.get(router);
+    if (!router || !members) throw new CallError('NO_ROUTER', `call ${this.callId} has no router left`);
+    members.add(participantId);
     return router;
+  }
+
+  private left(participantId: string): CallError {
+    return new CallError('MEDIA_OBJECT_NOT_FOUND', `participant ${participantId} left call ${this.callId}`);
   }
 
   /** Takes the participant off its router; a further router left empty is given back. */

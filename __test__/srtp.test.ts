@@ -126,6 +126,13 @@ describe('SRTP options and connect()', () => {
     expect(keyLength(srtp.srtpParameters)).toBe(44);
     expect(srtp.srtpParameters!.keyBase64).not.toBe(before.keyBase64);
     await expect(srtp.connect({ ...peer, srtpParameters: gcm })).rejects.toThrow(/already called/);
+
+    // A connect() that fails after the suite check changes nothing: no re-key.
+    const other = await router.createPlainTransport({ listenInfo: udp, enableSrtp: true });
+    const key = other.srtpParameters;
+    await expect(other.connect({ srtpParameters: gcm })).rejects.toThrow(/missing ip or port/);
+    expect(other.srtpParameters).toEqual(key);
+    expect((await other.dump()).srtpParameters).toEqual(key);
   });
 
   test('PipeTransport: AEAD_AES_256_GCM only', async () => {
@@ -158,12 +165,15 @@ describe('media over SRTP', () => {
       const plis: Buffer[] = [];
       source.on('message', (m) => isRtcp(m) && m[1] === 206 && plis.push(m));
       const ALTERED = 6;
+      const ALTERED_HEADER = 9;
       relay.on('message', (m, from) => {
         if (from.port === out.tuple.localPort) {
           if (!isRtcp(m)) {
             wire.push(Buffer.from(m));
-            // The sixth RTP packet is altered on the way: its tag no longer matches.
+            // Two packets are altered on the way, one in its encrypted part
+            // (or GCM tag), one in its header (authenticated, not encrypted).
             if (wire.length === ALTERED) m[m.length - 12] ^= 0x40;
+            if (wire.length === ALTERED_HEADER) m[5] ^= 0x01;
           }
           relay.send(m, into.tuple.localPort, '127.0.0.1');
         } else {
@@ -184,15 +194,20 @@ describe('media over SRTP', () => {
         source.send(vp8Packet(seq, seq === first), ingest.tuple.localPort, '127.0.0.1');
         await new Promise((r) => setTimeout(r, 5));
       }
-      const delivered = await until(() => received.length >= 11 && received, '11 packets through the SRTP hop');
+      const delivered = await until(() => received.length >= 10 && received, '10 packets through the SRTP hop');
       await new Promise((r) => setTimeout(r, 100));
 
-      // On the wire: no plaintext, and every packet carries a tag.
+      // On the wire: no plaintext, and every packet one tag longer than what
+      // the sink gets for it (same header: one consumer each side).
       expect(wire).toHaveLength(12);
       for (const m of wire) expect(m.includes(MARK)).toBe(false);
-      // At the sink: the payloads, in order, except the altered one (dropped).
+      const tag = suite === 'AES_CM_128_HMAC_SHA1_80' ? 10 : 16;
+      expect(wire[0].length).toBe(delivered[0].length + tag);
+      // At the sink: the payloads, in order, except the altered ones (dropped).
       const seqs = delivered.map((m) => m.readUInt16BE(m.indexOf(MARK) + MARK.length));
-      const expected = Array.from({ length: 12 }, (_, i) => (first + i) & 0xffff).filter((_, i) => i !== ALTERED - 1);
+      const expected = Array.from({ length: 12 }, (_, i) => (first + i) & 0xffff).filter(
+        (_, i) => i !== ALTERED - 1 && i !== ALTERED_HEADER - 1,
+      );
       expect(seqs).toEqual(expected);
       expect(into.tuple.remotePort).toBe(relay.address().port);
       // The sink's consumer asked for a keyframe; it crossed back as SRTCP and reached the source as a PLI.
@@ -203,7 +218,7 @@ describe('media over SRTP', () => {
       expect(back.length).toBeGreaterThan(0);
       for (const m of back) expect(m.length).toBeGreaterThanOrEqual(26);
       const [stat] = await copy.getStats();
-      expect(stat.packetCount).toBe(11);
+      expect(stat.packetCount).toBe(10);
     });
   }
 });

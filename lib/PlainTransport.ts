@@ -56,7 +56,8 @@ export function checkCryptoSuite(cryptoSuite: unknown): SrtpCryptoSuite {
 /** The peer's `srtpParameters` given to connect(), checked. */
 export function checkSrtpParameters(srtpParameters: unknown): SrtpParameters {
   if (!isPlainObject(srtpParameters)) {
-    throw new TypeError(`invalid SrtpCryptoSuite: ${String(srtpParameters)}`);
+    // A fixed message: what was passed may be a key.
+    throw new TypeError('srtpParameters must be an object { cryptoSuite, keyBase64 }');
   }
   const { cryptoSuite, keyBase64 } = srtpParameters as { cryptoSuite?: unknown; keyBase64?: unknown };
   checkCryptoSuite(cryptoSuite);

@@ -248,10 +248,20 @@ fn rtcp_aad(head: &[u8], trailer: [u8; 4]) -> [u8; 12] {
 pub struct SrtpSender {
     rtp: SessionCipher,
     rtcp: SessionCipher,
-    /// Per SSRC, the cycle of the first extended sequence number sent: the
-    /// receiver starts counting rollovers at 0 there.
-    first_cycle: HashMap<u32, u64>,
-    rtcp_index: u32,
+    streams: HashMap<u32, TxStream>,
+    /// Per sending SSRC (the first of a compound packet), the next SRTCP
+    /// index, as libsrtp counts them.
+    rtcp_indices: HashMap<u32, u32>,
+}
+
+/// One SSRC we send RTP on.
+struct TxStream {
+    /// The cycle of the first extended sequence number sent: the receiver
+    /// starts counting rollovers at 0 there.
+    first_cycle: u64,
+    /// Indices sent: a (keystream, index) pair is never used twice, for a
+    /// source that restarts its numbering or a duplicate let through.
+    sent: ReplayWindow,
 }
 
 impl SrtpSender {
@@ -260,26 +270,44 @@ impl SrtpSender {
         Self {
             rtp: SessionCipher::new(suite, master, false),
             rtcp: SessionCipher::new(suite, master, true),
-            first_cycle: HashMap::new(),
-            // libsrtp's first SRTCP index is 1, too.
-            rtcp_index: 1,
+            streams: HashMap::new(),
+            rtcp_indices: HashMap::new(),
         }
+    }
+
+    /// Forgets an SSRC no longer sent on (a closed consumer's).
+    pub fn forget(&mut self, ssrc: u32) {
+        self.streams.remove(&ssrc);
+        self.rtcp_indices.remove(&ssrc);
     }
 
     /// Encrypts an RTP packet in place and appends its tag. `ext_seq`: its
     /// extended sequence number (rollovers counted above 16 bits). False
-    /// (packet left unsent) for a packet from before the stream's first.
+    /// (packet left unsent) for a packet from before the stream's first, or
+    /// one whose number was sent already or is too old to tell: encrypting
+    /// two payloads under one index would reuse the keystream (AES-CM) or
+    /// the nonce (GCM).
     pub fn protect_rtp(&mut self, buf: &mut Vec<u8>, ext_seq: u64) -> bool {
         let Some(header) = rtp_header_len(buf) else {
             return false;
         };
         let ssrc = ssrc_at(buf, 8);
-        let first = *self.first_cycle.entry(ssrc).or_insert(ext_seq >> 16);
-        let Some(roc) = (ext_seq >> 16).checked_sub(first) else {
+        let stream = self.streams.entry(ssrc).or_insert(TxStream {
+            first_cycle: ext_seq >> 16,
+            sent: ReplayWindow::default(),
+        });
+        let Some(roc) = (ext_seq >> 16).checked_sub(stream.first_cycle) else {
             return false;
         };
-        let roc = roc as u32;
+        let Ok(roc) = u32::try_from(roc) else {
+            return false;
+        };
         let seq = ext_seq as u16;
+        let index = (u64::from(roc) << 16) | u64::from(seq);
+        if stream.sent.check(index).is_err() {
+            return false;
+        }
+        stream.sent.accept(index);
         match &self.rtp {
             SessionCipher::Cm {
                 key,
@@ -287,7 +315,6 @@ impl SrtpSender {
                 auth,
                 tag_len,
             } => {
-                let index = (u64::from(roc) << 16) | u64::from(seq);
                 cm_crypt(key, salt, ssrc, index, &mut buf[header..]);
                 // The ROC is authenticated but not sent (RFC 3711 §4.2).
                 let tag = cm_tag(auth, &[buf, &roc.to_be_bytes()], *tag_len);
@@ -317,8 +344,14 @@ impl SrtpSender {
             return false;
         }
         let ssrc = ssrc_at(buf, 4);
-        let index = self.rtcp_index;
-        self.rtcp_index = (self.rtcp_index + 1) & 0x7fff_ffff;
+        // libsrtp's first SRTCP index is 1, too. At 2^31 the index would
+        // wrap and repeat: such a stream sends no more RTCP (re-key first).
+        let next = self.rtcp_indices.entry(ssrc).or_insert(1);
+        let index = *next;
+        if index > 0x7fff_ffff {
+            return false;
+        }
+        *next += 1;
         let trailer = (0x8000_0000 | index).to_be_bytes();
         match &self.rtcp {
             SessionCipher::Cm {
@@ -349,13 +382,16 @@ impl SrtpSender {
     }
 }
 
-/// Replay protection over the last 64 indices (RFC 3711 §3.3.2).
+/// Replay protection over the last 128 indices (RFC 3711 §3.3.2; libsrtp's
+/// default size).
 #[derive(Default)]
 struct ReplayWindow {
     highest: Option<u64>,
     /// Bit i: `highest - i` was seen.
-    seen: u64,
+    seen: u128,
 }
+
+const REPLAY_WINDOW: u64 = 128;
 
 impl ReplayWindow {
     fn check(&self, index: u64) -> Result<(), SrtpError> {
@@ -366,7 +402,7 @@ impl ReplayWindow {
             return Ok(());
         }
         let age = highest - index;
-        if age >= 64 || self.seen & (1 << age) != 0 {
+        if age >= REPLAY_WINDOW || self.seen & (1 << age) != 0 {
             return Err(SrtpError::Replayed);
         }
         Ok(())
@@ -377,7 +413,11 @@ impl ReplayWindow {
             Some(highest) if index <= highest => self.seen |= 1 << (highest - index),
             Some(highest) => {
                 let shift = index - highest;
-                self.seen = if shift >= 64 { 0 } else { self.seen << shift } | 1;
+                self.seen = if shift >= REPLAY_WINDOW {
+                    0
+                } else {
+                    self.seen << shift
+                } | 1;
                 self.highest = Some(index);
             }
             None => {
@@ -498,8 +538,11 @@ impl SrtpReceiver {
         let trailer = ssrc_at(buf, trailer_at);
         let index = trailer & 0x7fff_ffff;
         let encrypted = trailer & 0x8000_0000 != 0;
-        let window = self.rtcp_windows.entry(ssrc).or_default();
-        window.check(u64::from(index))?;
+        // Looked up, not created: a stream's state exists only once one of
+        // its packets authenticated (anyone may send junk with any SSRC).
+        if let Some(window) = self.rtcp_windows.get(&ssrc) {
+            window.check(u64::from(index))?;
+        }
         let end = match &self.rtcp {
             SessionCipher::Cm {
                 key, salt, auth, ..
@@ -529,7 +572,10 @@ impl SrtpReceiver {
             }
         };
         buf.truncate(end);
-        window.accept(u64::from(index));
+        self.rtcp_windows
+            .entry(ssrc)
+            .or_default()
+            .accept(u64::from(index));
         Ok(())
     }
 }
@@ -726,6 +772,60 @@ mod tests {
         let mut replay = report.clone();
         rx.unprotect_rtcp(&mut report).unwrap();
         assert_eq!(rx.unprotect_rtcp(&mut replay), Err(SrtpError::Replayed));
+    }
+
+    #[test]
+    fn the_sender_never_reuses_an_index_and_counts_srtcp_per_ssrc() {
+        let suite = CryptoSuite::AeadAes128Gcm;
+        let mut tx = SrtpSender::new(suite, &master(suite, 2));
+        let mut send = |ext: u64| tx.protect_rtp(&mut rtp(ext as u16, 9, b"p"), ext);
+        assert!(send(1000));
+        // A source restarting its numbering, or a duplicate let through.
+        assert!(!send(1000));
+        assert!(send(999));
+        assert!(send(1000 + 200));
+        // Older than the window: cannot tell whether it was sent.
+        assert!(!send(1000 + 200 - 128));
+        assert!(send(1000 + 200 - 127));
+
+        let mut tx = SrtpSender::new(suite, &master(suite, 2));
+        let index = |p: &[u8]| u32::from_be_bytes(p[p.len() - 4..].try_into().unwrap());
+        for expected in 1..=3 {
+            for ssrc in [7, 8] {
+                let mut report = rtcp_pli(ssrc, 1);
+                assert!(tx.protect_rtcp(&mut report));
+                assert_eq!(index(&report), 0x8000_0000 | expected);
+            }
+        }
+        // Exhausted: no index is ever used twice.
+        tx.rtcp_indices.insert(7, 0x7fff_ffff);
+        assert!(tx.protect_rtcp(&mut rtcp_pli(7, 1)));
+        assert!(!tx.protect_rtcp(&mut rtcp_pli(7, 1)));
+    }
+
+    #[test]
+    fn the_replay_window_spans_128_and_junk_leaves_no_state() {
+        let mut w = ReplayWindow::default();
+        w.accept(1000);
+        assert!(w.check(1000 - 127).is_ok());
+        assert_eq!(w.check(1000 - 128), Err(SrtpError::Replayed));
+        w.accept(1000 - 127);
+        assert_eq!(w.check(1000 - 127), Err(SrtpError::Replayed));
+        w.accept(5000);
+        assert!(w.check(4999).is_ok());
+        assert_eq!(w.check(1000), Err(SrtpError::Replayed));
+
+        let suite = CryptoSuite::AesCm128HmacSha1_80;
+        let mut rx = SrtpReceiver::new(suite, &master(suite, 5));
+        for ssrc in 0..500u32 {
+            let mut junk = rtcp_pli(ssrc, 1);
+            junk.extend_from_slice(&[0x80, 0, 0, 1]);
+            junk.extend_from_slice(&[0; 10]);
+            assert_eq!(rx.unprotect_rtcp(&mut junk), Err(SrtpError::Authentication));
+            let mut junk = rtp(1, ssrc, &[0; 20]);
+            assert_eq!(rx.unprotect_rtp(&mut junk), Err(SrtpError::Authentication));
+        }
+        assert!(rx.rtcp_windows.is_empty() && rx.streams.is_empty());
     }
 
     #[test]

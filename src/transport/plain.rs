@@ -235,7 +235,9 @@ impl PlainTransport {
         if self.connected {
             return Err(CoreError::invalid_state("connect() already called"));
         }
-        match (&mut self.srtp, remote_srtp) {
+        // Everything is checked before anything changes: a failed connect()
+        // leaves the transport (and its key) as it was.
+        let rekeyed = match (&self.srtp, remote_srtp) {
             (Some(srtp), Some(remote)) => {
                 if self.opts.pipe && remote.suite != srtp.local.suite {
                     return Err(CoreError::type_error(
@@ -244,10 +246,12 @@ impl PlainTransport {
                 }
                 // Both sides use the peer's suite; ours is re-keyed for it
                 // (mediasoup does the same: read srtpParameters again).
-                if remote.suite != srtp.local.suite {
-                    *srtp = Srtp::new(SrtpKey::generate(remote.suite));
-                }
-                srtp.rx = Some(SrtpReceiver::new(remote.suite, &remote.master));
+                let local = if remote.suite == srtp.local.suite {
+                    None
+                } else {
+                    Some(SrtpKey::generate(remote.suite))
+                };
+                Some((local, SrtpReceiver::new(remote.suite, &remote.master)))
             }
             (Some(_), None) => {
                 return Err(CoreError::type_error(
@@ -259,17 +263,33 @@ impl PlainTransport {
                     "invalid srtpParameters (SRTP not enabled)",
                 ));
             }
-            (None, None) => {}
-        }
-        if !self.opts.comedia {
+            (None, None) => None,
+        };
+        let peer = if self.opts.comedia {
+            None
+        } else {
             let remote = remote.ok_or_else(|| CoreError::type_error("missing ip or port"))?;
-            if self.opts.rtcp.is_some() {
-                let port = rtcp_port.ok_or_else(|| {
-                    CoreError::type_error("missing rtcpPort (required with rtcpMux disabled)")
-                })?;
-                self.remote_rtcp = Some(SocketAddr::new(remote.ip(), port));
+            let rtcp = match self.opts.rtcp {
+                Some(_) => Some(SocketAddr::new(
+                    remote.ip(),
+                    rtcp_port.ok_or_else(|| {
+                        CoreError::type_error("missing rtcpPort (required with rtcpMux disabled)")
+                    })?,
+                )),
+                None => None,
+            };
+            Some((remote, rtcp))
+        };
+        if let (Some(srtp), Some((local, rx))) = (self.srtp.as_mut(), rekeyed) {
+            if let Some(local) = local {
+                *srtp = Srtp::new(local);
             }
+            srtp.rx = Some(rx);
+        }
+        if let Some((remote, rtcp)) = peer {
             self.remote_rtp = Some(remote);
+            self.remote_rtcp = rtcp;
+            // Held keyframe requests go out now, under the final keys.
             self.on_peer_known(out);
         }
         self.connected = true;
@@ -314,10 +334,21 @@ impl PlainTransport {
         self.stats.bytes_received += buf.len() as u64;
         let on_rtcp_socket = self.opts.rtcp == Some(local);
         let rtcp = on_rtcp_socket || wire::is_rtcp(buf);
+        let known = if on_rtcp_socket {
+            self.remote_rtcp
+        } else {
+            self.remote_rtp
+        };
         let Some(srtp) = self.srtp.as_mut() else {
             self.on_datagram(now, source, on_rtcp_socket, rtcp, buf, out);
             return;
         };
+        if known.is_some_and(|peer| peer != source) {
+            // Not the peer's: dropped before costing a decryption, or
+            // moving the replay state a copy of a real packet would move.
+            self.stats.malformed_packets_dropped += 1;
+            return;
+        }
         // Decrypted before anything else: comedia must learn its peer from
         // a packet that authenticates, not from a stray or forged one.
         let mut plain = std::mem::take(&mut srtp.scratch);
@@ -605,8 +636,10 @@ impl PlainTransport {
             _ => self.opts.rtp,
         };
         let mut contents = contents;
-        if let (true, Some(srtp)) = (rtcp, self.srtp.as_mut()) {
-            srtp.tx.protect_rtcp(&mut contents);
+        if let (true, Some(srtp)) = (rtcp, self.srtp.as_mut())
+            && !srtp.tx.protect_rtcp(&mut contents)
+        {
+            return;
         }
         self.stats.bytes_sent += contents.len() as u64;
         out.transmits.push(Transmit {
@@ -788,6 +821,9 @@ impl PlainTransport {
         if let Some(c) = self.consumers.remove(consumer_id) {
             for s in &c.streams {
                 self.consumer_by_ssrc.remove(&s.ssrc);
+                if let Some(srtp) = self.srtp.as_mut() {
+                    srtp.tx.forget(s.ssrc);
+                }
             }
         }
     }
@@ -815,7 +851,8 @@ impl PlainTransport {
         let Some(stream) = c.streams.get_mut(pkt.stream) else {
             return Ok(());
         };
-        let mut buf = Vec::with_capacity(20 + pkt.payload.len());
+        // Room for the header, its extensions and an SRTP tag.
+        let mut buf = Vec::with_capacity(36 + pkt.payload.len());
         wire::write_rtp(
             &mut buf,
             &RtpHeaderFields {

@@ -193,7 +193,7 @@ describe('SCTP data producers and consumers', () => {
 });
 
 describe('DirectTransport', () => {
-  test('has mediasoup shapes, and takes no RTP', async () => {
+  test('has mediasoup shapes', async () => {
     const onNew = jest.fn();
     router.observer.on('newtransport', onNew);
     const direct = await router.createDirectTransport({ maxMessageSize: 1024, appData: { bot: true } });
@@ -203,7 +203,9 @@ describe('DirectTransport', () => {
     await expect(direct.connect()).resolves.toBeUndefined();
     await expect(direct.dump()).resolves.toMatchObject({ id: direct.id, direct: true, maxMessageSize: 1024 });
     await expect(direct.getStats()).resolves.toEqual([expect.objectContaining({ type: 'direct-transport' })]);
-    await expect(direct.produce({ kind: 'audio', rtpParameters: {} as any })).rejects.toThrow(UnsupportedError);
+    // RTP parameters are checked as on any transport (RTP itself: directTransportRtp.test).
+    await expect(direct.produce({ kind: 'audio', rtpParameters: {} as any })).rejects.toThrow(TypeError);
+    expect(() => direct.sendRtcp(Buffer.alloc(8))).toThrow(UnsupportedError);
     await expect(router.createDirectTransport({ maxMessageSize: -1 })).rejects.toThrow(TypeError);
     await expect(router.dump()).resolves.toMatchObject({ transportIds: [direct.id] });
     direct.close();

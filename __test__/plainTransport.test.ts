@@ -6,6 +6,7 @@ import * as dgram from 'node:dgram';
 import * as mediasoup from '../lib';
 import { InvalidStateError, UnsupportedError } from '../lib/errors';
 import type { types } from '../lib';
+import { isRtcp, until } from './helpers/rtpPeers';
 
 const mediaCodecs: types.RtpCodecCapability[] = [{ kind: 'video', mimeType: 'video/VP8', clockRate: 90000 }];
 const udp = { protocol: 'udp' as const, ip: '127.0.0.1' };
@@ -40,7 +41,6 @@ async function peer(): Promise<{ socket: dgram.Socket; port: number; received: B
   return { socket, port: socket.address().port, received };
 }
 
-const isRtcp = (m: Buffer): boolean => m[1] >= 192 && m[1] <= 223;
 
 /** A VP8 RTP packet; the first of a frame at `keyframe` is a keyframe. */
 function vp8Packet(seq: number, timestamp: number, keyframe: boolean, ssrc = SSRC): Buffer {
@@ -57,14 +57,6 @@ function vp8Packet(seq: number, timestamp: number, keyframe: boolean, ssrc = SSR
   return b;
 }
 
-async function until<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, what: string): Promise<T> {
-  for (let i = 0; i < 300; i++) {
-    const v = await probe();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** An ingest transport (comedia) with a VP8 producer on SSRC, and its sending peer. */
 async function ingest(): Promise<{

@@ -3,9 +3,9 @@
 // against libsrtp's packets in the Rust tests (src/rtp/srtp.rs); here: the
 // API, and media crossing an SRTP hop between two plain transports through
 // a Node relay that watches the wire and alters a packet.
-import * as dgram from 'node:dgram';
 import * as mediasoup from '../lib';
 import type { types } from '../lib';
+import { isRtcp, routerPerTest, tailSeq, until, vp8Packet, vp8Parameters } from './helpers/rtpPeers';
 
 const mediaCodecs: types.RtpCodecCapability[] = [{ kind: 'video', mimeType: 'video/VP8', clockRate: 90000 }];
 const udp = { protocol: 'udp' as const, ip: '127.0.0.1' };
@@ -13,73 +13,20 @@ const SSRC = 0x0badcafe;
 /** A payload no cipher output is likely to contain: to spot plaintext on the wire. */
 const MARK = Buffer.from('opencall-plaintext-marker');
 
-let worker: types.Worker;
-let router: types.Router;
-const sockets: dgram.Socket[] = [];
+const env = routerPerTest(mediaCodecs);
+const { socket } = env;
 
-beforeAll(async () => {
-  worker = await mediasoup.createWorker({ logLevel: 'warn' });
-});
-
-afterAll(() => worker.close());
-
-beforeEach(async () => {
-  router = await worker.createRouter({ mediaCodecs });
-});
-
-afterEach(() => {
-  router.close();
-  sockets.splice(0).forEach((s) => s.close());
-});
-
-async function socket(): Promise<dgram.Socket> {
-  const s = dgram.createSocket('udp4');
-  sockets.push(s);
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-  return s;
-}
-
-const isRtcp = (m: Buffer): boolean => m[1] >= 192 && m[1] <= 223;
 const keyLength = (p?: types.SrtpParameters): number => Buffer.from(p!.keyBase64, 'base64').length;
-
-/** VP8, a keyframe at `keyframe`; the payload carries MARK and the sequence number. */
-function vp8Packet(seq: number, keyframe: boolean): Buffer {
-  const b = Buffer.alloc(12 + 8 + MARK.length + 2);
-  b[0] = 0x80;
-  b[1] = 101 | 0x80;
-  b.writeUInt16BE(seq & 0xffff, 2);
-  b.writeUInt32BE((seq * 3000) >>> 0, 4);
-  b.writeUInt32BE(SSRC, 8);
-  b[12] = 0x10;
-  b[13] = keyframe ? 0x00 : 0x01;
-  b.set([0x9d, 0x01, 0x2a], 16);
-  MARK.copy(b, 20);
-  b.writeUInt16BE(seq & 0xffff, 20 + MARK.length);
-  return b;
-}
-
-async function until<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, what: string): Promise<T> {
-  for (let i = 0; i < 300; i++) {
-    const v = await probe();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+/** A packet whose payload carries MARK, then its sequence number. */
+const markedPacket = (seq: number, keyframe: boolean): Buffer => vp8Packet(seq, keyframe, SSRC, MARK);
 
 async function vp8Producer(transport: types.Transport, ssrc = SSRC, payloadType = 101): Promise<types.Producer> {
-  return transport.produce({
-    kind: 'video',
-    rtpParameters: {
-      codecs: [{ mimeType: 'video/VP8', payloadType, clockRate: 90000, rtcpFeedback: [{ type: 'nack', parameter: 'pli' }] }],
-      encodings: [{ ssrc }],
-    },
-  });
+  return transport.produce({ kind: 'video', rtpParameters: vp8Parameters(ssrc, payloadType) });
 }
 
 describe('SRTP options and connect()', () => {
   test('each suite gets a key of its length; the default is AES_CM_128_HMAC_SHA1_80', async () => {
-    const plain = await router.createPlainTransport({ listenInfo: udp, enableSrtp: true });
+    const plain = await env.router.createPlainTransport({ listenInfo: udp, enableSrtp: true });
     expect(plain.srtpParameters).toEqual({ cryptoSuite: 'AES_CM_128_HMAC_SHA1_80', keyBase64: expect.any(String) });
     expect(keyLength(plain.srtpParameters)).toBe(30);
     const lengths: Record<types.SrtpCryptoSuite, number> = {
@@ -89,24 +36,24 @@ describe('SRTP options and connect()', () => {
       AES_CM_128_HMAC_SHA1_32: 30,
     };
     for (const [srtpCryptoSuite, length] of Object.entries(lengths) as [types.SrtpCryptoSuite, number][]) {
-      const t = await router.createPlainTransport({ listenInfo: udp, enableSrtp: true, srtpCryptoSuite });
+      const t = await env.router.createPlainTransport({ listenInfo: udp, enableSrtp: true, srtpCryptoSuite });
       expect(t.srtpParameters?.cryptoSuite).toBe(srtpCryptoSuite);
       expect(keyLength(t.srtpParameters)).toBe(length);
     }
     // Keys are random, and the dump says ours.
-    const other = await router.createPlainTransport({ listenInfo: udp, enableSrtp: true });
+    const other = await env.router.createPlainTransport({ listenInfo: udp, enableSrtp: true });
     expect(other.srtpParameters!.keyBase64).not.toBe(plain.srtpParameters!.keyBase64);
     expect((await plain.dump()).srtpParameters).toEqual(plain.srtpParameters);
-    expect((await router.createPlainTransport({ listenInfo: udp })).srtpParameters).toBeUndefined();
+    expect((await env.router.createPlainTransport({ listenInfo: udp })).srtpParameters).toBeUndefined();
 
     await expect(
-      router.createPlainTransport({ listenInfo: udp, srtpCryptoSuite: 'FOO' as types.SrtpCryptoSuite }),
+      env.router.createPlainTransport({ listenInfo: udp, srtpCryptoSuite: 'FOO' as types.SrtpCryptoSuite }),
     ).rejects.toThrow(new TypeError('invalid SrtpCryptoSuite: FOO'));
   });
 
   test('connect() checks srtpParameters; a peer with another suite re-keys ours for it', async () => {
-    const srtp = await router.createPlainTransport({ listenInfo: udp, enableSrtp: true });
-    const plain = await router.createPlainTransport({ listenInfo: udp });
+    const srtp = await env.router.createPlainTransport({ listenInfo: udp, enableSrtp: true });
+    const plain = await env.router.createPlainTransport({ listenInfo: udp });
     const peer = { ip: '127.0.0.1', port: 9 };
     const good = { cryptoSuite: 'AES_CM_128_HMAC_SHA1_80' as const, keyBase64: Buffer.alloc(30, 7).toString('base64') };
     await expect(srtp.connect(peer)).rejects.toThrow(/missing srtpParameters/);
@@ -128,7 +75,7 @@ describe('SRTP options and connect()', () => {
     await expect(srtp.connect({ ...peer, srtpParameters: gcm })).rejects.toThrow(/already called/);
 
     // A connect() that fails after the suite check changes nothing: no re-key.
-    const other = await router.createPlainTransport({ listenInfo: udp, enableSrtp: true });
+    const other = await env.router.createPlainTransport({ listenInfo: udp, enableSrtp: true });
     const key = other.srtpParameters;
     await expect(other.connect({ srtpParameters: gcm })).rejects.toThrow(/missing ip or port/);
     expect(other.srtpParameters).toEqual(key);
@@ -136,7 +83,7 @@ describe('SRTP options and connect()', () => {
   });
 
   test('PipeTransport: AEAD_AES_256_GCM only', async () => {
-    const pipe = await router.createPipeTransport({ listenInfo: udp, enableSrtp: true });
+    const pipe = await env.router.createPipeTransport({ listenInfo: udp, enableSrtp: true });
     expect(pipe.srtpParameters?.cryptoSuite).toBe('AEAD_AES_256_GCM');
     expect(keyLength(pipe.srtpParameters)).toBe(44);
     expect((await pipe.dump()).srtpParameters).toEqual(pipe.srtpParameters);
@@ -152,10 +99,10 @@ describe('media over SRTP', () => {
     test(`${suite}: encrypted on the wire, decrypted on the far side, PLI back over SRTCP; an altered packet is dropped`, async () => {
       // source -> ingest (plain, comedia) -> consumer on `out` (SRTP) -> relay -> `into` (SRTP, comedia) -> producer
       //        -> consumer on `exit` (plain) -> sink
-      const ingest = await router.createPlainTransport({ listenInfo: udp, comedia: true });
+      const ingest = await env.router.createPlainTransport({ listenInfo: udp, comedia: true });
       const original = await vp8Producer(ingest);
-      const out = await router.createPlainTransport({ listenInfo: udp, enableSrtp: true, srtpCryptoSuite: suite });
-      const into = await router.createPlainTransport({ listenInfo: udp, comedia: true, enableSrtp: true, srtpCryptoSuite: suite });
+      const out = await env.router.createPlainTransport({ listenInfo: udp, enableSrtp: true, srtpCryptoSuite: suite });
+      const into = await env.router.createPlainTransport({ listenInfo: udp, comedia: true, enableSrtp: true, srtpCryptoSuite: suite });
       const [source, relay, sink] = await Promise.all([socket(), socket(), socket()]);
       await into.connect({ srtpParameters: out.srtpParameters });
       await out.connect({ ip: '127.0.0.1', port: relay.address().port, srtpParameters: into.srtpParameters });
@@ -181,17 +128,17 @@ describe('media over SRTP', () => {
           relay.send(m, out.tuple.localPort, '127.0.0.1');
         }
       });
-      const hop = await out.consume({ producerId: original.id, rtpCapabilities: router.rtpCapabilities });
+      const hop = await out.consume({ producerId: original.id, rtpCapabilities: env.router.rtpCapabilities });
       const copy = await vp8Producer(into, hop.rtpParameters.encodings![0].ssrc, hop.rtpParameters.codecs[0].payloadType);
-      const exit = await router.createPlainTransport({ listenInfo: udp });
+      const exit = await env.router.createPlainTransport({ listenInfo: udp });
       const received: Buffer[] = [];
       sink.on('message', (m) => !isRtcp(m) && received.push(m));
       await exit.connect({ ip: '127.0.0.1', port: sink.address().port });
-      await exit.consume({ producerId: copy.id, rtpCapabilities: router.rtpCapabilities });
+      await exit.consume({ producerId: copy.id, rtpCapabilities: env.router.rtpCapabilities });
 
       const first = 65_530;
       for (let seq = first; seq < first + 12; seq++) {
-        source.send(vp8Packet(seq, seq === first), ingest.tuple.localPort, '127.0.0.1');
+        source.send(markedPacket(seq, seq === first), ingest.tuple.localPort, '127.0.0.1');
         await new Promise((r) => setTimeout(r, 5));
       }
       const delivered = await until(() => received.length >= 10 && received, '10 packets through the SRTP hop');
@@ -204,7 +151,7 @@ describe('media over SRTP', () => {
       const tag = suite === 'AES_CM_128_HMAC_SHA1_80' ? 10 : 16;
       expect(wire[0].length).toBe(delivered[0].length + tag);
       // At the sink: the payloads, in order, except the altered ones (dropped).
-      const seqs = delivered.map((m) => m.readUInt16BE(m.indexOf(MARK) + MARK.length));
+      const seqs = delivered.map((m) => tailSeq(m));
       const expected = Array.from({ length: 12 }, (_, i) => (first + i) & 0xffff).filter(
         (_, i) => i !== ALTERED - 1 && i !== ALTERED_HEADER - 1,
       );
@@ -228,11 +175,11 @@ describe('pipeToRouter({ enableSrtp })', () => {
     const worker2 = await mediasoup.createWorker({ logLevel: 'warn' });
     try {
       const far = await worker2.createRouter({ mediaCodecs });
-      const ingest = await router.createPlainTransport({ listenInfo: udp, comedia: true });
+      const ingest = await env.router.createPlainTransport({ listenInfo: udp, comedia: true });
       const producer = await vp8Producer(ingest);
       const pipes: types.Transport[] = [];
-      for (const r of [router, far]) r.observer.on('newtransport', (t) => pipes.push(t));
-      const { pipeConsumer, pipeProducer } = await router.pipeToRouter({ producerId: producer.id, router: far, enableSrtp: true });
+      for (const r of [env.router, far]) r.observer.on('newtransport', (t) => pipes.push(t));
+      const { pipeConsumer, pipeProducer } = await env.router.pipeToRouter({ producerId: producer.id, router: far, enableSrtp: true });
       // Both ends of the pair run SRTP, each with its own key.
       expect(pipes.map((t) => t.type)).toEqual(['pipe', 'pipe']);
       const keys = pipes.map((t) => (t as types.PipeTransport).srtpParameters!);
@@ -245,11 +192,11 @@ describe('pipeToRouter({ enableSrtp })', () => {
       await exit.connect({ ip: '127.0.0.1', port: sink.address().port });
       await exit.consume({ producerId: pipeProducer!.id, rtpCapabilities: far.rtpCapabilities });
       for (let seq = 1; seq <= 10; seq++) {
-        source.send(vp8Packet(seq, seq === 1), ingest.tuple.localPort, '127.0.0.1');
+        source.send(markedPacket(seq, seq === 1), ingest.tuple.localPort, '127.0.0.1');
         await new Promise((r) => setTimeout(r, 5));
       }
       const delivered = await until(() => received.length === 10 && received, '10 packets through the SRTP pipe');
-      expect(delivered.map((m) => m.readUInt16BE(m.indexOf(MARK) + MARK.length))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      expect(delivered.map((m) => tailSeq(m))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
       const [sent] = await pipeConsumer!.getStats();
       expect(sent.packetCount).toBe(10);
     } finally {

@@ -227,6 +227,11 @@ export class ConsumerImpl<ConsumerAppData extends AppData = AppData>
 
   #onWorkerEvent(event: string, data: any): void {
     switch (event) {
+      case 'rtp': {
+        // A packet for a consumer on a DirectTransport.
+        this.safeEmit('rtp', Buffer.from(data.data as string, 'base64'));
+        break;
+      }
       case 'producerclose': {
         // The worker has removed the consumer already: no request to send.
         if (!this.markClosed()) {

@@ -12,8 +12,6 @@ import type { DataProducerType } from './DataProducerTypes';
 import { EnhancedEventEmitter } from './enhancedEvents';
 import { UnsupportedError } from './errors';
 import { Logger } from './Logger';
-import type { ConsumerOptions, Consumer } from './ConsumerTypes';
-import type { ProducerOptions, Producer } from './ProducerTypes';
 import { assertAppData, isPlainObject, TransportImpl, type TransportConstructorOptions } from './Transport';
 
 const logger = new Logger('DirectTransport');
@@ -35,8 +33,11 @@ export function directTransportRequest(options: DirectTransportOptions<AppData>)
 
 /**
  * A transport whose far end is Node itself: its DataProducers take messages
- * from `dataProducer.send()`, its DataConsumers emit `message`. RTP over a
- * DirectTransport (`producer.send()`, consumer `rtp` events) is not there yet.
+ * from `dataProducer.send()`, its DataConsumers emit `message`; its
+ * Producers take RTP packets from `producer.send()`, its Consumers emit
+ * `rtp` (a plain RTP header with the audio-level and video-orientation
+ * extensions, as a PlainTransport sends). No RTCP: `sendRtcp()` and `rtcp`
+ * are not there yet.
  */
 export class DirectTransportImpl<DirectTransportAppData extends AppData = AppData>
   extends TransportImpl<DirectTransportAppData, DirectTransportEvents, DirectTransportObserver>
@@ -87,20 +88,6 @@ export class DirectTransportImpl<DirectTransportAppData extends AppData = AppDat
 
   override async setMinOutgoingBitrate(_bitrate: number): Promise<void> {
     throw new UnsupportedError('setMinOutgoingBitrate() not implemented in DirectTransport');
-  }
-
-  override async produce<ProducerAppData extends AppData = AppData>(
-    _options: ProducerOptions<ProducerAppData>,
-  ): Promise<Producer<ProducerAppData>> {
-    this.assertOpen();
-    throw new UnsupportedError('RTP over a DirectTransport is not supported yet');
-  }
-
-  override async consume<ConsumerAppData extends AppData = AppData>(
-    _options: ConsumerOptions<ConsumerAppData>,
-  ): Promise<Consumer<ConsumerAppData>> {
-    this.assertOpen();
-    throw new UnsupportedError('RTP over a DirectTransport is not supported yet');
   }
 
   sendRtcp(rtcpPacket: Buffer): void {

@@ -64,6 +64,8 @@ export type ProducerInternal<ProducerAppData> = {
   paused: boolean;
   channel: Channel;
   appData: ProducerAppData;
+  /** On a DirectTransport: send() takes its packets from Node. */
+  direct?: boolean;
 };
 
 export class ProducerImpl<ProducerAppData extends AppData = AppData>
@@ -71,6 +73,7 @@ export class ProducerImpl<ProducerAppData extends AppData = AppData>
   implements Producer<ProducerAppData>
 {
   protected readonly requestPrefix = 'producer';
+  readonly #direct: boolean;
   readonly #kind: MediaKind;
   readonly #rtpParameters: RtpParameters;
   readonly #type: ProducerType;
@@ -87,9 +90,11 @@ export class ProducerImpl<ProducerAppData extends AppData = AppData>
     paused,
     channel,
     appData,
+    direct = false,
   }: ProducerInternal<ProducerAppData>) {
     super(producerId, channel, appData);
     logger.debug('constructor()');
+    this.#direct = direct;
     this.#kind = kind;
     this.#rtpParameters = rtpParameters;
     this.#type = type;
@@ -164,13 +169,18 @@ export class ProducerImpl<ProducerAppData extends AppData = AppData>
     await this.channel.request('producer.enableTraceEvent', this.id, { types: known });
   }
 
+  /** An RTP packet from Node, for a producer on a DirectTransport. */
   send(rtpPacket: Buffer): void {
     if (!Buffer.isBuffer(rtpPacket)) {
       throw new TypeError('rtpPacket must be a Buffer');
     }
-    // Only DirectTransport producers take packets from Node, and there is no
-    // DirectTransport yet.
-    throw new UnsupportedError('producer.send() is only for DirectTransport producers');
+    if (!this.#direct) {
+      throw new UnsupportedError('producer.send() is only for DirectTransport producers');
+    }
+    this.#assertOpen();
+    this.channel
+      .request('producer.send', this.id, { data: rtpPacket.toString('base64') })
+      .catch((error: Error) => logger.error(`send() failed: ${String(error)}`));
   }
 
   #assertOpen(): void {

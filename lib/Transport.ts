@@ -264,6 +264,7 @@ export abstract class TransportImpl<
       paused,
       channel: this.channel,
       appData: appData ?? ({} as ProducerAppData),
+      direct: this.type === 'direct',
     });
     this.#producers.set(producerId, producer as unknown as ProducerImpl);
     this.#router.addProducer(producer);

@@ -44,6 +44,9 @@ pub struct PlainTransportOptions {
     pub pipe: bool,
     /// SRTP in this suite: our master key + salt is generated here.
     pub srtp: Option<CryptoSuite>,
+    /// The RTP side of a DirectTransport: no socket, the peer is Node
+    /// (`producer.send()` in, consumer `rtp` events out), no RTCP.
+    pub direct: bool,
 }
 
 /// A crypto suite and a master key + salt of its length.
@@ -213,7 +216,7 @@ impl PlainTransport {
     }
 
     pub fn has_peer(&self) -> bool {
-        self.remote_rtp.is_some()
+        self.opts.direct || self.remote_rtp.is_some()
     }
 
     pub fn is_alive(&self) -> bool {
@@ -566,7 +569,7 @@ impl PlainTransport {
 
     /// Sender reports for every consumer stream that has sent something.
     pub fn handle_timeout(&mut self, now: Instant, out: &mut TransportOutput) {
-        if self.dead || now < self.next_rtcp {
+        if self.dead || self.opts.direct || now < self.next_rtcp {
             return;
         }
         self.next_rtcp = now + RTCP_INTERVAL;
@@ -725,6 +728,10 @@ impl PlainTransport {
         encoding: Option<usize>,
         out: &mut TransportOutput,
     ) {
+        if self.opts.direct {
+            // Node sends what it sends: there is nobody to ask.
+            return;
+        }
         let Some(destination) = self.rtcp_destination() else {
             // Sent once comedia learns the peer.
             let known = self.producers.iter().find(|p| &*p.id == producer_id);
@@ -842,9 +849,10 @@ impl PlainTransport {
         if self.dead {
             return Err(CoreError::invalid_state("transport closed"));
         }
-        let Some(destination) = self.remote_rtp else {
+        let destination = self.remote_rtp;
+        if destination.is_none() && !self.opts.direct {
             return Ok(());
-        };
+        }
         let Some(c) = self.consumers.get_mut(consumer_id) else {
             return Err(CoreError::invalid_state("no such consumer"));
         };
@@ -880,8 +888,26 @@ impl PlainTransport {
         c.stats.bytes += buf.len() as u64;
         self.stats.rtp_packets_sent += 1;
         self.stats.rtp_bytes_sent += buf.len() as u64;
-        self.transmit(destination, false, buf, out);
+        match destination {
+            Some(destination) => self.transmit(destination, false, buf, out),
+            None => {
+                self.stats.bytes_sent += buf.len() as u64;
+                out.events.push(TransportEvent::DirectRtp {
+                    consumer_id: Id::from(consumer_id),
+                    packet: buf,
+                });
+            }
+        }
         Ok(())
+    }
+
+    /// `producer.send()` on a DirectTransport: a packet from Node.
+    pub fn receive_direct(&mut self, now: Instant, buf: &[u8], out: &mut TransportOutput) {
+        if self.dead || !self.opts.direct {
+            return;
+        }
+        self.stats.bytes_received += buf.len() as u64;
+        self.on_rtp(now, buf, out);
     }
 }
 

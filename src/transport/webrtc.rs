@@ -253,6 +253,11 @@ pub enum TransportEvent {
     DataChannelClosed {
         id: Id,
     },
+    /// An RTP packet of a consumer on a DirectTransport: for Node (`rtp`).
+    DirectRtp {
+        consumer_id: Id,
+        packet: Vec<u8>,
+    },
     /// The str0m instance failed irrecoverably (a panic was caught); the
     /// transport must be closed.
     Fatal(String),

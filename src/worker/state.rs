@@ -143,6 +143,7 @@ impl WorkerState {
             "producer.resume" => media.pause_producer(handler_id, false),
             "producer.getStats" => media.producer_stats(handler_id),
             "producer.dump" => media.dump_producer(handler_id),
+            "producer.send" => media.producer_send(handler_id, data),
             "consumer.close" => {
                 media.close_consumer(handler_id);
                 Ok(Value::Null)

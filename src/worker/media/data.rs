@@ -5,6 +5,7 @@
 //! Messages are few and small next to media, so they travel to and from
 //! Node as JSON with base64 payloads; the WebRTC side never touches Node.
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use serde::Deserialize;
@@ -13,11 +14,12 @@ use serde_json::{Value, json};
 use super::base64::{base64_decode, base64_encode};
 use super::requests::producer_consumer_maps;
 use super::stats::timestamp_ms;
-use super::{Id, Media};
+use super::{Id, Media, TransportSlot};
 use crate::error::{CoreError, CoreResult};
 use crate::ortc::types::SctpStreamParameters;
 use crate::ortc::{from_json_value, validate_sctp_stream_parameters};
 use crate::transport::webrtc::data_channels::DataChannelSpec;
+use crate::transport::{PlainTransport, PlainTransportOptions, Transport};
 use crate::worker::outbox;
 
 /// SCTP payload protocol identifiers (RFC 8831): what a message is.
@@ -169,6 +171,12 @@ impl Audience {
     }
 }
 
+#[derive(Deserialize)]
+struct SendRtpData {
+    /// The RTP packet, base64.
+    data: String,
+}
+
 fn not_found(what: &str, id: &str) -> CoreError {
     CoreError::invalid_state(format!("{what} with id \"{id}\" not found"))
 }
@@ -189,6 +197,30 @@ impl Media {
             ));
         }
         router.transports.push(id.clone());
+        // Its RTP side (producer.send(), consumer `rtp`): a socketless plain
+        // transport under the same id, where produce/consume find it.
+        let now = Instant::now();
+        let rtp = PlainTransport::new(
+            PlainTransportOptions {
+                rtp: SocketAddr::from(([0, 0, 0, 0], 0)),
+                rtcp: None,
+                comedia: false,
+                pipe: false,
+                srtp: None,
+                direct: true,
+            },
+            now,
+        );
+        self.transports.insert(
+            id.clone(),
+            TransportSlot::new(
+                id.clone(),
+                Id::from(router_id),
+                Transport::Plain(rtp),
+                (Vec::new(), Vec::new()),
+                now,
+            ),
+        );
         self.direct_transports.insert(
             id,
             DirectTransportSlot {
@@ -224,13 +256,41 @@ impl Media {
         true
     }
 
+    /// `producer.send(rtpPacket)` for a producer on a DirectTransport.
+    pub fn producer_send(&mut self, producer_id: &str, data: Value) -> CoreResult<Value> {
+        let data: SendRtpData = from_json_value(data)?;
+        let producer = self
+            .producers
+            .get(producer_id)
+            .ok_or_else(|| not_found("Producer", producer_id))?;
+        let transport_id = producer.transport_id.clone();
+        if !self.direct_transports.contains_key(&transport_id) {
+            return Err(CoreError::invalid_state(
+                "producer.send() is only for DirectTransport producers",
+            ));
+        }
+        let packet = base64_decode(&data.data)
+            .ok_or_else(|| CoreError::type_error("rtpPacket is not valid base64"))?;
+        self.drive(&transport_id, Instant::now(), |t, out| {
+            if let Transport::Plain(plain) = t {
+                plain.receive_direct(Instant::now(), &packet, out);
+            }
+        });
+        Ok(Value::Null)
+    }
+
     pub(super) fn direct_transport_dump(&self, id: &str) -> Option<Value> {
         let slot = self.direct_transports.get(id)?;
+        let ids = |list: Option<&Vec<Id>>| {
+            list.map(|l| l.iter().map(|i| i.to_string()).collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        let rtp = self.transports.get(id);
         Some(json!({
             "id": id,
             "direct": true,
-            "producerIds": [],
-            "consumerIds": [],
+            "producerIds": ids(rtp.map(|r| &r.producers)),
+            "consumerIds": ids(rtp.map(|r| &r.consumers)),
             "mapSsrcConsumerId": {},
             "mapRtxSsrcConsumerId": {},
             "dataProducerIds": slot.data_producers.iter().map(|i| i.to_string()).collect::<Vec<_>>(),
@@ -244,17 +304,23 @@ impl Media {
 
     pub(super) fn direct_transport_stats(&self, id: &str) -> Option<Value> {
         let slot = self.direct_transports.get(id)?;
+        // Data counted here, RTP by its RTP side.
+        let rtp = self
+            .transports
+            .get(id)
+            .map(|t| t.transport.stats())
+            .unwrap_or_default();
         Some(json!([{
             "type": "direct-transport",
             "transportId": id,
             "timestamp": timestamp_ms(),
-            "bytesReceived": slot.bytes_received,
+            "bytesReceived": slot.bytes_received + rtp.bytes_received,
             "recvBitrate": 0,
-            "bytesSent": slot.bytes_sent,
+            "bytesSent": slot.bytes_sent + rtp.bytes_sent,
             "sendBitrate": 0,
-            "rtpBytesReceived": 0,
+            "rtpBytesReceived": rtp.rtp_bytes_received,
             "rtpRecvBitrate": 0,
-            "rtpBytesSent": 0,
+            "rtpBytesSent": rtp.rtp_bytes_sent,
             "rtpSendBitrate": 0,
             "rtxBytesReceived": 0,
             "rtxRecvBitrate": 0,

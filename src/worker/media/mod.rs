@@ -506,6 +506,14 @@ impl Media {
             TransportEvent::DataBufferedAmountLow { data_consumer_id } => {
                 self.on_data_buffered_amount_low(&data_consumer_id)
             }
+            TransportEvent::DirectRtp {
+                consumer_id,
+                packet,
+            } => outbox::emit(
+                &*consumer_id,
+                "rtp",
+                json!({ "data": base64::base64_encode(&packet) }),
+            ),
             TransportEvent::DataChannelClosed { id } => {
                 tracing::debug!(transport_id = %transport_id, "the peer closed the data channel of {id}");
             }

@@ -123,6 +123,7 @@ impl Media {
                 comedia: data.comedia,
                 pipe: data.pipe,
                 srtp,
+                direct: false,
             },
             now,
         );

@@ -523,9 +523,8 @@ impl Media {
     }
 
     pub fn close_transport(&mut self, transport_id: &str) {
-        if self.close_direct_transport(transport_id) {
-            return;
-        }
+        // A DirectTransport's data side; its RTP side is closed below.
+        self.close_direct_transport(transport_id);
         let Some(slot) = self.transports.get(transport_id) else {
             return;
         };

@@ -38,6 +38,12 @@ describe('RTP over a DirectTransport', () => {
     const [transportStat] = await direct.getStats();
     expect(transportStat.rtpBytesReceived).toBe(10 * 22);
     expect((await direct.dump()).producerIds).toEqual([producer.id]);
+    // Past its first timer (1 s), the worker still answers: a transport
+    // with no RTCP to send must not keep its timer due.
+    await new Promise((r) => setTimeout(r, 1_500));
+    await expect(direct.getStats()).resolves.toHaveLength(1);
+    producer.send(packet(first + 10, false));
+    await until(() => received.length === 11, 'a packet after the first second');
 
     const plain = await env.router.createPlainTransport({ listenInfo: udp, comedia: true });
     const notDirect = await plain.produce({ kind: 'video', rtpParameters: vp8 });
@@ -74,12 +80,16 @@ describe('RTP over a DirectTransport', () => {
     expect(stat.rtpBytesSent).toBeGreaterThan(0);
     expect((await direct.dump()).consumerIds).toEqual([consumer.id]);
 
-    // Closing the transport closes its consumers (and producers).
+    // Closing the transport closes its consumers, in the worker too.
     const closed = jest.fn();
     consumer.on('transportclose', closed);
     direct.close();
     expect(closed).toHaveBeenCalled();
     expect(consumer.closed).toBe(true);
+    const dump = await env.router.dump();
+    expect(dump.transportIds).toEqual([ingest.id]);
+    expect(dump.mapConsumerIdProducerId).toEqual([]);
+    expect(dump.mapProducerIdConsumerIds).toEqual([{ key: producer.id, values: [] }]);
   });
 
   test('Node to Node: a DirectTransport producer consumed on another DirectTransport', async () => {
@@ -100,5 +110,14 @@ describe('RTP over a DirectTransport', () => {
     dataProducer.send('hello');
     await until(() => messages.length === 1, 'a data message');
     expect(messages[0].toString()).toBe('hello');
+
+    // Closing the producing transport closes its producer for its consumers.
+    const producerClosed = jest.fn();
+    consumer.on('producerclose', producerClosed);
+    a.close();
+    await until(() => producerClosed.mock.calls.length === 1, 'producerclose');
+    const dump = await env.router.dump();
+    expect(dump.transportIds).toEqual([b.id]);
+    expect(dump.mapProducerIdConsumerIds).toEqual([]);
   });
 });

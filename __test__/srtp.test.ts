@@ -151,6 +151,8 @@ describe('media over SRTP', () => {
       const tag = suite === 'AES_CM_128_HMAC_SHA1_80' ? 10 : 16;
       expect(wire[0].length).toBe(delivered[0].length + tag);
       // At the sink: the payloads, in order, except the altered ones (dropped).
+      // Decrypted intact: the plaintext marker is back.
+      for (const m of delivered) expect(m.includes(MARK)).toBe(true);
       const seqs = delivered.map((m) => tailSeq(m));
       const expected = Array.from({ length: 12 }, (_, i) => (first + i) & 0xffff).filter(
         (_, i) => i !== ALTERED - 1 && i !== ALTERED_HEADER - 1,
@@ -197,6 +199,7 @@ describe('pipeToRouter({ enableSrtp })', () => {
       }
       const delivered = await until(() => received.length === 10 && received, '10 packets through the SRTP pipe');
       expect(delivered.map((m) => tailSeq(m))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      for (const m of delivered) expect(m.includes(MARK)).toBe(true);
       const [sent] = await pipeConsumer!.getStats();
       expect(sent.packetCount).toBe(10);
     } finally {

@@ -180,7 +180,8 @@ export class ProducerImpl<ProducerAppData extends AppData = AppData>
     this.#assertOpen();
     this.channel
       .request('producer.send', this.id, { data: rtpPacket.toString('base64') })
-      .catch((error: Error) => logger.error(`send() failed: ${String(error)}`));
+      // Debug only: packets still queued when the producer closes fail by the many.
+      .catch((error: Error) => logger.debug(`send() failed: ${String(error)}`));
   }
 
   #assertOpen(): void {

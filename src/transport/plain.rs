@@ -317,6 +317,11 @@ impl PlainTransport {
         self.next_rtcp
     }
 
+    /// Whether this is a DirectTransport's RTP side (no socket, no RTCP).
+    pub fn is_direct(&self) -> bool {
+        self.opts.direct
+    }
+
     pub fn stats(&self) -> TransportStats {
         self.stats.clone()
     }
@@ -569,10 +574,15 @@ impl PlainTransport {
 
     /// Sender reports for every consumer stream that has sent something.
     pub fn handle_timeout(&mut self, now: Instant, out: &mut TransportOutput) {
-        if self.dead || self.opts.direct || now < self.next_rtcp {
+        if self.dead || now < self.next_rtcp {
             return;
         }
+        // Moved on even when nothing is sent: a deadline left in the past
+        // would be due again at once, forever.
         self.next_rtcp = now + RTCP_INTERVAL;
+        if self.opts.direct {
+            return;
+        }
         let Some(destination) = self.rtcp_destination() else {
             return;
         };
@@ -892,10 +902,13 @@ impl PlainTransport {
             Some(destination) => self.transmit(destination, false, buf, out),
             None => {
                 self.stats.bytes_sent += buf.len() as u64;
-                out.events.push(TransportEvent::DirectRtp {
-                    consumer_id: Id::from(consumer_id),
-                    packet: buf,
-                });
+                // The map's own key: a reference count, not an allocation.
+                if let Some((id, _)) = self.consumers.get_key_value(consumer_id) {
+                    out.events.push(TransportEvent::DirectRtp {
+                        consumer_id: id.clone(),
+                        packet: buf,
+                    });
+                }
             }
         }
         Ok(())
@@ -914,6 +927,28 @@ impl PlainTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_direct_transport_keeps_its_timer_moving() {
+        let t0 = Instant::now();
+        let mut t = PlainTransport::new(
+            PlainTransportOptions {
+                rtp: SocketAddr::from(([0, 0, 0, 0], 0)),
+                rtcp: None,
+                comedia: false,
+                pipe: false,
+                srtp: None,
+                direct: true,
+            },
+            t0,
+        );
+        let mut out = TransportOutput::default();
+        let later = t0 + Duration::from_secs(2);
+        t.handle_timeout(later, &mut out);
+        // Due again at once would spin the worker's timer loop.
+        assert!(t.poll_timeout() > later);
+        assert!(out.transmits.is_empty());
+    }
 
     #[test]
     fn sequence_numbers_extend_across_wraps_and_reordering() {

@@ -298,7 +298,7 @@ impl Media {
             "recvRtpHeaderExtensions": {},
             "rtpListener": { "ssrcTable": {}, "midTable": {}, "ridTable": {} },
             "maxMessageSize": slot.max_message_size,
-            "traceEventTypes": [],
+            "traceEventTypes": rtp.map(|r| r.trace.names()).unwrap_or_default(),
         }))
     }
 

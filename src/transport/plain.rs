@@ -188,6 +188,21 @@ impl PlainTransport {
         }
     }
 
+    /// A DirectTransport's RTP side: no socket, Node at the far end.
+    pub fn direct(now: Instant) -> Self {
+        Self::new(
+            PlainTransportOptions {
+                rtp: SocketAddr::from(([0, 0, 0, 0], 0)),
+                rtcp: None,
+                comedia: false,
+                pipe: false,
+                srtp: None,
+                direct: true,
+            },
+            now,
+        )
+    }
+
     /// Our SRTP suite and key (mediasoup's `srtpParameters`), if SRTP is on.
     pub fn srtp_parameters(&self) -> Option<&SrtpKey> {
         self.srtp.as_ref().map(|s| &s.local)
@@ -931,17 +946,7 @@ mod tests {
     #[test]
     fn a_direct_transport_keeps_its_timer_moving() {
         let t0 = Instant::now();
-        let mut t = PlainTransport::new(
-            PlainTransportOptions {
-                rtp: SocketAddr::from(([0, 0, 0, 0], 0)),
-                rtcp: None,
-                comedia: false,
-                pipe: false,
-                srtp: None,
-                direct: true,
-            },
-            t0,
-        );
+        let mut t = PlainTransport::direct(t0);
         let mut out = TransportOutput::default();
         let later = t0 + Duration::from_secs(2);
         t.handle_timeout(later, &mut out);

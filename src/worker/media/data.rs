@@ -5,7 +5,6 @@
 //! Messages are few and small next to media, so they travel to and from
 //! Node as JSON with base64 payloads; the WebRTC side never touches Node.
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use serde::Deserialize;
@@ -19,7 +18,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::ortc::types::SctpStreamParameters;
 use crate::ortc::{from_json_value, validate_sctp_stream_parameters};
 use crate::transport::webrtc::data_channels::DataChannelSpec;
-use crate::transport::{PlainTransport, PlainTransportOptions, Transport};
+use crate::transport::{PlainTransport, Transport};
 use crate::worker::outbox;
 
 /// SCTP payload protocol identifiers (RFC 8831): what a message is.
@@ -200,17 +199,7 @@ impl Media {
         // Its RTP side (producer.send(), consumer `rtp`): a socketless plain
         // transport under the same id, where produce/consume find it.
         let now = Instant::now();
-        let rtp = PlainTransport::new(
-            PlainTransportOptions {
-                rtp: SocketAddr::from(([0, 0, 0, 0], 0)),
-                rtcp: None,
-                comedia: false,
-                pipe: false,
-                srtp: None,
-                direct: true,
-            },
-            now,
-        );
+        let rtp = PlainTransport::direct(now);
         self.transports.insert(
             id.clone(),
             TransportSlot::new(

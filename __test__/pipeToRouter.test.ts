@@ -54,7 +54,7 @@ describe('PipeTransport', () => {
     expect(pipe.tuple).toMatchObject({ remoteIp: '127.0.0.1', remotePort: 40000 });
     await expect(pipe.dump()).resolves.toMatchObject({ id: pipe.id, rtx: false });
     await expect(pipe.getStats()).resolves.toEqual([expect.objectContaining({ type: 'pipe-transport' })]);
-    await expect(routerA.createPipeTransport({ listenInfo: udp, enableRtx: true })).rejects.toThrow(UnsupportedError);
+    await expect(routerA.createPipeTransport({ listenInfo: udp, enableSctp: true })).rejects.toThrow(UnsupportedError);
 
     const producer = await simulcastProducer();
     // No rtpCapabilities needed: every encoding goes as it is.

@@ -19,7 +19,7 @@ import type { TransportTuple } from './TransportTypes';
 const logger = new Logger('PipeTransport');
 
 /** Checks createPipeTransport() options; the worker creates it as a plain transport in pipe mode. */
-export function pipeTransportRequest(options: PipeTransportOptions<AppData>): PlainTransportRequest & { pipe: true } {
+export function pipeTransportRequest(options: PipeTransportOptions<AppData>): PlainTransportRequest & { pipe: true; rtx: boolean } {
   if (!isPlainObject(options)) {
     throw new TypeError('options must be an object');
   }
@@ -28,8 +28,8 @@ export function pipeTransportRequest(options: PipeTransportOptions<AppData>): Pl
   if (enableSctp) {
     throw new UnsupportedError('SCTP over a PipeTransport is not supported yet');
   }
-  if (enableRtx) {
-    throw new UnsupportedError('RTX over a PipeTransport is not supported yet');
+  if (typeof enableRtx !== 'boolean' || typeof enableSrtp !== 'boolean') {
+    throw new TypeError('if given, enableRtx and enableSrtp must be booleans');
   }
   assertAppData(appData);
   return {
@@ -37,6 +37,7 @@ export function pipeTransportRequest(options: PipeTransportOptions<AppData>): Pl
     rtcpMux: true,
     comedia: false,
     pipe: true,
+    rtx: enableRtx,
     // mediasoup's pipes know this suite only.
     ...(enableSrtp ? { srtpCryptoSuite: 'AEAD_AES_256_GCM' as const } : {}),
   };
@@ -83,7 +84,7 @@ export class PipeTransportImpl<PipeTransportAppData extends AppData = AppData>
   }
 
   override async dump(): Promise<PipeTransportDump> {
-    return { ...(await super.dump()), rtx: false };
+    return super.dump();
   }
 
   override async getStats(): Promise<PipeTransportStat[]> {

@@ -30,7 +30,7 @@ import type { DataProducerImpl } from './DataProducer';
 import { DirectTransportImpl, directTransportRequest } from './DirectTransport';
 import { PlainTransportImpl, plainTransportRequest } from './PlainTransport';
 import { PipeTransportImpl, pipeTransportRequest } from './PipeTransport';
-import { createBothEnds, pipeProducerToRouter, type PipeTransportPair } from './pipeToRouter';
+import { createBothEnds, pipeProducerToRouter, type PipeOptions, type PipeTransportPair } from './pipeToRouter';
 import type { TransportListenInfo } from './TransportTypes';
 import type { RtpObserverInternal } from './RtpObserver';
 import type { RtpObserverEvents } from './RtpObserverTypes';
@@ -201,8 +201,8 @@ export class RouterImpl<RouterAppData extends AppData = AppData>
         getProducerObject: (producerId) => this.#producers.get(producerId) as Producer | undefined,
         getDataProducerObject: (dataProducerId) => this.#dataProducers.get(dataProducerId),
         createDirectTransport: () => this.createDirectTransport(),
-        pipeTransportPair: (other, listenInfo, enableSrtp) =>
-          this.#pipeTransportPair(other as unknown as RouterImpl, listenInfo, enableSrtp),
+        pipeTransportPair: (other, listenInfo, pipeOptions) =>
+          this.#pipeTransportPair(other as unknown as RouterImpl, listenInfo, pipeOptions),
       },
       options,
     );
@@ -212,15 +212,15 @@ export class RouterImpl<RouterAppData extends AppData = AppData>
    * One connected pair of PipeTransports per pair of routers, made once
    * (the first call's options hold for the pair, as in mediasoup).
    */
-  #pipeTransportPair(other: RouterImpl, listenInfo: TransportListenInfo, enableSrtp: boolean): Promise<PipeTransportPair> {
+  #pipeTransportPair(other: RouterImpl, listenInfo: TransportListenInfo, pipeOptions: PipeOptions): Promise<PipeTransportPair> {
     const cached = this.#pipePairs.get(other.id);
     if (cached) {
       return cached;
     }
     const made = (async (): Promise<PipeTransportPair> => {
       const [local, remote] = await createBothEnds([
-        this.createPipeTransport({ listenInfo, enableSrtp }),
-        other.createPipeTransport({ listenInfo, enableSrtp }),
+        this.createPipeTransport({ listenInfo, ...pipeOptions }),
+        other.createPipeTransport({ listenInfo, ...pipeOptions }),
       ]);
       const closeBoth = (): void => {
         local.close();

@@ -8,6 +8,9 @@ import type { PipeTransport } from './PipeTransportTypes';
 import type { PipeToRouterOptions, PipeToRouterResult, Router } from './RouterTypes';
 import type { TransportListenInfo } from './TransportTypes';
 
+/** What a pair of PipeTransports is made with (the first pipeToRouter() call's). */
+export type PipeOptions = { enableSrtp: boolean; enableRtx: boolean };
+
 /** The two ends of a pipe between two routers: this router's, and the other's. */
 export type PipeTransportPair = { local: PipeTransport; remote: PipeTransport };
 
@@ -20,7 +23,7 @@ export interface PipeSource {
   getDataProducerObject(dataProducerId: string): DataProducer | undefined;
   createDirectTransport(): Promise<DirectTransport>;
   /** The cached pair towards `other`, created and connected on first use. */
-  pipeTransportPair(other: Router, listenInfo: TransportListenInfo, enableSrtp: boolean): Promise<PipeTransportPair>;
+  pipeTransportPair(other: Router, listenInfo: TransportListenInfo, options: PipeOptions): Promise<PipeTransportPair>;
 }
 
 /** The checks of mediasoup's pipeToRouter(), and the listen address it defaults to. */
@@ -136,9 +139,7 @@ export async function pipeProducerToRouter(source: PipeSource, options: PipeToRo
   const listenInfo = pipeToRouterListenInfo(source, options);
   const { producerId, router, keepId = true } = options;
   assertIdsCanBeKept(source, router, keepId);
-  if (options.enableRtx) {
-    throw new UnsupportedError('RTX over a PipeTransport is not supported yet');
-  }
+
   if (options.dataProducerId) {
     return pipeDataProducerToRouter(source, options.dataProducerId, router, keepId);
   }
@@ -146,7 +147,10 @@ export async function pipeProducerToRouter(source: PipeSource, options: PipeToRo
   if (!producer) {
     throw new TypeError('Producer not found');
   }
-  const { local, remote } = await source.pipeTransportPair(router, listenInfo, options.enableSrtp === true);
+  const { local, remote } = await source.pipeTransportPair(router, listenInfo, {
+    enableSrtp: options.enableSrtp === true,
+    enableRtx: options.enableRtx === true,
+  });
   let pipeConsumer: Consumer | undefined;
   let pipeProducer: Producer | undefined;
   try {

@@ -270,6 +270,31 @@ pub fn write_pli(buf: &mut Vec<u8>, sender_ssrc: u32, media_ssrc: u32) {
     buf.extend_from_slice(&media_ssrc.to_be_bytes());
 }
 
+/// A generic NACK (RFC 4585 §6.2.1) for `lost` (ascending) of one stream:
+/// one (PID, BLP) entry per run of up to 17 numbers.
+pub fn write_nack(buf: &mut Vec<u8>, sender_ssrc: u32, media_ssrc: u32, lost: &[u16]) {
+    let mut entries: Vec<(u16, u16)> = Vec::new();
+    for &seq in lost {
+        match entries.last_mut() {
+            Some((pid, blp)) if seq.wrapping_sub(*pid).wrapping_sub(1) < 16 && seq != *pid => {
+                *blp |= 1 << seq.wrapping_sub(*pid).wrapping_sub(1);
+            }
+            _ => entries.push((seq, 0)),
+        }
+    }
+    if entries.is_empty() {
+        return;
+    }
+    buf.extend_from_slice(&[0x81, 205]);
+    buf.extend_from_slice(&(2 + entries.len() as u16).to_be_bytes());
+    buf.extend_from_slice(&sender_ssrc.to_be_bytes());
+    buf.extend_from_slice(&media_ssrc.to_be_bytes());
+    for (pid, blp) in entries {
+        buf.extend_from_slice(&pid.to_be_bytes());
+        buf.extend_from_slice(&blp.to_be_bytes());
+    }
+}
+
 /// What a transport acts on in a compound RTCP packet from its peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RtcpItem {
@@ -279,6 +304,19 @@ pub enum RtcpItem {
     KeyframeRequest { ssrc: u32, fir: bool },
     /// The peer's sender report for one of its streams.
     SenderReport(SenderInfo),
+    /// A generic NACK entry: `pid`, and each bit i of `blp` for pid + i + 1.
+    Nack { ssrc: u32, pid: u16, blp: u16 },
+}
+
+impl RtcpItem {
+    /// The sequence numbers a NACK entry asks for.
+    pub fn nacked(pid: u16, blp: u16) -> impl Iterator<Item = u16> {
+        std::iter::once(pid).chain(
+            (0..16u16)
+                .filter(move |i| blp & (1 << i) != 0)
+                .map(move |i| pid.wrapping_add(i + 1)),
+        )
+    }
 }
 
 /// Calls `f` for each report block, sender report and keyframe request in
@@ -340,6 +378,20 @@ pub fn parse_rtcp(buf: &[u8], mut f: impl FnMut(RtcpItem)) {
                     f(RtcpItem::KeyframeRequest { ssrc, fir: false });
                 }
             }
+            205 if count == 1 => {
+                // Generic NACK: (PID, BLP) entries after the media SSRC.
+                if let Some(ssrc) = word(8) {
+                    let mut i = 12;
+                    while let Some(entry) = word(i) {
+                        f(RtcpItem::Nack {
+                            ssrc,
+                            pid: (entry >> 16) as u16,
+                            blp: entry as u16,
+                        });
+                        i += 4;
+                    }
+                }
+            }
             206 if count == 4 => {
                 // FIR: entries of (SSRC, seq nr + reserved) after the header.
                 let mut i = 12;
@@ -357,6 +409,23 @@ pub fn parse_rtcp(buf: &[u8], mut f: impl FnMut(RtcpItem)) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nacks_group_runs_of_17_and_parse_back() {
+        let lost = [65_534, 65_535, 0, 5, 16, 17, 40];
+        let mut buf = Vec::new();
+        write_nack(&mut buf, 1, 0xabcd, &lost);
+        let mut back = Vec::new();
+        parse_rtcp(&buf, |item| {
+            if let RtcpItem::Nack { ssrc, pid, blp } = item {
+                assert_eq!(ssrc, 0xabcd);
+                back.extend(RtcpItem::nacked(pid, blp));
+            }
+        });
+        assert_eq!(back, lost);
+        // 65534 covers up to 65534 + 16 = 14: 16 and 17 need a second entry, 40 a third.
+        assert_eq!(buf.len(), 12 + 3 * 4);
+    }
 
     fn packet_with_extensions() -> Vec<u8> {
         let mut buf = vec![

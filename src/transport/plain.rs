@@ -7,8 +7,9 @@
 //! are parsed and handed to the router as they are; consumers' packets go
 //! out with a plain header (of the extensions, the audio level and video
 //! orientation only), an RTCP sender report per stream every second, and
-//! PLI/FIR/receiver reports from the peer are honoured. NACKs are not answered (consumers get no RTX), and no
-//! bandwidth estimation runs.
+//! PLI/FIR/receiver reports from the peer are honoured. NACKs are answered
+//! (with RTX) and gaps NACKed only on pipes with `enableRtx`; no bandwidth
+//! estimation runs.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -25,6 +26,9 @@ use super::webrtc::{
 use crate::error::{CoreError, CoreResult};
 use crate::ortc::types::{MediaKind, RtpParameters};
 use crate::router::ReceivedRtp;
+use crate::rtp::retransmission::{
+    NackTracker, RtxSender, SentPacket, rtx_payload, rtx_payload_types, unwrap_rtx,
+};
 use crate::rtp::srtp::{CryptoSuite, SrtpReceiver, SrtpSender};
 use crate::rtp::wire::{self, ExtensionIds, RtcpItem, RtpHeaderFields, SenderInfo};
 
@@ -47,6 +51,9 @@ pub struct PlainTransportOptions {
     /// The RTP side of a DirectTransport: no socket, the peer is Node
     /// (`producer.send()` in, consumer `rtp` events out), no RTCP.
     pub direct: bool,
+    /// A PipeTransport with `enableRtx`: NACKs answered with RTX, gaps in
+    /// what its producers receive NACKed.
+    pub rtx: bool,
 }
 
 /// A crypto suite and a master key + salt of its length.
@@ -104,6 +111,11 @@ struct PlainProducer {
     stats: Vec<ProducerStats>,
     /// Per encoding, the last extended sequence number seen.
     last_seq: Vec<Option<u64>>,
+    /// Per encoding, its RTX SSRC (signalled) and its gaps, with RTX on.
+    rtx_ssrcs: Vec<Option<u32>>,
+    nacks: Vec<NackTracker>,
+    /// (media PT, RTX PT) of its codecs.
+    rtx_payload_types: Vec<(u8, u8)>,
 }
 
 /// One SSRC a consumer sends on: one, or one per producer encoding for a
@@ -116,6 +128,8 @@ struct PlainStream {
     /// The last packet's RTP timestamp and when its source arrived, for the
     /// sender report's RTP ↔ NTP mapping.
     last: Option<(u32, Instant)>,
+    /// With RTX on: what it sent lately, to resend on a NACK.
+    rtx: Option<RtxSender>,
 }
 
 struct PlainConsumer {
@@ -127,6 +141,8 @@ struct PlainConsumer {
     cname: String,
     /// Over all its streams.
     stats: ConsumerStats,
+    /// (media PT, RTX PT) of its codecs.
+    rtx_payload_types: Vec<(u8, u8)>,
 }
 
 pub struct PlainTransport {
@@ -198,6 +214,7 @@ impl PlainTransport {
                 pipe: false,
                 srtp: None,
                 direct: true,
+                rtx: false,
             },
             now,
         )
@@ -329,7 +346,16 @@ impl PlainTransport {
     }
 
     pub fn poll_timeout(&self) -> Instant {
-        self.next_rtcp
+        let nacks = self
+            .producers
+            .iter()
+            .flat_map(|p| p.nacks.iter().filter_map(NackTracker::next_deadline));
+        nacks.fold(self.next_rtcp, Instant::min)
+    }
+
+    /// A pipe with `enableRtx`.
+    pub fn rtx_enabled(&self) -> bool {
+        self.opts.rtx
     }
 
     /// Whether this is a DirectTransport's RTP side (no socket, no RTCP).
@@ -458,26 +484,61 @@ impl PlainTransport {
             self.stats.malformed_packets_dropped += 1;
             return;
         };
-        let Some((idx, enc)) = self.locate(&rtp) else {
-            return;
+        // RTX (pipes with enableRtx): the original number and payload inside.
+        let rtx = if self.rx_ssrcs.contains_key(&rtp.ssrc) {
+            None
+        } else {
+            self.rtx_stream(rtp.ssrc)
+        };
+        let (idx, enc, seq, payload_type, payload) = match rtx {
+            Some((idx, enc)) => {
+                let p = &self.producers[idx];
+                let media_pt = p
+                    .rtx_payload_types
+                    .iter()
+                    .find(|(_, r)| *r == rtp.payload_type)
+                    .map(|(m, _)| *m);
+                let (Some(media_pt), Some((osn, inner))) = (media_pt, unwrap_rtx(rtp.payload))
+                else {
+                    self.stats.malformed_packets_dropped += 1;
+                    return;
+                };
+                (idx, enc, osn, media_pt, inner)
+            }
+            None => {
+                let Some((idx, enc)) = self.locate(&rtp) else {
+                    return;
+                };
+                (idx, enc, rtp.sequence_number, rtp.payload_type, rtp.payload)
+            }
         };
         let p = &mut self.producers[idx];
-        let seq_no = extend_seq(p.last_seq[enc], rtp.sequence_number);
+        let seq_no = extend_seq(p.last_seq[enc], seq);
+        if rtx.is_some() && !p.nacks[enc].awaits(seq_no) {
+            // Not (or no longer) missing: a duplicate.
+            return;
+        }
         if p.last_seq[enc].is_none_or(|last| seq_no > last) {
             p.last_seq[enc] = Some(seq_no);
         }
+        let lost = if p.rtx_ssrcs[enc].is_some() {
+            p.nacks[enc].on_packet(seq_no, now)
+        } else {
+            Vec::new()
+        };
+        let media_ssrc = p.ssrcs[enc].unwrap_or(rtp.ssrc);
         let s = &mut p.stats[enc];
         s.packets += 1;
         s.bytes += buf.len() as u64;
         self.stats.rtp_packets_received += 1;
         self.stats.rtp_bytes_received += buf.len() as u64;
         let packet = ReceivedRtp {
-            ssrc: rtp.ssrc,
+            ssrc: media_ssrc,
             seq_no,
             timestamp: rtp.timestamp,
-            payload_type: rtp.payload_type,
+            payload_type,
             marker: rtp.marker,
-            payload: Arc::from(rtp.payload),
+            payload: Arc::from(payload),
             ext_vals: rtp.extension_values(&p.extension_ids),
             arrival: now,
         };
@@ -486,6 +547,44 @@ impl PlainTransport {
             encoding: enc,
             packet,
         });
+        if !lost.is_empty() {
+            self.send_nack(idx, enc, &lost, out);
+        }
+    }
+
+    /// The producer encoding whose RTX stream this SSRC is.
+    fn rtx_stream(&self, ssrc: u32) -> Option<(usize, usize)> {
+        self.producers.iter().enumerate().find_map(|(i, p)| {
+            p.rtx_ssrcs
+                .iter()
+                .position(|r| *r == Some(ssrc))
+                .map(|e| (i, e))
+        })
+    }
+
+    /// A NACK to the peer for `lost` of a producer encoding.
+    fn send_nack(&mut self, idx: usize, enc: usize, lost: &[u16], out: &mut TransportOutput) {
+        let (Some(destination), Some(ssrc)) =
+            (self.rtcp_destination(), self.producers[idx].ssrcs[enc])
+        else {
+            return;
+        };
+        let mut buf = Vec::new();
+        wire::write_nack(&mut buf, LOCAL_RTCP_SSRC, ssrc, lost);
+        self.producers[idx].stats[enc].nacks += 1;
+        self.transmit(destination, true, buf, out);
+    }
+
+    /// NACKs asked again for packets still missing.
+    fn send_due_nacks(&mut self, now: Instant, out: &mut TransportOutput) {
+        for idx in 0..self.producers.len() {
+            for enc in 0..self.producers[idx].nacks.len() {
+                let again = self.producers[idx].nacks[enc].due(now);
+                if !again.is_empty() {
+                    self.send_nack(idx, enc, &again, out);
+                }
+            }
+        }
     }
 
     /// The producer encoding a packet belongs to: by SSRC, then by RID, then
@@ -567,6 +666,9 @@ impl PlainTransport {
                         });
                     }
                 }
+                RtcpItem::Nack { ssrc, pid, blp } => {
+                    self.answer_nack(ssrc, pid, blp, out);
+                }
                 RtcpItem::SenderReport(sr) => {
                     let Some(&(idx, _)) = self.rx_ssrcs.get(&sr.ssrc) else {
                         continue;
@@ -587,9 +689,73 @@ impl PlainTransport {
         }
     }
 
+    /// Resends as RTX what a NACK asks for, if the stream keeps it.
+    fn answer_nack(&mut self, ssrc: u32, pid: u16, blp: u16, out: &mut TransportOutput) {
+        let (Some(destination), Some((id, stream))) =
+            (self.remote_rtp, self.consumer_by_ssrc.get(&ssrc).cloned())
+        else {
+            return;
+        };
+        let Some(c) = self.consumers.get_mut(&id) else {
+            return;
+        };
+        c.stats.nacks += 1;
+        let PlainConsumer {
+            streams,
+            extension_ids,
+            rtx_payload_types,
+            ..
+        } = c;
+        let Some(rtx) = streams[stream].rtx.as_mut() else {
+            return;
+        };
+        let mut resends = Vec::new();
+        for seq in RtcpItem::nacked(pid, blp) {
+            let rtx_ssrc = rtx.ssrc;
+            let Some((packet, rtx_seq)) = rtx.resend(seq) else {
+                continue;
+            };
+            let Some(&(_, rtx_pt)) = rtx_payload_types
+                .iter()
+                .find(|(media, _)| *media == packet.payload_type)
+            else {
+                continue;
+            };
+            let mut buf = Vec::with_capacity(38 + packet.payload.len());
+            wire::write_rtp(
+                &mut buf,
+                &RtpHeaderFields {
+                    payload_type: rtx_pt,
+                    marker: packet.marker,
+                    sequence_number: rtx_seq as u16,
+                    timestamp: packet.timestamp,
+                    ssrc: rtx_ssrc,
+                },
+                extension_ids,
+                &packet.ext_vals,
+                &rtx_payload(seq, &packet.payload),
+            );
+            resends.push((buf, rtx_seq));
+        }
+        for (mut buf, rtx_seq) in resends {
+            if let Some(srtp) = self.srtp.as_mut()
+                && !srtp.tx.protect_rtp(&mut buf, rtx_seq)
+            {
+                continue;
+            }
+            self.stats.rtp_packets_sent += 1;
+            self.stats.rtp_bytes_sent += buf.len() as u64;
+            self.transmit(destination, false, buf, out);
+        }
+    }
+
     /// Sender reports for every consumer stream that has sent something.
     pub fn handle_timeout(&mut self, now: Instant, out: &mut TransportOutput) {
-        if self.dead || now < self.next_rtcp {
+        if self.dead {
+            return;
+        }
+        self.send_due_nacks(now, out);
+        if now < self.next_rtcp {
             return;
         }
         // Moved on even when nothing is sent: a deadline left in the past
@@ -718,6 +884,13 @@ impl PlainTransport {
                 .collect(),
             ssrcs,
             last_seq: vec![None; n],
+            rtx_ssrcs: params
+                .encodings
+                .iter()
+                .map(|e| e.rtx.as_ref().map(|r| r.ssrc).filter(|_| self.opts.rtx))
+                .collect(),
+            nacks: (0..n).map(|_| NackTracker::default()).collect(),
+            rtx_payload_types: rtx_payload_types(&params.codecs),
         });
         Ok(())
     }
@@ -837,15 +1010,23 @@ impl PlainTransport {
                 },
                 streams: ssrcs
                     .into_iter()
-                    .map(|ssrc| PlainStream {
+                    .zip(&params.encodings)
+                    .map(|(ssrc, encoding)| PlainStream {
                         ssrc,
                         packets: 0,
                         payload_octets: 0,
                         last: None,
+                        rtx: encoding
+                            .rtx
+                            .as_ref()
+                            .filter(|_| self.opts.rtx)
+                            .map(|r| RtxSender::new(r.ssrc, (r.ssrc & 0x7fff) as u16)),
                     })
                     .collect(),
+                rtx_payload_types: rtx_payload_types(&params.codecs),
             },
         );
+
         Ok(())
     }
 
@@ -855,6 +1036,9 @@ impl PlainTransport {
                 self.consumer_by_ssrc.remove(&s.ssrc);
                 if let Some(srtp) = self.srtp.as_mut() {
                     srtp.tx.forget(s.ssrc);
+                    if let Some(rtx) = &s.rtx {
+                        srtp.tx.forget(rtx.ssrc);
+                    }
                 }
             }
         }
@@ -899,6 +1083,16 @@ impl PlainTransport {
             &pkt.ext_vals,
             &pkt.payload,
         );
+        if let Some(rtx) = stream.rtx.as_mut() {
+            rtx.remember(SentPacket {
+                seq_no: pkt.seq_no,
+                payload_type: pkt.payload_type,
+                marker: pkt.marker,
+                timestamp: pkt.timestamp,
+                payload: pkt.payload.clone(),
+                ext_vals: pkt.ext_vals.clone(),
+            });
+        }
         if let Some(srtp) = self.srtp.as_mut()
             && !srtp.tx.protect_rtp(&mut buf, pkt.seq_no)
         {
@@ -942,6 +1136,108 @@ impl PlainTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pipe(local: u16, now: Instant) -> PlainTransport {
+        let addr = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        PlainTransport::new(
+            PlainTransportOptions {
+                rtp: addr(local),
+                rtcp: None,
+                comedia: false,
+                pipe: true,
+                srtp: Some(CryptoSuite::AeadAes256Gcm),
+                direct: false,
+                rtx: true,
+            },
+            now,
+        )
+    }
+
+    #[test]
+    fn a_lost_packet_is_nacked_and_comes_back_as_rtx_over_srtp() {
+        let t0 = Instant::now();
+        let (mut sender, mut receiver) = (pipe(1000, t0), pipe(2000, t0));
+        // Each side decrypts with the other's key.
+        let key = |t: &PlainTransport| t.srtp_parameters().cloned();
+        let (sk, rk) = (key(&sender), key(&receiver));
+        let addr = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        let mut out = TransportOutput::default();
+        sender
+            .connect(Some(addr(2000)), None, rk, &mut out)
+            .unwrap();
+        receiver
+            .connect(Some(addr(1000)), None, sk, &mut out)
+            .unwrap();
+        let params: RtpParameters = crate::ortc::from_json_value(serde_json::json!({
+            "codecs": [
+                { "mimeType": "video/VP8", "payloadType": 101, "clockRate": 90000,
+                  "rtcpFeedback": [{ "type": "nack" }, { "type": "nack", "parameter": "pli" }] },
+                { "mimeType": "video/rtx", "payloadType": 102, "clockRate": 90000, "parameters": { "apt": 101 } }
+            ],
+            "encodings": [{ "ssrc": 1111, "rtx": { "ssrc": 2222 } }],
+            "rtcp": { "cname": "x" }
+        }))
+        .unwrap();
+        sender
+            .add_consumer(Id::from("c"), MediaKind::Video, &params)
+            .unwrap();
+        receiver.add_producer(Id::from("p"), &params).unwrap();
+
+        let mut delivered = Vec::new();
+        let mut deliver =
+            |to: &mut PlainTransport, from: u16, local: u16, out: &mut TransportOutput| {
+                let mut back = TransportOutput::default();
+                for t in out.transmits.drain(..) {
+                    to.handle_receive(t0, addr(from), addr(local), &t.contents, &mut back);
+                }
+                for e in back.events.drain(..) {
+                    if let TransportEvent::ProducerPacket { packet, .. } = e {
+                        delivered.push((
+                            packet.seq_no as u16,
+                            packet.payload.to_vec(),
+                            packet.ssrc,
+                            packet.payload_type,
+                        ));
+                    }
+                }
+                back
+            };
+        for seq in 100..106u64 {
+            let mut out = TransportOutput::default();
+            let packet = ForwardedRtp {
+                payload_type: 101,
+                seq_no: 65_536 + seq,
+                timestamp: seq as u32 * 3000,
+                marker: false,
+                payload: Arc::from(vec![seq as u8; 50]),
+                ext_vals: Default::default(),
+                wallclock: t0,
+                stream: 0,
+            };
+            sender.write_rtp("c", &packet, &mut out).unwrap();
+            if seq == 102 {
+                continue; // lost on the way
+            }
+            let mut nacks = deliver(&mut receiver, 1000, 2000, &mut out);
+            // The receiver's NACK goes back to the sender, whose RTX comes back.
+            let mut rtx = TransportOutput::default();
+            for t in nacks.transmits.drain(..) {
+                sender.handle_receive(t0, addr(2000), addr(1000), &t.contents, &mut rtx);
+            }
+            deliver(&mut receiver, 1000, 2000, &mut rtx);
+        }
+        let seqs: Vec<u16> = delivered.iter().map(|d| d.0).collect();
+        assert_eq!(seqs, [100, 101, 103, 102, 104, 105]);
+        let recovered = &delivered[3];
+        assert_eq!(recovered.1, vec![102u8; 50], "the original payload");
+        assert_eq!(
+            (recovered.2, recovered.3),
+            (1111, 101),
+            "as the media stream"
+        );
+        assert_eq!(receiver.producer_stats("p")[0].nacks, 1);
+        assert_eq!(sender.consumer_stats("c").unwrap().nacks, 1);
+    }
 
     #[test]
     fn a_direct_transport_keeps_its_timer_moving() {

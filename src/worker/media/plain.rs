@@ -32,6 +32,9 @@ struct CreatePlainTransportData {
     pipe: bool,
     /// SRTP in this suite (`enableSrtp`); the worker makes the key.
     srtp_crypto_suite: Option<String>,
+    /// A PipeTransport's `enableRtx`.
+    #[serde(default)]
+    rtx: bool,
 }
 
 fn yes() -> bool {
@@ -124,6 +127,7 @@ impl Media {
                 pipe: data.pipe,
                 srtp,
                 direct: false,
+                rtx: data.rtx && data.pipe,
             },
             now,
         );
@@ -184,6 +188,7 @@ fn plain_state(t: &PlainTransport) -> Value {
         "comedia": t.comedia(),
         "tuple": t.tuple(),
         "rtcpTuple": t.rtcp_tuple(),
+        "rtx": t.rtx_enabled(),
         "srtpParameters": t.srtp_parameters().map(|k| json!({
             "cryptoSuite": k.suite.name(),
             "keyBase64": base64_encode(&k.master),

@@ -894,6 +894,8 @@ impl Media {
         let (tid, router_id, mid) = (slot.id.clone(), slot.router_id.clone(), slot.next_mid);
         let plain = slot.transport.as_plain();
         let pipe = plain.is_some_and(|p| p.is_pipe());
+        // A pipe with enableRtx: its consumers keep RTX and NACK.
+        let rtx = plain.is_some_and(|p| p.rtx_enabled());
         let plain = plain.is_some();
         let producer = self
             .producers
@@ -916,7 +918,7 @@ impl Media {
         let mut params = if pipe {
             // Every encoding as it is, on SSRCs of its own (mediasoup's
             // pipe consumer parameters).
-            ortc::get_pipe_consumer_rtp_parameters(&producer.consumable_rtp_parameters, false)
+            ortc::get_pipe_consumer_rtp_parameters(&producer.consumable_rtp_parameters, rtx)
         } else {
             let mut caps: RtpCapabilities = from_json_value(data.rtp_capabilities)?;
             ortc::validate_rtp_capabilities(&mut caps)?;
@@ -928,7 +930,7 @@ impl Media {
             )?
         };
         if plain {
-            plain_consumer_parameters(&mut params);
+            plain_consumer_parameters(&mut params, rtx);
         }
         params.mid = Some(data.mid.clone().unwrap_or_else(|| mid.to_string()));
         // Same CNAME as the producer: mediasoup-client groups a peer's audio
@@ -1214,8 +1216,8 @@ pub(super) enum BoundSocket {
 /// below 2^15 so that the first wrap is far away.
 /// What a PlainTransport (or pipe) consumer really sends: of the header
 /// extensions, the audio level and the video orientation; no feedback it
-/// would not honour (NACK, bandwidth estimation).
-fn plain_consumer_parameters(params: &mut RtpParameters) {
+/// would not honour (bandwidth estimation, and NACK unless `rtx`).
+fn plain_consumer_parameters(params: &mut RtpParameters, rtx: bool) {
     params
         .header_extensions
         .retain(|h| PLAIN_EXTENSIONS.contains(&h.uri.as_str()));
@@ -1223,8 +1225,8 @@ fn plain_consumer_parameters(params: &mut RtpParameters) {
         codec.rtcp_feedback.retain(|fb| {
             !matches!(
                 (fb.r#type.as_str(), fb.parameter.as_str()),
-                ("nack", "") | ("transport-cc", _) | ("goog-remb", _)
-            )
+                ("transport-cc", _) | ("goog-remb", _)
+            ) && (rtx || !(fb.r#type == "nack" && fb.parameter.is_empty()))
         });
     }
 }

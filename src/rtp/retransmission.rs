@@ -1,0 +1,225 @@
+//! NACK and RTX (RFC 4585, RFC 4588) for the transports str0m does not run:
+//! pipe transports with `enableRtx`. The sender keeps what it sent and
+//! resends it on a NACK as RTX; the receiver finds gaps, NACKs them (again
+//! until they arrive or it gives up) and unwraps RTX back into the original.
+//!
+//! Sans-IO: sequence numbers and `Instant`s in, decisions out.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use str0m::rtp::ExtensionValues;
+
+use crate::ortc::types::RtpCodecParameters;
+
+/// Packets a sending stream keeps for retransmission: about 2.5 s of video
+/// at 100 packets/s, mediasoup's order of magnitude.
+const HISTORY: usize = 256;
+/// How long a receiver waits before asking again for a missing packet.
+const NACK_RETRY: Duration = Duration::from_millis(40);
+/// How many times it asks, and for how long a gap is worth asking about.
+const NACK_TRIES: u8 = 3;
+const NACK_GIVE_UP: Duration = Duration::from_millis(1_000);
+/// A larger gap is a restart or a long outage, not loss: nothing is asked.
+const MAX_GAP: u64 = 256;
+
+/// (media payload type, its RTX payload type), from the codecs' `apt`.
+pub fn rtx_payload_types(codecs: &[RtpCodecParameters]) -> Vec<(u8, u8)> {
+    codecs
+        .iter()
+        .filter(|c| c.mime_type.to_ascii_lowercase().ends_with("/rtx"))
+        .filter_map(|c| {
+            let apt = c.parameters.get("apt")?.as_u64()?;
+            Some((u8::try_from(apt).ok()?, c.payload_type))
+        })
+        .collect()
+}
+
+/// One packet as sent, enough to send it again.
+#[derive(Clone)]
+pub struct SentPacket {
+    pub seq_no: u64,
+    pub payload_type: u8,
+    pub marker: bool,
+    pub timestamp: u32,
+    pub payload: Arc<[u8]>,
+    pub ext_vals: ExtensionValues,
+}
+
+/// The sending side of one stream's RTX: its SSRC and numbering, and what
+/// was sent lately.
+pub struct RtxSender {
+    pub ssrc: u32,
+    /// Extended: SRTP counts rollovers on the RTX stream too.
+    next_seq: u64,
+    history: VecDeque<SentPacket>,
+}
+
+impl RtxSender {
+    pub fn new(ssrc: u32, first_seq: u16) -> Self {
+        Self {
+            ssrc,
+            next_seq: 65_536 + u64::from(first_seq),
+            history: VecDeque::with_capacity(HISTORY),
+        }
+    }
+
+    pub fn remember(&mut self, packet: SentPacket) {
+        if self.history.len() == HISTORY {
+            self.history.pop_front();
+        }
+        self.history.push_back(packet);
+    }
+
+    /// The packet sent with this (16-bit) sequence number, if still kept,
+    /// and the extended RTX sequence number to resend it with.
+    pub fn resend(&mut self, seq: u16) -> Option<(&SentPacket, u64)> {
+        let packet = self.history.iter().rev().find(|p| p.seq_no as u16 == seq)?;
+        let rtx_seq = self.next_seq;
+        self.next_seq += 1;
+        Some((packet, rtx_seq))
+    }
+}
+
+/// RFC 4588: the RTX payload is the original sequence number, then the
+/// original payload.
+pub fn rtx_payload(seq: u16, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + payload.len());
+    out.extend_from_slice(&seq.to_be_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// The original sequence number and payload of an RTX payload.
+pub fn unwrap_rtx(payload: &[u8]) -> Option<(u16, &[u8])> {
+    let (osn, rest) = payload.split_at_checked(2)?;
+    Some((u16::from_be_bytes([osn[0], osn[1]]), rest))
+}
+
+struct Missing {
+    first_asked: Instant,
+    last_asked: Instant,
+    tries: u8,
+}
+
+/// The receiving side of one stream: which packets are missing and when to
+/// ask for them.
+#[derive(Default)]
+pub struct NackTracker {
+    highest: Option<u64>,
+    missing: BTreeMap<u64, Missing>,
+}
+
+impl NackTracker {
+    /// A packet arrived (original or unwrapped RTX); returns the sequence
+    /// numbers it shows missing, to NACK now.
+    pub fn on_packet(&mut self, seq_no: u64, now: Instant) -> Vec<u16> {
+        self.missing.remove(&seq_no);
+        let Some(highest) = self.highest else {
+            self.highest = Some(seq_no);
+            return Vec::new();
+        };
+        if seq_no <= highest {
+            return Vec::new();
+        }
+        self.highest = Some(seq_no);
+        if seq_no - highest > MAX_GAP {
+            self.missing.clear();
+            return Vec::new();
+        }
+        let lost: Vec<u64> = (highest + 1..seq_no).collect();
+        for &s in &lost {
+            self.missing.insert(
+                s,
+                Missing {
+                    first_asked: now,
+                    last_asked: now,
+                    tries: 1,
+                },
+            );
+        }
+        lost.into_iter().map(|s| s as u16).collect()
+    }
+
+    /// Whether a packet with this number is still awaited (an RTX for one
+    /// that is not is a duplicate).
+    pub fn awaits(&self, seq_no: u64) -> bool {
+        self.missing.contains_key(&seq_no)
+    }
+
+    /// The numbers to ask for again now; gives up on those asked enough.
+    pub fn due(&mut self, now: Instant) -> Vec<u16> {
+        self.missing.retain(|_, m| {
+            m.tries < NACK_TRIES || now.saturating_duration_since(m.last_asked) < NACK_RETRY
+        });
+        self.missing
+            .retain(|_, m| now.saturating_duration_since(m.first_asked) < NACK_GIVE_UP);
+        let mut again = Vec::new();
+        for (seq, m) in &mut self.missing {
+            if now.saturating_duration_since(m.last_asked) >= NACK_RETRY {
+                m.last_asked = now;
+                m.tries += 1;
+                again.push(*seq as u16);
+            }
+        }
+        again
+    }
+
+    /// When `due` has something to do next.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.missing
+            .values()
+            .map(|m| m.last_asked + NACK_RETRY)
+            .min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_receiver_asks_for_gaps_again_until_they_arrive_or_it_gives_up() {
+        let t0 = Instant::now();
+        let mut n = NackTracker::default();
+        assert!(n.on_packet(100, t0).is_empty());
+        assert_eq!(n.on_packet(104, t0), vec![101, 102, 103]);
+        // Late and recovered ones are no longer asked for.
+        assert!(n.on_packet(102, t0).is_empty());
+        assert!(n.awaits(101) && !n.awaits(102));
+        assert!(n.due(t0 + Duration::from_millis(10)).is_empty());
+        assert_eq!(n.next_deadline(), Some(t0 + NACK_RETRY));
+        assert_eq!(n.due(t0 + NACK_RETRY), vec![101, 103]);
+        assert_eq!(n.due(t0 + NACK_RETRY * 2), vec![101, 103]);
+        // Asked three times: given up.
+        assert!(n.due(t0 + NACK_RETRY * 3).is_empty());
+        assert_eq!(n.next_deadline(), None);
+        // A huge jump is a restart, not 10 000 losses.
+        assert!(n.on_packet(10_104, t0).is_empty());
+    }
+
+    #[test]
+    fn rtx_wraps_and_unwraps_and_the_sender_finds_what_it_sent() {
+        let payload = rtx_payload(0xbeef, b"media");
+        assert_eq!(unwrap_rtx(&payload), Some((0xbeef, &b"media"[..])));
+        assert_eq!(unwrap_rtx(&[1]), None);
+        let mut s = RtxSender::new(7, 65_535);
+        for seq in 0..300u64 {
+            s.remember(SentPacket {
+                seq_no: 70_000 + seq,
+                payload_type: 96,
+                marker: false,
+                timestamp: 0,
+                payload: Arc::from(&b"x"[..]),
+                ext_vals: ExtensionValues::default(),
+            });
+        }
+        // The oldest 44 are gone (256 kept).
+        assert!(s.resend((70_000 + 10) as u16).is_none());
+        let (packet, rtx_seq) = s.resend((70_000 + 299) as u16).unwrap();
+        assert_eq!(packet.seq_no, 70_299);
+        assert_eq!(rtx_seq, 65_536 + 65_535);
+        assert_eq!(s.resend((70_000 + 298) as u16).unwrap().1, 65_536 + 65_536);
+    }
+}

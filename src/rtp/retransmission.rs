@@ -16,13 +16,20 @@ use crate::ortc::types::RtpCodecParameters;
 /// Packets a sending stream keeps for retransmission: about 2.5 s of video
 /// at 100 packets/s, mediasoup's order of magnitude.
 const HISTORY: usize = 256;
-/// How long a receiver waits before asking again for a missing packet.
-const NACK_RETRY: Duration = Duration::from_millis(40);
-/// How many times it asks, and for how long a gap is worth asking about.
+/// How long a receiver waits before asking again for a missing packet (no
+/// RTT is measured on a pipe: enough for one between data centres).
+const NACK_RETRY: Duration = Duration::from_millis(100);
+/// How many times it asks; it keeps waiting for an answer until NACK_GIVE_UP.
 const NACK_TRIES: u8 = 3;
 const NACK_GIVE_UP: Duration = Duration::from_millis(1_000);
 /// A larger gap is a restart or a long outage, not loss: nothing is asked.
 const MAX_GAP: u64 = 256;
+/// At most this many packets awaited: beyond, the stream is too broken for
+/// NACKs (a keyframe will have to do).
+const MAX_MISSING: usize = 512;
+/// A sender does not resend a packet again sooner than this (a NACK storm,
+/// or numbers repeated within one NACK).
+const RESEND_GUARD: Duration = Duration::from_millis(40);
 
 /// (media payload type, its RTX payload type), from the codecs' `apt`.
 pub fn rtx_payload_types(codecs: &[RtpCodecParameters]) -> Vec<(u8, u8)> {
@@ -45,6 +52,8 @@ pub struct SentPacket {
     pub timestamp: u32,
     pub payload: Arc<[u8]>,
     pub ext_vals: ExtensionValues,
+    /// When it was last resent.
+    pub resent_at: Option<Instant>,
 }
 
 /// The sending side of one stream's RTX: its SSRC and numbering, and what
@@ -72,10 +81,29 @@ impl RtxSender {
         self.history.push_back(packet);
     }
 
-    /// The packet sent with this (16-bit) sequence number, if still kept,
-    /// and the extended RTX sequence number to resend it with.
-    pub fn resend(&mut self, seq: u16) -> Option<(&SentPacket, u64)> {
-        let packet = self.history.iter().rev().find(|p| p.seq_no as u16 == seq)?;
+    /// The packet sent with this (16-bit) sequence number, if still kept
+    /// and not resent just now, and the extended RTX sequence number to
+    /// resend it with. `can_send` is asked first (has it an RTX payload
+    /// type?): a number is used only for a packet that goes out.
+    pub fn resend(
+        &mut self,
+        seq: u16,
+        now: Instant,
+        can_send: impl Fn(&SentPacket) -> bool,
+    ) -> Option<(&SentPacket, u64)> {
+        let packet = self
+            .history
+            .iter_mut()
+            .rev()
+            .find(|p| p.seq_no as u16 == seq)?;
+        if packet
+            .resent_at
+            .is_some_and(|at| now.saturating_duration_since(at) < RESEND_GUARD)
+            || !can_send(packet)
+        {
+            return None;
+        }
+        packet.resent_at = Some(now);
         let rtx_seq = self.next_seq;
         self.next_seq += 1;
         Some((packet, rtx_seq))
@@ -129,6 +157,10 @@ impl NackTracker {
             return Vec::new();
         }
         let lost: Vec<u64> = (highest + 1..seq_no).collect();
+        if self.missing.len() + lost.len() > MAX_MISSING {
+            self.missing.clear();
+            return Vec::new();
+        }
         for &s in &lost {
             self.missing.insert(
                 s,
@@ -148,16 +180,14 @@ impl NackTracker {
         self.missing.contains_key(&seq_no)
     }
 
-    /// The numbers to ask for again now; gives up on those asked enough.
+    /// The numbers to ask for again now. Asked enough, a number is still
+    /// awaited (its answer may be on the way) until NACK_GIVE_UP.
     pub fn due(&mut self, now: Instant) -> Vec<u16> {
-        self.missing.retain(|_, m| {
-            m.tries < NACK_TRIES || now.saturating_duration_since(m.last_asked) < NACK_RETRY
-        });
         self.missing
             .retain(|_, m| now.saturating_duration_since(m.first_asked) < NACK_GIVE_UP);
         let mut again = Vec::new();
         for (seq, m) in &mut self.missing {
-            if now.saturating_duration_since(m.last_asked) >= NACK_RETRY {
+            if m.tries < NACK_TRIES && now.saturating_duration_since(m.last_asked) >= NACK_RETRY {
                 m.last_asked = now;
                 m.tries += 1;
                 again.push(*seq as u16);
@@ -166,11 +196,17 @@ impl NackTracker {
         again
     }
 
-    /// When `due` has something to do next.
+    /// When `due` has something to do next: a retry, or giving up.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.missing
             .values()
-            .map(|m| m.last_asked + NACK_RETRY)
+            .map(|m| {
+                if m.tries < NACK_TRIES {
+                    m.last_asked + NACK_RETRY
+                } else {
+                    m.first_asked + NACK_GIVE_UP
+                }
+            })
             .min()
     }
 }
@@ -180,7 +216,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_receiver_asks_for_gaps_again_until_they_arrive_or_it_gives_up() {
+    fn the_receiver_asks_for_gaps_again_and_waits_for_late_answers() {
         let t0 = Instant::now();
         let mut n = NackTracker::default();
         assert!(n.on_packet(100, t0).is_empty());
@@ -192,11 +228,25 @@ mod tests {
         assert_eq!(n.next_deadline(), Some(t0 + NACK_RETRY));
         assert_eq!(n.due(t0 + NACK_RETRY), vec![101, 103]);
         assert_eq!(n.due(t0 + NACK_RETRY * 2), vec![101, 103]);
-        // Asked three times: given up.
+        // Asked three times: no more NACKs, but a late answer still counts.
         assert!(n.due(t0 + NACK_RETRY * 3).is_empty());
-        assert_eq!(n.next_deadline(), None);
-        // A huge jump is a restart, not 10 000 losses.
-        assert!(n.on_packet(10_104, t0).is_empty());
+        assert!(n.awaits(101));
+        let deadline = n.next_deadline().unwrap();
+        assert_eq!(deadline, t0 + NACK_GIVE_UP);
+        // After giving up, nothing is due and nothing awaited: the timer moves on.
+        assert!(n.due(deadline).is_empty());
+        assert!(!n.awaits(101) && n.next_deadline().is_none());
+        // A huge jump is a restart, not 10 000 losses, and forgets the gaps.
+        assert_eq!(n.on_packet(110, t0), vec![105, 106, 107, 108, 109]);
+        assert!(n.on_packet(10_110, t0).is_empty());
+        assert!(!n.awaits(105));
+        // More than MAX_MISSING awaited at once: given up.
+        let mut m = NackTracker::default();
+        m.on_packet(0, t0);
+        for k in 1..=3u64 {
+            m.on_packet(k * 200, t0);
+        }
+        assert!(!m.awaits(1) && !m.awaits(401));
     }
 
     #[test]
@@ -213,13 +263,26 @@ mod tests {
                 timestamp: 0,
                 payload: Arc::from(&b"x"[..]),
                 ext_vals: ExtensionValues::default(),
+                resent_at: None,
             });
         }
+        let t0 = Instant::now();
+        let any = |_: &SentPacket| true;
         // The oldest 44 are gone (256 kept).
-        assert!(s.resend((70_000 + 10) as u16).is_none());
-        let (packet, rtx_seq) = s.resend((70_000 + 299) as u16).unwrap();
+        assert!(s.resend((70_000 + 10) as u16, t0, any).is_none());
+        let (packet, rtx_seq) = s.resend((70_000 + 299) as u16, t0, any).unwrap();
         assert_eq!(packet.seq_no, 70_299);
         assert_eq!(rtx_seq, 65_536 + 65_535);
-        assert_eq!(s.resend((70_000 + 298) as u16).unwrap().1, 65_536 + 65_536);
+        // Not again right away; a packet that cannot go uses no number.
+        assert!(s.resend((70_000 + 299) as u16, t0, any).is_none());
+        assert!(s.resend((70_000 + 298) as u16, t0, |_| false).is_none());
+        assert_eq!(
+            s.resend((70_000 + 298) as u16, t0, any).unwrap().1,
+            65_536 + 65_536
+        );
+        assert!(
+            s.resend((70_000 + 299) as u16, t0 + RESEND_GUARD, any)
+                .is_some()
+        );
     }
 }

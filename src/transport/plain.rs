@@ -346,6 +346,9 @@ impl PlainTransport {
     }
 
     pub fn poll_timeout(&self) -> Instant {
+        if !self.opts.rtx {
+            return self.next_rtcp;
+        }
         let nacks = self
             .producers
             .iter()
@@ -443,7 +446,7 @@ impl PlainTransport {
             return;
         }
         if rtcp {
-            self.on_rtcp(buf, out);
+            self.on_rtcp(now, buf, out);
         } else {
             self.on_rtp(now, buf, out);
         }
@@ -514,8 +517,11 @@ impl PlainTransport {
         };
         let p = &mut self.producers[idx];
         let seq_no = extend_seq(p.last_seq[enc], seq);
-        if rtx.is_some() && !p.nacks[enc].awaits(seq_no) {
-            // Not (or no longer) missing: a duplicate.
+        let behind = p.last_seq[enc].is_some_and(|last| seq_no <= last);
+        // With RTX on, gaps are known: a resent packet, or an old original,
+        // that is not awaited is a duplicate (its copy went through).
+        let recovering = rtx.is_some() || (p.rtx_ssrcs[enc].is_some() && behind);
+        if recovering && !p.nacks[enc].awaits(seq_no) {
             return;
         }
         if p.last_seq[enc].is_none_or(|last| seq_no > last) {
@@ -569,10 +575,13 @@ impl PlainTransport {
         else {
             return;
         };
-        let mut buf = Vec::new();
-        wire::write_nack(&mut buf, LOCAL_RTCP_SSRC, ssrc, lost);
-        self.producers[idx].stats[enc].nacks += 1;
-        self.transmit(destination, true, buf, out);
+        // Chunks keep each NACK well inside one datagram.
+        for chunk in lost.chunks(128) {
+            let mut buf = Vec::new();
+            wire::write_nack(&mut buf, LOCAL_RTCP_SSRC, ssrc, chunk);
+            self.producers[idx].stats[enc].nacks += 1;
+            self.transmit(destination, true, buf, out);
+        }
     }
 
     /// NACKs asked again for packets still missing.
@@ -624,7 +633,7 @@ impl PlainTransport {
         Some((i, enc))
     }
 
-    fn on_rtcp(&mut self, buf: &[u8], out: &mut TransportOutput) {
+    fn on_rtcp(&mut self, now: Instant, buf: &[u8], out: &mut TransportOutput) {
         let mut items = Vec::new();
         wire::parse_rtcp(buf, |item| items.push(item));
         for item in items {
@@ -667,7 +676,7 @@ impl PlainTransport {
                     }
                 }
                 RtcpItem::Nack { ssrc, pid, blp } => {
-                    self.answer_nack(ssrc, pid, blp, out);
+                    self.answer_nack(now, ssrc, pid, blp, out);
                 }
                 RtcpItem::SenderReport(sr) => {
                     let Some(&(idx, _)) = self.rx_ssrcs.get(&sr.ssrc) else {
@@ -690,7 +699,14 @@ impl PlainTransport {
     }
 
     /// Resends as RTX what a NACK asks for, if the stream keeps it.
-    fn answer_nack(&mut self, ssrc: u32, pid: u16, blp: u16, out: &mut TransportOutput) {
+    fn answer_nack(
+        &mut self,
+        now: Instant,
+        ssrc: u32,
+        pid: u16,
+        blp: u16,
+        out: &mut TransportOutput,
+    ) {
         let (Some(destination), Some((id, stream))) =
             (self.remote_rtp, self.consumer_by_ssrc.get(&ssrc).cloned())
         else {
@@ -712,13 +728,18 @@ impl PlainTransport {
         let mut resends = Vec::new();
         for seq in RtcpItem::nacked(pid, blp) {
             let rtx_ssrc = rtx.ssrc;
-            let Some((packet, rtx_seq)) = rtx.resend(seq) else {
+            let rtx_pt_of = |pt: u8| {
+                rtx_payload_types
+                    .iter()
+                    .find(|(media, _)| *media == pt)
+                    .map(|(_, rtx)| *rtx)
+            };
+            let Some((packet, rtx_seq)) =
+                rtx.resend(seq, now, |p| rtx_pt_of(p.payload_type).is_some())
+            else {
                 continue;
             };
-            let Some(&(_, rtx_pt)) = rtx_payload_types
-                .iter()
-                .find(|(media, _)| *media == packet.payload_type)
-            else {
+            let Some(rtx_pt) = rtx_pt_of(packet.payload_type) else {
                 continue;
             };
             let mut buf = Vec::with_capacity(38 + packet.payload.len());
@@ -851,12 +872,22 @@ impl PlainTransport {
             return Err(CoreError::invalid_state("transport closed"));
         }
         let ssrcs: Vec<Option<u32>> = params.encodings.iter().map(|e| e.ssrc).collect();
-        for ssrc in ssrcs.iter().flatten() {
-            if self.rx_ssrcs.contains_key(ssrc)
+        let rtx = params.encodings.iter().filter_map(|e| e.rtx.as_ref());
+        // Media and RTX SSRCs alike: an RTX SSRC taken for media (or the
+        // reverse) would lose that stream.
+        let all: Vec<u32> = ssrcs
+            .iter()
+            .flatten()
+            .copied()
+            .chain(rtx.map(|r| r.ssrc))
+            .collect();
+        for (i, ssrc) in all.iter().enumerate() {
+            if all[..i].contains(ssrc)
+                || self.rx_ssrcs.contains_key(ssrc)
                 || self
                     .producers
                     .iter()
-                    .any(|p| p.ssrcs.contains(&Some(*ssrc)))
+                    .any(|p| p.ssrcs.contains(&Some(*ssrc)) || p.rtx_ssrcs.contains(&Some(*ssrc)))
             {
                 return Err(CoreError::invalid_state(format!(
                     "ssrc {ssrc} already in use"
@@ -884,10 +915,17 @@ impl PlainTransport {
                 .collect(),
             ssrcs,
             last_seq: vec![None; n],
+            // Only where RTX can come: a pipe with RTX, a codec with an RTX
+            // payload type (not audio).
             rtx_ssrcs: params
                 .encodings
                 .iter()
-                .map(|e| e.rtx.as_ref().map(|r| r.ssrc).filter(|_| self.opts.rtx))
+                .map(|e| {
+                    e.rtx
+                        .as_ref()
+                        .map(|r| r.ssrc)
+                        .filter(|_| self.opts.rtx && !rtx_payload_types(&params.codecs).is_empty())
+                })
                 .collect(),
             nacks: (0..n).map(|_| NackTracker::default()).collect(),
             rtx_payload_types: rtx_payload_types(&params.codecs),
@@ -1019,7 +1057,9 @@ impl PlainTransport {
                         rtx: encoding
                             .rtx
                             .as_ref()
-                            .filter(|_| self.opts.rtx)
+                            .filter(|_| {
+                                self.opts.rtx && !rtx_payload_types(&params.codecs).is_empty()
+                            })
                             .map(|r| RtxSender::new(r.ssrc, (r.ssrc & 0x7fff) as u16)),
                     })
                     .collect(),
@@ -1083,6 +1123,14 @@ impl PlainTransport {
             &pkt.ext_vals,
             &pkt.payload,
         );
+        if let Some(srtp) = self.srtp.as_mut()
+            && !srtp.tx.protect_rtp(&mut buf, pkt.seq_no)
+        {
+            // From before the stream's first packet (the peer's rollover
+            // count cannot go back), or a number already sent.
+            return Ok(());
+        }
+        // Kept for a NACK only once it is sure to go out.
         if let Some(rtx) = stream.rtx.as_mut() {
             rtx.remember(SentPacket {
                 seq_no: pkt.seq_no,
@@ -1091,14 +1139,8 @@ impl PlainTransport {
                 timestamp: pkt.timestamp,
                 payload: pkt.payload.clone(),
                 ext_vals: pkt.ext_vals.clone(),
+                resent_at: None,
             });
-        }
-        if let Some(srtp) = self.srtp.as_mut()
-            && !srtp.tx.protect_rtp(&mut buf, pkt.seq_no)
-        {
-            // From before the stream's first packet: the peer's rollover
-            // count cannot go back.
-            return Ok(());
         }
         stream.packets += 1;
         stream.payload_octets += pkt.payload.len() as u64;
@@ -1137,7 +1179,21 @@ impl PlainTransport {
 mod tests {
     use super::*;
 
-    fn pipe(local: u16, now: Instant) -> PlainTransport {
+    /// A VP8 packet to forward: `len` bytes of `seq`, a cycle up.
+    fn vp8(seq: u64, len: usize, now: Instant) -> ForwardedRtp {
+        ForwardedRtp {
+            payload_type: 101,
+            seq_no: 65_536 + seq,
+            timestamp: seq as u32 * 3000,
+            marker: false,
+            payload: Arc::from(vec![seq as u8; len]),
+            ext_vals: Default::default(),
+            wallclock: now,
+            stream: 0,
+        }
+    }
+
+    fn pipe(local: u16, srtp: Option<CryptoSuite>, now: Instant) -> PlainTransport {
         let addr = |port| SocketAddr::from(([127, 0, 0, 1], port));
         PlainTransport::new(
             PlainTransportOptions {
@@ -1145,7 +1201,7 @@ mod tests {
                 rtcp: None,
                 comedia: false,
                 pipe: true,
-                srtp: Some(CryptoSuite::AeadAes256Gcm),
+                srtp,
                 direct: false,
                 rtx: true,
             },
@@ -1156,7 +1212,10 @@ mod tests {
     #[test]
     fn a_lost_packet_is_nacked_and_comes_back_as_rtx_over_srtp() {
         let t0 = Instant::now();
-        let (mut sender, mut receiver) = (pipe(1000, t0), pipe(2000, t0));
+        let (mut sender, mut receiver) = (
+            pipe(1000, Some(CryptoSuite::AeadAes256Gcm), t0),
+            pipe(2000, Some(CryptoSuite::AeadAes256Gcm), t0),
+        );
         // Each side decrypts with the other's key.
         let key = |t: &PlainTransport| t.srtp_parameters().cloned();
         let (sk, rk) = (key(&sender), key(&receiver));
@@ -1204,17 +1263,7 @@ mod tests {
             };
         for seq in 100..106u64 {
             let mut out = TransportOutput::default();
-            let packet = ForwardedRtp {
-                payload_type: 101,
-                seq_no: 65_536 + seq,
-                timestamp: seq as u32 * 3000,
-                marker: false,
-                payload: Arc::from(vec![seq as u8; 50]),
-                ext_vals: Default::default(),
-                wallclock: t0,
-                stream: 0,
-            };
-            sender.write_rtp("c", &packet, &mut out).unwrap();
+            sender.write_rtp("c", &vp8(seq, 50, t0), &mut out).unwrap();
             if seq == 102 {
                 continue; // lost on the way
             }
@@ -1237,6 +1286,88 @@ mod tests {
         );
         assert_eq!(receiver.producer_stats("p")[0].nacks, 1);
         assert_eq!(sender.consumer_stats("c").unwrap().nacks, 1);
+    }
+
+    #[test]
+    fn a_late_rtx_still_counts_a_duplicate_does_not_and_the_timer_moves_on() {
+        let t0 = Instant::now();
+        let addr = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        let plain = |local| {
+            let mut t = pipe(local, None, t0);
+            let remote = if local == 1000 { 2000 } else { 1000 };
+            t.connect(
+                Some(addr(remote)),
+                None,
+                None,
+                &mut TransportOutput::default(),
+            )
+            .unwrap();
+            t
+        };
+        let (mut sender, mut receiver) = (plain(1000), plain(2000));
+        let params: RtpParameters = crate::ortc::from_json_value(serde_json::json!({
+            "codecs": [
+                { "mimeType": "video/VP8", "payloadType": 101, "clockRate": 90000, "rtcpFeedback": [{ "type": "nack" }] },
+                { "mimeType": "video/rtx", "payloadType": 102, "clockRate": 90000, "parameters": { "apt": 101 } }
+            ],
+            "encodings": [{ "ssrc": 1111, "rtx": { "ssrc": 2222 } }]
+        }))
+        .unwrap();
+        sender
+            .add_consumer(Id::from("c"), MediaKind::Video, &params)
+            .unwrap();
+        receiver.add_producer(Id::from("p"), &params).unwrap();
+        let send = |sender: &mut PlainTransport, seq: u64| {
+            let mut out = TransportOutput::default();
+            sender.write_rtp("c", &vp8(seq, 10, t0), &mut out).unwrap();
+            out.transmits.pop().unwrap().contents.to_vec()
+        };
+        let receive = |receiver: &mut PlainTransport, at: Instant, buf: &[u8]| {
+            let mut out = TransportOutput::default();
+            receiver.handle_receive(at, addr(1000), addr(2000), buf, &mut out);
+            let got = out
+                .events
+                .iter()
+                .filter(|e| matches!(e, TransportEvent::ProducerPacket { .. }))
+                .count();
+            (
+                got,
+                out.transmits
+                    .into_iter()
+                    .map(|t| t.contents.to_vec())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let (p100, p101, p102) = (
+            send(&mut sender, 100),
+            send(&mut sender, 101),
+            send(&mut sender, 102),
+        );
+        assert_eq!(receive(&mut receiver, t0, &p100).0, 1);
+        let (got, nacks) = receive(&mut receiver, t0, &p102);
+        assert_eq!((got, nacks.len()), (1, 1));
+        // Asked again while nothing comes; the timer always moves past now.
+        let mut at = t0;
+        for _ in 0..2 {
+            at = receiver.poll_timeout();
+            let mut out = TransportOutput::default();
+            receiver.handle_timeout(at, &mut out);
+            assert!(
+                receiver.poll_timeout() > at,
+                "a deadline left due would spin"
+            );
+        }
+        // The RTX answering the first NACK arrives late (after three asks): still taken.
+        let mut rtx = TransportOutput::default();
+        sender.handle_receive(t0, addr(2000), addr(1000), &nacks[0], &mut rtx);
+        let resent = rtx.transmits.pop().unwrap().contents.to_vec();
+        // Asked three times by now (t0, +100, +200 ms); it waits until +1 s.
+        assert_eq!(receiver.poll_timeout(), t0 + Duration::from_secs(1));
+        let at = at + Duration::from_millis(150);
+        assert_eq!(receive(&mut receiver, at, &resent).0, 1);
+        // The late original, or the RTX again, are duplicates now.
+        assert_eq!(receive(&mut receiver, at, &p101).0, 0);
+        assert_eq!(receive(&mut receiver, at, &resent).0, 0);
     }
 
     #[test]

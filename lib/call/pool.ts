@@ -128,10 +128,6 @@ export class MediaServerPool extends EnhancedEventEmitter<MediaServerPoolEvents>
     return this.routers.get(callId)?.[0]?.router;
   }
 
-  /** Every router of the call, the home router first. */
-  routersOf(callId: string): MediaRouter[] {
-    return (this.routers.get(callId) ?? []).map((held) => held.router);
-  }
 
   /** The call's home router, created on the least-loaded worker if it has none. */
   async acquireRouter(callId: string): Promise<MediaRouter> {

@@ -93,10 +93,6 @@ export class SfuSession {
     return [...this.placed.keys()];
   }
 
-  /** How many participants each router carries, home first. */
-  get placement(): { routerId: string; participants: number }[] {
-    return [...this.placed].map(([router, members]) => ({ routerId: router.id, participants: members.size }));
-  }
 
   get rtpCapabilities(): Params {
     return this.router.rtpCapabilities;

@@ -24,7 +24,7 @@ use super::webrtc::{
     TransportStats, TransportTuple,
 };
 use crate::error::{CoreError, CoreResult};
-use crate::ortc::types::{MediaKind, RtpParameters};
+use crate::ortc::types::{MediaKind, RtpCodecParameters, RtpParameters};
 use crate::router::ReceivedRtp;
 use crate::rtp::retransmission::{
     NackTracker, RtxSender, SentPacket, rtx_payload, rtx_payload_types, unwrap_rtx,
@@ -361,9 +361,14 @@ impl PlainTransport {
         self.opts.rtx
     }
 
-    /// Whether this is a DirectTransport's RTP side (no socket, no RTCP).
-    pub fn is_direct(&self) -> bool {
-        self.opts.direct
+    /// (media PT, RTX PT) of these codecs where RTX runs: none unless this
+    /// is a pipe with RTX, none for a codec without RTX (audio).
+    fn rtx_payload_types(&self, codecs: &[RtpCodecParameters]) -> Vec<(u8, u8)> {
+        if self.opts.rtx {
+            rtx_payload_types(codecs)
+        } else {
+            Vec::new()
+        }
     }
 
     pub fn stats(&self) -> TransportStats {
@@ -895,6 +900,7 @@ impl PlainTransport {
             }
         }
         let n = ssrcs.len();
+        let rtx_types = self.rtx_payload_types(&params.codecs);
         self.producers.push(PlainProducer {
             id,
             rids: params.encodings.iter().map(|e| e.rid.clone()).collect(),
@@ -924,11 +930,11 @@ impl PlainTransport {
                     e.rtx
                         .as_ref()
                         .map(|r| r.ssrc)
-                        .filter(|_| self.opts.rtx && !rtx_payload_types(&params.codecs).is_empty())
+                        .filter(|_| !rtx_types.is_empty())
                 })
                 .collect(),
             nacks: (0..n).map(|_| NackTracker::default()).collect(),
-            rtx_payload_types: rtx_payload_types(&params.codecs),
+            rtx_payload_types: rtx_types,
         });
         Ok(())
     }
@@ -1026,6 +1032,7 @@ impl PlainTransport {
         for (stream, ssrc) in ssrcs.iter().enumerate() {
             self.consumer_by_ssrc.insert(*ssrc, (id.clone(), stream));
         }
+        let rtx_types = self.rtx_payload_types(&params.codecs);
         self.consumers.insert(
             id,
             PlainConsumer {
@@ -1057,13 +1064,11 @@ impl PlainTransport {
                         rtx: encoding
                             .rtx
                             .as_ref()
-                            .filter(|_| {
-                                self.opts.rtx && !rtx_payload_types(&params.codecs).is_empty()
-                            })
+                            .filter(|_| !rtx_types.is_empty())
                             .map(|r| RtxSender::new(r.ssrc, (r.ssrc & 0x7fff) as u16)),
                     })
                     .collect(),
-                rtx_payload_types: rtx_payload_types(&params.codecs),
+                rtx_payload_types: rtx_types,
             },
         );
 

@@ -127,7 +127,7 @@ describe('PlainTransport', () => {
     const consumer = await output.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities });
     // Of the header extensions, only what a plain consumer writes.
     expect(consumer.rtpParameters.headerExtensions?.map((h) => h.uri)).toEqual(['urn:3gpp:video-orientation']);
-    expect(consumer.rtpParameters.encodings).toEqual([{ ssrc: expect.any(Number) }]);
+    expect(consumer.rtpParameters.encodings).toEqual([{ ssrc: expect.any(Number), rtx: { ssrc: expect.any(Number) } }]);
     const ssrc = consumer.rtpParameters.encodings![0].ssrc!;
     const pt = consumer.rtpParameters.codecs[0].payloadType;
 

@@ -165,8 +165,9 @@ export abstract class UdpRtpTransport<
 /**
  * RTP and RTCP over UDP, to and from tools such as FFmpeg or GStreamer: no
  * ICE, no DTLS; SRTP if enabled. Consumers send plain RTP headers (the
- * audio-level and video-orientation extensions, no RTX) and an RTCP sender
- * report per stream every second; PLI/FIR from the peer reach the producer.
+ * audio-level and video-orientation extensions) and an RTCP sender report
+ * per stream every second, and answer NACKs with RTX where both ends have
+ * them; PLI/FIR from the peer reach the producer.
  */
 export class PlainTransportImpl<PlainTransportAppData extends AppData = AppData>
   extends UdpRtpTransport<PlainTransportAppData, PlainTransportEvents, PlainTransportObserver>

@@ -31,8 +31,18 @@ const MAX_MISSING: usize = 512;
 /// or numbers repeated within one NACK).
 const RESEND_GUARD: Duration = Duration::from_millis(40);
 
-/// (media payload type, its RTX payload type), from the codecs' `apt`.
+/// (media payload type, its RTX payload type), from the codecs' `apt`,
+/// for media codecs that list generic NACK: retransmission needs both ends
+/// to agree on NACK (mediasoup's rule), and audio has neither.
 pub fn rtx_payload_types(codecs: &[RtpCodecParameters]) -> Vec<(u8, u8)> {
+    let nackable = |pt: u8| {
+        codecs.iter().any(|c| {
+            c.payload_type == pt
+                && c.rtcp_feedback
+                    .iter()
+                    .any(|fb| fb.r#type == "nack" && fb.parameter.is_empty())
+        })
+    };
     codecs
         .iter()
         .filter(|c| c.mime_type.to_ascii_lowercase().ends_with("/rtx"))
@@ -40,6 +50,7 @@ pub fn rtx_payload_types(codecs: &[RtpCodecParameters]) -> Vec<(u8, u8)> {
             let apt = c.parameters.get("apt")?.as_u64()?;
             Some((u8::try_from(apt).ok()?, c.payload_type))
         })
+        .filter(|(media, _)| nackable(*media))
         .collect()
 }
 
@@ -214,6 +225,21 @@ impl NackTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rtx_runs_only_for_codecs_with_nack() {
+        let codecs: Vec<RtpCodecParameters> = serde_json::from_value(serde_json::json!([
+            { "mimeType": "video/VP8", "payloadType": 101, "clockRate": 90000,
+              "rtcpFeedback": [{ "type": "nack" }, { "type": "nack", "parameter": "pli" }] },
+            { "mimeType": "video/rtx", "payloadType": 102, "clockRate": 90000, "parameters": { "apt": 101 } },
+            { "mimeType": "video/H264", "payloadType": 103, "clockRate": 90000,
+              "rtcpFeedback": [{ "type": "nack", "parameter": "pli" }] },
+            { "mimeType": "video/rtx", "payloadType": 104, "clockRate": 90000, "parameters": { "apt": 103 } },
+        ]))
+        .unwrap();
+        // H264 lists only PLI: nobody would NACK it, so no RTX for it.
+        assert_eq!(rtx_payload_types(&codecs), vec![(101, 102)]);
+    }
 
     #[test]
     fn the_receiver_asks_for_gaps_again_and_waits_for_late_answers() {

@@ -118,6 +118,13 @@ struct PlainProducer {
     rtx_payload_types: Vec<(u8, u8)>,
 }
 
+impl PlainProducer {
+    /// Whether any of its encodings has RTX (and so gaps to NACK).
+    fn nacks(&self) -> bool {
+        self.rtx_ssrcs.iter().any(Option::is_some)
+    }
+}
+
 /// One SSRC a consumer sends on: one, or one per producer encoding for a
 /// pipe consumer.
 struct PlainStream {
@@ -161,6 +168,9 @@ pub struct PlainTransport {
     next_rtcp: Instant,
     stats: TransportStats,
     srtp: Option<Srtp>,
+    /// Producers with RTX, whose gaps are NACKed: without any, the timer
+    /// need not look at their trackers.
+    nacking_producers: usize,
 }
 
 fn tuple(local: SocketAddr, remote: Option<SocketAddr>) -> TransportTuple {
@@ -200,6 +210,7 @@ impl PlainTransport {
             next_rtcp: now + RTCP_INTERVAL,
             stats: TransportStats::default(),
             srtp: opts.srtp.map(|suite| Srtp::new(SrtpKey::generate(suite))),
+            nacking_producers: 0,
             opts,
         }
     }
@@ -346,7 +357,7 @@ impl PlainTransport {
     }
 
     pub fn poll_timeout(&self) -> Instant {
-        if !self.opts.rtx {
+        if self.nacking_producers == 0 {
             return self.next_rtcp;
         }
         let nacks = self
@@ -356,18 +367,29 @@ impl PlainTransport {
         nacks.fold(self.next_rtcp, Instant::min)
     }
 
-    /// A pipe with `enableRtx`.
+    /// A pipe with `enableRtx` (its consumers keep RTX in their parameters).
     pub fn rtx_enabled(&self) -> bool {
         self.opts.rtx
     }
 
-    /// (media PT, RTX PT) of these codecs where RTX runs: none unless this
-    /// is a pipe with RTX, none for a codec without RTX (audio).
-    fn rtx_payload_types(&self, codecs: &[RtpCodecParameters]) -> Vec<(u8, u8)> {
-        if self.opts.rtx {
-            rtx_payload_types(codecs)
+    /// Whether a new consumer keeps RTX and NACK: a pipe's follow its
+    /// `enableRtx`; a DirectTransport has no RTCP to carry a NACK; a plain
+    /// transport's follow the consumer's own `enableRtx`, as mediasoup's.
+    pub fn consumer_rtx(&self, enable_rtx: bool) -> bool {
+        if self.opts.pipe {
+            self.opts.rtx
         } else {
+            enable_rtx && !self.opts.direct
+        }
+    }
+
+    /// (media PT, RTX PT) where RTX runs: codecs with NACK and RTX, and
+    /// never over a DirectTransport.
+    fn rtx_payload_types(&self, codecs: &[RtpCodecParameters]) -> Vec<(u8, u8)> {
+        if self.opts.direct {
             Vec::new()
+        } else {
+            rtx_payload_types(codecs)
         }
     }
 
@@ -921,8 +943,8 @@ impl PlainTransport {
                 .collect(),
             ssrcs,
             last_seq: vec![None; n],
-            // Only where RTX can come: a pipe with RTX, a codec with an RTX
-            // payload type (not audio).
+            // Only where RTX can come: a codec with NACK and an RTX payload
+            // type (not audio; not a pipe without enableRtx).
             rtx_ssrcs: params
                 .encodings
                 .iter()
@@ -936,6 +958,9 @@ impl PlainTransport {
             nacks: (0..n).map(|_| NackTracker::default()).collect(),
             rtx_payload_types: rtx_types,
         });
+        if self.producers.last().is_some_and(PlainProducer::nacks) {
+            self.nacking_producers += 1;
+        }
         Ok(())
     }
 
@@ -943,7 +968,9 @@ impl PlainTransport {
         let Some(idx) = self.producers.iter().position(|p| &*p.id == producer_id) else {
             return;
         };
-        self.producers.remove(idx);
+        if self.producers.remove(idx).nacks() {
+            self.nacking_producers -= 1;
+        }
         self.pending_keyframes
             .retain(|(id, _)| &**id != producer_id);
         // Indices after it moved down by one.
@@ -1033,6 +1060,21 @@ impl PlainTransport {
             self.consumer_by_ssrc.insert(*ssrc, (id.clone(), stream));
         }
         let rtx_types = self.rtx_payload_types(&params.codecs);
+        let streams: Vec<PlainStream> = ssrcs
+            .iter()
+            .zip(&params.encodings)
+            .map(|(&ssrc, encoding)| PlainStream {
+                ssrc,
+                packets: 0,
+                payload_octets: 0,
+                last: None,
+                rtx: encoding
+                    .rtx
+                    .as_ref()
+                    .filter(|_| !rtx_types.is_empty())
+                    .map(|r| RtxSender::new(r.ssrc, (r.ssrc & 0x7fff) as u16)),
+            })
+            .collect();
         self.consumers.insert(
             id,
             PlainConsumer {
@@ -1050,24 +1092,11 @@ impl PlainTransport {
                     .unwrap_or_else(|| "opencall".to_owned()),
                 stats: ConsumerStats {
                     ssrc: ssrcs[0],
+                    rtx_ssrc: streams[0].rtx.as_ref().map(|r| r.ssrc),
                     score: 10,
                     ..ConsumerStats::default()
                 },
-                streams: ssrcs
-                    .into_iter()
-                    .zip(&params.encodings)
-                    .map(|(ssrc, encoding)| PlainStream {
-                        ssrc,
-                        packets: 0,
-                        payload_octets: 0,
-                        last: None,
-                        rtx: encoding
-                            .rtx
-                            .as_ref()
-                            .filter(|_| !rtx_types.is_empty())
-                            .map(|r| RtxSender::new(r.ssrc, (r.ssrc & 0x7fff) as u16)),
-                    })
-                    .collect(),
+                streams,
                 rtx_payload_types: rtx_types,
             },
         );

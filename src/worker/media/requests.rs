@@ -894,8 +894,8 @@ impl Media {
         let (tid, router_id, mid) = (slot.id.clone(), slot.router_id.clone(), slot.next_mid);
         let plain = slot.transport.as_plain();
         let pipe = plain.is_some_and(|p| p.is_pipe());
-        // A pipe with enableRtx: its consumers keep RTX and NACK.
-        let rtx = plain.is_some_and(|p| p.rtx_enabled());
+        let enable_rtx = data.enable_rtx.unwrap_or(true);
+        let rtx = plain.map_or(enable_rtx, |p| p.consumer_rtx(enable_rtx));
         let plain = plain.is_some();
         let producer = self
             .producers
@@ -926,7 +926,7 @@ impl Media {
                 &producer.consumable_rtp_parameters,
                 &caps,
                 false,
-                !plain && data.enable_rtx.unwrap_or(true),
+                rtx,
             )?
         };
         if plain {
@@ -1218,6 +1218,9 @@ pub(super) enum BoundSocket {
 /// extensions, the audio level and the video orientation; no feedback it
 /// would not honour (bandwidth estimation, and NACK unless `rtx`).
 fn plain_consumer_parameters(params: &mut RtpParameters, rtx: bool) {
+    // NACK only where a packet can come back: RTX is how plain and pipe
+    // consumers resend.
+    let rtx = rtx && params.codecs.iter().any(ortc::is_rtx_codec);
     params
         .header_extensions
         .retain(|h| PLAIN_EXTENSIONS.contains(&h.uri.as_str()));

@@ -12,6 +12,17 @@ const vp8 = vp8Parameters(SSRC);
 const packet = (seq: number, keyframe: boolean): Buffer => vp8Packet(seq, keyframe, SSRC);
 
 const env = routerPerTest(mediaCodecs);
+
+/** A PLI (RFC 4585) for `media`. */
+function pli(media: number): Buffer {
+  const b = Buffer.alloc(12);
+  b[0] = 0x81;
+  b[1] = 206;
+  b.writeUInt16BE(2, 2);
+  b.writeUInt32BE(1, 4);
+  b.writeUInt32BE(media, 8);
+  return b;
+}
 const { socket } = env;
 
 describe('RTP over a DirectTransport', () => {
@@ -90,6 +101,62 @@ describe('RTP over a DirectTransport', () => {
     expect(dump.transportIds).toEqual([ingest.id]);
     expect(dump.mapConsumerIdProducerId).toEqual([]);
     expect(dump.mapProducerIdConsumerIds).toEqual([{ key: producer.id, values: [] }]);
+  });
+
+  test('RTCP to Node: a keyframe request for a Node-fed producer arrives as a PLI on rtcp', async () => {
+    const direct = await env.router.createDirectTransport();
+    const producer = await direct.produce({ kind: 'video', rtpParameters: vp8 });
+    const rtcp: Buffer[] = [];
+    direct.on('rtcp', (m) => rtcp.push(m));
+    const sink = await socket();
+    const output = await env.router.createPlainTransport({ listenInfo: udp });
+    await output.connect({ ip: '127.0.0.1', port: sink.address().port });
+    const plis = () => rtcp.filter((m) => m[1] === 206 && (m[0] & 0x1f) === 1);
+    const consumer = await output.consume({ producerId: producer.id, rtpCapabilities: env.router.rtpCapabilities });
+    // A new consumer starts with a keyframe request, which reaches Node.
+    const first = await until(() => plis()[0], 'a PLI on rtcp');
+    expect(first.readUInt32BE(8)).toBe(SSRC);
+    producer.send(packet(1, true));
+    producer.send(packet(2, false));
+    await until(async () => (await consumer.getStats())[0].packetCount === 2, 'two packets out');
+
+    // The far peer asks for a keyframe: it reaches Node too.
+    sink.send(pli(consumer.rtpParameters.encodings![0].ssrc!), output.tuple.localPort, '127.0.0.1');
+    await until(() => plis().length === 2, 'a second PLI on rtcp');
+    expect(plis()[1].readUInt32BE(8)).toBe(SSRC);
+    expect((await producer.getStats())[0].pliCount).toBe(2);
+  });
+
+  test('RTCP from Node: sendRtcp() asks the ingest peer for a keyframe; sender reports come back', async () => {
+    const ingest = await env.router.createPlainTransport({ listenInfo: udp, comedia: true });
+    const producer = await ingest.produce({ kind: 'video', rtpParameters: vp8 });
+    const direct = await env.router.createDirectTransport();
+    const consumer = await direct.consume({ producerId: producer.id, rtpCapabilities: env.router.rtpCapabilities });
+    const rtcp: Buffer[] = [];
+    direct.on('rtcp', (m) => rtcp.push(m));
+    const ssrc = consumer.rtpParameters.encodings![0].ssrc!;
+    const source = await socket();
+    const atSource: Buffer[] = [];
+    source.on('message', (m) => isRtcp(m) && atSource.push(m));
+    for (let seq = 1; seq <= 3; seq++) {
+      source.send(packet(seq, seq === 1), ingest.tuple.localPort, '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 3));
+    }
+    await until(async () => (await consumer.getStats())[0].packetCount === 3, 'three rtp events');
+    // The consumer's start asked the source for a keyframe already: count on from there.
+    const before = atSource.filter((m) => m[1] === 206).length;
+    direct.sendRtcp(Buffer.from('not rtcp at all'));
+    direct.sendRtcp(pli(ssrc));
+    await until(() => atSource.filter((m) => m[1] === 206).length > before, 'a PLI at the source');
+    expect(atSource.at(-1)!.readUInt32BE(8)).toBe(SSRC);
+    expect((await consumer.getStats())[0].pliCount).toBe(1);
+    // A sender report for the consumer's SSRC within about a second: 3 packets.
+    const sr = await until(() => rtcp.find((m) => m[1] === 200), 'a sender report on rtcp');
+    expect(sr.readUInt32BE(4)).toBe(ssrc);
+    expect(sr.readUInt32BE(20)).toBe(3);
+    expect(() => direct.sendRtcp('x' as unknown as Buffer)).toThrow(TypeError);
+    direct.close();
+    expect(() => direct.sendRtcp(pli(ssrc))).toThrow(InvalidStateError);
   });
 
   test('Node to Node: a DirectTransport producer consumed on another DirectTransport', async () => {

@@ -36,8 +36,10 @@ export function directTransportRequest(options: DirectTransportOptions<AppData>)
  * from `dataProducer.send()`, its DataConsumers emit `message`; its
  * Producers take RTP packets from `producer.send()`, its Consumers emit
  * `rtp` (a plain RTP header with the audio-level and video-orientation
- * extensions, as a PlainTransport sends). No RTCP: `sendRtcp()` and `rtcp`
- * are not there yet.
+ * extensions, as a PlainTransport sends). RTCP too: `sendRtcp()` takes
+ * Node's (receiver reports and keyframe requests for its consumers, sender
+ * reports for its producers); `rtcp` gives the transport's (sender reports
+ * for its consumers, keyframe requests for its producers).
  */
 export class DirectTransportImpl<DirectTransportAppData extends AppData = AppData>
   extends TransportImpl<DirectTransportAppData, DirectTransportEvents, DirectTransportObserver>
@@ -47,7 +49,9 @@ export class DirectTransportImpl<DirectTransportAppData extends AppData = AppDat
     super(base, new EnhancedEventEmitter<DirectTransportObserverEvents>());
     logger.debug('constructor()');
     this.channel.on(this.id, (event: string, data: any) => {
-      if (!this.handleCommonEvent(event, data)) {
+      if (event === 'rtcp') {
+        if (!this.closed) this.safeEmit('rtcp', Buffer.from(String(data?.data ?? ''), 'base64'));
+      } else if (!this.handleCommonEvent(event, data)) {
         logger.error(`ignoring unknown event "${event}"`);
       }
     });
@@ -90,10 +94,15 @@ export class DirectTransportImpl<DirectTransportAppData extends AppData = AppDat
     throw new UnsupportedError('setMinOutgoingBitrate() not implemented in DirectTransport');
   }
 
+  /** An RTCP compound packet from Node, handled as a peer's. */
   sendRtcp(rtcpPacket: Buffer): void {
     if (!Buffer.isBuffer(rtcpPacket)) {
       throw new TypeError('rtcpPacket must be a Buffer');
     }
-    throw new UnsupportedError('RTCP over a DirectTransport is not supported yet');
+    this.assertOpen();
+    this.channel
+      .request('transport.sendRtcp', this.id, { data: rtcpPacket.toString('base64') })
+      // Debug only: packets still queued when the transport closes fail by the many.
+      .catch((error: Error) => logger.debug(`sendRtcp() failed: ${String(error)}`));
   }
 }

@@ -597,17 +597,16 @@ impl PlainTransport {
 
     /// A NACK to the peer for `lost` of a producer encoding.
     fn send_nack(&mut self, idx: usize, enc: usize, lost: &[u16], out: &mut TransportOutput) {
-        let (Some(destination), Some(ssrc)) =
-            (self.rtcp_destination(), self.producers[idx].ssrcs[enc])
-        else {
+        let Some(ssrc) = self.producers[idx].ssrcs[enc] else {
             return;
         };
         // Chunks keep each NACK well inside one datagram.
         for chunk in lost.chunks(128) {
             let mut buf = Vec::new();
             wire::write_nack(&mut buf, LOCAL_RTCP_SSRC, ssrc, chunk);
-            self.producers[idx].stats[enc].nacks += 1;
-            self.transmit(destination, true, buf, out);
+            if self.send_rtcp(buf, out) {
+                self.producers[idx].stats[enc].nacks += 1;
+            }
         }
     }
 
@@ -809,12 +808,9 @@ impl PlainTransport {
         // Moved on even when nothing is sent: a deadline left in the past
         // would be due again at once, forever.
         self.next_rtcp = now + RTCP_INTERVAL;
-        if self.opts.direct {
+        if !self.rtcp_peer_known() {
             return;
         }
-        let Some(destination) = self.rtcp_destination() else {
-            return;
-        };
         let wall = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
@@ -853,8 +849,28 @@ impl PlainTransport {
             }
         }
         if !buf.is_empty() {
-            self.transmit(destination, true, buf, out);
+            self.send_rtcp(buf, out);
         }
+    }
+
+    /// One RTCP compound packet to the peer: over UDP, or to Node as the
+    /// DirectTransport's `rtcp` event. False while the peer is not known.
+    fn send_rtcp(&mut self, buf: Vec<u8>, out: &mut TransportOutput) -> bool {
+        if self.opts.direct {
+            self.stats.bytes_sent += buf.len() as u64;
+            out.events.push(TransportEvent::DirectRtcp { packet: buf });
+            return true;
+        }
+        let Some(destination) = self.rtcp_destination() else {
+            return false;
+        };
+        self.transmit(destination, true, buf, out);
+        true
+    }
+
+    /// Whether RTCP has somewhere to go (Node, for a DirectTransport).
+    fn rtcp_peer_known(&self) -> bool {
+        self.opts.direct || self.rtcp_destination().is_some()
     }
 
     /// Where RTCP goes: the peer's RTCP port, or its RTP port with RTCP mux.
@@ -997,11 +1013,7 @@ impl PlainTransport {
         encoding: Option<usize>,
         out: &mut TransportOutput,
     ) {
-        if self.opts.direct {
-            // Node sends what it sends: there is nobody to ask.
-            return;
-        }
-        let Some(destination) = self.rtcp_destination() else {
+        if !self.rtcp_peer_known() {
             // Sent once comedia learns the peer.
             let known = self.producers.iter().find(|p| &*p.id == producer_id);
             let queued = self
@@ -1027,7 +1039,7 @@ impl PlainTransport {
             }
         }
         if !buf.is_empty() {
-            self.transmit(destination, true, buf, out);
+            self.send_rtcp(buf, out);
         }
     }
 
@@ -1197,6 +1209,21 @@ impl PlainTransport {
             }
         }
         Ok(())
+    }
+
+    /// `directTransport.sendRtcp()`: an RTCP compound packet from Node
+    /// (receiver reports, keyframe requests for its consumers, sender
+    /// reports for its producers).
+    pub fn receive_direct_rtcp(&mut self, now: Instant, buf: &[u8], out: &mut TransportOutput) {
+        if self.dead || !self.opts.direct {
+            return;
+        }
+        self.stats.bytes_received += buf.len() as u64;
+        if wire::is_rtcp(buf) {
+            self.on_rtcp(now, buf, out);
+        } else {
+            self.stats.malformed_packets_dropped += 1;
+        }
     }
 
     /// `producer.send()` on a DirectTransport: a packet from Node.

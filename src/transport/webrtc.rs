@@ -258,6 +258,10 @@ pub enum TransportEvent {
         consumer_id: Id,
         packet: Vec<u8>,
     },
+    /// An RTCP compound packet a DirectTransport sends: for Node (`rtcp`).
+    DirectRtcp {
+        packet: Vec<u8>,
+    },
     /// The str0m instance failed irrecoverably (a panic was caught); the
     /// transport must be closed.
     Fatal(String),

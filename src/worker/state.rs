@@ -144,6 +144,7 @@ impl WorkerState {
             "producer.getStats" => media.producer_stats(handler_id),
             "producer.dump" => media.dump_producer(handler_id),
             "producer.send" => media.producer_send(handler_id, data),
+            "transport.sendRtcp" => media.direct_transport_send_rtcp(handler_id, data),
             "consumer.close" => {
                 media.close_consumer(handler_id);
                 Ok(Value::Null)

@@ -172,7 +172,7 @@ impl Audience {
 
 #[derive(Deserialize)]
 struct SendRtpData {
-    /// The RTP packet, base64.
+    /// The RTP (or RTCP) packet, base64.
     data: String,
 }
 
@@ -263,6 +263,27 @@ impl Media {
         self.drive(&transport_id, Instant::now(), |t, out| {
             if let Transport::Plain(plain) = t {
                 plain.receive_direct(Instant::now(), &packet, out);
+            }
+        });
+        Ok(Value::Null)
+    }
+
+    /// `directTransport.sendRtcp(rtcpPacket)`: RTCP from Node, as a peer's.
+    pub fn direct_transport_send_rtcp(
+        &mut self,
+        transport_id: &str,
+        data: Value,
+    ) -> CoreResult<Value> {
+        let data: SendRtpData = from_json_value(data)?;
+        let Some((id, _)) = self.direct_transports.get_key_value(transport_id) else {
+            return Err(not_found("DirectTransport", transport_id));
+        };
+        let id = id.clone();
+        let packet = base64_decode(&data.data)
+            .ok_or_else(|| CoreError::type_error("rtcpPacket is not valid base64"))?;
+        self.drive(&id, Instant::now(), |t, out| {
+            if let Transport::Plain(plain) = t {
+                plain.receive_direct_rtcp(Instant::now(), &packet, out);
             }
         });
         Ok(Value::Null)

@@ -514,6 +514,11 @@ impl Media {
                 "rtp",
                 json!({ "data": base64::base64_encode(&packet) }),
             ),
+            TransportEvent::DirectRtcp { packet } => outbox::emit(
+                &**transport_id,
+                "rtcp",
+                json!({ "data": base64::base64_encode(&packet) }),
+            ),
             TransportEvent::DataChannelClosed { id } => {
                 tracing::debug!(transport_id = %transport_id, "the peer closed the data channel of {id}");
             }

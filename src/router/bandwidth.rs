@@ -159,6 +159,14 @@ impl Router {
                     .sum();
                 rates.push(active.then_some(bps));
             }
+            if p.svc {
+                // An SVC layer is sent with every layer below it.
+                let mut below = 0;
+                for rate in rates.iter_mut().flatten() {
+                    below += *rate;
+                    *rate = below;
+                }
+            }
             if c.kind == MediaKind::Video && p.last_seen.len() > 1 {
                 layered.push(idx);
                 demands.push(LayerDemand {

@@ -17,7 +17,10 @@ use str0m::rtp::{ExtensionValues, RtpPacket};
 
 use crate::error::{CoreError, CoreResult};
 use crate::ortc::types::{MediaKind, RtpMapping, RtpParameters};
-use crate::rtp::{KeyframeRequestThrottle, RtpRewriter, VideoCodec, is_keyframe, vp8_temporal};
+use crate::rtp::{
+    KeyframeRequestThrottle, RtpRewriter, VideoCodec, Vp8Temporal, Vp9Layers, is_keyframe,
+    vp8_temporal, vp9_layers,
+};
 use crate::transport::ForwardedRtp;
 
 mod bandwidth;
@@ -30,6 +33,39 @@ pub type Id = Arc<str>;
 
 /// Temporal layers told apart (a 2-bit TID).
 const MAX_TEMPORAL_LAYERS: usize = 4;
+
+/// What a video packet's payload says of its layers: VP8 tells temporal
+/// layers, VP9 temporal and spatial ones.
+#[derive(Debug, Clone, Copy)]
+struct PacketLayers {
+    tid: u8,
+    sid: u8,
+    /// It starts a picture (of its base spatial layer): where forwarding
+    /// may change layers without cutting a picture short.
+    picture_start: bool,
+    /// It ends its spatial layer's frame.
+    frame_end: bool,
+}
+
+impl PacketLayers {
+    fn of(codec: Option<VideoCodec>, payload: &[u8]) -> Option<Self> {
+        match codec? {
+            VideoCodec::Vp8 => vp8_temporal(payload).map(|t: Vp8Temporal| Self {
+                tid: t.tid,
+                sid: 0,
+                picture_start: t.frame_start,
+                frame_end: false,
+            }),
+            VideoCodec::Vp9 => vp9_layers(payload).map(|l: Vp9Layers| Self {
+                tid: l.tid,
+                sid: l.sid,
+                picture_start: l.picture_start(),
+                frame_end: l.frame_end,
+            }),
+            _ => None,
+        }
+    }
+}
 
 /// An encoding that sent nothing for this long no longer counts as active
 /// for simulcast layer selection.
@@ -164,17 +200,28 @@ struct Producer {
     /// (browser PT, router PT, codec for keyframe detection).
     payload_types: Vec<(u8, u8, Option<VideoCodec>)>,
     clock_rate: u32,
-    /// Arrival of the last packet per encoding.
+    /// Its encodings (RTP streams).
+    encodings: usize,
+    /// One encoding carrying several spatial layers (VP9 SVC): its layers
+    /// are those, told apart by each packet's SID, not its encodings.
+    svc: bool,
+    /// Arrival of the last packet per layer (encoding, or spatial layer of
+    /// an SVC stream).
     last_seen: Vec<Option<Instant>>,
     consumers: Vec<usize>,
     /// RTP observers watching it: its audio levels are read only then.
     observed_by: u16,
-    /// Received bitrate per encoding and temporal layer (bandwidth-driven
+    /// Received bitrate per layer and temporal layer (bandwidth-driven
     /// layer choice): a consumer held to fewer temporal layers needs less.
     layer_rates: Vec<[LayerRate; MAX_TEMPORAL_LAYERS]>,
 }
 
 impl Producer {
+    /// The encoding whose keyframe a layer needs: an SVC stream has one.
+    fn encoding_of(&self, layer: usize) -> usize {
+        if self.svc { 0 } else { layer }
+    }
+
     fn highest_active(&self, now: Instant, cap: Option<usize>) -> Option<usize> {
         let top = cap.unwrap_or(usize::MAX);
         self.last_seen
@@ -219,21 +266,21 @@ impl Consumer {
     /// packet, and says whether the packet is forwarded.
     fn follow_temporal_layer(
         &mut self,
-        t: crate::rtp::Vp8Temporal,
+        t: PacketLayers,
         keyframe: bool,
         out: &mut RouteOutput,
     ) -> bool {
         let target = self.preferred_temporal;
         let next = match (self.temporal, target) {
-            // Down: at the next frame (a frame begun is sent whole).
-            (current, Some(target)) if current.is_none_or(|c| c > target) && t.frame_start => {
+            // Down: at the next picture (a picture begun is sent whole).
+            (current, Some(target)) if current.is_none_or(|c| c > target) && t.picture_start => {
                 Some(target)
             }
-            // Up: at the start of a base-layer frame (or a keyframe): every
+            // Up: at the start of a base-layer picture (or a keyframe): every
             // frame of the layers up to the target is forwarded from there,
             // so nothing the decoder gets refers to a frame it did not,
             // whatever the sender marked as a layer-sync frame.
-            (Some(_), target) if keyframe || (t.frame_start && t.tid == 0) => target,
+            (Some(_), target) if keyframe || (t.picture_start && t.tid == 0) => target,
             (current, _) => current,
         };
         if next != self.temporal {
@@ -249,6 +296,34 @@ impl Consumer {
             }
         }
         self.temporal.is_none_or(|limit| t.tid <= limit)
+    }
+
+    /// For an SVC stream: moves the forwarded spatial layers towards
+    /// `target` at this packet. Up only at a keyframe (an upper layer's
+    /// frames refer to earlier frames of that layer, which the receiver
+    /// does not have); down at the next picture (nothing below refers to
+    /// what is left out). Returns whether the packet is forwarded, and
+    /// whether a keyframe is wanted to go up (or to start).
+    fn follow_spatial_layer(
+        &mut self,
+        target: usize,
+        l: PacketLayers,
+        keyframe: bool,
+        out: &mut RouteOutput,
+    ) -> (bool, bool) {
+        let next = match self.current_layer {
+            _ if keyframe => Some(target),
+            Some(current) if target < current && l.picture_start => Some(target),
+            current => current,
+        };
+        if next != self.current_layer {
+            self.current_layer = next;
+            out.layer_changes.push((self.id.clone(), next));
+        }
+        match self.current_layer {
+            Some(current) => (usize::from(l.sid) <= current, target > current),
+            None => (false, true),
+        }
     }
 
     /// The highest layer to forward: the preferred one, lowered to what the
@@ -299,6 +374,20 @@ impl Router {
             .map(|c| c.clock_rate)
             .ok_or_else(|| CoreError::type_error("producer without codecs"))?;
         let encodings = opts.rtp_parameters.encodings.len().max(1);
+        // Spatial layers are told apart in VP9 payloads only (AV1's need its
+        // dependency descriptor: forwarded whole).
+        let spatial = match &opts.rtp_parameters.encodings[..] {
+            [only] => {
+                crate::ortc::parse_scalability_mode(only.scalability_mode.as_deref()).spatial_layers
+                    as usize
+            }
+            _ => 1,
+        };
+        let svc = spatial > 1
+            && payload_types
+                .iter()
+                .any(|(_, _, codec)| *codec == Some(VideoCodec::Vp9));
+        let layers = if svc { spatial } else { encodings };
         self.producers.insert(
             opts.id.clone(),
             Producer {
@@ -308,10 +397,12 @@ impl Router {
                 paused: opts.paused,
                 payload_types,
                 clock_rate,
-                last_seen: vec![None; encodings],
+                encodings,
+                svc,
+                last_seen: vec![None; layers],
                 consumers: Vec::new(),
                 observed_by: 0,
-                layer_rates: vec![Default::default(); encodings],
+                layer_rates: vec![Default::default(); layers],
             },
         );
         Ok(())
@@ -323,7 +414,7 @@ impl Router {
         let Some(p) = self.producers.remove(producer_id) else {
             return Vec::new();
         };
-        for e in 0..p.last_seen.len() {
+        for e in 0..p.encodings {
             self.throttle.forget(&(p.id.clone(), e));
         }
         for o in &mut self.observers {
@@ -520,11 +611,11 @@ impl Router {
         if c.pipe {
             // The far router's consumer asked for that layer; without a
             // stream named, ask for all.
-            match stream.filter(|s| *s < p.last_seen.len()) {
-                Some(layer) => self.request(pid, tid, layer, kind, now, out),
+            match stream.filter(|s| *s < p.encodings) {
+                Some(encoding) => self.request(pid, tid, encoding, kind, now, out),
                 None => {
-                    for layer in 0..p.last_seen.len() {
-                        self.request(pid.clone(), tid.clone(), layer, kind, now, out);
+                    for encoding in 0..p.encodings {
+                        self.request(pid.clone(), tid.clone(), encoding, kind, now, out);
                     }
                 }
             }
@@ -534,7 +625,8 @@ impl Router {
             .current_layer
             .or_else(|| p.highest_active(now, c.layer_cap()))
             .unwrap_or(0);
-        self.request(pid, tid, layer, kind, now, out);
+        let encoding = p.encoding_of(layer);
+        self.request(pid, tid, encoding, kind, now, out);
     }
 
     /// Keyframe requests from `out` that the caller decided not to send
@@ -600,7 +692,7 @@ impl Router {
         let Some(p) = self.producers.get_mut(producer_id) else {
             return;
         };
-        if p.paused || encoding >= p.last_seen.len() {
+        if p.paused || encoding >= p.encodings {
             return;
         }
         if p.observed_by > 0
@@ -615,18 +707,23 @@ impl Router {
         else {
             return;
         };
-        p.last_seen[encoding] = Some(packet.arrival.max(now));
         let keyframe = codec.is_some_and(|c| is_keyframe(c, packet.payload));
         if keyframe {
             self.throttle
                 .keyframe_received(&(p.id.clone(), encoding), now);
         }
-        let temporal = match codec {
-            Some(VideoCodec::Vp8) => vp8_temporal(packet.payload),
-            _ => None,
+        let layers = PacketLayers::of(codec, packet.payload);
+        // Its layer: its encoding, or its spatial layer in an SVC stream (a
+        // SID beyond the announced mode counts as the top one).
+        let layer = match layers {
+            Some(l) if p.svc => usize::from(l.sid).min(p.last_seen.len() - 1),
+            _ if p.svc => 0,
+            _ => encoding,
         };
-        let tid = temporal.map_or(0, |t| usize::from(t.tid));
-        p.layer_rates[encoding][tid].on_packet(packet.payload.len());
+        p.last_seen[layer] = Some(packet.arrival.max(now));
+        // VP9's TID has three bits; the rates tell four layers apart.
+        let tid = layers.map_or(0, |l| usize::from(l.tid).min(MAX_TEMPORAL_LAYERS - 1));
+        p.layer_rates[layer][tid].on_packet(packet.payload.len());
         let p = &self.producers[producer_id];
         let mut wants_keyframe = false;
         for &idx in &p.consumers {
@@ -653,7 +750,24 @@ impl Router {
                 });
                 continue;
             }
-            if c.kind == MediaKind::Video && c.current_layer != Some(encoding) {
+            let mut marker = packet.marker;
+            if c.kind == MediaKind::Video && p.svc {
+                let target = p.highest_active(now, c.layer_cap()).unwrap_or(0);
+                let l = layers.unwrap_or(PacketLayers {
+                    tid: 0,
+                    sid: 0,
+                    picture_start: false,
+                    frame_end: false,
+                });
+                let (forward, wants) = c.follow_spatial_layer(target, l, keyframe, out);
+                wants_keyframe |= wants;
+                if !forward {
+                    c.rewriter.seq.drop_input(packet.seq_no);
+                    continue;
+                }
+                // The end of its top layer's frame ends the picture it sees.
+                marker |= l.frame_end && c.current_layer == Some(usize::from(l.sid));
+            } else if c.kind == MediaKind::Video && c.current_layer != Some(encoding) {
                 let target = p.highest_active(now, c.layer_cap()).unwrap_or(encoding);
                 // Start, or switch, only onto the target layer and only on
                 // a keyframe: the decoder cannot use anything else.
@@ -668,7 +782,7 @@ impl Router {
                 c.rewriter.resync();
                 out.layer_changes.push((c.id.clone(), Some(encoding)));
             }
-            if let Some(t) = temporal
+            if let Some(t) = layers
                 && !c.follow_temporal_layer(t, keyframe, out)
             {
                 c.rewriter.seq.drop_input(packet.seq_no);
@@ -687,7 +801,7 @@ impl Router {
                     payload_type: router_pt,
                     seq_no: seq,
                     timestamp: ts,
-                    marker: packet.marker,
+                    marker,
                     payload: packet.payload.clone(),
                     ext_vals: packet.ext_vals.clone(),
                     wallclock: packet.arrival,
@@ -738,14 +852,19 @@ impl Router {
         };
         let (pid, tid) = (p.id.clone(), p.transport_id.clone());
         match p.highest_active(now, c.layer_cap()) {
-            Some(layer) => self.request(pid, tid, layer, KeyframeRequestKind::Pli, now, out),
+            // An SVC stream goes down without one.
+            Some(layer) if p.svc && c.current_layer.is_some_and(|current| layer <= current) => {}
+            Some(layer) => {
+                let encoding = p.encoding_of(layer);
+                self.request(pid, tid, encoding, KeyframeRequestKind::Pli, now, out)
+            }
             // Nothing seen yet: ask every encoding, the first to arrive wins.
             None => {
-                for layer in 0..p.last_seen.len() {
+                for encoding in 0..p.encodings {
                     self.request(
                         pid.clone(),
                         tid.clone(),
-                        layer,
+                        encoding,
                         KeyframeRequestKind::Pli,
                         now,
                         out,

@@ -513,3 +513,90 @@ fn a_pipe_consumer_forwards_every_layer_as_numbered_and_asks_for_the_one_request
     let layers: Vec<usize> = out.keyframe_requests.iter().map(|k| k.encoding).collect();
     assert_eq!(layers, vec![1]);
 }
+
+/// A VP9 producer of one encoding with three spatial and three temporal
+/// layers (K-SVC, as browsers send it).
+fn svc_producer() -> ProducerOptions {
+    let mut p = producer(MediaKind::Video, &[]);
+    p.rtp_parameters.codecs[0].mime_type = "video/VP9".into();
+    p.rtp_parameters.encodings[0].scalability_mode = Some("L3T3_KEY".into());
+    p
+}
+
+#[test]
+fn an_svc_consumer_gets_the_spatial_layers_up_to_its_target_with_the_marker_on_its_top() {
+    use crate::rtp::vp9::vp9_payload;
+    let t0 = Instant::now();
+    let mut r = Router::new();
+    let mut out = RouteOutput::default();
+    r.add_producer(svc_producer()).unwrap();
+    let mut c = consumer("c", 1);
+    c.preferred_layer = Some(1);
+    r.add_consumer(c, t0, &mut out).unwrap();
+    assert_eq!(out.keyframe_requests.len(), 1);
+    assert_eq!(out.keyframe_requests[0].encoding, 0);
+    out.clear();
+
+    let f = Feeder::new();
+    let mut seq = 100u64;
+    // One packet per layer frame; the picture's last (top layer) packet has
+    // the marker, as a browser sends it. Returns (SID, marker) forwarded.
+    let mut picture = |r: &mut Router, out: &mut RouteOutput, n: u16, key: bool| {
+        out.clear();
+        for sid in 0..3u8 {
+            let payload: Arc<[u8]> = vp9_payload(n, (sid, 0), (true, true), key, b"f").into();
+            let pkt = IncomingRtp {
+                seq_no: seq,
+                timestamp: u32::from(n) * 3000,
+                payload_type: BROWSER_VP8,
+                marker: sid == 2,
+                payload: &payload,
+                ext_vals: &f.ext,
+                arrival: t0,
+            };
+            r.route("p", 0, &pkt, t0, out);
+            seq += 1;
+        }
+        out.forwards
+            .iter()
+            .map(|f| {
+                (
+                    f.packet.payload[3] >> 1 & 7,
+                    f.packet.marker,
+                    f.packet.seq_no,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    // Nothing before a keyframe; then layers 0 and 1, the marker moved to 1.
+    assert!(picture(&mut r, &mut out, 0, false).is_empty());
+    assert_eq!(
+        picture(&mut r, &mut out, 1, true),
+        vec![(0, false, 1), (1, true, 2)]
+    );
+    assert_eq!(out.layer_changes, vec![(id("c"), Some(1))]);
+    // Numbered without the gaps of the layer left out.
+    assert_eq!(
+        picture(&mut r, &mut out, 2, false),
+        vec![(0, false, 3), (1, true, 4)]
+    );
+    // Down: at the next picture, without a keyframe.
+    out.clear();
+    r.set_preferred_layer("c", Some(0), t0, &mut out);
+    assert!(out.keyframe_requests.is_empty());
+    assert_eq!(picture(&mut r, &mut out, 3, false), vec![(0, true, 5)]);
+    assert_eq!(r.current_layer("c"), Some(0));
+    // Up: asks for a keyframe (once the sender would honour one) and
+    // waits for it.
+    out.clear();
+    let later = t0 + Duration::from_millis(500);
+    r.set_preferred_layer("c", Some(2), later, &mut out);
+    assert_eq!(out.keyframe_requests.len(), 1);
+    assert_eq!(out.keyframe_requests[0].encoding, 0);
+    assert_eq!(picture(&mut r, &mut out, 4, false), vec![(0, true, 6)]);
+    assert_eq!(
+        picture(&mut r, &mut out, 5, true),
+        vec![(0, false, 7), (1, false, 8), (2, true, 9)]
+    );
+    assert_eq!(out.layer_changes, vec![(id("c"), Some(2))]);
+}

@@ -2,8 +2,9 @@
 
 use str0m::format::{
     detect_av1_keyframe, detect_h264_keyframe, detect_h265_keyframe, detect_vp8_keyframe,
-    detect_vp9_keyframe,
 };
+
+use super::vp9::vp9_keyframe_start;
 
 /// Video codecs whose keyframes can be recognised from a single RTP payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -41,7 +42,7 @@ pub fn is_keyframe(codec: VideoCodec, payload: &[u8]) -> bool {
     // hostile input since a malformed packet must never take a worker down.
     std::panic::catch_unwind(|| match codec {
         VideoCodec::Vp8 => detect_vp8_keyframe(payload),
-        VideoCodec::Vp9 => detect_vp9_keyframe(payload),
+        VideoCodec::Vp9 => vp9_keyframe_start(payload),
         VideoCodec::H264 => detect_h264_keyframe(payload),
         VideoCodec::H265 => detect_h265_keyframe(payload),
         VideoCodec::Av1 => detect_av1_keyframe(payload),

@@ -10,9 +10,11 @@ pub mod retransmission;
 pub mod rewrite;
 pub mod srtp;
 pub mod vp8;
+pub mod vp9;
 pub mod wire;
 
 pub use keyframe::{VideoCodec, is_keyframe};
 pub use keyframe_request::KeyframeRequestThrottle;
 pub use rewrite::{RtpRewriter, SeqRewriter, TimestampRewriter};
 pub use vp8::{Vp8Temporal, vp8_temporal};
+pub use vp9::{Vp9Layers, vp9_layers};

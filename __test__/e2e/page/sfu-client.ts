@@ -82,6 +82,8 @@ async function createTransport(direction: 'send' | 'recv', tcpOnly: boolean): Pr
 
 /** Video as simulcast (see SfuJoinOptions). */
 let simulcast = false;
+/** Video as one encoding of this scalability mode (see SfuJoinOptions). */
+let scalabilityMode: string | undefined;
 /** Transports with SCTP (see SfuJoinOptions). */
 let dataChannels = false;
 const dataProducers = new Map<string, types.DataProducer>();
@@ -109,6 +111,7 @@ async function join(opts: SfuJoinOptions = {}): Promise<SfuJoinResult> {
   sendTransport = await createTransport('send', tcpOnly);
 
   simulcast = opts.simulcast ?? false;
+  scalabilityMode = opts.scalabilityMode;
   const audioProducerId = opts.audio === false ? null : await produce('audio');
   const videoProducerId = opts.video === false ? null : await produce('video');
   await consuming;
@@ -120,13 +123,15 @@ async function produce(kind: types.MediaKind): Promise<string | null> {
   const source = kind === 'audio' ? local?.getAudioTracks()[0] : local?.getVideoTracks()[0];
   if (!source || !sendTransport || !device?.canProduce(kind)) return null;
   const track = source.readyState === 'live' ? source.clone() : source;
-  const encodings =
-    simulcast && kind === 'video'
-      ? [
-          { scaleResolutionDownBy: 2, maxBitrate: 150_000 },
-          { scaleResolutionDownBy: 1, maxBitrate: 900_000 },
-        ]
-      : undefined;
+  let encodings: types.RtpEncodingParameters[] | undefined;
+  if (kind === 'video' && simulcast) {
+    encodings = [
+      { scaleResolutionDownBy: 2, maxBitrate: 150_000 },
+      { scaleResolutionDownBy: 1, maxBitrate: 900_000 },
+    ];
+  } else if (kind === 'video' && scalabilityMode) {
+    encodings = [{ scalabilityMode }];
+  }
   const producer = await sendTransport.produce({ track, encodings, appData: { kind } });
   producers.set(kind, producer);
   return producer.id;

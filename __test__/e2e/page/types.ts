@@ -45,6 +45,8 @@ export interface SfuJoinOptions extends LocalMediaOptions {
   consume?: string[];
   /** Send video as two simulcast encodings (half and full resolution). */
   simulcast?: boolean;
+  /** Send video as one encoding of this scalability mode (e.g. L2T3_KEY: SVC). */
+  scalabilityMode?: string;
   /** Create both transports with SCTP, for data channels. */
   data?: boolean;
 }

@@ -45,6 +45,9 @@ struct PacketLayers {
     picture_start: bool,
     /// It ends its spatial layer's frame.
     frame_end: bool,
+    /// It starts a frame that refers to no earlier picture (only to the
+    /// layers below it in its own): where a spatial layer can be joined.
+    intra_start: bool,
 }
 
 impl PacketLayers {
@@ -55,12 +58,14 @@ impl PacketLayers {
                 sid: 0,
                 picture_start: t.frame_start,
                 frame_end: false,
+                intra_start: false,
             }),
             VideoCodec::Vp9 => vp9_layers(payload).map(|l: Vp9Layers| Self {
                 tid: l.tid,
                 sid: l.sid,
                 picture_start: l.picture_start(),
                 frame_end: l.frame_end,
+                intra_start: l.frame_start && !l.inter_picture,
             }),
             _ => None,
         }
@@ -299,11 +304,13 @@ impl Consumer {
     }
 
     /// For an SVC stream: moves the forwarded spatial layers towards
-    /// `target` at this packet. Up only at a keyframe (an upper layer's
-    /// frames refer to earlier frames of that layer, which the receiver
-    /// does not have); down at the next picture (nothing below refers to
-    /// what is left out). Returns whether the packet is forwarded, and
-    /// whether a keyframe is wanted to go up (or to start).
+    /// `target` at this packet. Up one layer at a frame of it that refers
+    /// to no earlier picture (a keyframe picture's upper layer: other
+    /// frames of a layer refer to earlier ones, which the receiver does
+    /// not have), right above the layers forwarded; down at the next
+    /// picture (nothing below refers to what is left out). Returns whether
+    /// the packet is forwarded, and whether a keyframe is wanted to go up
+    /// (or to start).
     fn follow_spatial_layer(
         &mut self,
         target: usize,
@@ -311,9 +318,12 @@ impl Consumer {
         keyframe: bool,
         out: &mut RouteOutput,
     ) -> (bool, bool) {
+        let sid = usize::from(l.sid);
         let next = match self.current_layer {
+            // Its base layer: the layers above it follow in this picture.
             _ if keyframe => Some(target),
             Some(current) if target < current && l.picture_start => Some(target),
+            Some(current) if target > current && l.intra_start && sid == current + 1 => Some(sid),
             current => current,
         };
         if next != self.current_layer {
@@ -758,6 +768,7 @@ impl Router {
                     sid: 0,
                     picture_start: false,
                     frame_end: false,
+                    intra_start: false,
                 });
                 let (forward, wants) = c.follow_spatial_layer(target, l, keyframe, out);
                 wants_keyframe |= wants;

@@ -516,10 +516,10 @@ fn a_pipe_consumer_forwards_every_layer_as_numbered_and_asks_for_the_one_request
 
 /// A VP9 producer of one encoding with three spatial and three temporal
 /// layers (K-SVC, as browsers send it).
-fn svc_producer() -> ProducerOptions {
+fn svc_producer(mode: &str) -> ProducerOptions {
     let mut p = producer(MediaKind::Video, &[]);
     p.rtp_parameters.codecs[0].mime_type = "video/VP9".into();
-    p.rtp_parameters.encodings[0].scalability_mode = Some("L3T3_KEY".into());
+    p.rtp_parameters.encodings[0].scalability_mode = Some(mode.into());
     p
 }
 
@@ -529,7 +529,7 @@ fn an_svc_consumer_gets_the_spatial_layers_up_to_its_target_with_the_marker_on_i
     let t0 = Instant::now();
     let mut r = Router::new();
     let mut out = RouteOutput::default();
-    r.add_producer(svc_producer()).unwrap();
+    r.add_producer(svc_producer("L3T3_KEY")).unwrap();
     let mut c = consumer("c", 1);
     c.preferred_layer = Some(1);
     r.add_consumer(c, t0, &mut out).unwrap();
@@ -599,4 +599,62 @@ fn an_svc_consumer_gets_the_spatial_layers_up_to_its_target_with_the_marker_on_i
         vec![(0, false, 7), (1, false, 8), (2, true, 9)]
     );
     assert_eq!(out.layer_changes, vec![(id("c"), Some(2))]);
+}
+
+#[test]
+fn an_svc_layer_costs_its_rate_and_the_rates_below_it() {
+    use crate::rtp::vp9::vp9_payload;
+    let t0 = Instant::now();
+    let mut r = Router::new();
+    let mut out = RouteOutput::default();
+    r.add_producer(svc_producer("L2T3_KEY")).unwrap();
+    r.add_consumer(consumer("c", 1), t0, &mut out).unwrap();
+    r.allocate_bandwidth("recv", 10_000_000, t0, &mut out); // starts the rate windows
+    let f = Feeder::new();
+    let mut seq = 1u64;
+    // 40 pictures in a second: the base layer ~32 kbps, the upper ~320 kbps.
+    let mut picture = |r: &mut Router, out: &mut RouteOutput, n: u16, key: bool, now: Instant| {
+        out.clear();
+        for (sid, size) in [(0u8, 100usize), (1, 1000)] {
+            let body = vec![0u8; size];
+            let payload: Arc<[u8]> = vp9_payload(n, (sid, 0), (true, true), key, &body).into();
+            let pkt = IncomingRtp {
+                seq_no: seq,
+                timestamp: u32::from(n) * 2250,
+                payload_type: BROWSER_VP8,
+                marker: sid == 1,
+                payload: &payload,
+                ext_vals: &f.ext,
+                arrival: now,
+            };
+            r.route("p", 0, &pkt, now, out);
+            seq += 1;
+        }
+        out.forwards.len()
+    };
+    for n in 0..40u16 {
+        let now = t0 + Duration::from_millis(25 * u64::from(n));
+        picture(&mut r, &mut out, n, n == 0, now);
+    }
+    assert_eq!(r.current_layer("c"), Some(1));
+    let now = t0 + Duration::from_secs(1);
+
+    // 340 kbps would carry the upper layer alone, not with the base under
+    // it: the base only, from the next picture, without a keyframe.
+    out.clear();
+    r.allocate_bandwidth("recv", 340_000, now, &mut out);
+    assert_eq!(r.bandwidth_layer("c"), Some(0));
+    assert!(out.keyframe_requests.is_empty());
+    assert_eq!(picture(&mut r, &mut out, 40, false, now), 1);
+    assert_eq!(r.current_layer("c"), Some(0));
+
+    // Plenty again: a keyframe of the one encoding brings the upper layer.
+    out.clear();
+    let later = now + Duration::from_millis(500);
+    r.allocate_bandwidth("recv", 5_000_000, later, &mut out);
+    assert_eq!(r.bandwidth_layer("c"), Some(1));
+    assert_eq!(out.keyframe_requests.len(), 1);
+    assert_eq!(out.keyframe_requests[0].encoding, 0);
+    assert_eq!(picture(&mut r, &mut out, 41, true, later), 2);
+    assert_eq!(r.current_layer("c"), Some(1));
 }

@@ -14,6 +14,9 @@ pub struct Vp9Layers {
     /// E: the packet ends a layer frame; on the highest spatial layer
     /// forwarded, it ends the picture the receiver sees.
     pub frame_end: bool,
+    /// P: the frame refers to earlier pictures. A frame without it needs
+    /// only the lower layers of its own picture.
+    pub inter_picture: bool,
 }
 
 impl Vp9Layers {
@@ -43,6 +46,7 @@ pub fn vp9_layers(payload: &[u8]) -> Option<Vp9Layers> {
         sid: (byte >> 1) & 0x07,
         frame_start: first & 0x08 != 0,
         frame_end: first & 0x04 != 0,
+        inter_picture: first & 0x40 != 0,
     })
 }
 
@@ -105,6 +109,7 @@ mod tests {
                 sid: 2,
                 frame_start: true,
                 frame_end: false,
+                inter_picture: true,
             })
         );
         // 7-bit PictureID, the end of a base-layer frame.

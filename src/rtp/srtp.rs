@@ -382,16 +382,24 @@ impl SrtpSender {
     }
 }
 
-/// Replay protection over the last 128 indices (RFC 3711 §3.3.2; libsrtp's
-/// default size).
+/// Replay protection over the last 1024 indices (RFC 3711 §3.3.2), as
+/// mediasoup configures libsrtp: packets reordered further back than
+/// libsrtp's default 128 (a burst through a deep queue) still get through.
 #[derive(Default)]
 struct ReplayWindow {
     highest: Option<u64>,
-    /// Bit i: `highest - i` was seen.
-    seen: u128,
+    /// Bit `i % REPLAY_WINDOW`: index `i` was seen (for the indices within
+    /// the window below `highest`).
+    seen: [u64; (REPLAY_WINDOW / 64) as usize],
 }
 
-const REPLAY_WINDOW: u64 = 128;
+const REPLAY_WINDOW: u64 = 1024;
+
+/// The word and the bit of `index` in the window's bitmap.
+fn slot(index: u64) -> (usize, u64) {
+    let bit = index % REPLAY_WINDOW;
+    ((bit / 64) as usize, 1 << (bit % 64))
+}
 
 impl ReplayWindow {
     fn check(&self, index: u64) -> Result<(), SrtpError> {
@@ -401,8 +409,8 @@ impl ReplayWindow {
         if index > highest {
             return Ok(());
         }
-        let age = highest - index;
-        if age >= REPLAY_WINDOW || self.seen & (1 << age) != 0 {
+        let (word, bit) = slot(index);
+        if highest - index >= REPLAY_WINDOW || self.seen[word] & bit != 0 {
             return Err(SrtpError::Replayed);
         }
         Ok(())
@@ -410,21 +418,25 @@ impl ReplayWindow {
 
     fn accept(&mut self, index: u64) {
         match self.highest {
-            Some(highest) if index <= highest => self.seen |= 1 << (highest - index),
-            Some(highest) => {
-                let shift = index - highest;
-                self.seen = if shift >= REPLAY_WINDOW {
-                    0
-                } else {
-                    self.seen << shift
-                } | 1;
-                self.highest = Some(index);
+            Some(highest) if index <= highest => {
+                if highest - index < REPLAY_WINDOW {
+                    let (word, bit) = slot(index);
+                    self.seen[word] |= bit;
+                }
+                return;
             }
-            None => {
-                self.highest = Some(index);
-                self.seen = 1;
+            Some(highest) if index - highest < REPLAY_WINDOW => {
+                // The slots the window moves over held indices now out of it.
+                for skipped in highest + 1..index {
+                    let (word, bit) = slot(skipped);
+                    self.seen[word] &= !bit;
+                }
             }
+            _ => self.seen = Default::default(),
         }
+        let (word, bit) = slot(index);
+        self.seen[word] |= bit;
+        self.highest = Some(index);
     }
 }
 
@@ -783,10 +795,10 @@ mod tests {
         // A source restarting its numbering, or a duplicate let through.
         assert!(!send(1000));
         assert!(send(999));
-        assert!(send(1000 + 200));
+        assert!(send(1000 + 2000));
         // Older than the window: cannot tell whether it was sent.
-        assert!(!send(1000 + 200 - 128));
-        assert!(send(1000 + 200 - 127));
+        assert!(!send(1000 + 2000 - 1024));
+        assert!(send(1000 + 2000 - 1023));
 
         let mut tx = SrtpSender::new(suite, &master(suite, 2));
         let index = |p: &[u8]| u32::from_be_bytes(p[p.len() - 4..].try_into().unwrap());
@@ -804,16 +816,23 @@ mod tests {
     }
 
     #[test]
-    fn the_replay_window_spans_128_and_junk_leaves_no_state() {
+    fn the_replay_window_spans_1024_and_junk_leaves_no_state() {
         let mut w = ReplayWindow::default();
-        w.accept(1000);
-        assert!(w.check(1000 - 127).is_ok());
-        assert_eq!(w.check(1000 - 128), Err(SrtpError::Replayed));
-        w.accept(1000 - 127);
-        assert_eq!(w.check(1000 - 127), Err(SrtpError::Replayed));
-        w.accept(5000);
-        assert!(w.check(4999).is_ok());
-        assert_eq!(w.check(1000), Err(SrtpError::Replayed));
+        w.accept(3000);
+        assert!(w.check(3000 - 1023).is_ok());
+        assert_eq!(w.check(3000 - 1024), Err(SrtpError::Replayed));
+        w.accept(3000 - 1023);
+        assert_eq!(w.check(3000 - 1023), Err(SrtpError::Replayed));
+        // Moving up by less than the window: what it moved over was never
+        // seen (its slots held indices 1024 older), what it kept still was.
+        w.accept(3000 + 500);
+        assert!((3001..3500).all(|i| w.check(i).is_ok()));
+        assert_eq!(w.check(3000), Err(SrtpError::Replayed));
+        assert_eq!(w.check(3000 - 1023), Err(SrtpError::Replayed));
+        assert!(w.check(3000 - 1).is_ok());
+        w.accept(9000);
+        assert!(w.check(8999).is_ok());
+        assert_eq!(w.check(3500), Err(SrtpError::Replayed));
 
         let suite = CryptoSuite::AesCm128HmacSha1_80;
         let mut rx = SrtpReceiver::new(suite, &master(suite, 5));

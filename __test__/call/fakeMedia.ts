@@ -143,7 +143,13 @@ export class FakeWorker extends EventEmitter implements MediaWorker {
   closed = false;
   readonly routers: FakeRouter[] = [];
   failCreateRouter = false;
+  /** CPU time it reports having used (ms). */
+  cpuMs = 0;
   private gate?: Promise<void>;
+
+  async getResourceUsage() {
+    return { ru_utime: this.cpuMs, ru_stime: 0 };
+  }
 
   /** Holds every createRouter() until the returned function is called. */
   hold(): () => void {

@@ -69,6 +69,8 @@ export interface MediaWorker {
   readonly pid: number;
   readonly closed: boolean;
   createRouter(options: { mediaCodecs?: Params[] }): Promise<MediaRouter>;
+  /** CPU time used so far, in ms (mediasoup's `ru_utime` + `ru_stime`): how busy it is. */
+  getResourceUsage?(): Promise<{ ru_utime: number; ru_stime: number }>;
   on(event: 'died', listener: (error: Error) => void): unknown;
   close(): void;
 }

@@ -21,6 +21,12 @@ export interface MediaServerPoolOptions {
   mediaCodecs?: Params[];
   /** Routers one worker may carry; beyond it the pool reports no capacity. */
   maxRoutersPerWorker?: number;
+  /**
+   * How often each worker's CPU use is read (ms; 0: never). A new router
+   * goes to the least busy worker, and among workers within a tenth of a
+   * core of each other, to the one with the fewest calls. Default 2000.
+   */
+  loadSampleIntervalMs?: number;
 }
 
 export type MediaServerPoolEvents = {
@@ -41,7 +47,14 @@ interface PoolEntry {
    * so that one ending never drops another's reservation.
    */
   calls: Map<string, number>;
+  /** Its CPU use at the last reading, and when (ms). */
+  cpu?: { usedMs: number; at: number };
+  /** Cores it used between the last two readings. */
+  load: number;
 }
+
+/** Loads closer than this (cores) count as equal: calls decide between them. */
+const LOAD_RESOLUTION = 0.1;
 
 interface HeldRouter {
   router: MediaRouter;
@@ -108,6 +121,8 @@ export class MediaServerPool extends EnhancedEventEmitter<MediaServerPoolEvents>
   private readonly routers = new Map<string, HeldRouter[]>();
   private starting?: Promise<void>;
   private closed = false;
+  private readonly loadSampleIntervalMs: number;
+  private sampler?: NodeJS.Timeout;
 
   constructor(options: MediaServerPoolOptions = {}) {
     super();
@@ -116,11 +131,35 @@ export class MediaServerPool extends EnhancedEventEmitter<MediaServerPoolEvents>
     this.workerSettings = options.workerSettings;
     this.mediaCodecs = options.mediaCodecs ?? DEFAULT_MEDIA_CODECS;
     this.maxRoutersPerWorker = options.maxRoutersPerWorker ?? Infinity;
+    this.loadSampleIntervalMs = options.loadSampleIntervalMs ?? 2000;
   }
 
-  /** Workers alive now, and how many calls each carries. */
-  get load(): { pid: number; calls: number }[] {
-    return this.entries.map((e) => ({ pid: e.worker.pid, calls: e.calls.size }));
+  /** Workers alive now, how many calls each carries, and its CPU use (cores). */
+  get load(): { pid: number; calls: number; cpu: number }[] {
+    return this.entries.map((e) => ({ pid: e.worker.pid, calls: e.calls.size, cpu: e.load }));
+  }
+
+  /**
+   * Reads every worker's CPU use now (also done every
+   * `loadSampleIntervalMs`); a worker that cannot say counts as idle.
+   */
+  async sampleLoads(): Promise<void> {
+    await Promise.all(
+      this.entries.map(async (entry) => {
+        if (!entry.worker.getResourceUsage || entry.worker.closed) return;
+        try {
+          const usage = await entry.worker.getResourceUsage();
+          const usedMs = usage.ru_utime + usage.ru_stime;
+          const at = performance.now();
+          if (entry.cpu && at > entry.cpu.at) {
+            entry.load = Math.max(0, usedMs - entry.cpu.usedMs) / (at - entry.cpu.at);
+          }
+          entry.cpu = { usedMs, at };
+        } catch {
+          // Closing or dying: its replacement gets read next time.
+        }
+      }),
+    );
   }
 
   /** The call's home router. */
@@ -194,9 +233,10 @@ export class MediaServerPool extends EnhancedEventEmitter<MediaServerPoolEvents>
     await this.start();
     // Fill up missing workers (earlier replacements may have failed).
     await this.replenish();
+    const busy = (e: PoolEntry) => Math.floor(e.load / LOAD_RESOLUTION);
     const entry = this.entries
       .filter((e) => !e.worker.closed && e.calls.size < this.maxRoutersPerWorker && eligible(e))
-      .sort((a, b) => a.calls.size - b.calls.size)[0];
+      .sort((a, b) => busy(a) - busy(b) || a.calls.size - b.calls.size)[0];
     if (!entry) return undefined;
     // Reserve the slot before awaiting, so concurrent acquisitions spread out.
     entry.calls.set(callId, (entry.calls.get(callId) ?? 0) + 1);
@@ -222,6 +262,7 @@ export class MediaServerPool extends EnhancedEventEmitter<MediaServerPoolEvents>
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.sampler);
     for (const callId of [...this.routers.keys()]) this.releaseRouter(callId);
     for (const entry of this.entries.splice(0)) entry.worker.close();
   }
@@ -244,8 +285,13 @@ export class MediaServerPool extends EnhancedEventEmitter<MediaServerPoolEvents>
       worker.close();
       return;
     }
-    const entry: PoolEntry = { worker, calls: new Map() };
+    const entry: PoolEntry = { worker, calls: new Map(), load: 0 };
     this.entries.push(entry);
+    if (!this.sampler && this.loadSampleIntervalMs > 0) {
+      this.sampler = setInterval(() => void this.sampleLoads(), this.loadSampleIntervalMs);
+      // Never what keeps the process alive.
+      this.sampler.unref();
+    }
     worker.on('died', (error) => void this.onWorkerDied(entry, error));
   }
 

@@ -352,7 +352,7 @@ describe('media-server pool', () => {
     const after = await call();
     expect(after).toMatchObject({ mode: 'sfu', transition: null });
     expect(after.routerId).not.toBe(before);
-    expect(h.service.pool.load).toEqual([{ pid: h.media.workers[1].pid, calls: 1 }]);
+    expect(h.service.pool.load).toEqual([{ pid: h.media.workers[1].pid, calls: 1, cpu: 0 }]);
   });
 
   test('numWorkers comes from MEDIASOUP_NUM_WORKERS', () => {

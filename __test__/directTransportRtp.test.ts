@@ -159,6 +159,53 @@ describe('RTP over a DirectTransport', () => {
     expect(() => direct.sendRtcp(pli(ssrc))).toThrow(InvalidStateError);
   });
 
+  test('Node’s NACK brings a packet back as RTX on rtp; its receiver report sets the score', async () => {
+    const ingest = await env.router.createPlainTransport({ listenInfo: udp, comedia: true });
+    const producer = await ingest.produce({ kind: 'video', rtpParameters: vp8 });
+    const direct = await env.router.createDirectTransport();
+    const consumer = await direct.consume({ producerId: producer.id, rtpCapabilities: env.router.rtpCapabilities });
+    const ssrc = consumer.rtpParameters.encodings![0].ssrc!;
+    const rtxSsrc = consumer.rtpParameters.encodings![0].rtx?.ssrc;
+    expect(rtxSsrc).toEqual(expect.any(Number));
+    const packets: Buffer[] = [];
+    consumer.on('rtp', (m) => packets.push(m));
+    const source = await socket();
+    for (let seq = 1; seq <= 3; seq++) {
+      source.send(packet(seq, seq === 1), ingest.tuple.localPort, '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 3));
+    }
+    await until(() => packets.length === 3, 'three rtp events');
+    const second = packets[1];
+    const nack = Buffer.alloc(16);
+    nack[0] = 0x81;
+    nack[1] = 205;
+    nack.writeUInt16BE(3, 2);
+    nack.writeUInt32BE(1, 4);
+    nack.writeUInt32BE(ssrc, 8);
+    nack.writeUInt16BE(second.readUInt16BE(2), 12);
+    direct.sendRtcp(nack);
+    const rtx = await until(() => packets.find((m) => m.readUInt32BE(8) === rtxSsrc), 'an RTX rtp event');
+    // Header without extensions here: the original number, then its payload.
+    const at = 12 + (rtx[0] & 0x10 ? 4 + rtx.readUInt16BE(14) * 4 : 0);
+    expect(rtx.readUInt16BE(at)).toBe(second.readUInt16BE(2));
+    expect(tailSeq(rtx)).toBe(2);
+
+    // Half lost, says Node's receiver report: the score drops.
+    const scores: number[] = [];
+    consumer.on('score', (s) => scores.push(s.score));
+    const rr = Buffer.alloc(32);
+    rr[0] = 0x81;
+    rr[1] = 201;
+    rr.writeUInt16BE(7, 2);
+    rr.writeUInt32BE(1, 4);
+    rr.writeUInt32BE(ssrc, 8);
+    rr[12] = 128;
+    direct.sendRtcp(rr);
+    await until(() => scores.length > 0, 'a score event');
+    expect(scores[0]).toBeLessThan(10);
+    expect((await consumer.getStats())[0]).toMatchObject({ nackCount: 1, rtxSsrc });
+  });
+
   test('Node to Node: a DirectTransport producer consumed on another DirectTransport', async () => {
     const a = await env.router.createDirectTransport();
     const b = await env.router.createDirectTransport();

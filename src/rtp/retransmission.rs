@@ -1,5 +1,5 @@
 //! NACK and RTX (RFC 4585, RFC 4588) for the transports str0m does not run:
-//! pipe transports with `enableRtx`. The sender keeps what it sent and
+//! plain, pipe (with `enableRtx`) and direct ones. The sender keeps what it sent and
 //! resends it on a NACK as RTX; the receiver finds gaps, NACKs them (again
 //! until they arrive or it gives up) and unwraps RTX back into the original.
 //!

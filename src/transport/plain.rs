@@ -7,9 +7,9 @@
 //! are parsed and handed to the router as they are; consumers' packets go
 //! out with a plain header (of the extensions, the audio level and video
 //! orientation only), an RTCP sender report per stream every second, and
-//! PLI/FIR/receiver reports from the peer are honoured. NACKs are answered
-//! (with RTX) and gaps NACKed only on pipes with `enableRtx`; no bandwidth
-//! estimation runs.
+//! PLI/FIR/receiver reports from the peer are honoured. Where parameters
+//! give a codec NACK and RTX, NACKs are answered with RTX and producers'
+//! gaps NACKed; no bandwidth estimation runs.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -24,7 +24,7 @@ use super::webrtc::{
     TransportStats, TransportTuple,
 };
 use crate::error::{CoreError, CoreResult};
-use crate::ortc::types::{MediaKind, RtpCodecParameters, RtpParameters};
+use crate::ortc::types::{MediaKind, RtpParameters};
 use crate::router::ReceivedRtp;
 use crate::rtp::retransmission::{
     NackTracker, RtxSender, SentPacket, rtx_payload, rtx_payload_types, unwrap_rtx,
@@ -49,10 +49,12 @@ pub struct PlainTransportOptions {
     /// SRTP in this suite: our master key + salt is generated here.
     pub srtp: Option<CryptoSuite>,
     /// The RTP side of a DirectTransport: no socket, the peer is Node
-    /// (`producer.send()` in, consumer `rtp` events out), no RTCP.
+    /// (`producer.send()` and `sendRtcp()` in, consumer `rtp` events and the
+    /// transport's `rtcp` events out).
     pub direct: bool,
-    /// A PipeTransport with `enableRtx`: NACKs answered with RTX, gaps in
-    /// what its producers receive NACKed.
+    /// A PipeTransport with `enableRtx`: its consumers keep RTX and NACK in
+    /// their parameters (and so the producers made from them on the far
+    /// router).
     pub rtx: bool,
 }
 
@@ -185,6 +187,17 @@ fn tuple(local: SocketAddr, remote: Option<SocketAddr>) -> TransportTuple {
 }
 
 /// Extends a 16-bit sequence number next to the last extended one.
+/// A packet this far behind the highest seen is not late: its source
+/// restarted its numbering (RFC 3550 A.1 allows 100 misordered; a NACKed
+/// packet comes back within about a second, a few hundred at most).
+const RESTART_BEHIND: u64 = 1_000;
+
+/// The first extended number above `last` whose low 16 bits are `seq`.
+fn following(last: u64, seq: u16) -> u64 {
+    let next = last + 1;
+    next + u64::from(seq.wrapping_sub(next as u16))
+}
+
 fn extend_seq(last: Option<u64>, seq: u16) -> u64 {
     let Some(last) = last else {
         // Start a cycle up, so that reordered packets just before the first
@@ -373,23 +386,13 @@ impl PlainTransport {
     }
 
     /// Whether a new consumer keeps RTX and NACK: a pipe's follow its
-    /// `enableRtx`; a DirectTransport has no RTCP to carry a NACK; a plain
-    /// transport's follow the consumer's own `enableRtx`, as mediasoup's.
+    /// `enableRtx`; the others follow the consumer's own `enableRtx`, as
+    /// mediasoup's.
     pub fn consumer_rtx(&self, enable_rtx: bool) -> bool {
         if self.opts.pipe {
             self.opts.rtx
         } else {
-            enable_rtx && !self.opts.direct
-        }
-    }
-
-    /// (media PT, RTX PT) where RTX runs: codecs with NACK and RTX, and
-    /// never over a DirectTransport.
-    fn rtx_payload_types(&self, codecs: &[RtpCodecParameters]) -> Vec<(u8, u8)> {
-        if self.opts.direct {
-            Vec::new()
-        } else {
-            rtx_payload_types(codecs)
+            enable_rtx
         }
     }
 
@@ -543,7 +546,17 @@ impl PlainTransport {
             }
         };
         let p = &mut self.producers[idx];
-        let seq_no = extend_seq(p.last_seq[enc], seq);
+        let mut seq_no = extend_seq(p.last_seq[enc], seq);
+        if let Some(last) = p.last_seq[enc]
+            && rtx.is_none()
+            && seq_no + RESTART_BEHIND < last
+        {
+            // A source that restarted its numbering (or jumped ahead by half
+            // the number space): numbered on from the highest, its gaps
+            // forgotten, rather than dropped or NACKed as very late.
+            seq_no = following(last, seq);
+            p.nacks[enc] = NackTracker::default();
+        }
         let behind = p.last_seq[enc].is_some_and(|last| seq_no <= last);
         // With RTX on, gaps are known: a resent packet, or an old original,
         // that is not awaited is a duplicate (its copy went through).
@@ -733,15 +746,17 @@ impl PlainTransport {
         blp: u16,
         out: &mut TransportOutput,
     ) {
-        let (Some(destination), Some((id, stream))) =
-            (self.remote_rtp, self.consumer_by_ssrc.get(&ssrc).cloned())
-        else {
+        let Some((id, stream)) = self.consumer_by_ssrc.get(&ssrc).cloned() else {
             return;
         };
         let Some(c) = self.consumers.get_mut(&id) else {
             return;
         };
         c.stats.nacks += 1;
+        if !self.has_peer() {
+            return;
+        }
+        let c = self.consumers.get_mut(&id).expect("looked up above");
         let PlainConsumer {
             streams,
             extension_ids,
@@ -792,6 +807,21 @@ impl PlainTransport {
             }
             self.stats.rtp_packets_sent += 1;
             self.stats.rtp_bytes_sent += buf.len() as u64;
+            self.send_rtp(&id, buf, out);
+        }
+    }
+
+    /// One RTP packet of a consumer to the peer: over UDP, or to Node as the
+    /// consumer's `rtp` event on a DirectTransport. Dropped while the peer
+    /// is not known.
+    fn send_rtp(&mut self, consumer_id: &Id, buf: Vec<u8>, out: &mut TransportOutput) {
+        if self.opts.direct {
+            self.stats.bytes_sent += buf.len() as u64;
+            out.events.push(TransportEvent::DirectRtp {
+                consumer_id: consumer_id.clone(),
+                packet: buf,
+            });
+        } else if let Some(destination) = self.remote_rtp {
             self.transmit(destination, false, buf, out);
         }
     }
@@ -938,7 +968,7 @@ impl PlainTransport {
             }
         }
         let n = ssrcs.len();
-        let rtx_types = self.rtx_payload_types(&params.codecs);
+        let rtx_types = rtx_payload_types(&params.codecs);
         self.producers.push(PlainProducer {
             id,
             rids: params.encodings.iter().map(|e| e.rid.clone()).collect(),
@@ -1071,7 +1101,7 @@ impl PlainTransport {
         for (stream, ssrc) in ssrcs.iter().enumerate() {
             self.consumer_by_ssrc.insert(*ssrc, (id.clone(), stream));
         }
-        let rtx_types = self.rtx_payload_types(&params.codecs);
+        let rtx_types = rtx_payload_types(&params.codecs);
         let streams: Vec<PlainStream> = ssrcs
             .iter()
             .zip(&params.encodings)
@@ -1195,18 +1225,10 @@ impl PlainTransport {
         c.stats.bytes += buf.len() as u64;
         self.stats.rtp_packets_sent += 1;
         self.stats.rtp_bytes_sent += buf.len() as u64;
-        match destination {
-            Some(destination) => self.transmit(destination, false, buf, out),
-            None => {
-                self.stats.bytes_sent += buf.len() as u64;
-                // The map's own key: a reference count, not an allocation.
-                if let Some((id, _)) = self.consumers.get_key_value(consumer_id) {
-                    out.events.push(TransportEvent::DirectRtp {
-                        consumer_id: id.clone(),
-                        packet: buf,
-                    });
-                }
-            }
+        // The map's own key: a reference count, not an allocation.
+        if let Some((id, _)) = self.consumers.get_key_value(consumer_id) {
+            let id = id.clone();
+            self.send_rtp(&id, buf, out);
         }
         Ok(())
     }
@@ -1444,6 +1466,70 @@ mod tests {
     }
 
     #[test]
+    fn a_source_restarting_its_numbering_goes_on_and_a_direct_transport_nacks_to_node() {
+        let t0 = Instant::now();
+        let params: RtpParameters = crate::ortc::from_json_value(serde_json::json!({
+            "codecs": [
+                { "mimeType": "video/VP8", "payloadType": 101, "clockRate": 90000,
+                  "rtcpFeedback": [{ "type": "nack" }] },
+                { "mimeType": "video/rtx", "payloadType": 102, "clockRate": 90000, "parameters": { "apt": 101 } }
+            ],
+            "encodings": [{ "ssrc": 1111, "rtx": { "ssrc": 2222 } }],
+            "rtcp": { "cname": "x" }
+        }))
+        .unwrap();
+        // Node feeds a producer with RTX (a DirectTransport has NACK too).
+        let mut t = PlainTransport::direct(t0);
+        t.add_producer(Id::from("p"), &params).unwrap();
+        let packet = |seq: u16| {
+            let mut b = Vec::new();
+            wire::write_rtp(
+                &mut b,
+                &RtpHeaderFields {
+                    payload_type: 101,
+                    marker: false,
+                    sequence_number: seq,
+                    timestamp: u32::from(seq),
+                    ssrc: 1111,
+                },
+                &ExtensionIds::default(),
+                &Default::default(),
+                &[1, 2, 3],
+            );
+            b
+        };
+        let mut out = TransportOutput::default();
+        let mut numbers = Vec::new();
+        for seq in [5000, 5001, 5002, 10, 11, 13] {
+            t.receive_direct(t0, &packet(seq), &mut out);
+        }
+        for e in out.events.drain(..) {
+            match e {
+                TransportEvent::ProducerPacket { packet, .. } => numbers.push(packet.seq_no),
+                TransportEvent::DirectRtcp { packet } => numbers.push(u64::from(packet[1])),
+                _ => {}
+            }
+        }
+        // Every packet through, numbered on upwards; one NACK (for 12, to
+        // Node, after 13), none for the thousands "missing" between 5002
+        // and 10.
+        let base = 65_536 + 5000;
+        let restarted = 65_536 * 2 + 10;
+        assert_eq!(
+            numbers,
+            vec![
+                base,
+                base + 1,
+                base + 2,
+                restarted,
+                restarted + 1,
+                restarted + 3,
+                205
+            ]
+        );
+    }
+
+    #[test]
     fn sequence_numbers_extend_across_wraps_and_reordering() {
         let first = extend_seq(None, 65_535);
         assert_eq!(first, 65_536 + 65_535);
@@ -1451,5 +1537,7 @@ mod tests {
         assert_eq!(wrapped, first + 1);
         // A late packet from before the wrap goes back, not a cycle ahead.
         assert_eq!(extend_seq(Some(wrapped), 65_534), first - 1);
+        assert_eq!(following(70_000, 70_000u64 as u16), 70_000 + 65_536);
+        assert_eq!(following(70_000, 70_001u64 as u16), 70_001);
     }
 }

@@ -52,9 +52,9 @@ describe('call: P2P <-> SFU switching in real browsers', () => {
     expect(harness.leftoverProcesses()).toEqual([]);
   });
 
-  async function enter(name: string, call = callId): Promise<Participant> {
+  async function enter(name: string, call = callId, extra: Partial<CallPageJoinOptions> = {}): Promise<Participant> {
     const p = await harness.join(name, 'call');
-    const opts: CallPageJoinOptions = { url: gateway.url, callId: call, participantId: name };
+    const opts: CallPageJoinOptions = { url: gateway.url, callId: call, participantId: name, ...extra };
     await p.call('join', opts);
     return p;
   }
@@ -107,7 +107,10 @@ describe('call: P2P <-> SFU switching in real browsers', () => {
     // ------------------------------------------------------- P2P -> SFU
     await Promise.all([a, b].map((p) => p.call('startMonitor', 30)));
     const before = completed.length;
-    const c = await enter('c');
+    // c sends simulcast on the SFU path (the client's sfuVideoEncodings).
+    const c = await enter('c', callId, {
+      sfuVideoEncodings: [{ scaleResolutionDownBy: 2, maxBitrate: 150_000 }, { maxBitrate: 900_000 }],
+    });
     const toSfu = await nextCompletion('sfu', before);
     await Promise.all([
       waitForDecoding(a, ['b', 'c'], 'sfu'),
@@ -124,6 +127,8 @@ describe('call: P2P <-> SFU switching in real browsers', () => {
     const sfuProducers = producers.filter((p) => !p.closed);
     expect(sfuProducers).toHaveLength(6);
     expect(sfuProducers.some((p) => p.paused)).toBe(false);
+    const simulcast = sfuProducers.filter((p) => p.type === 'simulcast');
+    expect(simulcast.map((p) => [p.kind, p.rtpParameters.encodings?.length])).toEqual([['video', 2]]);
     expect(toSfu.trigger).toBe('participant-joined');
 
     // ------------------------------------------------------- SFU -> P2P

@@ -55,6 +55,15 @@ export interface HybridConnectionOptions {
   role?: ParticipantRole;
   media?: Partial<MediaState>;
   p2pParticipantLimit?: number;
+  /**
+   * How the camera is sent on the SFU path (mediasoup-client's `encodings`):
+   * several for simulcast (e.g. `[{ scaleResolutionDownBy: 2, maxBitrate:
+   * 150_000 }, { maxBitrate: 900_000 }]`), or one with a `scalabilityMode`
+   * for SVC when the routers' first video codec is VP9 (`L3T3_KEY`). The SFU
+   * then gives each receiver the layer its bandwidth allows. Default: one
+   * encoding. The P2P path always sends one.
+   */
+  sfuVideoEncodings?: ms.RtpEncodingParameters[];
   /** STUN/TURN servers for the P2P path and the SFU transports. */
   iceServers?: RTCIceServer[];
   /** `relay` to force TURN. */
@@ -899,6 +908,7 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
       request: (event, payload) => this.request(event, payload),
       iceServers: this.options.iceServers,
       iceTransportPolicy: this.options.iceTransportPolicy,
+      videoEncodings: this.options.sfuVideoEncodings,
     });
     session.on('consumer', (participantId, kind, consumerId, track, receiver) =>
       this.addSource(session, participantId, kind, consumerId, track, receiver),

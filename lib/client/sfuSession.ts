@@ -35,6 +35,8 @@ export interface SfuSessionOptions {
   iceTransportPolicy?: RTCIceTransportPolicy;
   /** Build in standby: produce and consume paused, send and render nothing until `activate()`. */
   standby?: boolean;
+  /** The camera's encodings (simulcast, or SVC); default one. */
+  videoEncodings?: ms.RtpEncodingParameters[];
 }
 
 interface ConsumerEntry {
@@ -228,6 +230,11 @@ export class SfuSession extends Emitter<SfuSessionEvents> {
     if (this.closed || !this.device.canProduce(kind) || track.readyState === 'ended') return null;
     const producer = await this.sendTransport!.produce({
       track,
+      // Copied: mediasoup-client fills in what it is given.
+      encodings:
+        source === 'camera' && this.options.videoEncodings
+          ? this.options.videoEncodings.map((e) => ({ ...e }))
+          : undefined,
       // The track belongs to the call (and to the P2P path meanwhile):
       // closing or pausing this producer must neither stop nor disable it.
       stopTracks: false,

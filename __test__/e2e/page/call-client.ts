@@ -56,6 +56,7 @@ async function join(opts: CallPageJoinOptions): Promise<{ participantId: string;
     participantId: opts.participantId,
     conversationType: 'group',
     p2pParticipantLimit: opts.p2pParticipantLimit,
+    sfuVideoEncodings: opts.sfuVideoEncodings,
     localStream: local,
     qualityIntervalMs: opts.qualityIntervalMs ?? 1_000,
   });

@@ -25,6 +25,8 @@ export interface CallPageJoinOptions {
   reconnect?: boolean;
   /** P2P limit of the call, when this join creates it. */
   p2pParticipantLimit?: number;
+  /** The client's `sfuVideoEncodings` (simulcast on the SFU path). */
+  sfuVideoEncodings?: { scaleResolutionDownBy?: number; maxBitrate?: number; scalabilityMode?: string }[];
 }
 
 /** The client's reconnect events, as the page saw them. */

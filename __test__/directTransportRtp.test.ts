@@ -13,6 +13,30 @@ const packet = (seq: number, keyframe: boolean): Buffer => vp8Packet(seq, keyfra
 
 const env = routerPerTest(mediaCodecs);
 
+/**
+ * A UDP source feeding a comedia PlainTransport's video producer, consumed on
+ * a DirectTransport whose `rtp` events and `rtcp` events are collected;
+ * `feed(from, to)` sends packets from..to (the first a keyframe), 3 ms apart.
+ */
+async function sourceToNode() {
+  const ingest = await env.router.createPlainTransport({ listenInfo: udp, comedia: true });
+  const producer = await ingest.produce({ kind: 'video', rtpParameters: vp8 });
+  const direct = await env.router.createDirectTransport();
+  const consumer = await direct.consume({ producerId: producer.id, rtpCapabilities: env.router.rtpCapabilities });
+  const packets: Buffer[] = [];
+  consumer.on('rtp', (m) => packets.push(m));
+  const rtcp: Buffer[] = [];
+  direct.on('rtcp', (m) => rtcp.push(m));
+  const source = await socket();
+  const feed = async (from: number, to: number) => {
+    for (let seq = from; seq <= to; seq++) {
+      source.send(packet(seq, seq === from), ingest.tuple.localPort, '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 3));
+    }
+  };
+  return { ingest, producer, direct, consumer, packets, rtcp, source, feed, ssrc: consumer.rtpParameters.encodings![0].ssrc! };
+}
+
 /** A PLI (RFC 4585) for `media`. */
 function pli(media: number): Buffer {
   const b = Buffer.alloc(12);
@@ -65,20 +89,9 @@ describe('RTP over a DirectTransport', () => {
   });
 
   test('a consumer on a DirectTransport emits rtp with its own SSRC and contiguous numbers', async () => {
-    const ingest = await env.router.createPlainTransport({ listenInfo: udp, comedia: true });
-    const producer = await ingest.produce({ kind: 'video', rtpParameters: vp8 });
-    const direct = await env.router.createDirectTransport();
-    const consumer = await direct.consume({ producerId: producer.id, rtpCapabilities: env.router.rtpCapabilities });
-    const packets: Buffer[] = [];
-    consumer.on('rtp', (packet) => packets.push(packet));
-    const ssrc = consumer.rtpParameters.encodings![0].ssrc!;
+    const { ingest, producer, direct, consumer, packets, ssrc, feed } = await sourceToNode();
     const pt = consumer.rtpParameters.codecs[0].payloadType;
-
-    const source = await socket();
-    for (let seq = 100; seq < 110; seq++) {
-      source.send(packet(seq, seq === 100), ingest.tuple.localPort, '127.0.0.1');
-      await new Promise((r) => setTimeout(r, 3));
-    }
+    await feed(100, 109);
     await until(() => packets.length === 10, '10 rtp events');
     for (const [i, m] of packets.entries()) {
       expect(Buffer.isBuffer(m)).toBe(true);
@@ -128,20 +141,10 @@ describe('RTP over a DirectTransport', () => {
   });
 
   test('RTCP from Node: sendRtcp() asks the ingest peer for a keyframe; sender reports come back', async () => {
-    const ingest = await env.router.createPlainTransport({ listenInfo: udp, comedia: true });
-    const producer = await ingest.produce({ kind: 'video', rtpParameters: vp8 });
-    const direct = await env.router.createDirectTransport();
-    const consumer = await direct.consume({ producerId: producer.id, rtpCapabilities: env.router.rtpCapabilities });
-    const rtcp: Buffer[] = [];
-    direct.on('rtcp', (m) => rtcp.push(m));
-    const ssrc = consumer.rtpParameters.encodings![0].ssrc!;
-    const source = await socket();
+    const { direct, consumer, rtcp, ssrc, source, feed } = await sourceToNode();
     const atSource: Buffer[] = [];
     source.on('message', (m) => isRtcp(m) && atSource.push(m));
-    for (let seq = 1; seq <= 3; seq++) {
-      source.send(packet(seq, seq === 1), ingest.tuple.localPort, '127.0.0.1');
-      await new Promise((r) => setTimeout(r, 3));
-    }
+    await feed(1, 3);
     await until(async () => (await consumer.getStats())[0].packetCount === 3, 'three rtp events');
     // The consumer's start asked the source for a keyframe already: count on from there.
     const before = atSource.filter((m) => m[1] === 206).length;
@@ -160,20 +163,10 @@ describe('RTP over a DirectTransport', () => {
   });
 
   test('Node’s NACK brings a packet back as RTX on rtp; its receiver report sets the score', async () => {
-    const ingest = await env.router.createPlainTransport({ listenInfo: udp, comedia: true });
-    const producer = await ingest.produce({ kind: 'video', rtpParameters: vp8 });
-    const direct = await env.router.createDirectTransport();
-    const consumer = await direct.consume({ producerId: producer.id, rtpCapabilities: env.router.rtpCapabilities });
-    const ssrc = consumer.rtpParameters.encodings![0].ssrc!;
+    const { direct, consumer, packets, ssrc, feed } = await sourceToNode();
     const rtxSsrc = consumer.rtpParameters.encodings![0].rtx?.ssrc;
     expect(rtxSsrc).toEqual(expect.any(Number));
-    const packets: Buffer[] = [];
-    consumer.on('rtp', (m) => packets.push(m));
-    const source = await socket();
-    for (let seq = 1; seq <= 3; seq++) {
-      source.send(packet(seq, seq === 1), ingest.tuple.localPort, '127.0.0.1');
-      await new Promise((r) => setTimeout(r, 3));
-    }
+    await feed(1, 3);
     await until(() => packets.length === 3, 'three rtp events');
     const second = packets[1];
     const nack = Buffer.alloc(16);

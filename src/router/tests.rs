@@ -514,6 +514,46 @@ fn a_pipe_consumer_forwards_every_layer_as_numbered_and_asks_for_the_one_request
     assert_eq!(layers, vec![1]);
 }
 
+/// One VP9 layer frame `(sid, tid)` of picture `n`, in one packet.
+struct Vp9Frame<'a> {
+    n: u16,
+    sid: u8,
+    key: bool,
+    marker: bool,
+    body: &'a [u8],
+}
+
+impl Feeder {
+    fn send_vp9(
+        &self,
+        r: &mut Router,
+        seq: u64,
+        frame: Vp9Frame<'_>,
+        now: Instant,
+        out: &mut RouteOutput,
+    ) {
+        let Vp9Frame {
+            n,
+            sid,
+            key,
+            marker,
+            body,
+        } = frame;
+        let payload: Arc<[u8]> =
+            crate::rtp::vp9::vp9_payload(n, (sid, 0), (true, true), key, body).into();
+        let pkt = IncomingRtp {
+            seq_no: seq,
+            timestamp: u32::from(n) * 3000,
+            payload_type: BROWSER_VP8,
+            marker,
+            payload: &payload,
+            ext_vals: &self.ext,
+            arrival: now,
+        };
+        r.route("p", 0, &pkt, now, out);
+    }
+}
+
 /// A VP9 producer of one encoding with three spatial and three temporal
 /// layers (K-SVC, as browsers send it).
 fn svc_producer(mode: &str) -> ProducerOptions {
@@ -525,7 +565,6 @@ fn svc_producer(mode: &str) -> ProducerOptions {
 
 #[test]
 fn an_svc_consumer_gets_the_spatial_layers_up_to_its_target_with_the_marker_on_its_top() {
-    use crate::rtp::vp9::vp9_payload;
     let t0 = Instant::now();
     let mut r = Router::new();
     let mut out = RouteOutput::default();
@@ -544,17 +583,15 @@ fn an_svc_consumer_gets_the_spatial_layers_up_to_its_target_with_the_marker_on_i
     let mut picture = |r: &mut Router, out: &mut RouteOutput, n: u16, key: bool| {
         out.clear();
         for sid in 0..3u8 {
-            let payload: Arc<[u8]> = vp9_payload(n, (sid, 0), (true, true), key, b"f").into();
-            let pkt = IncomingRtp {
-                seq_no: seq,
-                timestamp: u32::from(n) * 3000,
-                payload_type: BROWSER_VP8,
-                marker: sid == 2,
-                payload: &payload,
-                ext_vals: &f.ext,
-                arrival: t0,
+            let marker = sid == 2;
+            let frame = Vp9Frame {
+                n,
+                sid,
+                key,
+                marker,
+                body: b"f",
             };
-            r.route("p", 0, &pkt, t0, out);
+            f.send_vp9(r, seq, frame, t0, out);
             seq += 1;
         }
         out.forwards
@@ -603,7 +640,6 @@ fn an_svc_consumer_gets_the_spatial_layers_up_to_its_target_with_the_marker_on_i
 
 #[test]
 fn an_svc_layer_costs_its_rate_and_the_rates_below_it() {
-    use crate::rtp::vp9::vp9_payload;
     let t0 = Instant::now();
     let mut r = Router::new();
     let mut out = RouteOutput::default();
@@ -617,17 +653,20 @@ fn an_svc_layer_costs_its_rate_and_the_rates_below_it() {
         out.clear();
         for (sid, size) in [(0u8, 100usize), (1, 1000)] {
             let body = vec![0u8; size];
-            let payload: Arc<[u8]> = vp9_payload(n, (sid, 0), (true, true), key, &body).into();
-            let pkt = IncomingRtp {
-                seq_no: seq,
-                timestamp: u32::from(n) * 2250,
-                payload_type: BROWSER_VP8,
-                marker: sid == 1,
-                payload: &payload,
-                ext_vals: &f.ext,
-                arrival: now,
-            };
-            r.route("p", 0, &pkt, now, out);
+            let marker = sid == 1;
+            f.send_vp9(
+                r,
+                seq,
+                Vp9Frame {
+                    n,
+                    sid,
+                    key,
+                    marker,
+                    body: &body,
+                },
+                now,
+                out,
+            );
             seq += 1;
         }
         out.forwards.len()

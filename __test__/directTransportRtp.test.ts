@@ -3,7 +3,7 @@
 // UDP sockets on loopback on the other side.
 import { InvalidStateError, UnsupportedError } from '../lib/errors';
 import type { types } from '../lib';
-import { isRtcp, routerPerTest, tailSeq, until, vp8Packet, vp8Parameters } from './helpers/rtpPeers';
+import { isRtcp, nack, pli, routerPerTest, tailSeq, until, vp8Packet, vp8Parameters } from './helpers/rtpPeers';
 
 const mediaCodecs: types.RtpCodecCapability[] = [{ kind: 'video', mimeType: 'video/VP8', clockRate: 90000 }];
 const udp = { protocol: 'udp' as const, ip: '127.0.0.1' };
@@ -37,16 +37,6 @@ async function sourceToNode() {
   return { ingest, producer, direct, consumer, packets, rtcp, source, feed, ssrc: consumer.rtpParameters.encodings![0].ssrc! };
 }
 
-/** A PLI (RFC 4585) for `media`. */
-function pli(media: number): Buffer {
-  const b = Buffer.alloc(12);
-  b[0] = 0x81;
-  b[1] = 206;
-  b.writeUInt16BE(2, 2);
-  b.writeUInt32BE(1, 4);
-  b.writeUInt32BE(media, 8);
-  return b;
-}
 const { socket } = env;
 
 describe('RTP over a DirectTransport', () => {
@@ -169,14 +159,7 @@ describe('RTP over a DirectTransport', () => {
     await feed(1, 3);
     await until(() => packets.length === 3, 'three rtp events');
     const second = packets[1];
-    const nack = Buffer.alloc(16);
-    nack[0] = 0x81;
-    nack[1] = 205;
-    nack.writeUInt16BE(3, 2);
-    nack.writeUInt32BE(1, 4);
-    nack.writeUInt32BE(ssrc, 8);
-    nack.writeUInt16BE(second.readUInt16BE(2), 12);
-    direct.sendRtcp(nack);
+    direct.sendRtcp(nack(ssrc, second.readUInt16BE(2)));
     const rtx = await until(() => packets.find((m) => m.readUInt32BE(8) === rtxSsrc), 'an RTX rtp event');
     // Header without extensions here: the original number, then its payload.
     const at = 12 + (rtx[0] & 0x10 ? 4 + rtx.readUInt16BE(14) * 4 : 0);

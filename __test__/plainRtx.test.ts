@@ -3,7 +3,7 @@
 // parameters have them gets its gaps NACKed and takes the RTX in their place.
 // The peers are Node UDP sockets on loopback.
 import type * as dgram from 'node:dgram';
-import { isRtcp, routerPerTest, tailSeq, until, vp8Packet, vp8Parameters } from './helpers/rtpPeers';
+import { isRtcp, nack, routerPerTest, tailSeq, until, vp8Packet, vp8Parameters } from './helpers/rtpPeers';
 import type { types } from '../lib';
 
 const mediaCodecs: types.RtpCodecCapability[] = [{ kind: 'video', mimeType: 'video/VP8', clockRate: 90000 }];
@@ -12,18 +12,6 @@ const SSRC = 0x5eed;
 const RTX_SSRC = 0x5eee;
 
 const env = routerPerTest(mediaCodecs);
-
-/** A generic NACK (RFC 4585) from `sender` for one packet of `media`. */
-function nack(sender: number, media: number, seq: number): Buffer {
-  const b = Buffer.alloc(16);
-  b[0] = 0x81;
-  b[1] = 205;
-  b.writeUInt16BE(3, 2);
-  b.writeUInt32BE(sender, 4);
-  b.writeUInt32BE(media, 8);
-  b.writeUInt16BE(seq & 0xffff, 12);
-  return b;
-}
 
 /** Where an RTP packet's payload starts (after CSRCs and extensions). */
 function payloadOffset(m: Buffer): number {
@@ -80,7 +68,7 @@ describe('PlainTransport RTX', () => {
     }, 'five packets');
     const third = media.find((m) => tailSeq(m) === 3)!;
     const outSeq = third.readUInt16BE(2);
-    sink.send(nack(1, params.encodings![0].ssrc!, outSeq), output.tuple.localPort, '127.0.0.1');
+    sink.send(nack(params.encodings![0].ssrc!, outSeq), output.tuple.localPort, '127.0.0.1');
 
     const rtx = await until(() => received.find((m) => !isRtcp(m) && m.readUInt32BE(8) === rtxSsrc), 'an RTX packet');
     expect(rtx[1] & 0x7f).toBe(rtxCodec.payloadType);

@@ -48,6 +48,29 @@ export function vp8Packet(seq: number, keyframe: boolean, ssrc: number, body: Bu
 /** The sequence number vp8Packet() put at the end of the payload. */
 export const tailSeq = (m: Buffer): number => m.readUInt16BE(m.length - 2);
 
+/** A PLI (RFC 4585) for `media`. */
+export function pli(media: number): Buffer {
+  const b = Buffer.alloc(12);
+  b[0] = 0x81;
+  b[1] = 206;
+  b.writeUInt16BE(2, 2);
+  b.writeUInt32BE(1, 4);
+  b.writeUInt32BE(media, 8);
+  return b;
+}
+
+/** A generic NACK (RFC 4585) for one packet `seq` of `media`. */
+export function nack(media: number, seq: number): Buffer {
+  const b = Buffer.alloc(16);
+  b[0] = 0x81;
+  b[1] = 205;
+  b.writeUInt16BE(3, 2);
+  b.writeUInt32BE(1, 4);
+  b.writeUInt32BE(media, 8);
+  b.writeUInt16BE(seq & 0xffff, 12);
+  return b;
+}
+
 /** A VP8 producer's rtpParameters on one SSRC. */
 export function vp8Parameters(ssrc: number, payloadType = 101) {
   return {

@@ -258,11 +258,21 @@ impl Media {
                 "producer.send() is only for DirectTransport producers",
             ));
         }
-        let packet = base64_decode(&data.data)
-            .ok_or_else(|| CoreError::type_error("rtpPacket is not valid base64"))?;
-        self.drive(&transport_id, Instant::now(), |t, out| {
+        self.feed_direct(&transport_id, &data.data, false)
+    }
+
+    /// A packet from Node (base64) into a DirectTransport's RTP side.
+    fn feed_direct(&mut self, transport_id: &Id, data: &str, rtcp: bool) -> CoreResult<Value> {
+        let what = if rtcp { "rtcpPacket" } else { "rtpPacket" };
+        let packet = base64_decode(data)
+            .ok_or_else(|| CoreError::type_error(format!("{what} is not valid base64")))?;
+        self.drive(transport_id, Instant::now(), |t, out| {
             if let Transport::Plain(plain) = t {
-                plain.receive_direct(Instant::now(), &packet, out);
+                if rtcp {
+                    plain.receive_direct_rtcp(Instant::now(), &packet, out);
+                } else {
+                    plain.receive_direct(Instant::now(), &packet, out);
+                }
             }
         });
         Ok(Value::Null)
@@ -279,14 +289,7 @@ impl Media {
             return Err(not_found("DirectTransport", transport_id));
         };
         let id = id.clone();
-        let packet = base64_decode(&data.data)
-            .ok_or_else(|| CoreError::type_error("rtcpPacket is not valid base64"))?;
-        self.drive(&id, Instant::now(), |t, out| {
-            if let Transport::Plain(plain) = t {
-                plain.receive_direct_rtcp(Instant::now(), &packet, out);
-            }
-        });
-        Ok(Value::Null)
+        self.feed_direct(&id, &data.data, true)
     }
 
     pub(super) fn direct_transport_dump(&self, id: &str) -> Option<Value> {

@@ -72,6 +72,19 @@ pub struct ExtensionIds {
     pub repaired_rid: Option<u8>,
     pub audio_level: Option<u8>,
     pub video_orientation: Option<u8>,
+    pub abs_send_time: Option<u8>,
+    pub transport_cc: Option<u8>,
+}
+
+/// What a sender writes per packet besides the forwarded values: the
+/// stream's mid, and the send time and transport-wide sequence number the
+/// peer's congestion feedback refers to (WebRTC transports only).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SendExtensions<'a> {
+    pub mid: Option<&'a str>,
+    /// 6.18 fixed-point seconds, 24 bits (abs-send-time).
+    pub abs_send_time: Option<u32>,
+    pub transport_cc: Option<u16>,
 }
 
 impl ExtensionIds {
@@ -85,6 +98,12 @@ impl ExtensionIds {
                 "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id" => &mut ids.repaired_rid,
                 "urn:ietf:params:rtp-hdrext:ssrc-audio-level" => &mut ids.audio_level,
                 "urn:3gpp:video-orientation" => &mut ids.video_orientation,
+                "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time" => {
+                    &mut ids.abs_send_time
+                }
+                "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01" => {
+                    &mut ids.transport_cc
+                }
                 _ => continue,
             };
             *slot = Some(id);
@@ -168,48 +187,65 @@ pub struct RtpHeaderFields {
     pub ssrc: u32,
 }
 
-/// Writes an RTP header (no CSRCs), the audio level and video orientation
-/// extensions where `ids` has them and `values` carries them (one-byte
-/// form, RFC 8285), and the payload.
+/// Writes an RTP header (no CSRCs), the extensions `ids` has and
+/// `values` / `ext` carry (one-byte form, RFC 8285: ids 1 to 14, values of
+/// 1 to 16 bytes; others are left out), and the payload.
 pub fn write_rtp(
     buf: &mut Vec<u8>,
     h: &RtpHeaderFields,
     ids: &ExtensionIds,
     values: &ExtensionValues,
+    ext: SendExtensions<'_>,
     payload: &[u8],
 ) {
     buf.clear();
-    let mut elements: [(u8, u8); 2] = [(0, 0); 2];
-    let mut n = 0;
-    // The one-byte form has ids 1 to 14; others are left out.
-    let one_byte = |id: Option<u8>| id.filter(|id| (1..=14).contains(id));
-    if let (Some(id), Some(level)) = (one_byte(ids.audio_level), values.audio_level) {
+    buf.push(0x80);
+    buf.push((h.payload_type & 0x7f) | if h.marker { 0x80 } else { 0 });
+    buf.extend_from_slice(&h.sequence_number.to_be_bytes());
+    buf.extend_from_slice(&h.timestamp.to_be_bytes());
+    buf.extend_from_slice(&h.ssrc.to_be_bytes());
+    let block = buf.len();
+    buf.extend_from_slice(&[0xBE, 0xDE, 0, 0]);
+    let element = |buf: &mut Vec<u8>, id: Option<u8>, data: &[u8]| {
+        if let Some(id) = id.filter(|id| (1..=14).contains(id))
+            && (1..=16).contains(&data.len())
+        {
+            buf.push(id << 4 | (data.len() - 1) as u8);
+            buf.extend_from_slice(data);
+        }
+    };
+    if let Some(mid) = ext.mid {
+        element(buf, ids.mid, mid.as_bytes());
+    }
+    if let Some(t) = ext.abs_send_time {
+        element(buf, ids.abs_send_time, &t.to_be_bytes()[1..]);
+    }
+    if let Some(seq) = ext.transport_cc {
+        element(buf, ids.transport_cc, &seq.to_be_bytes());
+    }
+    if let Some(level) = values.audio_level {
         let voice = if values.voice_activity == Some(true) {
             0x80
         } else {
             0
         };
-        elements[n] = (id, voice | (level.unsigned_abs() & 0x7f));
-        n += 1;
+        element(
+            buf,
+            ids.audio_level,
+            &[voice | (level.unsigned_abs() & 0x7f)],
+        );
     }
-    if let (Some(id), Some(o)) = (one_byte(ids.video_orientation), values.video_orientation) {
-        elements[n] = (id, o as u8);
-        n += 1;
+    if let Some(o) = values.video_orientation {
+        element(buf, ids.video_orientation, &[o as u8]);
     }
-    let extension = if n > 0 { 0x10 } else { 0 };
-    buf.push(0x80 | extension);
-    buf.push((h.payload_type & 0x7f) | if h.marker { 0x80 } else { 0 });
-    buf.extend_from_slice(&h.sequence_number.to_be_bytes());
-    buf.extend_from_slice(&h.timestamp.to_be_bytes());
-    buf.extend_from_slice(&h.ssrc.to_be_bytes());
-    if n > 0 {
-        // Each element: id and length - 1 in one byte, then one data byte.
-        buf.extend_from_slice(&[0xBE, 0xDE, 0, 1]);
-        for &(id, value) in &elements[..n] {
-            buf.push(id << 4);
-            buf.push(value);
-        }
-        buf.resize(buf.len() + 4 - 2 * n, 0);
+    let written = buf.len() - block - 4;
+    if written == 0 {
+        buf.truncate(block);
+    } else {
+        let words = written.div_ceil(4);
+        buf.resize(block + 4 + 4 * words, 0);
+        buf[block + 2..block + 4].copy_from_slice(&(words as u16).to_be_bytes());
+        buf[0] |= 0x10;
     }
     buf.extend_from_slice(payload);
 }
@@ -512,6 +548,7 @@ mod tests {
             &fields,
             &ids,
             &ExtensionValues::default(),
+            SendExtensions::default(),
             b"frame",
         );
         assert_eq!(buf.len(), 12 + 5);
@@ -525,7 +562,14 @@ mod tests {
             video_orientation: Some(VideoOrientation::Deg90),
             ..Default::default()
         };
-        write_rtp(&mut buf, &fields, &ids, &values, b"frame");
+        write_rtp(
+            &mut buf,
+            &fields,
+            &ids,
+            &values,
+            SendExtensions::default(),
+            b"frame",
+        );
         let p = parse_rtp(&buf).expect("valid RTP");
         assert_eq!(p.payload, b"frame");
         let read = p.extension_values(&ids);
@@ -534,9 +578,58 @@ mod tests {
         assert_eq!(read.video_orientation, Some(VideoOrientation::Deg90));
         // One value only: padded to a whole word.
         values.video_orientation = None;
-        write_rtp(&mut buf, &fields, &ids, &values, b"frame");
+        write_rtp(
+            &mut buf,
+            &fields,
+            &ids,
+            &values,
+            SendExtensions::default(),
+            b"frame",
+        );
         assert_eq!(buf.len(), 12 + 4 + 4 + 5);
         assert_eq!(parse_rtp(&buf).map(|p| p.payload.len()), Some(5));
+
+        // A WebRTC sender's own elements: mid, send time, transport-wide number.
+        let ids = ExtensionIds::from_uris([
+            ("urn:ietf:params:rtp-hdrext:sdes:mid", 1),
+            (
+                "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
+                2,
+            ),
+            (
+                "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
+                3,
+            ),
+        ]);
+        let ext = SendExtensions {
+            mid: Some("v12"),
+            abs_send_time: Some(0x00AB_CDEF),
+            transport_cc: Some(0x1234),
+        };
+        write_rtp(
+            &mut buf,
+            &fields,
+            &ids,
+            &ExtensionValues::default(),
+            ext,
+            b"frame",
+        );
+        // 4 + 4 + 3 = 11 bytes of elements, padded to 12.
+        assert_eq!(buf.len(), 12 + 4 + 12 + 5);
+        let p = parse_rtp(&buf).expect("valid RTP");
+        assert_eq!(p.payload, b"frame");
+        assert_eq!(p.extension_values(&ids).mid, Some(Mid::from("v12")));
+        let (profile, block) = p.extensions.expect("an extension block");
+        let mut seen = Vec::new();
+        for_each_element(profile, block, |id, data| seen.push((id, data.to_vec())));
+        assert_eq!(
+            seen,
+            vec![
+                (1, b"v12".to_vec()),
+                (2, vec![0xAB, 0xCD, 0xEF]),
+                (3, vec![0x12, 0x34])
+            ]
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! Sans-IO: the worker loop owns sockets and timers and drives these.
 
 pub mod plain;
+pub mod rtp_senders;
 pub mod webrtc;
 
 use std::net::SocketAddr;

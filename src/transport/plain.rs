@@ -14,11 +14,11 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use str0m::media::KeyframeRequestKind;
 use str0m::net::{Protocol, Transmit};
 
+use super::rtp_senders::{RtcpAction, RtpSenders};
 use super::webrtc::{
     ConsumerStats, ForwardedRtp, Id, ProducerStats, SenderReport, TransportEvent, TransportOutput,
     TransportStats, TransportTuple,
@@ -26,11 +26,9 @@ use super::webrtc::{
 use crate::error::{CoreError, CoreResult};
 use crate::ortc::types::{MediaKind, RtpParameters};
 use crate::router::ReceivedRtp;
-use crate::rtp::retransmission::{
-    NackTracker, RtxSender, SentPacket, rtx_payload, rtx_payload_types, unwrap_rtx,
-};
+use crate::rtp::retransmission::{NackTracker, rtx_payload_types, unwrap_rtx};
 use crate::rtp::srtp::{CryptoSuite, SrtpReceiver, SrtpSender};
-use crate::rtp::wire::{self, ExtensionIds, RtcpItem, RtpHeaderFields, SenderInfo};
+use crate::rtp::wire::{self, ExtensionIds, RtcpItem, SendExtensions};
 
 /// How often each consumer stream's sender report goes out.
 const RTCP_INTERVAL: Duration = Duration::from_secs(1);
@@ -127,33 +125,6 @@ impl PlainProducer {
     }
 }
 
-/// One SSRC a consumer sends on: one, or one per producer encoding for a
-/// pipe consumer.
-struct PlainStream {
-    ssrc: u32,
-    packets: u64,
-    /// Payload bytes sent (a sender report counts payload only).
-    payload_octets: u64,
-    /// The last packet's RTP timestamp and when its source arrived, for the
-    /// sender report's RTP ↔ NTP mapping.
-    last: Option<(u32, Instant)>,
-    /// With RTX on: what it sent lately, to resend on a NACK.
-    rtx: Option<RtxSender>,
-}
-
-struct PlainConsumer {
-    streams: Vec<PlainStream>,
-    /// The header extensions its parameters list (what it writes).
-    extension_ids: ExtensionIds,
-    clock_rate: u32,
-    /// Sent with its sender reports (receivers group streams by it).
-    cname: String,
-    /// Over all its streams.
-    stats: ConsumerStats,
-    /// (media PT, RTX PT) of its codecs.
-    rtx_payload_types: Vec<(u8, u8)>,
-}
-
 pub struct PlainTransport {
     opts: PlainTransportOptions,
     remote_rtp: Option<SocketAddr>,
@@ -162,9 +133,7 @@ pub struct PlainTransport {
     dead: bool,
     producers: Vec<PlainProducer>,
     rx_ssrcs: HashMap<u32, (usize, usize)>,
-    consumers: HashMap<Id, PlainConsumer>,
-    /// Each consumer SSRC's consumer and stream.
-    consumer_by_ssrc: HashMap<u32, (Id, usize)>,
+    consumers: RtpSenders,
     /// Keyframe requests made before a comedia peer was known.
     pending_keyframes: Vec<(Id, Option<usize>)>,
     next_rtcp: Instant,
@@ -217,8 +186,7 @@ impl PlainTransport {
             dead: false,
             producers: Vec::new(),
             rx_ssrcs: HashMap::new(),
-            consumers: HashMap::new(),
-            consumer_by_ssrc: HashMap::new(),
+            consumers: RtpSenders::default(),
             pending_keyframes: Vec::new(),
             next_rtcp: now + RTCP_INTERVAL,
             stats: TransportStats::default(),
@@ -677,46 +645,6 @@ impl PlainTransport {
         wire::parse_rtcp(buf, |item| items.push(item));
         for item in items {
             match item {
-                RtcpItem::KeyframeRequest { ssrc, fir } => {
-                    let Some((id, stream)) = self.consumer_by_ssrc.get(&ssrc) else {
-                        continue;
-                    };
-                    let c = self.consumers.get_mut(id).expect("indexed consumer");
-                    let kind = if fir {
-                        c.stats.firs += 1;
-                        KeyframeRequestKind::Fir
-                    } else {
-                        c.stats.plis += 1;
-                        KeyframeRequestKind::Pli
-                    };
-                    out.events.push(TransportEvent::KeyframeRequest {
-                        consumer_id: id.clone(),
-                        kind,
-                        stream: Some(*stream),
-                    });
-                }
-                RtcpItem::ReceiverReport {
-                    ssrc,
-                    fraction_lost,
-                } => {
-                    let Some((id, _)) = self.consumer_by_ssrc.get(&ssrc) else {
-                        continue;
-                    };
-                    let c = self.consumers.get_mut(id).expect("indexed consumer");
-                    let loss = f32::from(fraction_lost) / 256.0;
-                    c.stats.loss = Some(loss);
-                    let score = super::webrtc::score_from_loss(Some(loss));
-                    if score != c.stats.score {
-                        c.stats.score = score;
-                        out.events.push(TransportEvent::ConsumerScore {
-                            consumer_id: id.clone(),
-                            score,
-                        });
-                    }
-                }
-                RtcpItem::Nack { ssrc, pid, blp } => {
-                    self.answer_nack(now, ssrc, pid, blp, out);
-                }
                 RtcpItem::SenderReport(sr) => {
                     let Some(&(idx, _)) = self.rx_ssrcs.get(&sr.ssrc) else {
                         continue;
@@ -733,73 +661,26 @@ impl PlainTransport {
                         },
                     });
                 }
+                item => {
+                    if let RtcpAction::Nack { ssrc, pid, blp } =
+                        self.consumers.on_rtcp(&item, &mut out.events)
+                        && self.has_peer()
+                    {
+                        self.answer_nack(now, (ssrc, pid, blp), out);
+                    }
+                }
             }
         }
     }
 
-    /// Resends as RTX what a NACK asks for, if the stream keeps it.
-    fn answer_nack(
-        &mut self,
-        now: Instant,
-        ssrc: u32,
-        pid: u16,
-        blp: u16,
-        out: &mut TransportOutput,
-    ) {
-        let Some((id, stream)) = self.consumer_by_ssrc.get(&ssrc).cloned() else {
-            return;
-        };
-        let Some(c) = self.consumers.get_mut(&id) else {
-            return;
-        };
-        c.stats.nacks += 1;
-        if !self.has_peer() {
-            return;
-        }
-        let c = self.consumers.get_mut(&id).expect("looked up above");
-        let PlainConsumer {
-            streams,
-            extension_ids,
-            rtx_payload_types,
-            ..
-        } = c;
-        let Some(rtx) = streams[stream].rtx.as_mut() else {
-            return;
-        };
+    /// Resends as RTX what a NACK entry asks for, if the stream keeps it.
+    fn answer_nack(&mut self, now: Instant, nack: (u32, u16, u16), out: &mut TransportOutput) {
         let mut resends = Vec::new();
-        for seq in RtcpItem::nacked(pid, blp) {
-            let rtx_ssrc = rtx.ssrc;
-            let rtx_pt_of = |pt: u8| {
-                rtx_payload_types
-                    .iter()
-                    .find(|(media, _)| *media == pt)
-                    .map(|(_, rtx)| *rtx)
-            };
-            let Some((packet, rtx_seq)) =
-                rtx.resend(seq, now, |p| rtx_pt_of(p.payload_type).is_some())
-            else {
-                continue;
-            };
-            let Some(rtx_pt) = rtx_pt_of(packet.payload_type) else {
-                continue;
-            };
-            let mut buf = Vec::with_capacity(38 + packet.payload.len());
-            wire::write_rtp(
-                &mut buf,
-                &RtpHeaderFields {
-                    payload_type: rtx_pt,
-                    marker: packet.marker,
-                    sequence_number: rtx_seq as u16,
-                    timestamp: packet.timestamp,
-                    ssrc: rtx_ssrc,
-                },
-                extension_ids,
-                &packet.ext_vals,
-                &rtx_payload(seq, &packet.payload),
-            );
-            resends.push((buf, rtx_seq));
-        }
-        for (mut buf, rtx_seq) in resends {
+        self.consumers
+            .resend(now, nack, SendExtensions::default, |id, buf, rtx_seq| {
+                resends.push((id.clone(), buf, rtx_seq))
+            });
+        for (id, mut buf, rtx_seq) in resends {
             if let Some(srtp) = self.srtp.as_mut()
                 && !srtp.tx.protect_rtp(&mut buf, rtx_seq)
             {
@@ -841,43 +722,8 @@ impl PlainTransport {
         if !self.rtcp_peer_known() {
             return;
         }
-        let wall = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        // NTP counts from 1900, Unix time from 1970.
-        let ntp_sec = (wall.as_secs() + 2_208_988_800) as u32;
-        let ntp_frac = ((u64::from(wall.subsec_nanos()) << 32) / 1_000_000_000) as u32;
         let mut buf = Vec::new();
-        for c in self.consumers.values() {
-            let start = buf.len();
-            for s in &c.streams {
-                let Some((ts, at)) = s.last else {
-                    continue;
-                };
-                let elapsed = now.saturating_duration_since(at).as_secs_f64();
-                let rtp_ts = ts.wrapping_add((elapsed * f64::from(c.clock_rate)) as u32);
-                wire::write_sender_report(
-                    &mut buf,
-                    &SenderInfo {
-                        ssrc: s.ssrc,
-                        ntp_sec,
-                        ntp_frac,
-                        rtp_ts,
-                        packet_count: s.packets as u32,
-                        octet_count: s.payload_octets as u32,
-                    },
-                );
-            }
-            if buf.len() > start {
-                // RFC 3550: a compound packet names its sources.
-                let ssrcs = c
-                    .streams
-                    .iter()
-                    .filter(|s| s.last.is_some())
-                    .map(|s| s.ssrc);
-                wire::write_sdes_cname(&mut buf, ssrcs, &c.cname);
-            }
-        }
+        self.consumers.sender_reports(now, &mut buf);
         if !buf.is_empty() {
             self.send_rtcp(buf, out);
         }
@@ -1084,84 +930,20 @@ impl PlainTransport {
         if self.dead {
             return Err(CoreError::invalid_state("transport closed"));
         }
-        let ssrcs: Vec<u32> = params.encodings.iter().filter_map(|e| e.ssrc).collect();
-        if ssrcs.is_empty() || ssrcs.len() != params.encodings.len() {
-            return Err(CoreError::other("consumer rtpParameters without ssrc"));
-        }
-        let clock_rate =
-            params
-                .codecs
-                .first()
-                .map(|c| c.clock_rate)
-                .unwrap_or(if kind == MediaKind::Audio {
-                    48_000
-                } else {
-                    90_000
-                });
-        for (stream, ssrc) in ssrcs.iter().enumerate() {
-            self.consumer_by_ssrc.insert(*ssrc, (id.clone(), stream));
-        }
-        let rtx_types = rtx_payload_types(&params.codecs);
-        let streams: Vec<PlainStream> = ssrcs
-            .iter()
-            .zip(&params.encodings)
-            .map(|(&ssrc, encoding)| PlainStream {
-                ssrc,
-                packets: 0,
-                payload_octets: 0,
-                last: None,
-                rtx: encoding
-                    .rtx
-                    .as_ref()
-                    .filter(|_| !rtx_types.is_empty())
-                    .map(|r| RtxSender::new(r.ssrc, (r.ssrc & 0x7fff) as u16)),
-            })
-            .collect();
-        self.consumers.insert(
-            id,
-            PlainConsumer {
-                extension_ids: ExtensionIds::from_uris(
-                    params
-                        .header_extensions
-                        .iter()
-                        .map(|h| (h.uri.as_str(), h.id)),
-                ),
-                clock_rate,
-                cname: params
-                    .rtcp
-                    .cname
-                    .clone()
-                    .unwrap_or_else(|| "opencall".to_owned()),
-                stats: ConsumerStats {
-                    ssrc: ssrcs[0],
-                    rtx_ssrc: streams[0].rtx.as_ref().map(|r| r.ssrc),
-                    score: 10,
-                    ..ConsumerStats::default()
-                },
-                streams,
-                rtx_payload_types: rtx_types,
-            },
-        );
-
-        Ok(())
+        self.consumers.add(id, kind, params)
     }
 
     pub fn remove_consumer(&mut self, consumer_id: &str) {
-        if let Some(c) = self.consumers.remove(consumer_id) {
-            for s in &c.streams {
-                self.consumer_by_ssrc.remove(&s.ssrc);
-                if let Some(srtp) = self.srtp.as_mut() {
-                    srtp.tx.forget(s.ssrc);
-                    if let Some(rtx) = &s.rtx {
-                        srtp.tx.forget(rtx.ssrc);
-                    }
-                }
+        let srtp = &mut self.srtp;
+        self.consumers.remove(consumer_id, |ssrc| {
+            if let Some(srtp) = srtp.as_mut() {
+                srtp.tx.forget(ssrc);
             }
-        }
+        });
     }
 
     pub fn consumer_stats(&self, consumer_id: &str) -> Option<ConsumerStats> {
-        self.consumers.get(consumer_id).map(|c| c.stats.clone())
+        self.consumers.stats(consumer_id)
     }
 
     /// One packet to the peer. Dropped until the peer is known.
@@ -1174,61 +956,25 @@ impl PlainTransport {
         if self.dead {
             return Err(CoreError::invalid_state("transport closed"));
         }
-        let destination = self.remote_rtp;
-        if destination.is_none() && !self.opts.direct {
+        if self.remote_rtp.is_none() && !self.opts.direct {
             return Ok(());
         }
-        let Some(c) = self.consumers.get_mut(consumer_id) else {
-            return Err(CoreError::invalid_state("no such consumer"));
-        };
-        let Some(stream) = c.streams.get_mut(pkt.stream) else {
-            return Ok(());
-        };
         // Room for the header, its extensions and an SRTP tag.
-        let mut buf = Vec::with_capacity(36 + pkt.payload.len());
-        wire::write_rtp(
+        let mut buf = Vec::with_capacity(40 + pkt.payload.len());
+        let srtp = &mut self.srtp;
+        let sent = self.consumers.send(
+            consumer_id,
+            pkt,
+            SendExtensions::default(),
             &mut buf,
-            &RtpHeaderFields {
-                payload_type: pkt.payload_type,
-                marker: pkt.marker,
-                sequence_number: pkt.seq_no as u16,
-                timestamp: pkt.timestamp,
-                ssrc: stream.ssrc,
-            },
-            &c.extension_ids,
-            &pkt.ext_vals,
-            &pkt.payload,
-        );
-        if let Some(srtp) = self.srtp.as_mut()
-            && !srtp.tx.protect_rtp(&mut buf, pkt.seq_no)
-        {
-            // From before the stream's first packet (the peer's rollover
-            // count cannot go back), or a number already sent.
-            return Ok(());
-        }
-        // Kept for a NACK only once it is sure to go out.
-        if let Some(rtx) = stream.rtx.as_mut() {
-            rtx.remember(SentPacket {
-                seq_no: pkt.seq_no,
-                payload_type: pkt.payload_type,
-                marker: pkt.marker,
-                timestamp: pkt.timestamp,
-                payload: pkt.payload.clone(),
-                ext_vals: pkt.ext_vals.clone(),
-                resent_at: None,
-            });
-        }
-        stream.packets += 1;
-        stream.payload_octets += pkt.payload.len() as u64;
-        stream.last = Some((pkt.timestamp, pkt.wallclock));
-        c.stats.packets += 1;
-        c.stats.bytes += buf.len() as u64;
-        self.stats.rtp_packets_sent += 1;
-        self.stats.rtp_bytes_sent += buf.len() as u64;
-        // The map's own key: a reference count, not an allocation.
-        if let Some((id, _)) = self.consumers.get_key_value(consumer_id) {
-            let id = id.clone();
-            self.send_rtp(&id, buf, out);
+            // Refused: from before the stream's first packet (the peer's
+            // rollover count cannot go back), or a number already sent.
+            |buf, seq_no| srtp.as_mut().is_none_or(|s| s.tx.protect_rtp(buf, seq_no)),
+        )?;
+        if let Some(built) = sent {
+            self.stats.rtp_packets_sent += 1;
+            self.stats.rtp_bytes_sent += buf.len() as u64;
+            self.send_rtp(&built.consumer_id, buf, out);
         }
         Ok(())
     }
@@ -1261,6 +1007,7 @@ impl PlainTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rtp::wire::RtpHeaderFields;
 
     /// A VP8 packet to forward: `len` bytes of `seq`, a cycle up.
     fn vp8(seq: u64, len: usize, now: Instant) -> ForwardedRtp {
@@ -1494,6 +1241,7 @@ mod tests {
                 },
                 &ExtensionIds::default(),
                 &Default::default(),
+                SendExtensions::default(),
                 &[1, 2, 3],
             );
             b

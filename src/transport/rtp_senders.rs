@@ -1,0 +1,393 @@
+//! The consumers of a transport that writes its own RTP: plain, pipe and
+//! direct transports, and WebRTC transports once their SRTP keys are known
+//! (see `webrtc::egress`). Each consumer sends on one stream (one per
+//! producer encoding for a pipe consumer); this keeps what each stream sent
+//! (for RTX and its sender reports) and the consumer's stats, and turns the
+//! peer's RTCP about them into events and retransmissions.
+//!
+//! Sans-IO and transport-agnostic: packets are built into a caller's buffer
+//! and handed to a `protect` step (SRTP, or nothing) and back to the caller to
+//! send; how and where they go is the transport's business.
+
+use std::collections::HashMap;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use str0m::media::KeyframeRequestKind;
+
+use super::webrtc::{ConsumerStats, ForwardedRtp, Id, TransportEvent, score_from_loss};
+use crate::error::{CoreError, CoreResult};
+use crate::ortc::types::{MediaKind, RtpParameters};
+use crate::rtp::retransmission::{RtxSender, SentPacket, rtx_payload, rtx_payload_types};
+use crate::rtp::wire::{self, ExtensionIds, RtcpItem, RtpHeaderFields, SendExtensions, SenderInfo};
+
+/// One SSRC a consumer sends on.
+struct Stream {
+    ssrc: u32,
+    packets: u64,
+    /// Payload bytes sent (a sender report counts payload only).
+    payload_octets: u64,
+    /// The last packet's RTP timestamp and when its source arrived, for the
+    /// sender report's RTP ↔ NTP mapping.
+    last: Option<(u32, Instant)>,
+    /// With RTX on: what it sent lately, to resend on a NACK.
+    rtx: Option<RtxSender>,
+}
+
+struct Sender {
+    streams: Vec<Stream>,
+    /// The header extensions its parameters list (what it writes).
+    extension_ids: ExtensionIds,
+    /// Its `mid`, written in the mid extension where its parameters have one.
+    mid: Option<String>,
+    clock_rate: u32,
+    /// Sent with its sender reports (receivers group streams by it).
+    cname: String,
+    /// Over all its streams.
+    stats: ConsumerStats,
+    /// (media PT, RTX PT) of its codecs.
+    rtx_payload_types: Vec<(u8, u8)>,
+}
+
+/// A packet ready for `protect` and the wire: the consumer's id and the
+/// extended sequence number SRTP indexes it by.
+pub struct Built {
+    /// The map's own key: a reference count, not an allocation.
+    pub consumer_id: Id,
+    pub seq_no: u64,
+}
+
+#[derive(Default)]
+pub struct RtpSenders {
+    consumers: HashMap<Id, Sender>,
+    /// Each consumer SSRC's consumer and stream.
+    by_ssrc: HashMap<u32, (Id, usize)>,
+}
+
+/// What a transport must do with an RTCP item about its consumers.
+pub enum RtcpAction {
+    /// Nothing (handled here, or not about a consumer).
+    None,
+    /// Resend what this NACK entry asks for ([`RtpSenders::resend`]).
+    Nack { ssrc: u32, pid: u16, blp: u16 },
+}
+
+impl RtpSenders {
+    pub fn is_empty(&self) -> bool {
+        self.consumers.is_empty()
+    }
+
+    pub fn contains(&self, consumer_id: &str) -> bool {
+        self.consumers.contains_key(consumer_id)
+    }
+
+    /// A consumer sending on its parameters' encodings (each with an SSRC);
+    /// RTX where an encoding has an RTX SSRC and a codec NACK and RTX.
+    pub fn add(&mut self, id: Id, kind: MediaKind, params: &RtpParameters) -> CoreResult<()> {
+        let ssrcs: Vec<u32> = params.encodings.iter().filter_map(|e| e.ssrc).collect();
+        if ssrcs.is_empty() || ssrcs.len() != params.encodings.len() {
+            return Err(CoreError::other("consumer rtpParameters without ssrc"));
+        }
+        let clock_rate =
+            params
+                .codecs
+                .first()
+                .map(|c| c.clock_rate)
+                .unwrap_or(if kind == MediaKind::Audio {
+                    48_000
+                } else {
+                    90_000
+                });
+        for (stream, ssrc) in ssrcs.iter().enumerate() {
+            self.by_ssrc.insert(*ssrc, (id.clone(), stream));
+        }
+        let rtx_types = rtx_payload_types(&params.codecs);
+        let streams: Vec<Stream> = ssrcs
+            .iter()
+            .zip(&params.encodings)
+            .map(|(&ssrc, encoding)| Stream {
+                ssrc,
+                packets: 0,
+                payload_octets: 0,
+                last: None,
+                rtx: encoding
+                    .rtx
+                    .as_ref()
+                    .filter(|_| !rtx_types.is_empty())
+                    .map(|r| RtxSender::new(r.ssrc, (r.ssrc & 0x7fff) as u16)),
+            })
+            .collect();
+        self.consumers.insert(
+            id,
+            Sender {
+                extension_ids: ExtensionIds::from_uris(
+                    params
+                        .header_extensions
+                        .iter()
+                        .map(|h| (h.uri.as_str(), h.id)),
+                ),
+                mid: params.mid.clone(),
+                clock_rate,
+                cname: params
+                    .rtcp
+                    .cname
+                    .clone()
+                    .unwrap_or_else(|| "opencall".to_owned()),
+                stats: ConsumerStats {
+                    ssrc: ssrcs[0],
+                    rtx_ssrc: streams[0].rtx.as_ref().map(|r| r.ssrc),
+                    score: 10,
+                    ..ConsumerStats::default()
+                },
+                streams,
+                rtx_payload_types: rtx_types,
+            },
+        );
+        Ok(())
+    }
+
+    /// Removes a consumer; `forget` gets each SSRC it sent on (RTX ones too).
+    pub fn remove(&mut self, consumer_id: &str, mut forget: impl FnMut(u32)) {
+        let Some(c) = self.consumers.remove(consumer_id) else {
+            return;
+        };
+        for s in &c.streams {
+            self.by_ssrc.remove(&s.ssrc);
+            forget(s.ssrc);
+            if let Some(rtx) = &s.rtx {
+                forget(rtx.ssrc);
+            }
+        }
+    }
+
+    pub fn stats(&self, consumer_id: &str) -> Option<ConsumerStats> {
+        self.consumers.get(consumer_id).map(|c| c.stats.clone())
+    }
+
+    /// Writes one packet of a consumer into `buf` and hands it to `protect`
+    /// (false: it cannot go out, e.g. SRTP refuses a number already used);
+    /// only a packet that goes out is counted and kept for a NACK. `Ok(None)`:
+    /// not sent (unknown stream, or refused).
+    pub fn send(
+        &mut self,
+        consumer_id: &str,
+        pkt: &ForwardedRtp,
+        ext: SendExtensions<'_>,
+        buf: &mut Vec<u8>,
+        protect: impl FnOnce(&mut Vec<u8>, u64) -> bool,
+    ) -> CoreResult<Option<Built>> {
+        let Some(c) = self.consumers.get_mut(consumer_id) else {
+            return Err(CoreError::invalid_state("no such consumer"));
+        };
+        let Some(stream) = c.streams.get_mut(pkt.stream) else {
+            return Ok(None);
+        };
+        let ext = SendExtensions {
+            mid: c.mid.as_deref(),
+            ..ext
+        };
+        wire::write_rtp(
+            buf,
+            &RtpHeaderFields {
+                payload_type: pkt.payload_type,
+                marker: pkt.marker,
+                sequence_number: pkt.seq_no as u16,
+                timestamp: pkt.timestamp,
+                ssrc: stream.ssrc,
+            },
+            &c.extension_ids,
+            &pkt.ext_vals,
+            ext,
+            &pkt.payload,
+        );
+        if !protect(buf, pkt.seq_no) {
+            return Ok(None);
+        }
+        if let Some(rtx) = stream.rtx.as_mut() {
+            rtx.remember(SentPacket {
+                seq_no: pkt.seq_no,
+                payload_type: pkt.payload_type,
+                marker: pkt.marker,
+                timestamp: pkt.timestamp,
+                payload: pkt.payload.clone(),
+                ext_vals: pkt.ext_vals.clone(),
+                resent_at: None,
+            });
+        }
+        stream.packets += 1;
+        stream.payload_octets += pkt.payload.len() as u64;
+        stream.last = Some((pkt.timestamp, pkt.wallclock));
+        c.stats.packets += 1;
+        c.stats.bytes += buf.len() as u64;
+        let id = self
+            .consumers
+            .get_key_value(consumer_id)
+            .map(|(id, _)| id.clone())
+            .expect("looked up above");
+        Ok(Some(Built {
+            consumer_id: id,
+            seq_no: pkt.seq_no,
+        }))
+    }
+
+    /// Handles one item of the peer's RTCP: keyframe requests and receiver
+    /// reports about our streams become events; NACKs are for the caller to
+    /// answer with [`Self::resend`] (it knows whether the peer is reachable).
+    pub fn on_rtcp(&mut self, item: &RtcpItem, events: &mut Vec<TransportEvent>) -> RtcpAction {
+        match *item {
+            RtcpItem::KeyframeRequest { ssrc, fir } => {
+                let Some((id, stream)) = self.by_ssrc.get(&ssrc) else {
+                    return RtcpAction::None;
+                };
+                let c = self.consumers.get_mut(id).expect("indexed consumer");
+                let kind = if fir {
+                    c.stats.firs += 1;
+                    KeyframeRequestKind::Fir
+                } else {
+                    c.stats.plis += 1;
+                    KeyframeRequestKind::Pli
+                };
+                events.push(TransportEvent::KeyframeRequest {
+                    consumer_id: id.clone(),
+                    kind,
+                    stream: Some(*stream),
+                });
+            }
+            RtcpItem::ReceiverReport {
+                ssrc,
+                fraction_lost,
+            } => {
+                let Some((id, _)) = self.by_ssrc.get(&ssrc) else {
+                    return RtcpAction::None;
+                };
+                let c = self.consumers.get_mut(id).expect("indexed consumer");
+                let loss = f32::from(fraction_lost) / 256.0;
+                c.stats.loss = Some(loss);
+                let score = score_from_loss(Some(loss));
+                if score != c.stats.score {
+                    c.stats.score = score;
+                    events.push(TransportEvent::ConsumerScore {
+                        consumer_id: id.clone(),
+                        score,
+                    });
+                }
+            }
+            RtcpItem::Nack { ssrc, pid, blp } => {
+                let Some((id, _)) = self.by_ssrc.get(&ssrc) else {
+                    return RtcpAction::None;
+                };
+                if let Some(c) = self.consumers.get_mut(id) {
+                    c.stats.nacks += 1;
+                }
+                return RtcpAction::Nack { ssrc, pid, blp };
+            }
+            RtcpItem::SenderReport(_) => {}
+        }
+        RtcpAction::None
+    }
+
+    /// Resends as RTX what a NACK entry asks for, if the stream keeps it:
+    /// each packet is written by `ext` (fresh per packet: a transport-wide
+    /// sequence number is one per packet) and handed to `emit` with its
+    /// consumer and extended RTX sequence number.
+    pub fn resend(
+        &mut self,
+        now: Instant,
+        (ssrc, pid, blp): (u32, u16, u16),
+        mut ext: impl FnMut() -> SendExtensions<'static>,
+        mut emit: impl FnMut(&Id, Vec<u8>, u64),
+    ) {
+        let Some((id, stream)) = self.by_ssrc.get(&ssrc) else {
+            return;
+        };
+        let Some(c) = self.consumers.get_mut(id) else {
+            return;
+        };
+        let Sender {
+            streams,
+            extension_ids,
+            rtx_payload_types,
+            mid,
+            ..
+        } = c;
+        let Some(rtx) = streams[*stream].rtx.as_mut() else {
+            return;
+        };
+        let rtx_pt_of = |pt: u8| {
+            rtx_payload_types
+                .iter()
+                .find(|(media, _)| *media == pt)
+                .map(|(_, rtx)| *rtx)
+        };
+        for seq in RtcpItem::nacked(pid, blp) {
+            let rtx_ssrc = rtx.ssrc;
+            let Some((packet, rtx_seq)) =
+                rtx.resend(seq, now, |p| rtx_pt_of(p.payload_type).is_some())
+            else {
+                continue;
+            };
+            let Some(rtx_pt) = rtx_pt_of(packet.payload_type) else {
+                continue;
+            };
+            let mut buf = Vec::with_capacity(64 + packet.payload.len());
+            wire::write_rtp(
+                &mut buf,
+                &RtpHeaderFields {
+                    payload_type: rtx_pt,
+                    marker: packet.marker,
+                    sequence_number: rtx_seq as u16,
+                    timestamp: packet.timestamp,
+                    ssrc: rtx_ssrc,
+                },
+                extension_ids,
+                &packet.ext_vals,
+                SendExtensions {
+                    mid: mid.as_deref(),
+                    ..ext()
+                },
+                &rtx_payload(seq, &packet.payload),
+            );
+            emit(id, buf, rtx_seq);
+        }
+    }
+
+    /// Appends a sender report (and the SDES naming its sources) for every
+    /// consumer stream that has sent something; `buf` may stay empty.
+    pub fn sender_reports(&self, now: Instant, buf: &mut Vec<u8>) {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        // NTP counts from 1900, Unix time from 1970.
+        let ntp_sec = (wall.as_secs() + 2_208_988_800) as u32;
+        let ntp_frac = ((u64::from(wall.subsec_nanos()) << 32) / 1_000_000_000) as u32;
+        for c in self.consumers.values() {
+            let start = buf.len();
+            for s in &c.streams {
+                let Some((ts, at)) = s.last else {
+                    continue;
+                };
+                let elapsed = now.saturating_duration_since(at).as_secs_f64();
+                let rtp_ts = ts.wrapping_add((elapsed * f64::from(c.clock_rate)) as u32);
+                wire::write_sender_report(
+                    buf,
+                    &SenderInfo {
+                        ssrc: s.ssrc,
+                        ntp_sec,
+                        ntp_frac,
+                        rtp_ts,
+                        packet_count: s.packets as u32,
+                        octet_count: s.payload_octets as u32,
+                    },
+                );
+            }
+            if buf.len() > start {
+                // RFC 3550: a compound packet names its sources.
+                let ssrcs = c
+                    .streams
+                    .iter()
+                    .filter(|s| s.last.is_some())
+                    .map(|s| s.ssrc);
+                wire::write_sdes_cname(buf, ssrcs, &c.cname);
+            }
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! opencall: a mediasoup-compatible SFU. Module list only; see ARCHITECTURE.
 
 pub mod error;
+pub mod id_map;
 #[cfg(feature = "node")]
 pub mod napi;
 pub mod ortc;

@@ -17,6 +17,7 @@ use str0m::rtp::{ExtensionValues, RtpPacket};
 
 use crate::error::{CoreError, CoreResult};
 use crate::ortc::types::{MediaKind, RtpMapping, RtpParameters};
+use crate::rtp::wire::ForwardedExtensions;
 use crate::rtp::{
     KeyframeRequestThrottle, RtpRewriter, VideoCodec, Vp8Temporal, Vp9Layers, is_keyframe,
     vp8_temporal, vp9_layers,
@@ -736,6 +737,7 @@ impl Router {
         p.layer_rates[layer][tid].on_packet(packet.payload.len());
         let p = &self.producers[producer_id];
         let mut wants_keyframe = false;
+        let forwarded_ext = ForwardedExtensions::from(packet.ext_vals);
         for &idx in &p.consumers {
             let Some(c) = self.consumers[idx].as_mut() else {
                 continue;
@@ -753,7 +755,7 @@ impl Router {
                         timestamp: packet.timestamp,
                         marker: packet.marker,
                         payload: packet.payload.clone(),
-                        ext_vals: packet.ext_vals.clone(),
+                        ext_vals: forwarded_ext,
                         wallclock: packet.arrival,
                         stream: encoding,
                     },
@@ -814,7 +816,7 @@ impl Router {
                     timestamp: ts,
                     marker,
                     payload: packet.payload.clone(),
-                    ext_vals: packet.ext_vals.clone(),
+                    ext_vals: forwarded_ext,
                     wallclock: packet.arrival,
                     stream: 0,
                 },

@@ -9,6 +9,7 @@ pub mod keyframe_request;
 pub mod retransmission;
 pub mod rewrite;
 pub mod srtp;
+pub mod transport_cc;
 pub mod vp8;
 pub mod vp9;
 pub mod wire;

@@ -9,9 +9,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use str0m::rtp::ExtensionValues;
-
 use crate::ortc::types::RtpCodecParameters;
+use crate::rtp::wire::ForwardedExtensions;
 
 /// Packets a sending stream keeps for retransmission: about 2.5 s of video
 /// at 100 packets/s, mediasoup's order of magnitude.
@@ -62,7 +61,7 @@ pub struct SentPacket {
     pub marker: bool,
     pub timestamp: u32,
     pub payload: Arc<[u8]>,
-    pub ext_vals: ExtensionValues,
+    pub ext_vals: ForwardedExtensions,
     /// When it was last resent.
     pub resent_at: Option<Instant>,
 }
@@ -288,7 +287,7 @@ mod tests {
                 marker: false,
                 timestamp: 0,
                 payload: Arc::from(&b"x"[..]),
-                ext_vals: ExtensionValues::default(),
+                ext_vals: ForwardedExtensions::default(),
                 resent_at: None,
             });
         }

@@ -9,6 +9,8 @@
 
 use std::collections::HashMap;
 
+use crate::id_map::IdMap;
+
 use aws_lc_rs::aead::{AES_128_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::cipher::{AES_128, AES_256, EncryptingKey, EncryptionContext, UnboundCipherKey};
 use aws_lc_rs::constant_time::verify_slices_are_equal;
@@ -248,7 +250,8 @@ fn rtcp_aad(head: &[u8], trailer: [u8; 4]) -> [u8; 12] {
 pub struct SrtpSender {
     rtp: SessionCipher,
     rtcp: SessionCipher,
-    streams: HashMap<u32, TxStream>,
+    /// Keyed by our own SSRCs: the fast hasher.
+    streams: IdMap<u32, TxStream>,
     /// Per sending SSRC (the first of a compound packet), the next SRTCP
     /// index, as libsrtp counts them.
     rtcp_indices: HashMap<u32, u32>,
@@ -270,7 +273,7 @@ impl SrtpSender {
         Self {
             rtp: SessionCipher::new(suite, master, false),
             rtcp: SessionCipher::new(suite, master, true),
-            streams: HashMap::new(),
+            streams: IdMap::default(),
             rtcp_indices: HashMap::new(),
         }
     }

@@ -76,6 +76,26 @@ pub struct ExtensionIds {
     pub transport_cc: Option<u8>,
 }
 
+/// The header extension values a forwarded packet carries on to its
+/// consumers (the others are the sender's own, or the producer's only).
+/// Small and `Copy`: it is copied once per consumer per packet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ForwardedExtensions {
+    pub audio_level: Option<i8>,
+    pub voice_activity: Option<bool>,
+    pub video_orientation: Option<VideoOrientation>,
+}
+
+impl From<&ExtensionValues> for ForwardedExtensions {
+    fn from(v: &ExtensionValues) -> Self {
+        Self {
+            audio_level: v.audio_level,
+            voice_activity: v.voice_activity,
+            video_orientation: v.video_orientation,
+        }
+    }
+}
+
 /// What a sender writes per packet besides the forwarded values: the
 /// stream's mid, and the send time and transport-wide sequence number the
 /// peer's congestion feedback refers to (WebRTC transports only).
@@ -194,7 +214,7 @@ pub fn write_rtp(
     buf: &mut Vec<u8>,
     h: &RtpHeaderFields,
     ids: &ExtensionIds,
-    values: &ExtensionValues,
+    values: &ForwardedExtensions,
     ext: SendExtensions<'_>,
     payload: &[u8],
 ) {
@@ -334,8 +354,8 @@ pub fn write_nack(buf: &mut Vec<u8>, sender_ssrc: u32, media_ssrc: u32, lost: &[
 /// What a transport acts on in a compound RTCP packet from its peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RtcpItem {
-    /// A report block about one of our streams: loss fraction (0..=255).
-    ReceiverReport { ssrc: u32, fraction_lost: u8 },
+    /// A report block about one of our streams.
+    ReceiverReport(ReportBlock),
     /// PLI or FIR for one of our streams.
     KeyframeRequest { ssrc: u32, fir: bool },
     /// The peer's sender report for one of its streams.
@@ -352,6 +372,42 @@ impl RtcpItem {
                 .filter(move |i| blp & (1 << i) != 0)
                 .map(move |i| pid.wrapping_add(i + 1)),
         )
+    }
+}
+
+/// One report block (RFC 3550 §6.4.1) about one of our streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReportBlock {
+    pub ssrc: u32,
+    /// Loss since the previous report, in 1/256.
+    pub fraction_lost: u8,
+    /// Cumulative packets lost (24 bits, signed).
+    pub packets_lost: i32,
+    /// Interarrival jitter, in RTP timestamp units.
+    pub jitter: u32,
+    /// The middle 32 bits of the NTP time of our last sender report (0:
+    /// none yet), and the delay since, in 1/65536 s: the round trip.
+    pub lsr: u32,
+    pub dlsr: u32,
+}
+
+/// Calls `f` with each transport-wide congestion control feedback's FCI
+/// (RTPFB FMT 15: from its base sequence number on) in a compound packet.
+pub fn for_each_transport_feedback(buf: &[u8], mut f: impl FnMut(&[u8])) {
+    let mut at = 0;
+    while at + 4 <= buf.len() {
+        let head = &buf[at..];
+        if head[0] >> 6 != 2 {
+            return;
+        }
+        let len = 4 * (usize::from(u16::from_be_bytes([head[2], head[3]])) + 1);
+        let Some(packet) = buf.get(at..at + len) else {
+            return;
+        };
+        if packet[1] == 205 && packet[0] & 0x1f == 15 && packet.len() > 12 {
+            f(&packet[12..]);
+        }
+        at += len;
     }
 }
 
@@ -400,13 +456,24 @@ pub fn parse_rtcp(buf: &[u8], mut f: impl FnMut(RtcpItem)) {
                 }
                 for block in 0..count {
                     let base = blocks_at + 24 * block;
-                    let (Some(ssrc), Some(lost)) = (word(base), packet.get(base + 4)) else {
+                    let (Some(ssrc), Some(lost), Some(jitter), Some(lsr), Some(dlsr)) = (
+                        word(base),
+                        word(base + 4),
+                        word(base + 12),
+                        word(base + 16),
+                        word(base + 20),
+                    ) else {
                         break;
                     };
-                    f(RtcpItem::ReceiverReport {
+                    f(RtcpItem::ReceiverReport(ReportBlock {
                         ssrc,
-                        fraction_lost: *lost,
-                    });
+                        fraction_lost: (lost >> 24) as u8,
+                        // 24-bit two's complement, sign-extended.
+                        packets_lost: ((lost << 8) as i32) >> 8,
+                        jitter,
+                        lsr,
+                        dlsr,
+                    }));
                 }
             }
             206 if count == 1 => {
@@ -547,7 +614,7 @@ mod tests {
             &mut buf,
             &fields,
             &ids,
-            &ExtensionValues::default(),
+            &ForwardedExtensions::default(),
             SendExtensions::default(),
             b"frame",
         );
@@ -556,11 +623,10 @@ mod tests {
         assert_eq!(header(&p), (96, true, 65535, 90_000, 42));
         assert_eq!(p.payload, b"frame");
 
-        let mut values = ExtensionValues {
+        let mut values = ForwardedExtensions {
             audio_level: Some(-30),
             voice_activity: Some(true),
             video_orientation: Some(VideoOrientation::Deg90),
-            ..Default::default()
         };
         write_rtp(
             &mut buf,
@@ -610,7 +676,7 @@ mod tests {
             &mut buf,
             &fields,
             &ids,
-            &ExtensionValues::default(),
+            &ForwardedExtensions::default(),
             ext,
             b"frame",
         );
@@ -648,9 +714,11 @@ mod tests {
         write_sdes_cname(&mut buf, [7, 8].into_iter(), "abc");
         assert_eq!(&buf[28..32], &[0x82, 202, 0, 6]);
         write_pli(&mut buf, 1, 99);
-        // A receiver report with one block about SSRC 7, 25 % lost.
+        // A receiver report with one block about SSRC 7, 25 % lost (and
+        // two more packets than expected: a negative cumulative loss).
         buf.extend_from_slice(&[0x81, 201, 0, 7, 0, 0, 0, 1, 0, 0, 0, 7, 64]);
-        buf.extend_from_slice(&[0; 19]);
+        buf.extend_from_slice(&[0xFF, 0xFF, 0xFE, 0, 0, 0, 0, 0, 0, 0, 9]);
+        buf.extend_from_slice(&[1, 2, 3, 4, 0, 1, 0, 0]);
         // A FIR for SSRC 8.
         buf.extend_from_slice(&[
             0x84, 206, 0, 4, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 8, 1, 0, 0, 0,
@@ -666,13 +734,28 @@ mod tests {
                     ssrc: 99,
                     fir: false
                 },
-                RtcpItem::ReceiverReport {
+                RtcpItem::ReceiverReport(ReportBlock {
                     ssrc: 7,
-                    fraction_lost: 64
-                },
+                    fraction_lost: 64,
+                    packets_lost: -2,
+                    jitter: 9,
+                    lsr: 0x0102_0304,
+                    dlsr: 65_536,
+                }),
                 RtcpItem::KeyframeRequest { ssrc: 8, fir: true },
             ]
         );
+        // A transport feedback between them is for the other walker.
+        let fb_at = buf.len();
+        buf.extend_from_slice(&[0x8F, 205, 0, 4, 0, 0, 0, 1, 0, 0, 0, 0, 0, 5, 0, 1]);
+        buf.extend_from_slice(&[0, 0, 0, 0]);
+        let mut fcis = Vec::new();
+        for_each_transport_feedback(&buf, |fci| fcis.push(fci.to_vec()));
+        assert_eq!(fcis, vec![vec![0, 5, 0, 1, 0, 0, 0, 0]]);
+        let mut again = Vec::new();
+        parse_rtcp(&buf, |i| again.push(i));
+        assert_eq!(again, items);
+        buf.truncate(fb_at);
         // Truncated input yields what came before, and no panic.
         let mut seen = 0;
         parse_rtcp(&buf[..buf.len() - 3], |_| seen += 1);

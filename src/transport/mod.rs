@@ -171,17 +171,16 @@ impl Transport {
         id: Id,
         kind: MediaKind,
         params: &RtpParameters,
-        out: &mut TransportOutput,
-    ) -> CoreResult<String> {
+    ) -> CoreResult<()> {
         match self {
-            Transport::WebRtc(t) => t.add_consumer(id, kind, params, out),
-            Transport::Plain(t) => t.add_consumer(id, kind, params).map(|_| String::new()),
+            Transport::WebRtc(t) => t.add_consumer(id, kind, params),
+            Transport::Plain(t) => t.add_consumer(id, kind, params),
         }
     }
 
-    pub fn remove_consumer(&mut self, consumer_id: &str, out: &mut TransportOutput) {
+    pub fn remove_consumer(&mut self, consumer_id: &str) {
         match self {
-            Transport::WebRtc(t) => t.remove_consumer(consumer_id, out),
+            Transport::WebRtc(t) => t.remove_consumer(consumer_id),
             Transport::Plain(t) => t.remove_consumer(consumer_id),
         }
     }

@@ -722,9 +722,10 @@ impl PlainTransport {
         if !self.rtcp_peer_known() {
             return;
         }
-        let mut buf = Vec::new();
-        self.consumers.sender_reports(now, &mut buf);
-        if !buf.is_empty() {
+        let mut compounds = Vec::new();
+        self.consumers
+            .sender_reports(now, |buf| compounds.push(buf));
+        for buf in compounds {
             self.send_rtcp(buf, out);
         }
     }
@@ -959,8 +960,7 @@ impl PlainTransport {
         if self.remote_rtp.is_none() && !self.opts.direct {
             return Ok(());
         }
-        // Room for the header, its extensions and an SRTP tag.
-        let mut buf = Vec::with_capacity(40 + pkt.payload.len());
+        let mut buf = out.buffer();
         let srtp = &mut self.srtp;
         let sent = self.consumers.send(
             consumer_id,
@@ -975,6 +975,8 @@ impl PlainTransport {
             self.stats.rtp_packets_sent += 1;
             self.stats.rtp_bytes_sent += buf.len() as u64;
             self.send_rtp(&built.consumer_id, buf, out);
+        } else {
+            out.recycle(buf);
         }
         Ok(())
     }

@@ -10,12 +10,13 @@
 //! send; how and where they go is the transport's business.
 
 use std::collections::HashMap;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use str0m::media::KeyframeRequestKind;
 
 use super::webrtc::{ConsumerStats, ForwardedRtp, Id, TransportEvent, score_from_loss};
 use crate::error::{CoreError, CoreResult};
+use crate::id_map::IdMap;
 use crate::ortc::types::{MediaKind, RtpParameters};
 use crate::rtp::retransmission::{RtxSender, SentPacket, rtx_payload, rtx_payload_types};
 use crate::rtp::wire::{self, ExtensionIds, RtcpItem, RtpHeaderFields, SendExtensions, SenderInfo};
@@ -34,6 +35,8 @@ struct Stream {
 }
 
 struct Sender {
+    /// Its key in the map (a reference count, not an allocation).
+    id: Id,
     streams: Vec<Stream>,
     /// The header extensions its parameters list (what it writes).
     extension_ids: ExtensionIds,
@@ -48,6 +51,30 @@ struct Sender {
     rtx_payload_types: Vec<(u8, u8)>,
 }
 
+/// Now as NTP time (seconds since 1900 and the fraction in 1/2^32 s).
+fn ntp_now() -> (u32, u32) {
+    let wall = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    // NTP counts from 1900, Unix time from 1970.
+    let sec = (wall.as_secs() + 2_208_988_800) as u32;
+    let frac = ((u64::from(wall.subsec_nanos()) << 32) / 1_000_000_000) as u32;
+    (sec, frac)
+}
+
+/// RFC 3550 §6.4.1: now − LSR − DLSR, in 1/65536 s; none before the peer has
+/// seen a sender report of ours.
+fn round_trip(lsr: u32, dlsr: u32) -> Option<Duration> {
+    if lsr == 0 {
+        return None;
+    }
+    let (sec, frac) = ntp_now();
+    let middle = (sec << 16) | (frac >> 16);
+    let units = middle.wrapping_sub(lsr).wrapping_sub(dlsr);
+    // A clock step or a forged report: more than a minute is no round trip.
+    (units < 60 << 16).then(|| Duration::from_micros(u64::from(units) * 1_000_000 / 65_536))
+}
+
 /// A packet ready for `protect` and the wire: the consumer's id and the
 /// extended sequence number SRTP indexes it by.
 pub struct Built {
@@ -58,8 +85,9 @@ pub struct Built {
 
 #[derive(Default)]
 pub struct RtpSenders {
-    consumers: HashMap<Id, Sender>,
-    /// Each consumer SSRC's consumer and stream.
+    consumers: IdMap<Id, Sender>,
+    /// Each consumer SSRC's consumer and stream (peers' RTCP names them:
+    /// std's hasher).
     by_ssrc: HashMap<u32, (Id, usize)>,
 }
 
@@ -117,8 +145,9 @@ impl RtpSenders {
             })
             .collect();
         self.consumers.insert(
-            id,
+            id.clone(),
             Sender {
+                id,
                 extension_ids: ExtensionIds::from_uris(
                     params
                         .header_extensions
@@ -209,7 +238,7 @@ impl RtpSenders {
                 marker: pkt.marker,
                 timestamp: pkt.timestamp,
                 payload: pkt.payload.clone(),
-                ext_vals: pkt.ext_vals.clone(),
+                ext_vals: pkt.ext_vals,
                 resent_at: None,
             });
         }
@@ -218,13 +247,8 @@ impl RtpSenders {
         stream.last = Some((pkt.timestamp, pkt.wallclock));
         c.stats.packets += 1;
         c.stats.bytes += buf.len() as u64;
-        let id = self
-            .consumers
-            .get_key_value(consumer_id)
-            .map(|(id, _)| id.clone())
-            .expect("looked up above");
         Ok(Some(Built {
-            consumer_id: id,
+            consumer_id: c.id.clone(),
             seq_no: pkt.seq_no,
         }))
     }
@@ -252,16 +276,18 @@ impl RtpSenders {
                     stream: Some(*stream),
                 });
             }
-            RtcpItem::ReceiverReport {
-                ssrc,
-                fraction_lost,
-            } => {
-                let Some((id, _)) = self.by_ssrc.get(&ssrc) else {
+            RtcpItem::ReceiverReport(block) => {
+                let Some((id, _)) = self.by_ssrc.get(&block.ssrc) else {
                     return RtcpAction::None;
                 };
                 let c = self.consumers.get_mut(id).expect("indexed consumer");
-                let loss = f32::from(fraction_lost) / 256.0;
+                let loss = f32::from(block.fraction_lost) / 256.0;
                 c.stats.loss = Some(loss);
+                c.stats.jitter = Some(block.jitter);
+                c.stats.packets_lost = Some(block.packets_lost.max(0) as u64);
+                if let Some(rtt) = round_trip(block.lsr, block.dlsr) {
+                    c.stats.rtt = Some(rtt);
+                }
                 let score = score_from_loss(Some(loss));
                 if score != c.stats.score {
                     c.stats.score = score;
@@ -350,15 +376,20 @@ impl RtpSenders {
         }
     }
 
-    /// Appends a sender report (and the SDES naming its sources) for every
-    /// consumer stream that has sent something; `buf` may stay empty.
-    pub fn sender_reports(&self, now: Instant, buf: &mut Vec<u8>) {
-        let wall = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        // NTP counts from 1900, Unix time from 1970.
-        let ntp_sec = (wall.as_secs() + 2_208_988_800) as u32;
-        let ntp_frac = ((u64::from(wall.subsec_nanos()) << 32) / 1_000_000_000) as u32;
+    /// The round trip the latest receiver reports give, over all consumers.
+    pub fn rtt(&self) -> Option<Duration> {
+        self.consumers.values().filter_map(|c| c.stats.rtt).max()
+    }
+
+    /// Sender reports (with the SDES naming their sources) for every
+    /// consumer stream that has sent something, handed to `emit` in
+    /// compound packets that stay within a datagram.
+    pub fn sender_reports(&self, now: Instant, mut emit: impl FnMut(Vec<u8>)) {
+        /// A compound packet is closed once past this, one consumer's worth
+        /// (an SR and an SDES per stream) below a 1,200-byte MTU.
+        const COMPOUND_LIMIT: usize = 800;
+        let (ntp_sec, ntp_frac) = ntp_now();
+        let mut buf = Vec::new();
         for c in self.consumers.values() {
             let start = buf.len();
             for s in &c.streams {
@@ -368,7 +399,7 @@ impl RtpSenders {
                 let elapsed = now.saturating_duration_since(at).as_secs_f64();
                 let rtp_ts = ts.wrapping_add((elapsed * f64::from(c.clock_rate)) as u32);
                 wire::write_sender_report(
-                    buf,
+                    &mut buf,
                     &SenderInfo {
                         ssrc: s.ssrc,
                         ntp_sec,
@@ -386,8 +417,14 @@ impl RtpSenders {
                     .iter()
                     .filter(|s| s.last.is_some())
                     .map(|s| s.ssrc);
-                wire::write_sdes_cname(buf, ssrcs, &c.cname);
+                wire::write_sdes_cname(&mut buf, ssrcs, &c.cname);
             }
+            if buf.len() >= COMPOUND_LIMIT {
+                emit(std::mem::take(&mut buf));
+            }
+        }
+        if !buf.is_empty() {
+            emit(buf);
         }
     }
 }

@@ -11,7 +11,9 @@
 
 pub mod capabilities;
 pub mod data_channels;
+pub mod egress;
 pub mod offer;
+pub mod srtp_keys;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -23,10 +25,10 @@ use serde::{Deserialize, Serialize};
 use str0m::change::SdpOffer;
 use str0m::config::{DtlsCert, Fingerprint};
 use str0m::ice::StunMessage;
-use str0m::media::{KeyframeRequestKind, MediaKind as StrMediaKind, Mid, Pt, Rid};
+use str0m::media::{KeyframeRequestKind, Mid, Pt, Rid};
 use str0m::net::{Protocol, Receive, TcpType, Transmit};
-use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo, Ssrc};
-use str0m::stats::{MediaEgressStats, MediaIngressStats, PeerStats};
+use str0m::rtp::{RtpPacket, Ssrc};
+use str0m::stats::{MediaIngressStats, PeerStats};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, RtcConfig};
 
 use crate::error::{CoreError, CoreResult};
@@ -35,6 +37,11 @@ use crate::router::ReceivedRtp;
 
 use capabilities::{known_extension, payload_pairs_supported};
 use data_channels::{SctpSide, SctpState};
+use egress::Egress;
+use srtp_keys::{KeySlot, SrtpKeys};
+
+use super::rtp_senders::{RtcpAction, RtpSenders};
+use crate::rtp::wire;
 use offer::{OfferContext, OfferedProducer};
 
 /// Cheap-to-clone object id (mediasoup UUID strings).
@@ -48,15 +55,6 @@ const PLACEHOLDER_UFRAG: &str = "ocpending";
 /// Bound on inline timeout handling per call, so a misbehaving deadline can
 /// never spin the worker.
 const MAX_INLINE_TIMEOUTS: usize = 256;
-/// RTX cache for a consumer's video stream: at most this many packets
-/// (about 2.5 s of 2.5 Mbit/s video), and no older than `rtx_cache_age`.
-/// str0m's default (1024 packets, 3 s) costs ~480 KB per consumer.
-const VIDEO_RTX_CACHE_PACKETS: usize = 600;
-/// The round trip assumed until the browser's first receiver report, as
-/// mediasoup does.
-const DEFAULT_RTT: Duration = Duration::from_millis(100);
-const MIN_RTX_CACHE_AGE: Duration = Duration::from_millis(200);
-const MAX_RTX_CACHE_AGE: Duration = Duration::from_millis(1500);
 
 // ---------------------------------------------------------------------------
 // mediasoup-shaped parameters
@@ -171,7 +169,7 @@ pub struct ForwardedRtp {
     pub timestamp: u32,
     pub marker: bool,
     pub payload: Arc<[u8]>,
-    pub ext_vals: ExtensionValues,
+    pub ext_vals: wire::ForwardedExtensions,
     /// Feeds the SR NTP↔RTP mapping; the arrival time of the source packet.
     pub wallclock: Instant,
     /// Which of the consumer's streams it goes on: always 0, except for
@@ -285,12 +283,34 @@ pub struct SenderReport {
 pub struct TransportOutput {
     pub transmits: Vec<Transmit>,
     pub events: Vec<TransportEvent>,
+    /// Datagram buffers already sent, for the next packets to be built in:
+    /// no allocation per forwarded packet once warm.
+    spare: Vec<Vec<u8>>,
 }
+
+/// Spare buffers kept per output: a fan-out's packets are sent as each is
+/// built, so a few are enough; more would only hold memory.
+const SPARE_BUFFERS: usize = 32;
 
 impl TransportOutput {
     pub fn clear(&mut self) {
         self.transmits.clear();
         self.events.clear();
+    }
+
+    /// An empty buffer for a datagram (a sent one, or a new one).
+    pub fn buffer(&mut self) -> Vec<u8> {
+        self.spare
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(1_500))
+    }
+
+    /// Takes back a datagram's buffer once it is sent (or not used).
+    pub fn recycle(&mut self, mut buf: Vec<u8>) {
+        if self.spare.len() < SPARE_BUFFERS && buf.capacity() >= 1_200 {
+            buf.clear();
+            self.spare.push(buf);
+        }
     }
 }
 
@@ -369,24 +389,6 @@ struct ProducerEntry {
     stats: Vec<ProducerStats>,
 }
 
-struct ConsumerEntry {
-    id: Id,
-    mid: Mid,
-    ssrc: Ssrc,
-    stats: ConsumerStats,
-    /// What the stream's RTX cache keeps (video with RTX only).
-    rtx_cache_age: Option<Duration>,
-}
-
-/// How long a packet stays worth retransmitting: a browser asks again for
-/// a lost packet about once per round trip, and gives up once the frame is
-/// too late to play; three attempts plus ~150 ms for loss detection and the
-/// jitter buffer. Sizing the cache to the RTT (as mediasoup does) instead of
-/// a fixed few seconds is what keeps a video consumer within tens of KB.
-fn rtx_cache_age(rtt: Duration) -> Duration {
-    (rtt * 3 + Duration::from_millis(150)).clamp(MIN_RTX_CACHE_AGE, MAX_RTX_CACHE_AGE)
-}
-
 pub struct WebRtcTransport {
     rtc: Rtc,
     dead: bool,
@@ -406,25 +408,22 @@ pub struct WebRtcTransport {
     producer_by_mid: HashMap<Mid, usize>,
     /// Incoming SSRC → (producer index, encoding), learned on first packet.
     rx_ssrcs: HashMap<u32, (usize, usize)>,
-    consumers: HashMap<Id, ConsumerEntry>,
+    /// Consumers: their RTP is ours to send (`egress`), not str0m's.
+    consumers: RtpSenders,
     consumer_by_mid: HashMap<Mid, Id>,
+    /// Where the handshake's SRTP keys land; `egress` once they have.
+    key_slot: Option<KeySlot>,
+    egress: Option<Egress>,
+    /// `initialAvailableOutgoingBitrate`: the estimate before feedback.
+    initial_bitrate: u64,
     registered_uris: Vec<String>,
     next_timeout: Instant,
     stats: TransportStats,
     peer_stats: Option<PeerStats>,
-    bwe_enabled: bool,
-    /// `setMaxOutgoingBitrate`: what the estimator may aim for, and the cap
-    /// on the available outgoing bitrate reported.
-    max_outgoing_bitrate: Option<u64>,
+    /// `setMinOutgoingBitrate` / `setMaxOutgoingBitrate`: bounds on the
+    /// estimate (kept for an estimator made once the keys are known).
     min_outgoing_bitrate: Option<u64>,
-    /// What the consumers would take at their preferred layers, while some
-    /// are held below them (see `set_bwe_demand`).
-    bwe_demand: Option<u64>,
-    /// The (minimum, desired) handed to str0m's estimator; (0, 0) is its
-    /// default: no probing beyond what is sent.
-    bwe_bitrates: (u64, u64),
-    /// Flips at each demand while some consumer is held back (see `set_bwe_demand`).
-    bwe_nudge: bool,
+    max_outgoing_bitrate: Option<u64>,
     /// Data channels, when created with `enableSctp`.
     sctp: Option<SctpSide>,
 }
@@ -485,11 +484,9 @@ impl WebRtcTransport {
             .set_dtls_cert(opts.dtls_cert.clone())
             .set_local_ice_credentials(local_creds.clone())
             .set_stats_interval(opts.stats_interval)
+            .set_crypto_provider(srtp_keys::provider())
             .set_extension_map(capabilities::extension_map(&opts.router_capabilities));
         capabilities::codec_config(&opts.router_capabilities, config.codec_config())?;
-        if let Some(bps) = opts.initial_available_outgoing_bitrate {
-            config = config.enable_bwe(Some(str0m::bwe::Bitrate::bps(bps)));
-        }
         let registered_uris = opts
             .router_capabilities
             .header_extensions
@@ -499,6 +496,7 @@ impl WebRtcTransport {
 
         let mut rtc = catch_unwind(AssertUnwindSafe(|| config.build(now)))
             .map_err(|_| CoreError::other("failed to build the WebRTC stack"))?;
+        let key_slot = srtp_keys::take_last_slot();
 
         let mut candidates = Vec::new();
         for info in &opts.listen_infos {
@@ -554,18 +552,17 @@ impl WebRtcTransport {
             producers: Vec::new(),
             producer_by_mid: HashMap::new(),
             rx_ssrcs: HashMap::new(),
-            consumers: HashMap::new(),
+            consumers: RtpSenders::default(),
             consumer_by_mid: HashMap::new(),
+            key_slot,
+            egress: None,
+            initial_bitrate: opts.initial_available_outgoing_bitrate.unwrap_or(600_000),
             registered_uris,
             next_timeout: now,
             stats: TransportStats::default(),
             peer_stats: None,
-            bwe_enabled: opts.initial_available_outgoing_bitrate.is_some(),
-            max_outgoing_bitrate: None,
             min_outgoing_bitrate: None,
-            bwe_demand: None,
-            bwe_bitrates: (0, 0),
-            bwe_nudge: false,
+            max_outgoing_bitrate: None,
             sctp: opts.sctp_max_message_size.map(SctpSide::new),
         };
         let mut out = TransportOutput::default();
@@ -696,6 +693,9 @@ impl WebRtcTransport {
         if is_stun(buf) {
             self.learn_remote_ufrag(buf, out);
         }
+        if self.egress.is_some() && !self.consumers.is_empty() && wire::is_rtcp(buf) {
+            self.on_consumer_rtcp(now, buf, out);
+        }
         let Ok(receive) = Receive::new(proto, source, destination, buf) else {
             self.stats.malformed_packets_dropped += 1;
             return;
@@ -738,6 +738,9 @@ impl WebRtcTransport {
         if self.dead {
             return;
         }
+        if self.egress.as_ref().is_some_and(|e| now >= e.next_rtcp) {
+            self.on_rtcp_timer(now, out);
+        }
         let _ = self.guarded(out, |rtc| rtc.handle_input(Input::Timeout(now)));
         self.drain(out);
         self.run_due_timeouts(now, out);
@@ -747,6 +750,8 @@ impl WebRtcTransport {
     pub fn poll_timeout(&self) -> Instant {
         if self.dead {
             self.next_timeout + Duration::from_secs(3600)
+        } else if let Some(e) = &self.egress {
+            self.next_timeout.min(e.next_rtcp)
         } else {
             self.next_timeout
         }
@@ -986,56 +991,21 @@ impl WebRtcTransport {
     /// unset) for the send-side estimator: the minimum is the rate it keeps
     /// sending at (padding if need be), the maximum the rate it probes up to
     /// and the cap on the available bitrate it reports.
-    pub fn set_outgoing_bitrate_bounds(
-        &mut self,
-        min: Option<u64>,
-        max: Option<u64>,
-        out: &mut TransportOutput,
-    ) {
+    pub fn set_outgoing_bitrate_bounds(&mut self, min: Option<u64>, max: Option<u64>) {
         self.max_outgoing_bitrate = max;
         self.min_outgoing_bitrate = min;
-        self.apply_bwe_bitrates(out);
+        if let Some(e) = self.egress.as_mut() {
+            e.twcc.set_bounds(min, max);
+        }
     }
 
     /// What this transport's consumers would take at their preferred layers,
-    /// while some are held below them (None: none is): the estimator probes
-    /// up to it (within the maximum), since on its own it only grows a little
-    /// past what is sent, and a consumer held on a low layer would never see
-    /// room for a higher one. Probing sends padding, so only then.
-    pub fn set_bwe_demand(&mut self, demand: Option<u64>, out: &mut TransportOutput) {
-        // str0m probes for an allocation only when the desired bitrate grows:
-        // one bit per second more, every other second, keeps it probing
-        // while a consumer is held back (mediasoup probes periodically too).
-        self.bwe_nudge = !self.bwe_nudge;
-        self.bwe_demand = demand.map(|d| d + u64::from(self.bwe_nudge));
-        self.apply_bwe_bitrates(out);
-    }
-
-    fn apply_bwe_bitrates(&mut self, out: &mut TransportOutput) {
-        if self.dead || !self.bwe_enabled {
-            return;
+    /// while some are held below them (None: none is): the estimate may grow
+    /// past what is sent only towards it (nothing is probed with padding).
+    pub fn set_bwe_demand(&mut self, demand: Option<u64>) {
+        if let Some(e) = self.egress.as_mut() {
+            e.twcc.set_desired(demand);
         }
-        // No demand known yet and no maximum: aim high, the estimator finds
-        // the real capacity.
-        const UNBOUNDED_DESIRED: u64 = 10_000_000;
-        let minimum = self.min_outgoing_bitrate.unwrap_or(0);
-        let desired = match (self.bwe_demand, self.max_outgoing_bitrate) {
-            (Some(d), max) => max.map_or(d, |m| d.min(m)),
-            (None, Some(max)) => max,
-            (None, None) if self.min_outgoing_bitrate.is_some() => UNBOUNDED_DESIRED,
-            (None, None) => 0,
-        };
-        let desired = desired.max(minimum);
-        if self.bwe_bitrates == (minimum, desired) {
-            return;
-        }
-        self.bwe_bitrates = (minimum, desired);
-        let (minimum, desired) = (
-            str0m::bwe::Bitrate::bps(minimum),
-            str0m::bwe::Bitrate::bps(desired),
-        );
-        let _ = self.guarded(out, |rtc| rtc.bwe().set_bitrate(minimum, desired));
-        self.drain(out);
     }
 
     /// Tells every producer's browser, by REMB, not to send this transport
@@ -1123,17 +1093,16 @@ impl WebRtcTransport {
     // -- consumers ----------------------------------------------------------
 
     /// `transport.consume()`: `rtp_parameters` are the consumer's (router
-    /// PTs and ids, its own SSRC and RTX SSRC). Returns the CNAME str0m
-    /// uses for the stream's RTCP.
+    /// PTs and ids, its own SSRC and RTX SSRC, and the CNAME its sender
+    /// reports carry).
     pub fn add_consumer(
         &mut self,
         consumer_id: Id,
         kind: MediaKind,
         rtp_parameters: &RtpParameters,
-        out: &mut TransportOutput,
-    ) -> CoreResult<String> {
+    ) -> CoreResult<()> {
         self.ensure_alive()?;
-        if self.consumers.contains_key(&consumer_id) {
+        if self.consumers.contains(&consumer_id) {
             return Err(CoreError::invalid_state("consumer already exists"));
         }
         let mid_str = rtp_parameters
@@ -1155,10 +1124,9 @@ impl WebRtcTransport {
             .encodings
             .first()
             .ok_or_else(|| CoreError::type_error("consumer rtpParameters without encodings"))?;
-        let ssrc = encoding
-            .ssrc
-            .ok_or_else(|| CoreError::type_error("consumer encoding without ssrc"))?;
-        let rtx = encoding.rtx.map(|r| r.ssrc);
+        if encoding.ssrc.is_none() {
+            return Err(CoreError::type_error("consumer encoding without ssrc"));
+        }
         for (pt, rtx_pt) in offer::payload_pairs(rtp_parameters) {
             let known = self.rtc.codec_config().params().iter().any(|c| {
                 *c.pt() == pt && rtx_pt.is_none_or(|r| c.resend().is_some_and(|x| *x == r))
@@ -1169,62 +1137,24 @@ impl WebRtcTransport {
                 )));
             }
         }
-        let str_kind = match kind {
-            MediaKind::Audio => StrMediaKind::Audio,
-            MediaKind::Video => StrMediaKind::Video,
-        };
-        // Only video is retransmitted (browsers do not NACK opus).
-        let cache_age =
-            (str_kind == StrMediaKind::Video && rtx.is_some()).then(|| rtx_cache_age(DEFAULT_RTT));
-        let cname = self.guarded(out, |rtc| {
-            let mut api = rtc.direct_api();
-            api.declare_media(mid, str_kind);
-            let stream = api.declare_stream_tx(Ssrc::from(ssrc), rtx.map(Ssrc::from), mid, None);
-            // An SFU forwards what arrives when it arrives: the estimate is
-            // for choosing what to send, never a reason to hold packets
-            // back (a queue behind a low estimate only adds delay and loss).
-            stream.set_unpaced(true);
-            if let Some(age) = cache_age {
-                stream.set_rtx_cache(VIDEO_RTX_CACHE_PACKETS, age, Some(0.15));
-            }
-            rtc.media(mid)
-                .map(|m| m.cname().to_owned())
-                .unwrap_or_default()
-        })?;
-        self.drain(out);
-        self.consumer_by_mid.insert(mid, consumer_id.clone());
-        self.consumers.insert(
-            consumer_id.clone(),
-            ConsumerEntry {
-                id: consumer_id,
-                mid,
-                ssrc: Ssrc::from(ssrc),
-                stats: ConsumerStats {
-                    ssrc,
-                    rtx_ssrc: rtx,
-                    score: 10,
-                    ..Default::default()
-                },
-                rtx_cache_age: cache_age,
-            },
-        );
-        Ok(cname)
+        self.consumers
+            .add(consumer_id.clone(), kind, rtp_parameters)?;
+        self.consumer_by_mid.insert(mid, consumer_id);
+        Ok(())
     }
 
-    pub fn remove_consumer(&mut self, consumer_id: &str, out: &mut TransportOutput) {
-        let Some(c) = self.consumers.remove(consumer_id) else {
-            return;
-        };
-        self.consumer_by_mid.remove(&c.mid);
-        if self.dead {
-            return;
-        }
-        let _ = self.guarded(out, |rtc| rtc.direct_api().remove_media(c.mid));
-        self.drain(out);
+    pub fn remove_consumer(&mut self, consumer_id: &str) {
+        self.consumer_by_mid.retain(|_, id| &**id != consumer_id);
+        let egress = &mut self.egress;
+        self.consumers.remove(consumer_id, |ssrc| {
+            if let Some(e) = egress.as_mut() {
+                e.tx.forget(ssrc);
+            }
+        });
     }
 
     /// Sends one packet to a consumer's browser. The caller has rewritten
-    /// sequence number, timestamp and PT; SSRC comes from the stream.
+    /// sequence number, timestamp and PT; SSRC comes from the consumer.
     pub fn write_rtp(
         &mut self,
         consumer_id: &str,
@@ -1232,75 +1162,152 @@ impl WebRtcTransport {
         now: Instant,
         out: &mut TransportOutput,
     ) -> CoreResult<()> {
-        let queued = self.queue_rtp(consumer_id, pkt, out);
-        self.handle_timeout(now, out);
-        queued
-    }
-
-    /// Queues one packet on a consumer's stream. A write always needs a
-    /// timeout to be sent (str0m's pacer takes queued packets on a timeout,
-    /// one per timeout), so no poll in between: it would only find that out.
-    fn queue_rtp(
-        &mut self,
-        consumer_id: &str,
-        pkt: &ForwardedRtp,
-        out: &mut TransportOutput,
-    ) -> CoreResult<()> {
         if self.dead {
             return Err(CoreError::invalid_state("transport closed"));
         }
-        let Some(c) = self.consumers.get_mut(consumer_id) else {
-            return Err(CoreError::invalid_state("no such consumer"));
+        let (Some(egress), Some((proto, source, destination))) =
+            (self.egress.as_mut(), self.selected_addrs)
+        else {
+            // Nothing can go out before the handshake has given the keys.
+            return if self.consumers.contains(consumer_id) {
+                Ok(())
+            } else {
+                Err(CoreError::invalid_state("no such consumer"))
+            };
         };
-        c.stats.packets += 1;
-        c.stats.bytes += pkt.payload.len() as u64;
-        self.stats.rtp_packets_sent += 1;
-        self.stats.rtp_bytes_sent += pkt.payload.len() as u64;
-        let ssrc = c.ssrc;
-        let has_rtx = c.stats.rtx_ssrc.is_some();
-        let mut ev = pkt.ext_vals.clone();
-        // str0m writes mid/rid itself where needed; values copied from the
-        // producer would leak its mid and rid to the consumer.
-        ev.mid = None;
-        ev.rid = None;
-        ev.rid_repair = None;
-        let write = RtpWrite::new(
-            Pt::new_with_value(pkt.payload_type),
-            SeqNo::from(pkt.seq_no),
-            pkt.timestamp,
-            pkt.wallclock,
-            pkt.payload.clone(),
-        )
-        .marker(pkt.marker)
-        .ext_vals(ev)
-        .nackable(has_rtx);
-        let written = self.guarded(out, |rtc| {
-            rtc.direct_api()
-                .stream_tx(&ssrc)
-                .map(|s| s.write_rtp(write))
-                .is_some()
-        })?;
-        if written {
-            Ok(())
+        let mut buf = out.buffer();
+        let ext = egress.send_extensions(now, 40 + pkt.payload.len());
+        let tx = &mut egress.tx;
+        let sent = self
+            .consumers
+            .send(consumer_id, pkt, ext, &mut buf, |b, seq_no| {
+                tx.protect_rtp(b, seq_no)
+            })?;
+        if sent.is_some() {
+            self.stats.rtp_packets_sent += 1;
+            self.stats.rtp_bytes_sent += buf.len() as u64;
+            self.stats.bytes_sent += buf.len() as u64;
+            out.transmits.push(Transmit {
+                proto,
+                source,
+                destination,
+                contents: buf.into(),
+            });
         } else {
-            Err(CoreError::invalid_state("consumer stream missing"))
+            out.recycle(buf);
+        }
+        Ok(())
+    }
+
+    /// The peer's RTCP about our consumers' streams, which str0m does not
+    /// know: receiver reports, keyframe requests, NACKs, transport feedback.
+    fn on_consumer_rtcp(&mut self, now: Instant, packet: &[u8], out: &mut TransportOutput) {
+        let Some(egress) = self.egress.as_mut() else {
+            return;
+        };
+        let Some(plain) = egress.decrypt_rtcp(packet) else {
+            return;
+        };
+        wire::for_each_transport_feedback(&plain, |fci| {
+            egress.twcc.on_feedback(now, fci);
+        });
+        let mut nacks = Vec::new();
+        let consumers = &mut self.consumers;
+        wire::parse_rtcp(&plain, |item| {
+            if let RtcpAction::Nack { ssrc, pid, blp } = consumers.on_rtcp(&item, &mut out.events) {
+                nacks.push((ssrc, pid, blp));
+            }
+        });
+        egress.recycle(plain);
+        for nack in nacks {
+            self.answer_nack(now, nack, out);
         }
     }
 
+    /// Resends as RTX what a NACK entry asks for, if the stream keeps it.
+    fn answer_nack(&mut self, now: Instant, nack: (u32, u16, u16), out: &mut TransportOutput) {
+        let (Some(egress), Some((proto, source, destination))) =
+            (self.egress.as_mut(), self.selected_addrs)
+        else {
+            return;
+        };
+        let mut resends = Vec::new();
+        self.consumers.resend(
+            now,
+            nack,
+            // The size is the feedback's only use of it: a typical packet.
+            || egress.send_extensions(now, 1_200),
+            |_, buf, rtx_seq| resends.push((buf, rtx_seq)),
+        );
+        for (mut buf, rtx_seq) in resends {
+            if !egress.tx.protect_rtp(&mut buf, rtx_seq) {
+                continue;
+            }
+            self.stats.rtp_packets_sent += 1;
+            self.stats.rtp_bytes_sent += buf.len() as u64;
+            self.stats.bytes_sent += buf.len() as u64;
+            out.transmits.push(Transmit {
+                proto,
+                source,
+                destination,
+                contents: buf.into(),
+            });
+        }
+    }
+
+    /// Every second: sender reports for the consumers' streams, and the
+    /// bandwidth estimate for their layers.
+    fn on_rtcp_timer(&mut self, now: Instant, out: &mut TransportOutput) {
+        let Some(egress) = self.egress.as_mut() else {
+            return;
+        };
+        // Moved on even when nothing is sent: a deadline left in the past
+        // would be due again at once, forever.
+        egress.next_rtcp = now + egress::RTCP_INTERVAL;
+        if self.consumers.is_empty() {
+            return;
+        }
+        out.events.push(TransportEvent::BandwidthEstimate);
+        let Some((proto, source, destination)) = self.selected_addrs else {
+            return;
+        };
+        let stats = &mut self.stats;
+        self.consumers.sender_reports(now, |mut buf| {
+            if egress.tx.protect_rtcp(&mut buf) {
+                stats.bytes_sent += buf.len() as u64;
+                out.transmits.push(Transmit {
+                    proto,
+                    source,
+                    destination,
+                    contents: buf.into(),
+                });
+            }
+        });
+    }
+
     pub fn consumer_stats(&self, consumer_id: &str) -> Option<ConsumerStats> {
-        self.consumers.get(consumer_id).map(|c| c.stats.clone())
+        self.consumers.stats(consumer_id)
     }
 
     pub fn stats(&self) -> TransportStats {
         let mut s = self.stats.clone();
         if let Some(p) = &self.peer_stats {
             s.rtt = p.rtt;
-            s.available_outgoing_bitrate = p
-                .bwe_tx
-                .map(|b| b.as_u64())
-                .map(|b| self.max_outgoing_bitrate.map_or(b, |max| b.min(max)));
             s.ingress_loss_fraction = p.ingress_loss_fraction;
-            s.egress_loss_fraction = p.egress_loss_fraction;
+        }
+        match &self.egress {
+            Some(e) => {
+                s.rtt = self.consumers.rtt().or(s.rtt);
+                s.available_outgoing_bitrate = Some(e.twcc.estimate());
+                s.egress_loss_fraction = Some(e.twcc.loss());
+            }
+            None => {
+                let initial = self.initial_bitrate;
+                s.available_outgoing_bitrate = Some(
+                    self.max_outgoing_bitrate
+                        .map_or(initial, |max| initial.min(max)),
+                );
+            }
         }
         s
     }
@@ -1417,6 +1424,7 @@ impl WebRtcTransport {
         }
         match e {
             Event::Connected => {
+                self.start_egress();
                 self.set_dtls_state(DtlsState::Connected, out);
                 out.events.push(TransportEvent::Connected);
             }
@@ -1432,21 +1440,6 @@ impl WebRtcTransport {
                 }
             }
             Event::RtpPacket(packet) => self.on_producer_rtp(packet, out),
-            Event::KeyframeRequest(req) => {
-                if let Some(id) = self.consumer_by_mid.get(&req.mid) {
-                    if let Some(c) = self.consumers.get_mut(id) {
-                        match req.kind {
-                            KeyframeRequestKind::Pli => c.stats.plis += 1,
-                            KeyframeRequestKind::Fir => c.stats.firs += 1,
-                        }
-                    }
-                    out.events.push(TransportEvent::KeyframeRequest {
-                        consumer_id: id.clone(),
-                        kind: req.kind,
-                        stream: None,
-                    });
-                }
-            }
             Event::StreamPaused(p) => {
                 if let Some((idx, enc)) = self.locate(p.ssrc, p.mid, p.rid) {
                     out.events.push(TransportEvent::ProducerStreamPaused {
@@ -1456,12 +1449,7 @@ impl WebRtcTransport {
                     });
                 }
             }
-            Event::PeerStats(s) => {
-                if s.bwe_tx.is_some() {
-                    out.events.push(TransportEvent::BandwidthEstimate);
-                }
-                self.peer_stats = Some(s);
-            }
+            Event::PeerStats(s) => self.peer_stats = Some(s),
             Event::SenderFeedback(f) => {
                 let Some(&idx) = self.producer_by_mid.get(&f.mid) else {
                     return;
@@ -1487,10 +1475,31 @@ impl WebRtcTransport {
                 });
             }
             Event::MediaIngressStats(s) => self.on_ingress_stats(s, out),
-            Event::MediaEgressStats(s) => self.on_egress_stats(s, out),
             Event::Closed => self.set_dtls_state(DtlsState::Closed, out),
             _ => {}
         }
+    }
+
+    /// The handshake is done: its keys let the consumers' RTP go out.
+    fn start_egress(&mut self) {
+        let dtls_client = self.local_dtls_role == DtlsRole::Client;
+        let keys =
+            self.key_slot
+                .as_ref()
+                .and_then(|slot| slot.get())
+                .and_then(|(material, profile)| {
+                    SrtpKeys::from_material(material, *profile, dtls_client)
+                });
+        let Some(keys) = keys else {
+            tracing::warn!("DTLS connected without SRTP keys: consumers cannot send");
+            return;
+        };
+        let mut egress = Egress::new(&keys, self.initial_bitrate, Instant::now());
+        egress
+            .twcc
+            .set_bounds(self.min_outgoing_bitrate, self.max_outgoing_bitrate);
+        self.egress = Some(egress);
+        self.key_slot = None;
     }
 
     /// Producer and encoding of an incoming stream.
@@ -1609,52 +1618,6 @@ impl WebRtcTransport {
         }
     }
 
-    fn on_egress_stats(&mut self, s: MediaEgressStats, out: &mut TransportOutput) {
-        let Some(id) = self.consumer_by_mid.get(&s.mid).cloned() else {
-            return;
-        };
-        let Some(c) = self.consumers.get_mut(&id) else {
-            return;
-        };
-        c.stats.rtt = s.rtt;
-        c.stats.loss = s.loss;
-        let resize = match (c.rtx_cache_age, s.rtt) {
-            (Some(current), Some(rtt)) => {
-                let wanted = rtx_cache_age(rtt);
-                // Resizing empties the cache: only for a real change.
-                let diff = wanted.abs_diff(current);
-                (diff * 4 > current).then_some(wanted)
-            }
-            _ => None,
-        };
-        if let Some(age) = resize {
-            tracing::debug!(consumer_id = %c.id, age_ms = age.as_millis() as u64, "RTX cache sized to the RTT");
-            c.rtx_cache_age = Some(age);
-            let ssrc = c.ssrc;
-            let _ = self.guarded(out, |rtc| {
-                if let Some(stream) = rtc.direct_api().stream_tx(&ssrc) {
-                    stream.set_rtx_cache(VIDEO_RTX_CACHE_PACKETS, age, Some(0.15));
-                }
-            });
-        }
-        let Some(c) = self.consumers.get_mut(&id) else {
-            return;
-        };
-        c.stats.nacks = s.nacks;
-        if let Some(r) = &s.remote {
-            c.stats.jitter = Some(r.jitter);
-            c.stats.packets_lost = Some(r.packets_lost);
-        }
-        let score = score_from_loss(s.loss);
-        if score != c.stats.score {
-            c.stats.score = score;
-            out.events.push(TransportEvent::ConsumerScore {
-                consumer_id: c.id.clone(),
-                score,
-            });
-        }
-    }
-
     fn set_ice_state(&mut self, s: IceState, out: &mut TransportOutput) {
         if self.ice_state != s {
             self.ice_state = s;
@@ -1755,17 +1718,6 @@ mod tests {
         .unwrap();
         assert_eq!(err.kind, crate::error::ErrorKind::TypeError);
         assert!(WebRtcTransport::new(options(vec![]), Instant::now()).is_err());
-    }
-
-    #[test]
-    fn rtx_cache_follows_the_round_trip() {
-        assert_eq!(rtx_cache_age(Duration::ZERO), MIN_RTX_CACHE_AGE);
-        assert_eq!(rtx_cache_age(DEFAULT_RTT), Duration::from_millis(450));
-        assert_eq!(
-            rtx_cache_age(Duration::from_millis(200)),
-            Duration::from_millis(750)
-        );
-        assert_eq!(rtx_cache_age(Duration::from_secs(2)), MAX_RTX_CACHE_AGE);
     }
 
     #[test]

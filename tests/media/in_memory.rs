@@ -341,7 +341,7 @@ impl World {
         let cid: Arc<str> = Arc::from(format!("consumer-{mid}"));
         self.b
             .transport
-            .add_consumer(cid.clone(), kind, &consumer, &mut self.b.tout)
+            .add_consumer(cid.clone(), kind, &consumer)
             .expect("consume accepted");
         self.b
             .client
@@ -599,7 +599,7 @@ fn unsupported_codec_and_bad_parameters_are_rejected() {
     bad.encodings[0].ssrc = None;
     let err =
         w.b.transport
-            .add_consumer(Arc::from("c"), MediaKind::Video, &bad, &mut w.b.tout)
+            .add_consumer(Arc::from("c"), MediaKind::Video, &bad)
             .unwrap_err();
     assert_eq!(err.kind, opencall::error::ErrorKind::TypeError);
     let _ = RtcpFeedback::new("nack", "");

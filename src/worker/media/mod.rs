@@ -21,6 +21,7 @@ mod trace;
 use super::outbox;
 use super::state::WorkerState;
 use crate::error::{CoreError, CoreResult};
+use crate::id_map::IdMap;
 use crate::ortc::types::{MediaKind, RtpCapabilities, RtpParameters};
 use crate::router::{IncomingRtp, RouteOutput, Router};
 use crate::rtp::{VideoCodec, is_keyframe};
@@ -155,10 +156,10 @@ pub struct Media {
     timer: Rc<Notify>,
     pub port_range: PortRange,
     pub certificate: str0m::config::DtlsCert,
-    pub routers: HashMap<Id, RouterSlot>,
-    pub transports: HashMap<Id, TransportSlot>,
-    pub producers: HashMap<Id, ProducerSlot>,
-    pub consumers: HashMap<Id, ConsumerSlot>,
+    pub routers: IdMap<Id, RouterSlot>,
+    pub transports: IdMap<Id, TransportSlot>,
+    pub producers: IdMap<Id, ProducerSlot>,
+    pub consumers: IdMap<Id, ConsumerSlot>,
     pub servers: HashMap<Id, WebRtcServerSlot>,
     pub direct_transports: HashMap<Id, DirectTransportSlot>,
     pub data_producers: HashMap<Id, DataProducerSlot>,
@@ -193,10 +194,10 @@ impl Media {
             timer,
             port_range,
             certificate,
-            routers: HashMap::new(),
-            transports: HashMap::new(),
-            producers: HashMap::new(),
-            consumers: HashMap::new(),
+            routers: IdMap::default(),
+            transports: IdMap::default(),
+            producers: IdMap::default(),
+            consumers: IdMap::default(),
             servers: HashMap::new(),
             direct_transports: HashMap::new(),
             data_producers: HashMap::new(),
@@ -327,7 +328,7 @@ impl Media {
     }
 
     fn trace_forward(
-        consumers: &HashMap<Id, ConsumerSlot>,
+        consumers: &IdMap<Id, ConsumerSlot>,
         consumer_id: &str,
         packet: &ForwardedRtp,
     ) {
@@ -360,26 +361,35 @@ impl Media {
         }
     }
 
+    /// Sends what a transport produced; the buffers go back to `out` for
+    /// the next packets.
     fn send_from(slot: &TransportSlot, out: &mut TransportOutput) {
-        for transmit in out.transmits.drain(..) {
-            let Some(socket) = slot
-                .sockets
-                .iter()
-                .find(|s| s.announced == transmit.source && s.protocol == transmit.proto)
-            else {
-                continue;
-            };
-            match &socket.kind {
-                SocketKind::Udp(udp) => {
-                    net::send_udp(udp, &transmit.contents, transmit.destination);
-                }
-                SocketKind::Tcp => {
-                    if let Some(conn) = slot
-                        .tcp_connections
-                        .get(&(transmit.source, transmit.destination))
-                    {
-                        conn.send(&transmit.contents);
-                    }
+        let mut transmits = std::mem::take(&mut out.transmits);
+        for transmit in transmits.drain(..) {
+            Self::send_one(slot, &transmit);
+            out.recycle(transmit.contents.into());
+        }
+        out.transmits = transmits;
+    }
+
+    fn send_one(slot: &TransportSlot, transmit: &str0m::net::Transmit) {
+        let Some(socket) = slot
+            .sockets
+            .iter()
+            .find(|s| s.announced == transmit.source && s.protocol == transmit.proto)
+        else {
+            return;
+        };
+        match &socket.kind {
+            SocketKind::Udp(udp) => {
+                net::send_udp(udp, &transmit.contents, transmit.destination);
+            }
+            SocketKind::Tcp => {
+                if let Some(conn) = slot
+                    .tcp_connections
+                    .get(&(transmit.source, transmit.destination))
+                {
+                    conn.send(&transmit.contents);
                 }
             }
         }
@@ -611,9 +621,9 @@ impl Media {
             router.allocate_bandwidth(transport_id, available, now, route)
         });
         if let Some(demand) = demand {
-            self.drive(transport_id, now, |t, out| {
+            self.drive(transport_id, now, |t, _| {
                 if let Ok(t) = t.webrtc() {
-                    t.set_bwe_demand(demand, out)
+                    t.set_bwe_demand(demand)
                 }
             });
         }

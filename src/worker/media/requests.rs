@@ -682,9 +682,9 @@ impl Media {
         slot.max_outgoing_bitrate = maxv;
         let id = slot.id.clone();
         // Only WebRTC transports estimate bandwidth; elsewhere the bounds are kept.
-        self.drive(&id, Instant::now(), |t, out| {
+        self.drive(&id, Instant::now(), |t, _| {
             if let Ok(t) = t.webrtc() {
-                t.set_outgoing_bitrate_bounds(min, maxv, out)
+                t.set_outgoing_bitrate_bounds(min, maxv)
             }
         });
         Ok(Value::Null)
@@ -935,15 +935,19 @@ impl Media {
         params.mid = Some(data.mid.clone().unwrap_or_else(|| mid.to_string()));
         // Same CNAME as the producer: mediasoup-client groups a peer's audio
         // and video into one stream (for lip sync) by it.
-        params.rtcp.cname = producer.rtp_parameters.rtcp.cname.clone();
-        let mut cname = Err(CoreError::invalid_state("transport closed"));
-        self.drive(&tid, Instant::now(), |t, out| {
-            cname = t.add_consumer(consumer_id.clone(), kind, &params, out)
+        params.rtcp.cname = Some(
+            producer
+                .rtp_parameters
+                .rtcp
+                .cname
+                .clone()
+                .unwrap_or_else(|| "opencall".to_owned()),
+        );
+        let mut added = Err(CoreError::invalid_state("transport closed"));
+        self.drive(&tid, Instant::now(), |t, _| {
+            added = t.add_consumer(consumer_id.clone(), kind, &params)
         });
-        let str0m_cname = cname?;
-        if params.rtcp.cname.is_none() && !str0m_cname.is_empty() {
-            params.rtcp.cname = Some(str0m_cname);
-        }
+        added?;
         let layered = producer_type != "simple" && !pipe;
         let (max_spatial, max_temporal) = max_layers(&params);
         let preferred_layers = layered.then(|| match &data.preferred_layers {
@@ -973,9 +977,7 @@ impl Media {
             )
         });
         if let Some(Err(e)) = added {
-            self.drive(&tid, Instant::now(), |t, out| {
-                t.remove_consumer(&consumer_id, out)
-            });
+            self.drive(&tid, Instant::now(), |t, _| t.remove_consumer(&consumer_id));
             return Err(e);
         }
         if let Some(slot) = self.transports.get_mut(&tid) {
@@ -1032,9 +1034,7 @@ impl Media {
             slot.consumers.retain(|c| **c != *consumer_id);
         }
         let tid = consumer.transport_id.clone();
-        self.drive(&tid, Instant::now(), |t, out| {
-            t.remove_consumer(consumer_id, out)
-        });
+        self.drive(&tid, Instant::now(), |t, _| t.remove_consumer(consumer_id));
     }
 
     pub fn close_consumer(&mut self, consumer_id: &str) {

@@ -1,0 +1,84 @@
+//! A WebRTC transport's consumers' RTP, sent by the transport itself rather
+//! than through str0m, once the DTLS handshake has given the SRTP keys (see
+//! `srtp_keys`): written by [`RtpSenders`](crate::transport::rtp_senders)
+//! as a plain transport's are, plus the mid, abs-send-time and
+//! transport-wide sequence number a browser expects, encrypted with our own
+//! SRTP and sent on the ICE-selected pair. The peer's RTCP about these
+//! streams (receiver reports, NACK, PLI/FIR, transport feedback) is read
+//! from a decrypted copy of what arrives; str0m still gets every packet for
+//! what it runs (ICE, DTLS, SCTP, the producers' streams and their RTCP).
+
+use std::time::{Duration, Instant};
+
+use crate::rtp::srtp::{SrtpReceiver, SrtpSender};
+use crate::rtp::transport_cc::TransportCcSender;
+use crate::rtp::wire::SendExtensions;
+
+use super::srtp_keys::SrtpKeys;
+
+/// How often each consumer stream's sender report goes out, and the
+/// bandwidth estimate is reported.
+pub const RTCP_INTERVAL: Duration = Duration::from_secs(1);
+
+pub struct Egress {
+    pub tx: SrtpSender,
+    rx: SrtpReceiver,
+    /// An incoming RTCP packet being decrypted (kept: one allocation).
+    scratch: Vec<u8>,
+    /// Transport-wide sequence numbers and the bandwidth estimate.
+    pub twcc: TransportCcSender,
+    /// abs-send-time counts from here (only its differences matter).
+    epoch: Instant,
+    pub next_rtcp: Instant,
+    /// SRTCP the peer sent that did not authenticate with its key.
+    pub rtcp_dropped: u64,
+}
+
+impl Egress {
+    pub fn new(keys: &SrtpKeys, initial_bitrate: u64, now: Instant) -> Self {
+        Self {
+            tx: SrtpSender::new(keys.suite, &keys.local),
+            rx: SrtpReceiver::new(keys.suite, &keys.remote),
+            scratch: Vec::new(),
+            twcc: TransportCcSender::new(initial_bitrate),
+            epoch: now,
+            next_rtcp: now + RTCP_INTERVAL,
+            rtcp_dropped: 0,
+        }
+    }
+
+    /// The per-packet extensions of a packet of `size` bytes sent now: a
+    /// new transport-wide sequence number (recorded for the feedback) and
+    /// the send time.
+    pub fn send_extensions(&mut self, now: Instant, size: usize) -> SendExtensions<'static> {
+        // 6.18 fixed point seconds, 24 bits: wraps every 64 s by design.
+        let since = now.saturating_duration_since(self.epoch);
+        let abs = ((since.as_micros() << 18) / 1_000_000) as u32 & 0x00ff_ffff;
+        SendExtensions {
+            mid: None,
+            abs_send_time: Some(abs),
+            transport_cc: Some(self.twcc.on_send(now, size)),
+        }
+    }
+
+    /// The plaintext of an SRTCP packet from the peer, or None if it does
+    /// not authenticate (then it is str0m's to judge and drop).
+    pub fn decrypt_rtcp(&mut self, packet: &[u8]) -> Option<Vec<u8>> {
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        buf.extend_from_slice(packet);
+        match self.rx.unprotect_rtcp(&mut buf) {
+            Ok(()) => Some(buf),
+            Err(_) => {
+                self.rtcp_dropped += 1;
+                self.scratch = buf;
+                None
+            }
+        }
+    }
+
+    /// Gives back the buffer [`Self::decrypt_rtcp`] returned.
+    pub fn recycle(&mut self, buf: Vec<u8>) {
+        self.scratch = buf;
+    }
+}

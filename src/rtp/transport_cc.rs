@@ -26,8 +26,12 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-/// Sent packets remembered, by sequence number modulo this.
-const RECORD: usize = 4096;
+/// Sent packets remembered, by sequence number modulo the record's length:
+/// it starts small (a transport that sends nothing costs nothing) and
+/// doubles, up to this, while it would overwrite packets less than
+/// `RECORD_AGE` old.
+const MAX_RECORD: usize = 8192;
+const FIRST_RECORD: usize = 256;
 /// Feedback about a packet sent longer ago than this is ignored.
 const RECORD_AGE: Duration = Duration::from_secs(2);
 /// Packets sent within this of a burst's first are one group.
@@ -42,11 +46,14 @@ const MIN_ESTIMATE: u64 = 30_000;
 /// A report naming more packets than this is garbage.
 const MAX_STATUS_COUNT: usize = 8192;
 
-#[derive(Clone, Copy)]
+/// A sent packet, 8 bytes: its 16-bit number, size, and send time in µs
+/// from the sender's epoch (wrapping: only ages under `RECORD_AGE` are
+/// taken). `size` 0: an empty slot.
+#[derive(Clone, Copy, Default)]
 struct Sent {
-    seq: u64,
-    at: Instant,
-    size: u32,
+    seq: u16,
+    size: u16,
+    at_us: u32,
 }
 
 /// One packet's fate in a report: its number, and its arrival time on the
@@ -138,8 +145,9 @@ struct Group {
 }
 
 pub struct TransportCcSender {
-    next_seq: u64,
-    record: Box<[Option<Sent>]>,
+    next_seq: u16,
+    epoch: Instant,
+    record: Vec<Sent>,
     estimate: f64,
     min: Option<u64>,
     max: Option<u64>,
@@ -173,7 +181,8 @@ impl TransportCcSender {
     pub fn new(initial_bps: u64) -> Self {
         Self {
             next_seq: 1,
-            record: vec![None; RECORD].into_boxed_slice(),
+            epoch: Instant::now(),
+            record: Vec::new(),
             estimate: initial_bps.max(MIN_ESTIMATE) as f64,
             min: None,
             max: None,
@@ -201,13 +210,50 @@ impl TransportCcSender {
     /// now, kept for the feedback to come.
     pub fn on_send(&mut self, now: Instant, size: usize) -> u16 {
         let seq = self.next_seq;
-        self.next_seq += 1;
-        self.record[seq as usize % RECORD] = Some(Sent {
+        self.next_seq = seq.wrapping_add(1);
+        let at_us = self.micros(now);
+        if self.record.is_empty() {
+            self.record = vec![Sent::default(); FIRST_RECORD];
+        }
+        let slot = usize::from(seq) & (self.record.len() - 1);
+        let old = self.record[slot];
+        if old.size != 0
+            && at_us.wrapping_sub(old.at_us) < RECORD_AGE.as_micros() as u32
+            && self.record.len() < MAX_RECORD
+        {
+            self.grow();
+        }
+        let slot = usize::from(seq) & (self.record.len() - 1);
+        self.record[slot] = Sent {
             seq,
-            at: now,
-            size: size as u32,
-        });
-        seq as u16
+            size: size.clamp(1, usize::from(u16::MAX)) as u16,
+            at_us,
+        };
+        seq
+    }
+
+    /// µs since the epoch, wrapping every 71 minutes.
+    fn micros(&self, now: Instant) -> u32 {
+        now.saturating_duration_since(self.epoch).as_micros() as u32
+    }
+
+    fn grow(&mut self) {
+        let mut bigger = vec![Sent::default(); self.record.len() * 2];
+        let mask = bigger.len() - 1;
+        for s in self.record.iter().filter(|s| s.size != 0) {
+            bigger[usize::from(s.seq) & mask] = *s;
+        }
+        self.record = bigger;
+    }
+
+    /// The send time of a packet still on record, by its number.
+    fn sent(&self, now: Instant, seq: u16) -> Option<(Instant, u32)> {
+        let s = self
+            .record
+            .get(usize::from(seq) & self.record.len().wrapping_sub(1))?;
+        let age = Duration::from_micros(u64::from(self.micros(now).wrapping_sub(s.at_us)));
+        (s.size != 0 && s.seq == seq && age <= RECORD_AGE)
+            .then(|| (now.checked_sub(age).unwrap_or(now), u32::from(s.size)))
     }
 
     /// mediasoup's `setMinOutgoingBitrate` / `setMaxOutgoingBitrate`.
@@ -239,13 +285,6 @@ impl TransportCcSender {
         self.malformed
     }
 
-    /// The full number of a reported 16-bit one: the nearest sent.
-    fn unwrap_seq(&self, seq: u16) -> u64 {
-        let last = self.next_seq.saturating_sub(1);
-        let diff = (last as u16).wrapping_sub(seq);
-        last.saturating_sub(u64::from(diff))
-    }
-
     /// One transport feedback's FCI; false (and nothing changed) if it is
     /// malformed.
     pub fn on_feedback(&mut self, now: Instant, fci: &[u8]) -> bool {
@@ -257,18 +296,14 @@ impl TransportCcSender {
         }
         let (mut lost, mut received) = (0u32, 0u32);
         for r in &reports {
-            let seq = self.unwrap_seq(r.seq);
-            let Some(sent) = self.record[seq as usize % RECORD].filter(|s| s.seq == seq) else {
+            let Some((at, size)) = self.sent(now, r.seq) else {
                 continue;
             };
-            if now.saturating_duration_since(sent.at) > RECORD_AGE {
-                continue;
-            }
             match r.arrival_us {
                 None => lost += 1,
                 Some(arrival) => {
                     received += 1;
-                    self.on_arrival(sent, arrival);
+                    self.on_arrival(at, size, arrival);
                 }
             }
         }
@@ -283,9 +318,9 @@ impl TransportCcSender {
         true
     }
 
-    fn on_arrival(&mut self, sent: Sent, arrival_us: i64) {
-        self.acked.push_back((arrival_us, sent.size));
-        self.acked_bytes += u64::from(sent.size);
+    fn on_arrival(&mut self, sent_at: Instant, size: u32, arrival_us: i64) {
+        self.acked.push_back((arrival_us, size));
+        self.acked_bytes += u64::from(size);
         while let Some(&(t, size)) = self.acked.front() {
             if arrival_us - t <= ACKED_WINDOW_US {
                 break;
@@ -294,21 +329,21 @@ impl TransportCcSender {
             self.acked_bytes -= u64::from(size);
         }
         match self.group.as_mut() {
-            Some(g) if sent.at.saturating_duration_since(g.first_sent) < BURST => {
-                if sent.at >= g.last_sent {
-                    g.last_sent = sent.at;
+            Some(g) if sent_at.saturating_duration_since(g.first_sent) < BURST => {
+                if sent_at >= g.last_sent {
+                    g.last_sent = sent_at;
                     g.last_arrival_us = g.last_arrival_us.max(arrival_us);
                 }
             }
             // Reordered: belongs to a group already closed.
-            Some(g) if sent.at < g.first_sent => {}
+            Some(g) if sent_at < g.first_sent => {}
             _ => {
                 if let Some(done) = self.group.take() {
                     self.on_group(done);
                 }
                 self.group = Some(Group {
-                    first_sent: sent.at,
-                    last_sent: sent.at,
+                    first_sent: sent_at,
+                    last_sent: sent_at,
                     last_arrival_us: arrival_us,
                 });
             }

@@ -53,7 +53,8 @@ impl Egress {
     pub fn send_extensions(&mut self, now: Instant, size: usize) -> SendExtensions<'static> {
         // 6.18 fixed point seconds, 24 bits: wraps every 64 s by design.
         let since = now.saturating_duration_since(self.epoch);
-        let abs = ((since.as_micros() << 18) / 1_000_000) as u32 & 0x00ff_ffff;
+        let fraction = (u64::from(since.subsec_nanos()) << 18) / 1_000_000_000;
+        let abs = ((since.as_secs() << 18) | fraction) as u32 & 0x00ff_ffff;
         SendExtensions {
             mid: None,
             abs_send_time: Some(abs),

@@ -584,6 +584,15 @@ pub fn expect_consumer_stream(
         MediaKind::Video => StrMediaKind::Video,
     };
     let mut api = rtc.direct_api();
+    // A browser reports arrivals (transport-wide CC feedback) when the
+    // consumer's parameters carry the transport-wide sequence number.
+    if rtp
+        .header_extensions
+        .iter()
+        .any(|h| h.uri.ends_with("transport-wide-cc-extensions-01"))
+    {
+        api.enable_twcc_feedback();
+    }
     api.declare_media(mid, str_kind);
     let s = api.expect_stream_rx(
         Ssrc::from(ssrc),

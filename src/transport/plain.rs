@@ -663,7 +663,7 @@ impl PlainTransport {
                 }
                 item => {
                     if let RtcpAction::Nack { ssrc, pid, blp } =
-                        self.consumers.on_rtcp(&item, &mut out.events)
+                        self.consumers.on_rtcp(now, &item, &mut out.events)
                         && self.has_peer()
                     {
                         self.answer_nack(now, (ssrc, pid, blp), out);

@@ -19,7 +19,9 @@ use crate::error::{CoreError, CoreResult};
 use crate::id_map::IdMap;
 use crate::ortc::types::{MediaKind, RtpParameters};
 use crate::rtp::retransmission::{RtxSender, SentPacket, rtx_payload, rtx_payload_types};
-use crate::rtp::wire::{self, ExtensionIds, RtcpItem, RtpHeaderFields, SendExtensions, SenderInfo};
+use crate::rtp::wire::{
+    self, ExtensionIds, ReportBlock, RtcpItem, RtpHeaderFields, SendExtensions, SenderInfo,
+};
 
 /// One SSRC a consumer sends on.
 struct Stream {
@@ -32,6 +34,10 @@ struct Stream {
     last: Option<(u32, Instant)>,
     /// With RTX on: what it sent lately, to resend on a NACK.
     rtx: Option<RtxSender>,
+    /// Our last sender reports: their NTP times' middle 32 bits (what a
+    /// receiver report echoes as LSR) and when they went out. A few, since
+    /// a receiver report may name the one before the latest.
+    reports: [Option<(u32, Instant)>; 4],
 }
 
 struct Sender {
@@ -62,17 +68,21 @@ fn ntp_now() -> (u32, u32) {
     (sec, frac)
 }
 
-/// RFC 3550 §6.4.1: now − LSR − DLSR, in 1/65536 s; none before the peer has
-/// seen a sender report of ours.
-fn round_trip(lsr: u32, dlsr: u32) -> Option<Duration> {
-    if lsr == 0 {
+/// RFC 3550 §6.4.1: the time since the sender report the receiver names
+/// (LSR), less the delay it says it held it (DLSR, in 1/65536 s). Timed with
+/// the caller's clock from when that report went out, so that a clock step
+/// cannot fake a round trip.
+fn round_trip(
+    block: &ReportBlock,
+    reports: &[Option<(u32, Instant)>],
+    now: Instant,
+) -> Option<Duration> {
+    if block.lsr == 0 {
         return None;
     }
-    let (sec, frac) = ntp_now();
-    let middle = (sec << 16) | (frac >> 16);
-    let units = middle.wrapping_sub(lsr).wrapping_sub(dlsr);
-    // A clock step or a forged report: more than a minute is no round trip.
-    (units < 60 << 16).then(|| Duration::from_micros(u64::from(units) * 1_000_000 / 65_536))
+    let (_, sent_at) = reports.iter().flatten().find(|(m, _)| *m == block.lsr)?;
+    let held = Duration::from_micros(u64::from(block.dlsr) * 1_000_000 / 65_536);
+    now.saturating_duration_since(*sent_at).checked_sub(held)
 }
 
 /// A packet ready for `protect` and the wire: the consumer's id and the
@@ -137,6 +147,7 @@ impl RtpSenders {
                 packets: 0,
                 payload_octets: 0,
                 last: None,
+                reports: [None; 4],
                 rtx: encoding
                     .rtx
                     .as_ref()
@@ -256,7 +267,12 @@ impl RtpSenders {
     /// Handles one item of the peer's RTCP: keyframe requests and receiver
     /// reports about our streams become events; NACKs are for the caller to
     /// answer with [`Self::resend`] (it knows whether the peer is reachable).
-    pub fn on_rtcp(&mut self, item: &RtcpItem, events: &mut Vec<TransportEvent>) -> RtcpAction {
+    pub fn on_rtcp(
+        &mut self,
+        now: Instant,
+        item: &RtcpItem,
+        events: &mut Vec<TransportEvent>,
+    ) -> RtcpAction {
         match *item {
             RtcpItem::KeyframeRequest { ssrc, fir } => {
                 let Some((id, stream)) = self.by_ssrc.get(&ssrc) else {
@@ -277,15 +293,16 @@ impl RtpSenders {
                 });
             }
             RtcpItem::ReceiverReport(block) => {
-                let Some((id, _)) = self.by_ssrc.get(&block.ssrc) else {
+                let Some((id, stream)) = self.by_ssrc.get(&block.ssrc) else {
                     return RtcpAction::None;
                 };
                 let c = self.consumers.get_mut(id).expect("indexed consumer");
+                let reports = c.streams[*stream].reports;
                 let loss = f32::from(block.fraction_lost) / 256.0;
                 c.stats.loss = Some(loss);
                 c.stats.jitter = Some(block.jitter);
                 c.stats.packets_lost = Some(block.packets_lost.max(0) as u64);
-                if let Some(rtt) = round_trip(block.lsr, block.dlsr) {
+                if let Some(rtt) = round_trip(&block, &reports, now) {
                     c.stats.rtt = Some(rtt);
                 }
                 let score = score_from_loss(Some(loss));
@@ -384,20 +401,22 @@ impl RtpSenders {
     /// Sender reports (with the SDES naming their sources) for every
     /// consumer stream that has sent something, handed to `emit` in
     /// compound packets that stay within a datagram.
-    pub fn sender_reports(&self, now: Instant, mut emit: impl FnMut(Vec<u8>)) {
+    pub fn sender_reports(&mut self, now: Instant, mut emit: impl FnMut(Vec<u8>)) {
         /// A compound packet is closed once past this, one consumer's worth
         /// (an SR and an SDES per stream) below a 1,200-byte MTU.
         const COMPOUND_LIMIT: usize = 800;
         let (ntp_sec, ntp_frac) = ntp_now();
         let mut buf = Vec::new();
-        for c in self.consumers.values() {
+        for c in self.consumers.values_mut() {
             let start = buf.len();
-            for s in &c.streams {
+            for s in &mut c.streams {
                 let Some((ts, at)) = s.last else {
                     continue;
                 };
                 let elapsed = now.saturating_duration_since(at).as_secs_f64();
                 let rtp_ts = ts.wrapping_add((elapsed * f64::from(c.clock_rate)) as u32);
+                s.reports.rotate_right(1);
+                s.reports[0] = Some(((ntp_sec << 16) | (ntp_frac >> 16), now));
                 wire::write_sender_report(
                     &mut buf,
                     &SenderInfo {

@@ -1214,7 +1214,9 @@ impl WebRtcTransport {
         let mut nacks = Vec::new();
         let consumers = &mut self.consumers;
         wire::parse_rtcp(&plain, |item| {
-            if let RtcpAction::Nack { ssrc, pid, blp } = consumers.on_rtcp(&item, &mut out.events) {
+            if let RtcpAction::Nack { ssrc, pid, blp } =
+                consumers.on_rtcp(now, &item, &mut out.events)
+            {
                 nacks.push((ssrc, pid, blp));
             }
         });

@@ -508,6 +508,32 @@ fn vp8_and_opus_flow_with_rewriting_and_nack() {
     assert!(ps[0].packets > 0);
     let cs = w.b.transport.consumer_stats("consumer-0").unwrap();
     assert_eq!(cs.ssrc, video_ssrc);
+    // The consumer's sender reports came back in the browser's receiver
+    // reports (round trip), and its transport feedback moved the estimate.
+    println!(
+        "consumer rtt {:?} loss {:?}; estimate {:?}, egress loss {:?}",
+        cs.rtt, cs.loss, ts.available_outgoing_bitrate, ts.egress_loss_fraction
+    );
+    assert!(cs.rtt.is_some(), "a round trip from the receiver reports");
+    assert!(cs.loss.is_some());
+    assert!(ts.egress_loss_fraction.is_some());
+    assert_ne!(
+        ts.available_outgoing_bitrate,
+        Some(600_000),
+        "feedback moved the estimate"
+    );
+
+    // A PLI from the consuming browser reaches the producing one.
+    let asked = w.a.client.keyframe_requests.len();
+    w.b.client
+        .request_keyframe(video_ssrc, &mut w.b.to_transport);
+    w.run_until(Duration::from_millis(300), |_| false);
+    let cs = w.b.transport.consumer_stats("consumer-0").unwrap();
+    assert_eq!(cs.plis, 1);
+    assert!(
+        w.a.client.keyframe_requests.len() > asked,
+        "PLI forwarded to the producer"
+    );
 }
 
 #[test]

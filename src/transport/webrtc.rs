@@ -1400,24 +1400,36 @@ impl WebRtcTransport {
         // STUN answers go to whoever checks; other traffic follows the
         // nominated pair, which is mediasoup's "selected tuple".
         if !is_stun(&t.contents) {
-            let addrs = (t.proto, t.source, t.destination);
-            let changed = self.selected_addrs != Some(addrs);
-            if changed {
-                let tuple = TransportTuple {
-                    local_ip: t.source.ip().to_string(),
-                    local_address: t.source.ip().to_string(),
-                    local_port: t.source.port(),
-                    remote_ip: t.destination.ip().to_string(),
-                    remote_port: t.destination.port(),
-                    protocol: proto_name(t.proto).to_owned(),
-                };
-                self.selected_addrs = Some(addrs);
-                self.selected_tuple = Some(tuple.clone());
-                out.events
-                    .push(TransportEvent::IceSelectedTupleChange(tuple));
-            }
+            self.follow_pair(t.proto, t.source, t.destination, out);
         }
         out.transmits.push(t);
+    }
+
+    /// The pair str0m sends on: the selected tuple, and where the
+    /// consumers' RTP goes.
+    fn follow_pair(
+        &mut self,
+        proto: Protocol,
+        source: SocketAddr,
+        destination: SocketAddr,
+        out: &mut TransportOutput,
+    ) {
+        let addrs = (proto, source, destination);
+        if self.selected_addrs == Some(addrs) {
+            return;
+        }
+        let tuple = TransportTuple {
+            local_ip: source.ip().to_string(),
+            local_address: source.ip().to_string(),
+            local_port: source.port(),
+            remote_ip: destination.ip().to_string(),
+            remote_port: destination.port(),
+            protocol: proto_name(proto).to_owned(),
+        };
+        self.selected_addrs = Some(addrs);
+        self.selected_tuple = Some(tuple.clone());
+        out.events
+            .push(TransportEvent::IceSelectedTupleChange(tuple));
     }
 
     fn on_event(&mut self, e: Event, out: &mut TransportOutput) {
@@ -1451,7 +1463,15 @@ impl WebRtcTransport {
                     });
                 }
             }
-            Event::PeerStats(s) => self.peer_stats = Some(s),
+            Event::PeerStats(s) => {
+                // A transport that only consumes may send str0m nothing to
+                // carry: its stats name the nominated pair (after an ICE
+                // restart or a move to another candidate).
+                if let Some(pair) = &s.selected_candidate_pair {
+                    self.follow_pair(pair.protocol, pair.local.addr, pair.remote.addr, out);
+                }
+                self.peer_stats = Some(s);
+            }
             Event::SenderFeedback(f) => {
                 let Some(&idx) = self.producer_by_mid.get(&f.mid) else {
                     return;

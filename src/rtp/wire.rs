@@ -628,14 +628,17 @@ mod tests {
             voice_activity: Some(true),
             video_orientation: Some(VideoOrientation::Deg90),
         };
-        write_rtp(
-            &mut buf,
-            &fields,
-            &ids,
-            &values,
-            SendExtensions::default(),
-            b"frame",
-        );
+        let forward = |buf: &mut Vec<u8>, values: &ForwardedExtensions| {
+            write_rtp(
+                buf,
+                &fields,
+                &ids,
+                values,
+                SendExtensions::default(),
+                b"frame",
+            )
+        };
+        forward(&mut buf, &values);
         let p = parse_rtp(&buf).expect("valid RTP");
         assert_eq!(p.payload, b"frame");
         let read = p.extension_values(&ids);
@@ -644,14 +647,7 @@ mod tests {
         assert_eq!(read.video_orientation, Some(VideoOrientation::Deg90));
         // One value only: padded to a whole word.
         values.video_orientation = None;
-        write_rtp(
-            &mut buf,
-            &fields,
-            &ids,
-            &values,
-            SendExtensions::default(),
-            b"frame",
-        );
+        forward(&mut buf, &values);
         assert_eq!(buf.len(), 12 + 4 + 4 + 5);
         assert_eq!(parse_rtp(&buf).map(|p| p.payload.len()), Some(5));
 

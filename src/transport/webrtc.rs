@@ -428,6 +428,28 @@ pub struct WebRtcTransport {
     sctp: Option<SctpSide>,
 }
 
+/// One datagram of our own (the consumers' RTP, or RTCP about them) on the
+/// selected pair, counted in the transport's stats.
+fn transmit_own(
+    stats: &mut TransportStats,
+    out: &mut TransportOutput,
+    (proto, source, destination): (Protocol, SocketAddr, SocketAddr),
+    buf: Vec<u8>,
+    rtp: bool,
+) {
+    if rtp {
+        stats.rtp_packets_sent += 1;
+        stats.rtp_bytes_sent += buf.len() as u64;
+    }
+    stats.bytes_sent += buf.len() as u64;
+    out.transmits.push(Transmit {
+        proto,
+        source,
+        destination,
+        contents: buf.into(),
+    });
+}
+
 /// `AB:CD:...` from raw digest bytes.
 fn hex_colon(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 3);
@@ -1165,9 +1187,7 @@ impl WebRtcTransport {
         if self.dead {
             return Err(CoreError::invalid_state("transport closed"));
         }
-        let (Some(egress), Some((proto, source, destination))) =
-            (self.egress.as_mut(), self.selected_addrs)
-        else {
+        let (Some(egress), Some(pair)) = (self.egress.as_mut(), self.selected_addrs) else {
             // Nothing can go out before the handshake has given the keys.
             return if self.consumers.contains(consumer_id) {
                 Ok(())
@@ -1184,15 +1204,7 @@ impl WebRtcTransport {
                 tx.protect_rtp(b, seq_no)
             })?;
         if sent.is_some() {
-            self.stats.rtp_packets_sent += 1;
-            self.stats.rtp_bytes_sent += buf.len() as u64;
-            self.stats.bytes_sent += buf.len() as u64;
-            out.transmits.push(Transmit {
-                proto,
-                source,
-                destination,
-                contents: buf.into(),
-            });
+            transmit_own(&mut self.stats, out, pair, buf, true);
         } else {
             out.recycle(buf);
         }
@@ -1228,9 +1240,7 @@ impl WebRtcTransport {
 
     /// Resends as RTX what a NACK entry asks for, if the stream keeps it.
     fn answer_nack(&mut self, now: Instant, nack: (u32, u16, u16), out: &mut TransportOutput) {
-        let (Some(egress), Some((proto, source, destination))) =
-            (self.egress.as_mut(), self.selected_addrs)
-        else {
+        let (Some(egress), Some(pair)) = (self.egress.as_mut(), self.selected_addrs) else {
             return;
         };
         let mut resends = Vec::new();
@@ -1242,18 +1252,9 @@ impl WebRtcTransport {
             |_, buf, rtx_seq| resends.push((buf, rtx_seq)),
         );
         for (mut buf, rtx_seq) in resends {
-            if !egress.tx.protect_rtp(&mut buf, rtx_seq) {
-                continue;
+            if egress.tx.protect_rtp(&mut buf, rtx_seq) {
+                transmit_own(&mut self.stats, out, pair, buf, true);
             }
-            self.stats.rtp_packets_sent += 1;
-            self.stats.rtp_bytes_sent += buf.len() as u64;
-            self.stats.bytes_sent += buf.len() as u64;
-            out.transmits.push(Transmit {
-                proto,
-                source,
-                destination,
-                contents: buf.into(),
-            });
         }
     }
 
@@ -1270,19 +1271,13 @@ impl WebRtcTransport {
             return;
         }
         out.events.push(TransportEvent::BandwidthEstimate);
-        let Some((proto, source, destination)) = self.selected_addrs else {
+        let Some(pair) = self.selected_addrs else {
             return;
         };
         let stats = &mut self.stats;
         self.consumers.sender_reports(now, |mut buf| {
             if egress.tx.protect_rtcp(&mut buf) {
-                stats.bytes_sent += buf.len() as u64;
-                out.transmits.push(Transmit {
-                    proto,
-                    source,
-                    destination,
-                    contents: buf.into(),
-                });
+                transmit_own(stats, out, pair, buf, false);
             }
         });
     }

@@ -42,6 +42,13 @@ const TREND_WINDOW: usize = 20;
 /// above which the path is overused.
 const OVERUSE_THRESHOLD: f64 = 12.5;
 const ACKED_WINDOW_US: i64 = 500_000;
+/// An arrival this far from the last one (either way) is a new clock on the
+/// receiver's side (its 24-bit reference time wrapped, or it restarted): the
+/// delay history means nothing across it.
+const CLOCK_JUMP_US: i64 = 10_000_000;
+/// Decreases at most this often: after one, what arrives takes about a
+/// round trip to show it (cutting again on the same reports would compound).
+const DECREASE_INTERVAL: Duration = Duration::from_millis(300);
 const MIN_ESTIMATE: u64 = 30_000;
 /// A report naming more packets than this is garbage.
 const MAX_STATUS_COUNT: usize = 8192;
@@ -178,10 +185,10 @@ pub struct TransportCcSender {
 impl TransportCcSender {
     /// `initial_bps`: the estimate before any feedback (mediasoup's
     /// `initialAvailableOutgoingBitrate`).
-    pub fn new(initial_bps: u64) -> Self {
+    pub fn new(initial_bps: u64, now: Instant) -> Self {
         Self {
             next_seq: 1,
-            epoch: Instant::now(),
+            epoch: now,
             record: Vec::new(),
             estimate: initial_bps.max(MIN_ESTIMATE) as f64,
             min: None,
@@ -319,6 +326,13 @@ impl TransportCcSender {
     }
 
     fn on_arrival(&mut self, sent_at: Instant, size: u32, arrival_us: i64) {
+        if self
+            .acked
+            .back()
+            .is_some_and(|&(last, _)| (arrival_us - last).abs() > CLOCK_JUMP_US)
+        {
+            self.forget_arrivals();
+        }
         self.acked.push_back((arrival_us, size));
         self.acked_bytes += u64::from(size);
         while let Some(&(t, size)) = self.acked.front() {
@@ -348,6 +362,22 @@ impl TransportCcSender {
                 });
             }
         }
+    }
+
+    /// Starts the acknowledged rate and the delay trend afresh (the estimate
+    /// and the loss stay).
+    fn forget_arrivals(&mut self) {
+        self.acked.clear();
+        self.acked_bytes = 0;
+        self.group = None;
+        self.previous = None;
+        self.accumulated_ms = 0.0;
+        self.smoothed_ms = 0.0;
+        self.trend.clear();
+        self.first_arrival_us = None;
+        self.deltas = 0;
+        self.overuse_since = None;
+        self.overusing = false;
     }
 
     /// A burst is complete: its delay variation against the previous one
@@ -412,17 +442,16 @@ impl TransportCcSender {
             self.overusing = false;
         }
         let acked = self.acked_bps();
+        let may_decrease = self
+            .last_decrease
+            .is_none_or(|t| now.saturating_duration_since(t) >= DECREASE_INTERVAL);
         if self.overusing {
-            if let Some(acked) = acked {
+            if let (Some(acked), true) = (acked, may_decrease) {
                 self.decrease(now, 0.85 * acked);
             }
         } else if self.loss > 0.1 {
-            let target = self.estimate * (1.0 - 0.5 * f64::from(self.loss));
-            // Once per round of reports, not compounding within one.
-            if self
-                .last_decrease
-                .is_none_or(|t| now.saturating_duration_since(t) > Duration::from_millis(300))
-            {
+            if may_decrease {
+                let target = self.estimate * (1.0 - 0.5 * f64::from(self.loss));
                 self.decrease(now, target);
             }
         } else if self.loss < 0.02 && dt > 0.0 {
@@ -569,7 +598,7 @@ mod tests {
             &[0, 1, 0, 1, 0, 0, 0, 0, 0x60, 1, 0],
             &mut out
         ));
-        let mut t = TransportCcSender::new(500_000);
+        let mut t = TransportCcSender::new(500_000, Instant::now());
         let now = Instant::now();
         // Deterministic junk.
         let mut x: u32 = 12_345;
@@ -594,15 +623,21 @@ mod tests {
         start: Instant,
         sent: f64,
         arrival_us: f64,
+        /// Reports go every 100 ms across `run`s.
+        next_report: f64,
+        pending: Vec<(u16, Option<i64>)>,
     }
 
     impl Sim {
         fn new(initial_bps: u64) -> Self {
+            let start = Instant::now();
             Self {
-                t: TransportCcSender::new(initial_bps),
-                start: Instant::now(),
+                t: TransportCcSender::new(initial_bps, start),
+                start,
                 sent: 0.0,
                 arrival_us: 20_000.0,
+                next_report: 0.1,
+                pending: Vec::new(),
             }
         }
 
@@ -611,20 +646,23 @@ mod tests {
         /// 100 ms, losing every `lose_every`-th packet (0: none).
         fn run(&mut self, bps: f64, secs: f64, stretch: f64, lose_every: u32) {
             let interval = 1_200.0 * 8.0 / bps;
-            let mut pending: Vec<(u16, Option<i64>)> = Vec::new();
             let end = self.sent + secs;
-            let mut next_report = self.sent + 0.1;
             let mut i = 0u32;
             while self.sent < end {
                 let at = self.start + Duration::from_secs_f64(self.sent);
                 let seq = self.t.on_send(at, 1_200);
                 self.arrival_us += interval * stretch * 1e6;
                 let lost = lose_every > 0 && i.is_multiple_of(lose_every);
+                let pending = &mut self.pending;
                 pending.push((seq, (!lost).then_some(self.arrival_us as i64)));
-                if self.sent >= next_report {
-                    next_report += 0.1;
+                if self.sent >= self.next_report {
+                    self.next_report += 0.1;
                     let arrivals: Vec<Option<i64>> = pending.iter().map(|p| p.1).collect();
-                    let fci = feedback(pending[0].0, 0, &arrivals, false);
+                    // The reference time: the first arrival's, in 64 ms
+                    // steps, as a receiver writes it.
+                    let first = arrivals.iter().flatten().next().copied().unwrap_or(0);
+                    let reference = first.div_euclid(64_000) as i32;
+                    let fci = feedback(pending[0].0, reference, &arrivals, false);
                     assert!(self.t.on_feedback(at, &fci));
                     pending.clear();
                 }
@@ -686,9 +724,55 @@ mod tests {
     }
 
     #[test]
+    fn a_jump_of_the_receivers_clock_starts_the_delay_history_afresh() {
+        for jump_us in [-5_000_000_000.0, 3_000_000_000.0] {
+            let mut sim = Sim::new(1_000_000);
+            sim.run(1_000_000.0, 2.0, 1.0, 0);
+            let before = sim.t.estimate();
+            sim.arrival_us += jump_us;
+            sim.run(1_000_000.0, 2.0, 1.0, 0);
+            // Neither a false overuse nor a stale acknowledged rate, and
+            // the arrivals kept stay those of the last 500 ms.
+            assert!(
+                sim.t.estimate() >= before,
+                "{jump_us}: {}",
+                sim.t.estimate()
+            );
+            assert!(sim.t.acked.len() < 80, "{jump_us}: {}", sim.t.acked.len());
+            let acked = sim.t.acked_bps().unwrap();
+            assert!(
+                (800_000.0..1_300_000.0).contains(&acked),
+                "{jump_us}: {acked}"
+            );
+        }
+    }
+
+    #[test]
+    fn overuse_cuts_wait_for_the_last_cut_to_show() {
+        let mut sim = Sim::new(2_000_000);
+        sim.run(1_000_000.0, 2.0, 1.0, 0);
+        // A queue for 1.5 s, reported every 100 ms: while the acknowledged
+        // rate slides down to what the path carries, each report would
+        // cut again.
+        let mut cuts: Vec<Instant> = Vec::new();
+        for _ in 0..15 {
+            sim.run(1_000_000.0, 0.1, 1.5, 0);
+            if let Some(t) = sim.t.last_decrease.filter(|t| cuts.last() != Some(t)) {
+                cuts.push(t);
+            }
+        }
+        assert!(cuts.len() >= 2, "{} cuts", cuts.len());
+        for pair in cuts.windows(2) {
+            let gap = pair[1] - pair[0];
+            assert!(gap >= Duration::from_millis(300), "{gap:?}");
+        }
+        assert!(sim.t.estimate() < 700_000, "estimate {}", sim.t.estimate());
+    }
+
+    #[test]
     fn sequence_numbers_are_consecutive_and_wrap() {
-        let mut t = TransportCcSender::new(300_000);
         let now = Instant::now();
+        let mut t = TransportCcSender::new(300_000, now);
         let first = t.on_send(now, 100);
         for i in 1..70_000u32 {
             assert_eq!(t.on_send(now, 100), first.wrapping_add(i as u16));

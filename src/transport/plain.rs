@@ -676,10 +676,12 @@ impl PlainTransport {
     /// Resends as RTX what a NACK entry asks for, if the stream keeps it.
     fn answer_nack(&mut self, now: Instant, nack: (u32, u16, u16), out: &mut TransportOutput) {
         let mut resends = Vec::new();
-        self.consumers
-            .resend(now, nack, SendExtensions::default, |id, buf, rtx_seq| {
-                resends.push((id.clone(), buf, rtx_seq))
-            });
+        self.consumers.resend(
+            now,
+            nack,
+            |_| SendExtensions::default(),
+            |id, buf, rtx_seq| resends.push((id.clone(), buf, rtx_seq)),
+        );
         for (id, mut buf, rtx_seq) in resends {
             if let Some(srtp) = self.srtp.as_mut()
                 && !srtp.tx.protect_rtp(&mut buf, rtx_seq)
@@ -965,7 +967,7 @@ impl PlainTransport {
         let sent = self.consumers.send(
             consumer_id,
             pkt,
-            SendExtensions::default(),
+            |_| SendExtensions::default(),
             &mut buf,
             // Refused: from before the stream's first packet (the peer's
             // rollover count cannot go back), or a number already sent.

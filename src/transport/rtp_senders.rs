@@ -206,12 +206,15 @@ impl RtpSenders {
     /// Writes one packet of a consumer into `buf` and hands it to `protect`
     /// (false: it cannot go out, e.g. SRTP refuses a number already used);
     /// only a packet that goes out is counted and kept for a NACK. `Ok(None)`:
-    /// not sent (unknown stream, or refused).
+    /// not sent (unknown stream, or refused). `ext` gives the sender's own
+    /// extension values, told whether this consumer writes a transport-wide
+    /// sequence number (only then is one to be taken: a number sent on no
+    /// packet reads as a loss in the peer's feedback).
     pub fn send(
         &mut self,
         consumer_id: &str,
         pkt: &ForwardedRtp,
-        ext: SendExtensions<'_>,
+        ext: impl FnOnce(bool) -> SendExtensions<'static>,
         buf: &mut Vec<u8>,
         protect: impl FnOnce(&mut Vec<u8>, u64) -> bool,
     ) -> CoreResult<Option<Built>> {
@@ -223,7 +226,7 @@ impl RtpSenders {
         };
         let ext = SendExtensions {
             mid: c.mid.as_deref(),
-            ..ext
+            ..ext(c.extension_ids.transport_cc.is_some())
         };
         wire::write_rtp(
             buf,
@@ -329,14 +332,14 @@ impl RtpSenders {
     }
 
     /// Resends as RTX what a NACK entry asks for, if the stream keeps it:
-    /// each packet is written by `ext` (fresh per packet: a transport-wide
-    /// sequence number is one per packet) and handed to `emit` with its
+    /// each packet is written with `ext` (asked per packet, as for `send`)
+    /// and handed to `emit` with its
     /// consumer and extended RTX sequence number.
     pub fn resend(
         &mut self,
         now: Instant,
         (ssrc, pid, blp): (u32, u16, u16),
-        mut ext: impl FnMut() -> SendExtensions<'static>,
+        mut ext: impl FnMut(bool) -> SendExtensions<'static>,
         mut emit: impl FnMut(&Id, Vec<u8>, u64),
     ) {
         let Some((id, stream)) = self.by_ssrc.get(&ssrc) else {
@@ -385,7 +388,7 @@ impl RtpSenders {
                 &packet.ext_vals,
                 SendExtensions {
                     mid: mid.as_deref(),
-                    ..ext()
+                    ..ext(extension_ids.transport_cc.is_some())
                 },
                 &rtx_payload(seq, &packet.payload),
             );

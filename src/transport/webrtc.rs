@@ -418,6 +418,8 @@ pub struct WebRtcTransport {
     initial_bitrate: u64,
     registered_uris: Vec<String>,
     next_timeout: Instant,
+    /// The time of the latest input (str0m's events carry none).
+    last_now: Instant,
     stats: TransportStats,
     peer_stats: Option<PeerStats>,
     /// `setMinOutgoingBitrate` / `setMaxOutgoingBitrate`: bounds on the
@@ -581,6 +583,7 @@ impl WebRtcTransport {
             initial_bitrate: opts.initial_available_outgoing_bitrate.unwrap_or(600_000),
             registered_uris,
             next_timeout: now,
+            last_now: now,
             stats: TransportStats::default(),
             peer_stats: None,
             min_outgoing_bitrate: None,
@@ -711,6 +714,7 @@ impl WebRtcTransport {
         if self.dead {
             return;
         }
+        self.last_now = now;
         self.stats.bytes_received += buf.len() as u64;
         if is_stun(buf) {
             self.learn_remote_ufrag(buf, out);
@@ -760,6 +764,7 @@ impl WebRtcTransport {
         if self.dead {
             return;
         }
+        self.last_now = now;
         if self.egress.as_ref().is_some_and(|e| now >= e.next_rtcp) {
             self.on_rtcp_timer(now, out);
         }
@@ -779,7 +784,9 @@ impl WebRtcTransport {
         }
     }
 
-    /// Graceful close: RTCP BYE, DTLS close_notify.
+    /// Graceful close: DTLS close_notify (and str0m's RTCP BYE for what it
+    /// sends; the consumers' streams, sent by the transport itself, end with
+    /// no BYE: a browser ends its tracks on the DTLS close or ICE timeout).
     pub fn close(&mut self, out: &mut TransportOutput) {
         if self.dead {
             return;
@@ -1017,7 +1024,7 @@ impl WebRtcTransport {
         self.max_outgoing_bitrate = max;
         self.min_outgoing_bitrate = min;
         if let Some(e) = self.egress.as_mut() {
-            e.twcc.set_bounds(min, max);
+            e.cc.estimator.set_bounds(min, max);
         }
     }
 
@@ -1026,7 +1033,7 @@ impl WebRtcTransport {
     /// past what is sent only towards it (nothing is probed with padding).
     pub fn set_bwe_demand(&mut self, demand: Option<u64>) {
         if let Some(e) = self.egress.as_mut() {
-            e.twcc.set_desired(demand);
+            e.cc.estimator.set_desired(demand);
         }
     }
 
@@ -1187,8 +1194,11 @@ impl WebRtcTransport {
         if self.dead {
             return Err(CoreError::invalid_state("transport closed"));
         }
-        let (Some(egress), Some(pair)) = (self.egress.as_mut(), self.selected_addrs) else {
-            // Nothing can go out before the handshake has given the keys.
+        let sending = self.sending();
+        let (Some(egress), Some(pair), true) = (self.egress.as_mut(), self.selected_addrs, sending)
+        else {
+            // Nothing goes out before the handshake has given the keys, nor
+            // while ICE has lost the peer or after DTLS has closed.
             return if self.consumers.contains(consumer_id) {
                 Ok(())
             } else {
@@ -1196,13 +1206,15 @@ impl WebRtcTransport {
             };
         };
         let mut buf = out.buffer();
-        let ext = egress.send_extensions(now, 40 + pkt.payload.len());
-        let tx = &mut egress.tx;
-        let sent = self
-            .consumers
-            .send(consumer_id, pkt, ext, &mut buf, |b, seq_no| {
-                tx.protect_rtp(b, seq_no)
-            })?;
+        let size = 40 + pkt.payload.len();
+        let Egress { tx, cc, .. } = egress;
+        let sent = self.consumers.send(
+            consumer_id,
+            pkt,
+            |transport_cc| cc.extensions(now, size, transport_cc),
+            &mut buf,
+            |b, seq_no| tx.protect_rtp(b, seq_no),
+        )?;
         if sent.is_some() {
             transmit_own(&mut self.stats, out, pair, buf, true);
         } else {
@@ -1221,7 +1233,7 @@ impl WebRtcTransport {
             return;
         };
         wire::for_each_transport_feedback(&plain, |fci| {
-            egress.twcc.on_feedback(now, fci);
+            egress.cc.estimator.on_feedback(now, fci);
         });
         let mut nacks = Vec::new();
         let consumers = &mut self.consumers;
@@ -1240,7 +1252,9 @@ impl WebRtcTransport {
 
     /// Resends as RTX what a NACK entry asks for, if the stream keeps it.
     fn answer_nack(&mut self, now: Instant, nack: (u32, u16, u16), out: &mut TransportOutput) {
-        let (Some(egress), Some(pair)) = (self.egress.as_mut(), self.selected_addrs) else {
+        let sending = self.sending();
+        let (Some(egress), Some(pair), true) = (self.egress.as_mut(), self.selected_addrs, sending)
+        else {
             return;
         };
         let mut resends = Vec::new();
@@ -1248,7 +1262,7 @@ impl WebRtcTransport {
             now,
             nack,
             // The size is the feedback's only use of it: a typical packet.
-            || egress.send_extensions(now, 1_200),
+            |transport_cc| egress.cc.extensions(now, 1_200, transport_cc),
             |_, buf, rtx_seq| resends.push((buf, rtx_seq)),
         );
         for (mut buf, rtx_seq) in resends {
@@ -1261,6 +1275,7 @@ impl WebRtcTransport {
     /// Every second: sender reports for the consumers' streams, and the
     /// bandwidth estimate for their layers.
     fn on_rtcp_timer(&mut self, now: Instant, out: &mut TransportOutput) {
+        let sending = self.sending();
         let Some(egress) = self.egress.as_mut() else {
             return;
         };
@@ -1271,7 +1286,7 @@ impl WebRtcTransport {
             return;
         }
         out.events.push(TransportEvent::BandwidthEstimate);
-        let Some(pair) = self.selected_addrs else {
+        let (Some(pair), true) = (self.selected_addrs, sending) else {
             return;
         };
         let stats = &mut self.stats;
@@ -1295,8 +1310,8 @@ impl WebRtcTransport {
         match &self.egress {
             Some(e) => {
                 s.rtt = self.consumers.rtt().or(s.rtt);
-                s.available_outgoing_bitrate = Some(e.twcc.estimate());
-                s.egress_loss_fraction = Some(e.twcc.loss());
+                s.available_outgoing_bitrate = Some(e.cc.estimator.estimate());
+                s.egress_loss_fraction = Some(e.cc.estimator.loss());
             }
             None => {
                 let initial = self.initial_bitrate;
@@ -1497,6 +1512,14 @@ impl WebRtcTransport {
         }
     }
 
+    /// Whether our own packets may go out: as mediasoup's `IsConnected()`,
+    /// ICE connected or completed (a peer whose consent lapsed gets nothing,
+    /// RFC 7675) and DTLS connected (nothing after its close).
+    fn sending(&self) -> bool {
+        self.dtls_state == DtlsState::Connected
+            && matches!(self.ice_state, IceState::Connected | IceState::Completed)
+    }
+
     /// The handshake is done: its keys let the consumers' RTP go out.
     fn start_egress(&mut self) {
         let dtls_client = self.local_dtls_role == DtlsRole::Client;
@@ -1511,9 +1534,10 @@ impl WebRtcTransport {
             tracing::warn!("DTLS connected without SRTP keys: consumers cannot send");
             return;
         };
-        let mut egress = Egress::new(&keys, self.initial_bitrate, Instant::now());
+        let mut egress = Egress::new(&keys, self.initial_bitrate, self.last_now);
         egress
-            .twcc
+            .cc
+            .estimator
             .set_bounds(self.min_outgoing_bitrate, self.max_outgoing_bitrate);
         self.egress = Some(egress);
         self.key_slot = None;

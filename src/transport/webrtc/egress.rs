@@ -25,13 +25,41 @@ pub struct Egress {
     rx: SrtpReceiver,
     /// An incoming RTCP packet being decrypted (kept: one allocation).
     scratch: Vec<u8>,
-    /// Transport-wide sequence numbers and the bandwidth estimate.
-    pub twcc: TransportCcSender,
-    /// abs-send-time counts from here (only its differences matter).
-    epoch: Instant,
+    pub cc: CongestionControl,
     pub next_rtcp: Instant,
     /// SRTCP the peer sent that did not authenticate with its key.
     pub rtcp_dropped: u64,
+}
+
+/// What each packet carries for the peer's congestion feedback (its send
+/// time, its transport-wide sequence number), and the estimate made from
+/// that feedback.
+pub struct CongestionControl {
+    pub estimator: TransportCcSender,
+    /// abs-send-time counts from here (only its differences matter).
+    epoch: Instant,
+}
+
+impl CongestionControl {
+    /// The per-packet extensions of a packet of `size` bytes sent now: the
+    /// send time, and, if the consumer writes one (`transport_cc`), a new
+    /// transport-wide sequence number recorded for the feedback.
+    pub fn extensions(
+        &mut self,
+        now: Instant,
+        size: usize,
+        transport_cc: bool,
+    ) -> SendExtensions<'static> {
+        // 6.18 fixed point seconds, 24 bits: wraps every 64 s by design.
+        let since = now.saturating_duration_since(self.epoch);
+        let fraction = (u64::from(since.subsec_nanos()) << 18) / 1_000_000_000;
+        let abs = ((since.as_secs() << 18) | fraction) as u32 & 0x00ff_ffff;
+        SendExtensions {
+            mid: None,
+            abs_send_time: Some(abs),
+            transport_cc: transport_cc.then(|| self.estimator.on_send(now, size)),
+        }
+    }
 }
 
 impl Egress {
@@ -40,25 +68,12 @@ impl Egress {
             tx: SrtpSender::new(keys.suite, &keys.local),
             rx: SrtpReceiver::new(keys.suite, &keys.remote),
             scratch: Vec::new(),
-            twcc: TransportCcSender::new(initial_bitrate),
-            epoch: now,
+            cc: CongestionControl {
+                estimator: TransportCcSender::new(initial_bitrate, now),
+                epoch: now,
+            },
             next_rtcp: now + RTCP_INTERVAL,
             rtcp_dropped: 0,
-        }
-    }
-
-    /// The per-packet extensions of a packet of `size` bytes sent now: a
-    /// new transport-wide sequence number (recorded for the feedback) and
-    /// the send time.
-    pub fn send_extensions(&mut self, now: Instant, size: usize) -> SendExtensions<'static> {
-        // 6.18 fixed point seconds, 24 bits: wraps every 64 s by design.
-        let since = now.saturating_duration_since(self.epoch);
-        let fraction = (u64::from(since.subsec_nanos()) << 18) / 1_000_000_000;
-        let abs = ((since.as_secs() << 18) | fraction) as u32 & 0x00ff_ffff;
-        SendExtensions {
-            mid: None,
-            abs_send_time: Some(abs),
-            transport_cc: Some(self.twcc.on_send(now, size)),
         }
     }
 

@@ -721,6 +721,13 @@ impl WebRtcTransport {
         }
         if self.egress.is_some() && !self.consumers.is_empty() && wire::is_rtcp(buf) {
             self.on_consumer_rtcp(now, buf, out);
+            if self.producers.is_empty() {
+                // str0m has no stream such RTCP could be about (the
+                // consumers' streams are ours): decrypting and parsing it
+                // again there would be wasted. A receiving transport gets
+                // the browser's feedback ~10 times a second per consumer.
+                return;
+            }
         }
         let Ok(receive) = Receive::new(proto, source, destination, buf) else {
             self.stats.malformed_packets_dropped += 1;

@@ -382,7 +382,7 @@ impl Media {
         };
         match &socket.kind {
             SocketKind::Udp(udp) => {
-                net::send_udp(udp, &transmit.contents, transmit.destination);
+                udp.send_to(&transmit.contents, transmit.destination);
             }
             SocketKind::Tcp => {
                 if let Some(conn) = slot

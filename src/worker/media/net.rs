@@ -10,7 +10,9 @@ use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use str0m::net::Protocol;
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
 /// A datagram is at most one MTU here; 2 KiB leaves room for odd peers.
@@ -23,8 +25,32 @@ const TCP_PENDING_LIMIT: usize = 1 << 20;
 
 #[derive(Clone)]
 pub enum SocketKind {
-    Udp(Rc<UdpSocket>),
+    Udp(Rc<UdpPort>),
     Tcp,
+}
+
+/// A UDP socket the runtime watches for reading only; sends are plain
+/// non-blocking syscalls. (tokio's `UdpSocket` registers write interest too:
+/// then each datagram sent, once the kernel has delivered and freed it,
+/// queues an EPOLLOUT edge for the runtime to collect, and a fan-out sends
+/// hundreds of datagrams for each one it receives.)
+pub struct UdpPort(AsyncFd<std::net::UdpSocket>);
+
+impl UdpPort {
+    pub fn new(socket: std::net::UdpSocket) -> std::io::Result<Self> {
+        socket.set_nonblocking(true)?;
+        // SAFETY: the socket is moved in and owned by the `AsyncFd`, so its
+        // descriptor stays open and the same until the `AsyncFd` is dropped.
+        unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }
+            .map(Self)
+            .map_err(std::io::Error::from)
+    }
+
+    /// Non-blocking: a full socket buffer drops the packet, as the network
+    /// would; NACK/RTX and the congestion controller deal with it.
+    pub fn send_to(&self, contents: &[u8], destination: SocketAddr) -> bool {
+        self.0.get_ref().send_to(contents, destination).is_ok()
+    }
 }
 
 /// Who a socket delivers to: its own transport, or a WebRtcServer that
@@ -80,43 +106,45 @@ impl TcpConnection {
     }
 }
 
-pub fn send_udp(socket: &UdpSocket, contents: &[u8], destination: SocketAddr) -> bool {
-    // Non-blocking: a full socket buffer drops the packet, as the network
-    // would; NACK/RTX and the congestion controller deal with it.
-    socket.try_send_to(contents, destination).is_ok()
-}
-
 pub async fn udp_reader(
     state: SharedState,
     owner: SocketOwner,
-    socket: Rc<UdpSocket>,
+    socket: Rc<UdpPort>,
     announced: SocketAddr,
 ) {
     let mut buf = vec![0u8; RECV_BUFFER];
     loop {
-        if socket.readable().await.is_err() {
+        let Ok(mut ready) = socket.0.readable().await else {
             return;
-        }
+        };
         let Some(shared) = state.upgrade() else {
             return;
         };
-        receive_batch(&shared, &owner, &socket, announced, &mut buf);
+        let drained = receive_batch(&shared, &owner, socket.0.get_ref(), announced, &mut buf);
         drop(shared);
+        // Edge-triggered: wait for the next edge only once the socket said
+        // it had nothing more (a full batch leaves it ready).
+        if drained {
+            ready.clear_ready();
+        }
+        drop(ready);
         tokio::task::yield_now().await;
     }
 }
 
-/// Everything readable (up to a batch) in one borrow of the worker state.
+/// Everything readable (up to a batch) in one borrow of the worker state;
+/// true if the socket has nothing more.
 fn receive_batch(
     shared: &RefCell<WorkerState>,
     owner: &SocketOwner,
-    socket: &UdpSocket,
+    socket: &std::net::UdpSocket,
     announced: SocketAddr,
     buf: &mut [u8],
-) {
+) -> bool {
     let mut st = shared.borrow_mut();
+    let mut drained = false;
     for _ in 0..RECV_BATCH {
-        match socket.try_recv_from(buf) {
+        match socket.recv_from(buf) {
             Ok((n, source)) => st.media_mut().on_socket_datagram(
                 owner,
                 Protocol::Udp,
@@ -125,12 +153,16 @@ fn receive_batch(
                 &buf[..n],
                 None,
             ),
-            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                drained = true;
+                break;
+            }
             // ICMP errors (port unreachable...) surface here on Linux: skip them.
             Err(_) => continue,
         }
     }
     st.flush_events();
+    drained
 }
 
 pub async fn tcp_acceptor(

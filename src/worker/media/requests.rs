@@ -485,7 +485,7 @@ impl Media {
             match socket {
                 BoundSocket::Udp(std_socket) => {
                     let udp = Rc::new(
-                        tokio::net::UdpSocket::from_std(std_socket)
+                        net::UdpPort::new(std_socket)
                             .map_err(|e| CoreError::other(e.to_string()))?,
                     );
                     let task = tokio::task::spawn_local(net::udp_reader(

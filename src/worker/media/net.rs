@@ -8,6 +8,7 @@ use crate::worker::state::WorkerState;
 use std::cell::RefCell;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use str0m::net::Protocol;
 use tokio::io::Interest;
@@ -50,6 +51,135 @@ impl UdpPort {
     /// would; NACK/RTX and the congestion controller deal with it.
     pub fn send_to(&self, contents: &[u8], destination: SocketAddr) -> bool {
         self.0.get_ref().send_to(contents, destination).is_ok()
+    }
+
+    /// Sends datagrams (at most `SEND_BATCH`) in one `sendmmsg` call, or as
+    /// few as the kernel allows: one that fails is dropped, as `send_to`
+    /// drops it, and the rest still go unless the socket buffer is full.
+    fn send_many(&self, datagrams: &[Queued]) {
+        if let [one] = datagrams {
+            self.send_to(&one.contents, one.destination);
+            return;
+        }
+        let n = datagrams.len().min(SEND_BATCH);
+        // SAFETY: all-zero is a valid value of these plain C structs.
+        let mut addrs: [libc::sockaddr_storage; SEND_BATCH] = unsafe { std::mem::zeroed() };
+        let mut iovs: [libc::iovec; SEND_BATCH] = unsafe { std::mem::zeroed() };
+        let mut msgs: [libc::mmsghdr; SEND_BATCH] = unsafe { std::mem::zeroed() };
+        for (i, d) in datagrams[..n].iter().enumerate() {
+            let len = write_sockaddr(d.destination, &mut addrs[i]);
+            iovs[i] = libc::iovec {
+                iov_base: d.contents.as_ptr() as *mut libc::c_void,
+                iov_len: d.contents.len(),
+            };
+            let hdr = &mut msgs[i].msg_hdr;
+            hdr.msg_name = (&mut addrs[i] as *mut libc::sockaddr_storage).cast();
+            hdr.msg_namelen = len;
+            hdr.msg_iov = &mut iovs[i];
+            hdr.msg_iovlen = 1;
+        }
+        let fd = self.0.get_ref().as_raw_fd();
+        let mut at = 0;
+        while at < n {
+            // SAFETY: `msgs[at..n]` point into `addrs` and `iovs` and at the
+            // datagrams' buffers, all alive and unmoved for the call.
+            let sent =
+                unsafe { libc::sendmmsg(fd, msgs[at..].as_mut_ptr(), (n - at) as libc::c_uint, 0) };
+            if sent > 0 {
+                at += sent as usize;
+                continue;
+            }
+            // The error is the first unsent datagram's: drop it, and the
+            // rest too if the buffer is full.
+            if std::io::Error::last_os_error().kind() == ErrorKind::WouldBlock {
+                return;
+            }
+            at += 1;
+        }
+    }
+}
+
+/// Writes `addr` as a C socket address; its length.
+fn write_sockaddr(addr: SocketAddr, storage: &mut libc::sockaddr_storage) -> libc::socklen_t {
+    match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than sockaddr_in and
+            // aligned for any socket address.
+            unsafe { std::ptr::write((storage as *mut libc::sockaddr_storage).cast(), sin) };
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: as above, for sockaddr_in6.
+            unsafe { std::ptr::write((storage as *mut libc::sockaddr_storage).cast(), sin6) };
+            std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t
+        }
+    }
+}
+
+/// Datagrams held back while one routed packet fans out: at its end (or
+/// when full) they go out, consecutive ones on the same socket in one
+/// `sendmmsg` call. Transports on a WebRtcServer share its socket, so a
+/// fan-out to them costs one syscall per `SEND_BATCH` datagrams instead of
+/// one each; a transport's own socket gets one datagram per routed packet,
+/// sent as before.
+#[derive(Default)]
+pub struct SendBatch {
+    queued: Vec<Queued>,
+}
+
+struct Queued {
+    port: Rc<UdpPort>,
+    destination: SocketAddr,
+    contents: Vec<u8>,
+}
+
+/// Datagrams per batch: as many buffers as a transport output keeps spare,
+/// so they cycle without allocation.
+pub const SEND_BATCH: usize = 32;
+
+impl SendBatch {
+    /// Queues a datagram; true when the batch is full (flush it).
+    pub fn push(&mut self, port: &Rc<UdpPort>, destination: SocketAddr, contents: Vec<u8>) -> bool {
+        self.queued.push(Queued {
+            port: port.clone(),
+            destination,
+            contents,
+        });
+        self.queued.len() >= SEND_BATCH
+    }
+
+    /// Sends everything queued, in order; each buffer goes to `recycle`.
+    pub fn flush(&mut self, mut recycle: impl FnMut(Vec<u8>)) {
+        let mut at = 0;
+        while at < self.queued.len() {
+            let port = &self.queued[at].port;
+            let run = self.queued[at..]
+                .iter()
+                .take_while(|q| Rc::ptr_eq(&q.port, port))
+                .count();
+            port.send_many(&self.queued[at..at + run]);
+            at += run;
+        }
+        for q in self.queued.drain(..) {
+            recycle(q.contents);
+        }
     }
 }
 
@@ -274,5 +404,89 @@ async fn tcp_writer(conn: Rc<TcpConnection>) {
                 Err(_) => return,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::UdpSocket;
+    use std::time::Duration;
+
+    fn receiver(ip: &str) -> UdpSocket {
+        let s = UdpSocket::bind((ip, 0)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        s
+    }
+
+    fn received(s: &UdpSocket, n: usize) -> Vec<Vec<u8>> {
+        let mut buf = [0u8; 64];
+        (0..n)
+            .map(|_| {
+                let (len, _) = s.recv_from(&mut buf).unwrap();
+                buf[..len].to_vec()
+            })
+            .collect()
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_batch_goes_out_in_order_across_sockets() {
+        let shared = Rc::new(UdpPort::new(UdpSocket::bind("127.0.0.1:0").unwrap()).unwrap());
+        let own = Rc::new(UdpPort::new(UdpSocket::bind("127.0.0.1:0").unwrap()).unwrap());
+        let (a, b) = (receiver("127.0.0.1"), receiver("127.0.0.1"));
+        let (to_a, to_b) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+        let mut batch = SendBatch::default();
+        // A run of three on the shared socket (to two peers), one on
+        // another socket, and one more on the shared socket.
+        let plan = [
+            (&shared, to_a),
+            (&shared, to_b),
+            (&shared, to_a),
+            (&own, to_b),
+            (&shared, to_a),
+        ];
+        for (i, (port, to)) in plan.iter().enumerate() {
+            assert!(!batch.push(port, *to, vec![i as u8; 10 + i]));
+        }
+        let mut recycled = 0;
+        batch.flush(|buf| {
+            assert!(buf.capacity() >= 10);
+            recycled += 1;
+        });
+        assert_eq!(recycled, 5);
+        assert_eq!(
+            received(&a, 3),
+            vec![vec![0u8; 10], vec![2u8; 12], vec![4u8; 14]]
+        );
+        assert_eq!(received(&b, 2), vec![vec![1u8; 11], vec![3u8; 13]]);
+        // Nothing is sent twice.
+        batch.flush(|_| recycled += 1);
+        assert_eq!(recycled, 5);
+        a.set_nonblocking(true).unwrap();
+        assert!(a.recv_from(&mut [0u8; 64]).is_err());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_full_batch_says_so_and_a_bad_destination_loses_only_its_datagram() {
+        let port = Rc::new(UdpPort::new(UdpSocket::bind("127.0.0.1:0").unwrap()).unwrap());
+        let a = receiver("127.0.0.1");
+        let to_a = a.local_addr().unwrap();
+        let mut batch = SendBatch::default();
+        for i in 0..SEND_BATCH - 1 {
+            // An IPv6 destination from an IPv4 socket fails on its own.
+            let to = if i == 3 {
+                "[::1]:9".parse().unwrap()
+            } else {
+                to_a
+            };
+            assert!(!batch.push(&port, to, vec![i as u8]));
+        }
+        assert!(batch.push(&port, to_a, vec![99]));
+        batch.flush(|_| {});
+        let got = received(&a, SEND_BATCH - 1);
+        let firsts: Vec<u8> = got.iter().map(|d| d[0]).collect();
+        let mut want: Vec<u8> = (0..SEND_BATCH as u8 - 1).filter(|i| *i != 3).collect();
+        want.push(99);
+        assert_eq!(firsts, want);
     }
 }

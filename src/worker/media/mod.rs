@@ -171,8 +171,6 @@ pub struct Media {
     /// may drive another transport (forwarding), which needs its own.
     outputs: Vec<TransportOutput>,
     routes: Vec<RouteOutput>,
-    /// A fan-out's datagrams, sent together at its end.
-    batch: net::SendBatch,
     /// Some consumer has had a per-packet trace enabled: only then does a
     /// forward look its consumer up for tracing.
     packet_traces: bool,
@@ -208,7 +206,6 @@ impl Media {
             deadlines: BinaryHeap::new(),
             outputs: Vec::new(),
             routes: Vec::new(),
-            batch: net::SendBatch::default(),
             packet_traces: false,
             next_remb: None,
         }
@@ -315,9 +312,7 @@ impl Media {
         if self.packet_traces {
             Self::trace_forward(&self.consumers, consumer_id, packet);
         }
-        if Self::queue_from(slot, &mut out, &mut self.batch) {
-            self.batch.flush(|buf| out.recycle(buf));
-        }
+        Self::send_from(slot, &mut out);
         let deadline = slot.transport.poll_timeout();
         let push = Self::needs_push(slot, deadline);
         if !out.events.is_empty() {
@@ -360,42 +355,10 @@ impl Media {
         trace::packet(consumer_id, c.trace, "out", &info);
     }
 
-    /// Sends the fan-out's queued datagrams; their buffers go back to a
-    /// spare output for the next packets.
-    fn flush_batch(&mut self) {
-        let mut out = self.outputs.pop().unwrap_or_default();
-        self.batch.flush(|buf| out.recycle(buf));
-        self.outputs.push(out);
-    }
-
     fn send_transmits(&mut self, transport_id: &Id, out: &mut TransportOutput) {
         if let Some(slot) = self.transports.get(transport_id) {
             Self::send_from(slot, out);
         }
-    }
-
-    /// Queues a forward's UDP datagrams in `batch` (anything else is sent at
-    /// once); true when the batch is full.
-    fn queue_from(
-        slot: &TransportSlot,
-        out: &mut TransportOutput,
-        batch: &mut net::SendBatch,
-    ) -> bool {
-        let mut full = false;
-        let mut transmits = std::mem::take(&mut out.transmits);
-        for transmit in transmits.drain(..) {
-            match Self::socket_of(slot, &transmit).map(|s| &s.kind) {
-                Some(SocketKind::Udp(udp)) => {
-                    full |= batch.push(udp, transmit.destination, transmit.contents.into());
-                }
-                _ => {
-                    Self::send_one(slot, &transmit);
-                    out.recycle(transmit.contents.into());
-                }
-            }
-        }
-        out.transmits = transmits;
-        full
     }
 
     /// Sends what a transport produced; the buffers go back to `out` for
@@ -409,18 +372,12 @@ impl Media {
         out.transmits = transmits;
     }
 
-    /// The transport's socket a datagram goes out from.
-    fn socket_of<'a>(
-        slot: &'a TransportSlot,
-        transmit: &str0m::net::Transmit,
-    ) -> Option<&'a ListenSocket> {
-        slot.sockets
+    fn send_one(slot: &TransportSlot, transmit: &str0m::net::Transmit) {
+        let Some(socket) = slot
+            .sockets
             .iter()
             .find(|s| s.announced == transmit.source && s.protocol == transmit.proto)
-    }
-
-    fn send_one(slot: &TransportSlot, transmit: &str0m::net::Transmit) {
-        let Some(socket) = Self::socket_of(slot, transmit) else {
+        else {
             return;
         };
         match &socket.kind {
@@ -746,7 +703,6 @@ impl Media {
                 now,
             );
         }
-        self.flush_batch();
         for request in route.keyframe_requests.drain(..) {
             tracing::debug!(producer_id = %request.producer_id, encoding = request.encoding, "keyframe requested");
             if let Some(p) = self.producers.get(&request.producer_id) {

@@ -512,7 +512,8 @@ mod tests {
                         deltas.push(d as u8);
                         1
                     } else {
-                        deltas.extend_from_slice(&(d as i16).to_be_bytes());
+                        let d = i16::try_from(d).expect("a delta a report can carry");
+                        deltas.extend_from_slice(&d.to_be_bytes());
                         2
                     }
                 }
@@ -653,22 +654,30 @@ mod tests {
                 let seq = self.t.on_send(at, 1_200);
                 self.arrival_us += interval * stretch * 1e6;
                 let lost = lose_every > 0 && i.is_multiple_of(lose_every);
-                let pending = &mut self.pending;
-                pending.push((seq, (!lost).then_some(self.arrival_us as i64)));
+                self.pending
+                    .push((seq, (!lost).then_some(self.arrival_us as i64)));
                 if self.sent >= self.next_report {
                     self.next_report += 0.1;
-                    let arrivals: Vec<Option<i64>> = pending.iter().map(|p| p.1).collect();
-                    // The reference time: the first arrival's, in 64 ms
-                    // steps, as a receiver writes it.
-                    let first = arrivals.iter().flatten().next().copied().unwrap_or(0);
-                    let reference = first.div_euclid(64_000) as i32;
-                    let fci = feedback(pending[0].0, reference, &arrivals, false);
-                    assert!(self.t.on_feedback(at, &fci));
-                    pending.clear();
+                    self.report(at);
                 }
                 self.sent += interval;
                 i += 1;
             }
+        }
+
+        /// Reports what is pending, as the receiver does every 100 ms.
+        fn report(&mut self, at: Instant) {
+            let Some(&(base, _)) = self.pending.first() else {
+                return;
+            };
+            let arrivals: Vec<Option<i64>> = self.pending.iter().map(|p| p.1).collect();
+            // The reference time: the first arrival's, in 64 ms steps, as a
+            // receiver writes it.
+            let first = arrivals.iter().flatten().next().copied().unwrap_or(0);
+            let reference = first.div_euclid(64_000) as i32;
+            let fci = feedback(base, reference, &arrivals, false);
+            assert!(self.t.on_feedback(at, &fci));
+            self.pending.clear();
         }
     }
 
@@ -729,6 +738,9 @@ mod tests {
             let mut sim = Sim::new(1_000_000);
             sim.run(1_000_000.0, 2.0, 1.0, 0);
             let before = sim.t.estimate();
+            // Everything before the jump reported first: the next report
+            // is all on the new clock.
+            sim.report(sim.start + Duration::from_secs_f64(sim.sent));
             sim.arrival_us += jump_us;
             sim.run(1_000_000.0, 2.0, 1.0, 0);
             // Neither a false overuse nor a stale acknowledged rate, and

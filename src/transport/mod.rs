@@ -67,10 +67,10 @@ impl Transport {
         }
     }
 
-    /// Media can flow: DTLS is up, or the plain peer is known.
+    /// Media can flow: ICE and DTLS are up, or the plain peer is known.
     pub fn is_connected(&self) -> bool {
         match self {
-            Transport::WebRtc(t) => t.dtls_state() == DtlsState::Connected,
+            Transport::WebRtc(t) => t.sending(),
             Transport::Plain(t) => t.has_peer(),
         }
     }

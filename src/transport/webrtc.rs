@@ -1520,9 +1520,11 @@ impl WebRtcTransport {
     }
 
     /// Whether our own packets may go out: as mediasoup's `IsConnected()`,
-    /// ICE connected or completed (a peer whose consent lapsed gets nothing,
-    /// RFC 7675) and DTLS connected (nothing after its close).
-    fn sending(&self) -> bool {
+    /// ICE connected or completed and DTLS connected (nothing after its
+    /// close). A peer whose checks stopped gets nothing once ICE says so:
+    /// str0m (ICE-lite) drops a pair after 15 s without a check, where
+    /// mediasoup waits 30 s (RFC 7675's consent timeout).
+    pub fn sending(&self) -> bool {
         self.dtls_state == DtlsState::Connected
             && matches!(self.ice_state, IceState::Connected | IceState::Completed)
     }
@@ -1668,8 +1670,15 @@ impl WebRtcTransport {
 
     fn set_ice_state(&mut self, s: IceState, out: &mut TransportOutput) {
         if self.ice_state != s {
+            let was_sending = self.sending();
             self.ice_state = s;
             out.events.push(TransportEvent::IceStateChange(s));
+            if !was_sending && self.sending() {
+                // ICE is back after an outage: what the consumers sent
+                // meanwhile was dropped, so their pictures need a keyframe
+                // (as when the transport first connected).
+                out.events.push(TransportEvent::Connected);
+            }
         }
     }
 

@@ -79,6 +79,8 @@ struct Leg {
     /// Drop a datagram toward the client once: (ssrc, seq).
     drop_to_client: Option<(u32, u16)>,
     dropped: u64,
+    /// The path from the client to the transport is cut: all is lost.
+    cut_to_transport: bool,
 }
 
 impl Leg {
@@ -91,6 +93,7 @@ impl Leg {
             tout: TransportOutput::default(),
             drop_to_client: None,
             dropped: 0,
+            cut_to_transport: false,
         }
     }
 
@@ -108,6 +111,9 @@ impl Leg {
         for _ in 0..64 {
             if self.to_transport.is_empty() && self.to_client.is_empty() {
                 break;
+            }
+            if self.cut_to_transport {
+                self.to_transport.clear();
             }
             for t in std::mem::take(&mut self.to_transport) {
                 self.transport.handle_receive(
@@ -151,6 +157,8 @@ struct World {
     router: Router,
     rout: RouteOutput,
     a_failed: bool,
+    /// `Connected` events from B's transport (its consumers may send).
+    b_connected: u32,
 }
 
 impl World {
@@ -174,6 +182,7 @@ impl World {
             router: Router::new(),
             rout: RouteOutput::default(),
             a_failed: false,
+            b_connected: 0,
         }
     }
 
@@ -231,19 +240,22 @@ impl World {
             }
         }
         for e in std::mem::take(&mut self.b.tout.events) {
-            if let TransportEvent::KeyframeRequest {
-                consumer_id,
-                kind,
-                stream,
-            } = e
-            {
-                self.router.on_consumer_keyframe_request(
-                    &consumer_id,
+            match e {
+                TransportEvent::KeyframeRequest {
+                    consumer_id,
                     kind,
                     stream,
-                    now,
-                    &mut self.rout,
-                );
+                } => {
+                    self.router.on_consumer_keyframe_request(
+                        &consumer_id,
+                        kind,
+                        stream,
+                        now,
+                        &mut self.rout,
+                    );
+                }
+                TransportEvent::Connected => self.b_connected += 1,
+                _ => {}
             }
         }
         self.apply_router_output(now);
@@ -663,4 +675,50 @@ fn produce_before_connect_and_ice_restart_keep_media_flowing() {
         opencall::transport::IceState::Connected | opencall::transport::IceState::Completed
     ));
     assert_contiguous(&w.b.client.received[&ssrc].seqs, "audio across restart");
+}
+
+#[test]
+fn consumers_stop_while_ice_is_lost_and_the_transport_says_when_it_is_back() {
+    let _serial = crate::common::serial();
+    let mut w = World::new();
+    let (_, consumer) = w.produce_and_consume(MediaKind::Audio, "1", &[]);
+    w.connect_both();
+    assert_eq!(w.b_connected, 1, "connected once with DTLS");
+    let ssrc = consumer.encodings[0].ssrc.unwrap();
+    w.send_media(&[("1", MediaKind::Audio)], Duration::from_secs(1));
+    let before = w.b.client.received[&ssrc].packets;
+    assert!(before >= 95, "audio flowed: {before}");
+
+    // The receiving browser's checks stop reaching the server: ICE-lite
+    // gives the pair up, and nothing more is sent to that peer.
+    w.b.cut_to_transport = true;
+    w.send_media(&[("1", MediaKind::Audio)], Duration::from_secs(16));
+    assert_eq!(
+        w.b.transport.ice_state(),
+        opencall::transport::IceState::Disconnected
+    );
+    let during = w.b.client.received[&ssrc].packets;
+    w.send_media(&[("1", MediaKind::Audio)], Duration::from_secs(1));
+    assert_eq!(
+        w.b.client.received[&ssrc].packets, during,
+        "nothing sent while ICE is lost"
+    );
+
+    // The path comes back: the browser's next checks revive the pair, the
+    // transport says it may send again (the worker then asks the producers
+    // for keyframes: what was dropped left the pictures without one), and
+    // media flows.
+    w.b.cut_to_transport = false;
+    w.send_media(&[("1", MediaKind::Audio)], Duration::from_secs(20));
+    assert!(matches!(
+        w.b.transport.ice_state(),
+        opencall::transport::IceState::Connected | opencall::transport::IceState::Completed
+    ));
+    assert_eq!(w.b_connected, 2, "connected again after the outage");
+    let after = w.b.client.received[&ssrc].packets;
+    assert!(
+        after - during >= 100,
+        "audio flows again: {}",
+        after - during
+    );
 }

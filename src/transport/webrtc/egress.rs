@@ -43,7 +43,10 @@ pub struct CongestionControl {
 impl CongestionControl {
     /// The per-packet extensions of a packet of `size` bytes sent now: the
     /// send time, and, if the consumer writes one (`transport_cc`), a new
-    /// transport-wide sequence number recorded for the feedback.
+    /// transport-wide sequence number recorded for the feedback. (Taken
+    /// before SRTP protects the packet: one SRTP refuses, which happens only
+    /// when a stream's numbering restarts, leaves a number the feedback
+    /// reports lost.)
     pub fn extensions(
         &mut self,
         now: Instant,

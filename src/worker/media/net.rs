@@ -143,6 +143,7 @@ fn receive_batch(
 ) -> bool {
     let mut st = shared.borrow_mut();
     let mut drained = false;
+    let mut errors = 0;
     for _ in 0..RECV_BATCH {
         match socket.recv_from(buf) {
             Ok((n, source)) => st.media_mut().on_socket_datagram(
@@ -157,12 +158,20 @@ fn receive_batch(
                 drained = true;
                 break;
             }
-            // ICMP errors (port unreachable...) surface here on Linux: skip them.
-            Err(_) => continue,
+            // Not expected on an unconnected socket without IP_RECVERR;
+            // skipped.
+            Err(e) => {
+                if errors == 0 {
+                    tracing::debug!("udp receive on {announced}: {e}");
+                }
+                errors += 1;
+            }
         }
     }
     st.flush_events();
-    drained
+    // A batch of nothing but errors: wait for the next readiness edge
+    // rather than spin on an error that repeats.
+    drained || errors == RECV_BATCH
 }
 
 pub async fn tcp_acceptor(

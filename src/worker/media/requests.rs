@@ -479,8 +479,24 @@ impl Media {
         owner: SocketOwner,
         bound: Vec<BoundAt>,
     ) -> CoreResult<(Vec<ListenSocket>, Vec<tokio::task::AbortHandle>)> {
-        let mut sockets = Vec::new();
         let mut tasks = Vec::new();
+        let started = self.start_each_socket(owner, bound, &mut tasks);
+        if started.is_err() {
+            // The sockets already started would otherwise read on for nobody.
+            for task in &tasks {
+                task.abort();
+            }
+        }
+        started.map(|sockets| (sockets, tasks))
+    }
+
+    fn start_each_socket(
+        &self,
+        owner: SocketOwner,
+        bound: Vec<BoundAt>,
+        tasks: &mut Vec<tokio::task::AbortHandle>,
+    ) -> CoreResult<Vec<ListenSocket>> {
+        let mut sockets = Vec::new();
         for (announced, socket) in bound {
             match socket {
                 BoundSocket::Udp(std_socket) => {
@@ -519,7 +535,7 @@ impl Media {
                 }
             }
         }
-        Ok((sockets, tasks))
+        Ok(sockets)
     }
 
     pub fn close_transport(&mut self, transport_id: &str) {

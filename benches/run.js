@@ -538,9 +538,9 @@ async function memory(sfu, gen, mode, report) {
   gc();
   const rss1 = workerRssBytes(worker);
   // Media long enough for every per-stream and per-transport history to
-  // reach its steady size: RTX caches (sized to the RTT) and the send-side
-  // estimator's record of sent packets (str0m keeps the last 1,000, about
-  // 7 s at this rate).
+  // reach its steady size: each video consumer's RTX history (its last 256
+  // packets, 2.6 s at this rate) and the send-side estimator's record of
+  // sent packets (grown until it holds 2 s of them).
   const window = { warmupMs: 500, durationMs: 8000 };
   const router2 = await worker.createRouter({ mediaCodecs: MEDIA_CODECS });
   const call = await setupCall(gen, router2, { fanout: n, measured: 0, ops: {} });

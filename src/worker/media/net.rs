@@ -38,6 +38,7 @@ pub struct UdpPort(AsyncFd<std::net::UdpSocket>);
 
 impl UdpPort {
     pub fn new(socket: std::net::UdpSocket) -> std::io::Result<Self> {
+        // The reader and the sends must never block the worker thread.
         socket.set_nonblocking(true)?;
         // SAFETY: the socket is moved in and owned by the `AsyncFd`, so its
         // descriptor stays open and the same until the `AsyncFd` is dropped.

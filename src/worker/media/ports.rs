@@ -59,9 +59,7 @@ pub fn bind_udp(ip: IpAddr, port: Option<u16>, range: PortRange) -> CoreResult<U
             .map_err(|e| CoreError::other(format!("cannot bind udp {ip}:{p}: {e}")))?,
         _ => bind_in_range(ip, range, UdpSocket::bind)?,
     };
-    socket
-        .set_nonblocking(true)
-        .map_err(|e| CoreError::other(format!("cannot set non-blocking: {e}")))?;
+    // Made non-blocking where the runtime takes it (`net::UdpPort::new`).
     set_recv_buffer(&socket, UDP_RECV_BUFFER);
     Ok(socket)
 }

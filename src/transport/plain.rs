@@ -697,11 +697,14 @@ impl PlainTransport {
     /// One RTP packet of a consumer to the peer: over UDP, or to Node as the
     /// consumer's `rtp` event on a DirectTransport. Dropped while the peer
     /// is not known.
-    fn send_rtp(&mut self, consumer_id: &Id, buf: Vec<u8>, out: &mut TransportOutput) {
+    fn send_rtp(&mut self, consumer_id: &str, buf: Vec<u8>, out: &mut TransportOutput) {
         if self.opts.direct {
+            let Some(consumer_id) = self.consumers.id(consumer_id) else {
+                return out.recycle(buf);
+            };
             self.stats.bytes_sent += buf.len() as u64;
             out.events.push(TransportEvent::DirectRtp {
-                consumer_id: consumer_id.clone(),
+                consumer_id,
                 packet: buf,
             });
         } else if let Some(destination) = self.remote_rtp {
@@ -973,10 +976,10 @@ impl PlainTransport {
             // rollover count cannot go back), or a number already sent.
             |buf, seq_no| srtp.as_mut().is_none_or(|s| s.tx.protect_rtp(buf, seq_no)),
         )?;
-        if let Some(built) = sent {
+        if sent {
             self.stats.rtp_packets_sent += 1;
             self.stats.rtp_bytes_sent += buf.len() as u64;
-            self.send_rtp(&built.consumer_id, buf, out);
+            self.send_rtp(consumer_id, buf, out);
         } else {
             out.recycle(buf);
         }

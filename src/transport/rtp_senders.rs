@@ -41,8 +41,6 @@ struct Stream {
 }
 
 struct Sender {
-    /// Its key in the map (a reference count, not an allocation).
-    id: Id,
     streams: Vec<Stream>,
     /// The header extensions its parameters list (what it writes).
     extension_ids: ExtensionIds,
@@ -85,14 +83,6 @@ fn round_trip(
     now.saturating_duration_since(*sent_at).checked_sub(held)
 }
 
-/// A packet ready for `protect` and the wire: the consumer's id and the
-/// extended sequence number SRTP indexes it by.
-pub struct Built {
-    /// The map's own key: a reference count, not an allocation.
-    pub consumer_id: Id,
-    pub seq_no: u64,
-}
-
 #[derive(Default)]
 pub struct RtpSenders {
     consumers: IdMap<Id, Sender>,
@@ -116,6 +106,14 @@ impl RtpSenders {
 
     pub fn contains(&self, consumer_id: &str) -> bool {
         self.consumers.contains_key(consumer_id)
+    }
+
+    /// The map's own key for a consumer: a reference count, not an
+    /// allocation (for events that carry the id).
+    pub fn id(&self, consumer_id: &str) -> Option<Id> {
+        self.consumers
+            .get_key_value(consumer_id)
+            .map(|(id, _)| id.clone())
     }
 
     /// A consumer sending on its parameters' encodings (each with an SSRC);
@@ -156,9 +154,8 @@ impl RtpSenders {
             })
             .collect();
         self.consumers.insert(
-            id.clone(),
+            id,
             Sender {
-                id,
                 extension_ids: ExtensionIds::from_uris(
                     params
                         .header_extensions
@@ -205,7 +202,7 @@ impl RtpSenders {
 
     /// Writes one packet of a consumer into `buf` and hands it to `protect`
     /// (false: it cannot go out, e.g. SRTP refuses a number already used);
-    /// only a packet that goes out is counted and kept for a NACK. `Ok(None)`:
+    /// only a packet that goes out is counted and kept for a NACK. `Ok(false)`:
     /// not sent (unknown stream, or refused). `ext` gives the sender's own
     /// extension values, told whether this consumer writes a transport-wide
     /// sequence number (only then is one to be taken: a number sent on no
@@ -217,12 +214,12 @@ impl RtpSenders {
         ext: impl FnOnce(bool) -> SendExtensions<'static>,
         buf: &mut Vec<u8>,
         protect: impl FnOnce(&mut Vec<u8>, u64) -> bool,
-    ) -> CoreResult<Option<Built>> {
+    ) -> CoreResult<bool> {
         let Some(c) = self.consumers.get_mut(consumer_id) else {
             return Err(CoreError::invalid_state("no such consumer"));
         };
         let Some(stream) = c.streams.get_mut(pkt.stream) else {
-            return Ok(None);
+            return Ok(false);
         };
         let ext = SendExtensions {
             mid: c.mid.as_deref(),
@@ -243,7 +240,7 @@ impl RtpSenders {
             &pkt.payload,
         );
         if !protect(buf, pkt.seq_no) {
-            return Ok(None);
+            return Ok(false);
         }
         if let Some(rtx) = stream.rtx.as_mut() {
             rtx.remember(SentPacket {
@@ -261,10 +258,10 @@ impl RtpSenders {
         stream.last = Some((pkt.timestamp, pkt.wallclock));
         c.stats.packets += 1;
         c.stats.bytes += buf.len() as u64;
-        Ok(Some(Built {
-            consumer_id: c.id.clone(),
-            seq_no: pkt.seq_no,
-        }))
+        // Nothing of the consumer is handed back: cloning its id here (an
+        // atomic increment on a line no other copy touches) was a tenth of
+        // a fan-out's per-copy time at 1→200.
+        Ok(true)
     }
 
     /// Handles one item of the peer's RTCP: keyframe requests and receiver

@@ -1222,7 +1222,7 @@ impl WebRtcTransport {
             &mut buf,
             |b, seq_no| tx.protect_rtp(b, seq_no),
         )?;
-        if sent.is_some() {
+        if sent {
             transmit_own(&mut self.stats, out, pair, buf, true);
         } else {
             out.recycle(buf);

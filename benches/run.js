@@ -78,7 +78,7 @@ const MODES = {
     warmupMs: 1000,
     durationMs: 2000,
     maxloadConsumers: 50,
-    maxloadSteps: [20000, 40000, 70000, 100000, 140000, 200000, 260000],
+    maxloadSteps: [20000, 60000, 120000, 200000, 260000],
     scale: [
       [10, 5],
       [4, 10],
@@ -753,6 +753,7 @@ async function main() {
   if (opts.build) buildLoadgen();
   const gen = new LoadGen(loadgenPath());
   const results = {};
+  const timings = [];
   const started = Date.now();
   try {
     for (const name of opts.sfus) {
@@ -763,23 +764,33 @@ async function main() {
         results[name] = { unavailable: sfu.unavailable };
         continue;
       }
-      const report = { version: sfu.version };
+      const report = { version: sfu.version, scenarioSeconds: {} };
       results[name] = report;
-      if (want('forwarding')) await forwarding(sfu, gen, mode, report);
-      if (want('maxload')) await maxload(sfu, gen, mode, report);
-      if (want('scale')) await scale(sfu, gen, mode, report);
-      if (want('memory')) {
+      const run = async (scenario, f) => {
+        if (!want(scenario)) return;
+        const t0 = Date.now();
+        await f();
+        report.scenarioSeconds[scenario] = (Date.now() - t0) / 1000;
+      };
+      await run('forwarding', () => forwarding(sfu, gen, mode, report));
+      await run('maxload', () => maxload(sfu, gen, mode, report));
+      await run('scale', () => scale(sfu, gen, mode, report));
+      await run('memory', async () => {
         // RSS deltas mean something only in a process that has not yet
         // grown (and kept) its heaps for the other scenarios.
         if (opts.only?.length === 1) await memory(sfu, gen, mode, report);
         else report.memory = memoryInFreshProcess(name, opts.mode);
-      }
-      if (want('multicore')) await multicore(sfu, gen, mode, report);
+      });
+      await run('multicore', () => multicore(sfu, gen, mode, report));
+      timings.push(`${name}: ${Object.entries(report.scenarioSeconds).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')}`);
     }
     let janusReport = null;
     if (want('janus')) {
       console.log('\n== Janus VideoRoom');
+      const t0 = Date.now();
       janusReport = await janus.bench(gen, mode, BASE);
+      janusReport.seconds = (Date.now() - t0) / 1000;
+      timings.push(`janus ${janusReport.seconds.toFixed(0)} s`);
       console.log(`  ${janusReport.unavailable ?? `${fmtUs(janusReport.cpuPerForward)} µs/pkt`}`);
     }
     const out = {
@@ -796,7 +807,7 @@ async function main() {
     fs.writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
     console.log(`\n${table(results, janusReport)}\n`);
     console.log(`machine: ${out.machine.cpu}, ${out.machine.cores} cores, Linux ${out.machine.kernel}, Node ${out.machine.node}`);
-    console.log(`${opts.mode} mode took ${out.seconds.toFixed(0)} s; JSON written to ${path.relative(process.cwd(), file)}`);
+    console.log(`${opts.mode} mode took ${out.seconds.toFixed(0)} s (${timings.join('; ')}); JSON written to ${path.relative(process.cwd(), file)}`);
   } finally {
     gen.close();
   }

@@ -157,7 +157,17 @@ impl Generator {
         let result = match cmd["cmd"].as_str().unwrap_or("") {
             "peers" => self.cmd_peers(&cmd),
             "wait_connected" => {
+                // Node calls this once every transport.connect() is done:
+                // only now may the peers' DTLS start.
                 let peers = ids(&cmd["peers"]);
+                for &i in &peers {
+                    if let Some(Some(p)) = self.peers.get_mut(i)
+                        && let Err(e) = p.start_dtls()
+                    {
+                        Self::answer(&id, Err(e));
+                        return;
+                    }
+                }
                 let ms = cmd["timeoutMs"].as_u64().unwrap_or(10_000);
                 self.waiters.push(Waiter {
                     id,

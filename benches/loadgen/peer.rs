@@ -74,6 +74,8 @@ pub struct Peer {
     /// An SDP offer awaiting its answer (peers of an SDP-speaking SFU).
     pending: Option<SdpPendingOffer>,
     offered: Vec<Mid>,
+    /// ICE is set up, DTLS not started yet (see [`Peer::connect`]).
+    dtls_pending: bool,
 }
 
 fn bind(ip: IpAddr) -> std::io::Result<UdpSocket> {
@@ -163,6 +165,7 @@ impl Peer {
             out: Vec::new(),
             pending: None,
             offered: Vec::new(),
+            dtls_pending: false,
         };
         p.drain();
         Ok(p)
@@ -245,17 +248,30 @@ impl Peer {
         Ok((p, answer.to_sdp_string()))
     }
 
-    /// ICE (controlling) and DTLS (client) toward a server transport;
-    /// returns the dtlsParameters for `transport.connect()`.
+    /// ICE (controlling) toward a server transport; returns the
+    /// dtlsParameters for `transport.connect()`. DTLS (client) waits for
+    /// [`Self::start_dtls`], called once the transport is connected, as a
+    /// browser's does.
     pub fn connect(
         &mut self,
         ice: &IceParameters,
         candidates: &[IceCandidate],
         dtls: &DtlsParameters,
     ) -> Result<DtlsParameters, String> {
-        let own = testclient::connect_to_server(&mut self.rtc, ice, candidates, dtls)?;
+        let own = testclient::prepare_connection(&mut self.rtc, ice, candidates, dtls)?;
+        self.dtls_pending = true;
         self.drain();
         Ok(own)
+    }
+
+    /// Starts the DTLS handshake prepared by [`Self::connect`], once.
+    pub fn start_dtls(&mut self) -> Result<(), String> {
+        if std::mem::take(&mut self.dtls_pending) {
+            testclient::start_dtls_client(&mut self.rtc)?;
+            self.drain();
+            self.flush();
+        }
+        Ok(())
     }
 
     /// Declares a VP8 (with RTX) and an opus send stream, as

@@ -499,6 +499,23 @@ pub fn connect_to_server(
     candidates: &[IceCandidate],
     dtls: &DtlsParameters,
 ) -> Result<DtlsParameters, String> {
+    let own = prepare_connection(rtc, ice, candidates, dtls)?;
+    start_dtls_client(rtc)?;
+    Ok(own)
+}
+
+/// [`connect_to_server`] without starting DTLS: ICE may connect, but no
+/// ClientHello goes out until [`start_dtls_client`]. A browser starts DTLS
+/// only once the server has the client's parameters (mediasoup-client
+/// awaits the app's `connect` before applying the description); a
+/// ClientHello that reaches a transport before `connect()` is dropped and
+/// costs the client its first retransmission timeout (1 s).
+pub fn prepare_connection(
+    rtc: &mut Rtc,
+    ice: &IceParameters,
+    candidates: &[IceCandidate],
+    dtls: &DtlsParameters,
+) -> Result<DtlsParameters, String> {
     let fp = dtls
         .fingerprints
         .iter()
@@ -526,9 +543,6 @@ pub fn connect_to_server(
             Candidate::host(SocketAddr::new(ip, c.port), "udp").map_err(|e| e.to_string())?;
         rtc.add_remote_candidate(cand);
     }
-    rtc.direct_api()
-        .start_dtls(true)
-        .map_err(|e| e.to_string())?;
     let own = rtc.direct_api().local_dtls_fingerprint().clone();
     Ok(DtlsParameters {
         role: Some(DtlsRole::Client),
@@ -542,6 +556,11 @@ pub fn connect_to_server(
                 .join(":"),
         }],
     })
+}
+
+/// The DTLS client's first flight, once the server transport is connected.
+pub fn start_dtls_client(rtc: &mut Rtc) -> Result<(), String> {
+    rtc.direct_api().start_dtls(true).map_err(|e| e.to_string())
 }
 
 /// Like mediasoup-client: the browser's extension ids, for the extensions

@@ -6,8 +6,9 @@
  * real peer SFU.
  *
  *   node benches/run.js [--quick|--full] [--sfu opencall|mediasoup|<module path>[,...]]
- *                       [--only forwarding,maxload,scale,multicore,janus] [--out file.json] [--no-build]
+ *                       [--only forwarding,maxload,scale,memory,multicore,janus] [--out file.json] [--no-build]
  *                       [--webrtc-server]   (forwarding through one WebRtcServer socket)
+ *                       [--fanout 1,10,50,200]   (the forwarding scenario's fan-outs)
  *
  * The SFU is driven only through the mediasoup v3 API (createWorker, Router,
  * WebRtcTransport, Producer, Consumer), so any mediasoup-compatible module
@@ -54,7 +55,7 @@ const LISTEN = { listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] };
 const BASE = { videoPps: 100, audioPps: 50 };
 
 function parseArgs(argv) {
-  const o = { mode: 'quick', sfus: ['opencall'], only: null, out: null, build: true, webRtcServer: false };
+  const o = { mode: 'quick', sfus: ['opencall'], only: null, out: null, build: true, webRtcServer: false, fanout: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') o.mode = 'quick';
@@ -64,6 +65,7 @@ function parseArgs(argv) {
     else if (a === '--out') o.out = argv[++i];
     else if (a === '--no-build') o.build = false;
     else if (a === '--webrtc-server') o.webRtcServer = true;
+    else if (a === '--fanout') o.fanout = argv[++i].split(',').map(Number);
     else if (a === '--help' || a === '-h') {
       console.log(fs.readFileSync(__filename, 'utf8').split('*/')[0]);
       process.exit(0);
@@ -749,6 +751,7 @@ function machine() {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const mode = { ...MODES[opts.mode], webRtcServer: opts.webRtcServer };
+  if (opts.fanout) mode.fanout = opts.fanout;
   const want = (s) => !opts.only || opts.only.includes(s);
   if (opts.build) buildLoadgen();
   const gen = new LoadGen(loadgenPath());

@@ -285,7 +285,7 @@ async function setupCall(gen, routers, { participants, fanout, measured, ops }) 
   const receivers = fanout ? fanout : participants;
   const specs = [
     ...Array.from({ length: senders }, (_, i) => ({ role: 'send', router: routerOf(i) })),
-    ...Array.from({ length: receivers }, (_, i) => ({ role: 'recv', measured: i < measured, router: routerOf(i) })),
+    ...Array.from({ length: receivers }, (_, i) => ({ role: 'recv', measured: measuredAt(i, receivers, measured), router: routerOf(i) })),
   ];
   const { transports, peers } = await connectPeers(gen, routers[0], specs, ops);
   const sendTs = transports.slice(0, senders);
@@ -308,6 +308,18 @@ async function setupCall(gen, routers, { participants, fanout, measured, ops }) 
     consumers += await consumeAll(gen, routerOf(r), recvTs[r], recvPeers[r], theirs, ops);
   }
   return { peers, transports: transports.length, consumers, recvTs, recvPeers };
+}
+
+/**
+ * Whether receiver `i` of `n` records delays: `count` of them, spread from
+ * the first to the last consumer (a router sends a packet's copies in the
+ * order its consumers came, so the last copy waits for all the others). The
+ * floor relay picks its measured receivers the same way.
+ */
+function measuredAt(i, n, count) {
+  if (count <= 0) return false;
+  if (count === 1) return i === 0;
+  return Array.from({ length: count }, (_, k) => Math.floor((k * (n - 1) + Math.floor((count - 1) / 2)) / (count - 1))).includes(i);
 }
 
 /** Transports for generator peers (`specs`: role, measured, router if not `router`), connected. */
@@ -420,7 +432,7 @@ async function forwarding(sfu, gen, mode, report) {
     rows.push(row);
     console.log(
       `  fan-out 1→${n}: ${fmtUs(r.cpuPerForward)} µs/pkt (floor ${fmtUs(floor.cpuPerForward)}, ×${fmt(row.ratio, 2)}), ` +
-        `${fmt(r.forwardedPps, 0)} pkt/s, loss ${fmtPct(r.loss)} (${fmtSides(r)}), p50/p99 ${fmt(r.latencyUs.p50, 0)}/${fmt(r.latencyUs.p99, 0)} µs`,
+        `${fmt(r.forwardedPps, 0)} pkt/s, loss ${fmtPct(r.loss)} (${fmtSides(r)}), p50/p99 ${fmt(r.latencyUs.p50, 0)}/${fmt(r.latencyUs.p99, 0)} µs (${fmtCopies(r)})`,
     );
   }
   report.forwarding = rows;
@@ -450,7 +462,9 @@ async function maxload(sfu, gen, mode, report) {
     for (const f of [0.1, 0.5, 0.9]) {
       const r = await measure(gen, [worker], ratesFor(best.forwardedPps * f, n), mode);
       latency.push({ fraction: f, ...r });
-      console.log(`  latency at ${f * 100}%: p50 ${fmt(r.latencyUs.p50, 0)} µs, p99 ${fmt(r.latencyUs.p99, 0)} µs, loss ${fmtPct(r.loss)}`);
+      console.log(
+        `  latency at ${f * 100}%: p50 ${fmt(r.latencyUs.p50, 0)} µs, p99 ${fmt(r.latencyUs.p99, 0)} µs (${fmtCopies(r)}), loss ${fmtPct(r.loss)}`,
+      );
     }
   }
   const floorAtMax = best
@@ -657,6 +671,14 @@ const fmtPct = (v) => (v === null || v === undefined ? '–' : `${(v * 100).toFi
  *  at each side's sockets. */
 const fmtSides = (r) =>
   `gen CPU ${fmtPct(r.generatorCpu)}` + (r.udpDrops ? `, drops SFU ${r.udpDrops.sfu} / gen ${r.udpDrops.gen}` : '');
+/** The delays of a fan-out's first and last copies (its first and last
+ *  consumers' receivers, the measured ones), p50/p99 µs. */
+const fmtCopies = (r) => {
+  const by = r.latencyByReceiverUs ?? [];
+  if (by.length < 2) return 'one receiver';
+  const [first, last] = [by[0], by.at(-1)];
+  return `first copy ${fmt(first.p50, 0)}/${fmt(first.p99, 0)}, last ${fmt(last.p50, 0)}/${fmt(last.p99, 0)}`;
+};
 const ok = (good) => (good === null ? '' : good ? ' ✓' : ' ✗');
 
 function table(results, janusReport) {
@@ -694,6 +716,10 @@ function table(results, janusReport) {
       return l ? `${fmt(l.latencyUs.p50, 0)} / ${fmt(l.latencyUs.p99, 0)}` + (f === 0.5 ? ok(l.latencyUs.p99 <= TARGETS.latencyP99At50Us) : '') : null;
     });
   }
+  row('  first / last copy of a fan-out: p99 µs at 50 %', '', (r) => {
+    const by = r.maxload?.latency?.[1]?.latencyByReceiverUs;
+    return by?.length >= 2 ? `${fmt(by[0].p99, 0)} / ${fmt(by.at(-1).p99, 0)}` : null;
+  });
   const floorLat = (r) => r.maxload?.floorAtMax?.latencyUs;
   row('  floor relay latency p50 / p99 µs at max', '', (r) => (floorLat(r) ? `${fmt(floorLat(r).p50, 0)} / ${fmt(floorLat(r).p99, 0)}` : null));
   for (const [i, [c, p]] of (Object.values(results).find((r) => r.scale)?.scale.map((s) => [s.calls, s.participants]) ?? []).entries()) {

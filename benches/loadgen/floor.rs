@@ -168,6 +168,17 @@ impl Receiver {
     }
 }
 
+/// Whether receiver `i` of `n` records delays: `count` of them, spread
+/// from the first copy of a fan-out to the last (as `run.js` picks the
+/// SFU's), since the last copy waits for all the others.
+fn measured_at(i: usize, n: usize, count: usize) -> bool {
+    match count {
+        0 => false,
+        1 => i == 0,
+        _ => (0..count).any(|k| (k * n.saturating_sub(1) + (count - 1) / 2) / (count - 1) == i),
+    }
+}
+
 fn local_socket() -> Result<UdpSocket, String> {
     let s = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     set_rcvbuf(&s, 4 << 20);
@@ -197,7 +208,8 @@ pub fn run(cmd: &Value) -> Result<Value, String> {
         ));
         receivers.push(Receiver {
             socket,
-            decrypt: (i < measured).then(|| cipher(2 + (i % 250) as u8, false)),
+            decrypt: measured_at(i, consumers, measured)
+                .then(|| cipher(2 + (i % 250) as u8, false)),
             rollover: Rollover::default(),
             rtp_in: 0,
             latencies_us: Vec::new(),
@@ -294,7 +306,10 @@ pub fn run(cmd: &Value) -> Result<Value, String> {
         } else {
             drain_end
         };
-        for i in poller.wait(wake.saturating_duration_since(Instant::now())) {
+        let mut ready = poller.wait(wake.saturating_duration_since(Instant::now()));
+        // As the generator does: the receivers that record delays first.
+        ready.sort_by_key(|&i| receivers[i].decrypt.is_none());
+        for i in ready {
             receivers[i].on_readable(&mut buf, &mut plain);
         }
     }

@@ -132,7 +132,16 @@ impl Generator {
                 }
             }
             let timeout = deadline.saturating_duration_since(Instant::now());
-            let ready = self.poller.wait(timeout);
+            let mut ready = self.poller.wait(timeout);
+            // The receivers that record delays first: a delay should not
+            // include the time spent reading the other sockets.
+            ready.sort_by_key(|&i| {
+                !self
+                    .peers
+                    .get(i)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|p| p.measured)
+            });
             for idx in ready {
                 if let Some(Some(p)) = self.peers.get_mut(idx) {
                     p.on_readable(&mut self.buf);
@@ -428,6 +437,17 @@ impl Generator {
             .flat_map(|p| p.latencies_us.iter().copied())
             .collect();
         lat.sort_by(f32::total_cmp);
+        // Each measured receiver's own, in the order the peers were made
+        // (a fan-out's first consumer's copy leaves first, its last's last).
+        let by_receiver: Vec<Value> = live
+            .iter()
+            .filter(|p| p.measured)
+            .map(|p| {
+                let mut own = p.latencies_us.clone();
+                own.sort_by(f32::total_cmp);
+                json!({ "count": own.len(), "p50": percentile(&own, 0.5), "p99": percentile(&own, 0.99) })
+            })
+            .collect();
         let window = (run.window_end - run.window_start).as_secs_f64();
         let loss = if expected > 0 {
             (1.0 - received as f64 / expected as f64).max(0.0)
@@ -447,6 +467,7 @@ impl Generator {
                 "p99": percentile(&lat, 0.99),
                 "max": lat.last().map(|v| f64::from(*v)),
             },
+            "latencyByReceiverUs": by_receiver,
             "generatorCpuSeconds": run.cpu_at_end - run.cpu_at_start,
             "totalSeconds": run.start.elapsed().as_secs_f64(),
         })

@@ -124,12 +124,16 @@ pub async fn udp_reader(
         let drained = receive_batch(&shared, &owner, socket.0.get_ref(), announced, &mut buf);
         drop(shared);
         // Edge-triggered: wait for the next edge only once the socket said
-        // it had nothing more (a full batch leaves it ready).
+        // it had nothing more. A full batch leaves it ready, and yields so
+        // that the other sockets' tasks run before its next batch; a drained
+        // socket's task goes back to waiting at once (yielding there too
+        // cost every wake-up a second pass through the scheduler).
         if drained {
             ready.clear_ready();
+        } else {
+            drop(ready);
+            tokio::task::yield_now().await;
         }
-        drop(ready);
-        tokio::task::yield_now().await;
     }
 }
 

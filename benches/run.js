@@ -554,9 +554,10 @@ async function memory(sfu, gen, mode, report) {
   gc();
   const rss1 = workerRssBytes(worker);
   // Media long enough for every per-stream and per-transport history to
-  // reach its steady size: each video consumer's RTX history (its last 256
-  // packets, 2.6 s at this rate) and the send-side estimator's record of
-  // sent packets (grown until it holds 2 s of them).
+  // reach its steady size: each video consumer's RTX history (three round
+  // trips and 150 ms of packets, 450 ms until the first receiver report)
+  // and the send-side estimator's record of sent packets (grown until it
+  // holds 2 s of them).
   const window = { warmupMs: 500, durationMs: 8000 };
   const router2 = await worker.createRouter({ mediaCodecs: MEDIA_CODECS });
   const call = await setupCall(gen, router2, { fanout: n, measured: 0, ops: {} });

@@ -12,9 +12,18 @@ use std::time::{Duration, Instant};
 use crate::ortc::types::RtpCodecParameters;
 use crate::rtp::wire::ForwardedExtensions;
 
-/// Packets a sending stream keeps for retransmission: about 2.5 s of video
-/// at 100 packets/s, mediasoup's order of magnitude.
-const HISTORY: usize = 256;
+/// How long a sending stream keeps what it sent, sized to the round trip as
+/// mediasoup sizes its retransmission buffer: a NACK comes a round trip or
+/// more after the packet left, and a resend is of use only while the
+/// receiver still waits for it. Three round trips and a margin, within
+/// these bounds; before any receiver report has given the round trip (and
+/// on a pipe, which measures none), KEEP_UNMEASURED.
+const KEEP_MIN: Duration = Duration::from_millis(200);
+const KEEP_MAX: Duration = Duration::from_millis(1_500);
+const KEEP_MARGIN: Duration = Duration::from_millis(150);
+const KEEP_UNMEASURED: Duration = Duration::from_millis(450);
+/// At most this many packets whatever the rate (mediasoup's limit too).
+const HISTORY_MAX: usize = 2_500;
 /// How long a receiver waits before asking again for a missing packet (no
 /// RTT is measured on a pipe: enough for one between data centres).
 const NACK_RETRY: Duration = Duration::from_millis(100);
@@ -26,9 +35,12 @@ const MAX_GAP: u64 = 256;
 /// At most this many packets awaited: beyond, the stream is too broken for
 /// NACKs (a keyframe will have to do).
 const MAX_MISSING: usize = 512;
-/// A sender does not resend a packet again sooner than this (a NACK storm,
-/// or numbers repeated within one NACK).
-const RESEND_GUARD: Duration = Duration::from_millis(40);
+/// A sender does not resend a packet again within a round trip (a NACK
+/// storm, or numbers repeated within one NACK; the receiver asks again only
+/// once the first answer could have come): this one until the round trip is
+/// known (mediasoup's default), and never less than RESEND_GUARD_MIN.
+const RESEND_GUARD_UNMEASURED: Duration = Duration::from_millis(100);
+const RESEND_GUARD_MIN: Duration = Duration::from_millis(5);
 
 /// (media payload type, its RTX payload type), from the codecs' `apt`,
 /// for media codecs that list generic NACK: retransmission needs both ends
@@ -62,6 +74,8 @@ pub struct SentPacket {
     pub timestamp: u32,
     pub payload: Arc<[u8]>,
     pub ext_vals: ForwardedExtensions,
+    /// When it was sent (or, forwarded, when it reached the router).
+    pub sent_at: Instant,
     /// When it was last resent.
     pub resent_at: Option<Instant>,
 }
@@ -73,6 +87,8 @@ pub struct RtxSender {
     /// Extended: SRTP counts rollovers on the RTX stream too.
     next_seq: u64,
     history: VecDeque<SentPacket>,
+    /// The latest round trip the receiver's reports gave.
+    rtt: Option<Duration>,
 }
 
 impl RtxSender {
@@ -80,12 +96,32 @@ impl RtxSender {
         Self {
             ssrc,
             next_seq: 65_536 + u64::from(first_seq),
-            history: VecDeque::with_capacity(HISTORY),
+            history: VecDeque::new(),
+            rtt: None,
         }
     }
 
+    /// A new round trip from a receiver report: how long packets are kept
+    /// and how soon one may be resent follow it.
+    pub fn set_rtt(&mut self, rtt: Duration) {
+        self.rtt = Some(rtt);
+    }
+
+    /// How long a sent packet is kept for a NACK.
+    pub fn keep(&self) -> Duration {
+        self.rtt.map_or(KEEP_UNMEASURED, |rtt| {
+            rtt.saturating_mul(3)
+                .saturating_add(KEEP_MARGIN)
+                .clamp(KEEP_MIN, KEEP_MAX)
+        })
+    }
+
     pub fn remember(&mut self, packet: SentPacket) {
-        if self.history.len() == HISTORY {
+        let keep = self.keep();
+        while self.history.front().is_some_and(|old| {
+            self.history.len() >= HISTORY_MAX
+                || packet.sent_at.saturating_duration_since(old.sent_at) > keep
+        }) {
             self.history.pop_front();
         }
         self.history.push_back(packet);
@@ -101,14 +137,21 @@ impl RtxSender {
         now: Instant,
         can_send: impl Fn(&SentPacket) -> bool,
     ) -> Option<(&SentPacket, u64)> {
+        let keep = self.keep();
+        let guard = self
+            .rtt
+            .map_or(RESEND_GUARD_UNMEASURED, |rtt| rtt.max(RESEND_GUARD_MIN));
         let packet = self
             .history
             .iter_mut()
             .rev()
             .find(|p| p.seq_no as u16 == seq)?;
-        if packet
-            .resent_at
-            .is_some_and(|at| now.saturating_duration_since(at) < RESEND_GUARD)
+        // Kept past its time only because nothing was sent since (a paused
+        // stream): too old to be of use.
+        if now.saturating_duration_since(packet.sent_at) > keep
+            || packet
+                .resent_at
+                .is_some_and(|at| now.saturating_duration_since(at) < guard)
             || !can_send(packet)
         {
             return None;
@@ -274,40 +317,89 @@ mod tests {
         assert!(!m.awaits(1) && !m.awaits(401));
     }
 
+    fn sent(seq_no: u64, sent_at: Instant) -> SentPacket {
+        SentPacket {
+            seq_no,
+            payload_type: 96,
+            marker: false,
+            timestamp: 0,
+            payload: Arc::from(&b"x"[..]),
+            ext_vals: ForwardedExtensions::default(),
+            sent_at,
+            resent_at: None,
+        }
+    }
+
+    const MS: Duration = Duration::from_millis(1);
+
     #[test]
     fn rtx_wraps_and_unwraps_and_the_sender_finds_what_it_sent() {
         let payload = rtx_payload(0xbeef, b"media");
         assert_eq!(unwrap_rtx(&payload), Some((0xbeef, &b"media"[..])));
         assert_eq!(unwrap_rtx(&[1]), None);
-        let mut s = RtxSender::new(7, 65_535);
-        for seq in 0..300u64 {
-            s.remember(SentPacket {
-                seq_no: 70_000 + seq,
-                payload_type: 96,
-                marker: false,
-                timestamp: 0,
-                payload: Arc::from(&b"x"[..]),
-                ext_vals: ForwardedExtensions::default(),
-                resent_at: None,
-            });
-        }
         let t0 = Instant::now();
+        let mut s = RtxSender::new(7, 65_535);
+        // 100 packets/s for 1 s, no round trip measured yet: 450 ms kept.
+        for k in 0..100u64 {
+            s.remember(sent(70_000 + k, t0 + MS * 10 * k as u32));
+        }
+        let now = t0 + MS * 1_000;
         let any = |_: &SentPacket| true;
-        // The oldest 44 are gone (256 kept).
-        assert!(s.resend((70_000 + 10) as u16, t0, any).is_none());
-        let (packet, rtx_seq) = s.resend((70_000 + 299) as u16, t0, any).unwrap();
-        assert_eq!(packet.seq_no, 70_299);
+        assert!(s.resend((70_000 + 50) as u16, now, any).is_none());
+        let (packet, rtx_seq) = s.resend((70_000 + 99) as u16, now, any).unwrap();
+        assert_eq!(packet.seq_no, 70_099);
         assert_eq!(rtx_seq, 65_536 + 65_535);
-        // Not again right away; a packet that cannot go uses no number.
-        assert!(s.resend((70_000 + 299) as u16, t0, any).is_none());
-        assert!(s.resend((70_000 + 298) as u16, t0, |_| false).is_none());
+        // Not again within the guard (100 ms until a round trip is known);
+        // a packet that cannot go uses no number.
+        assert!(s.resend((70_000 + 99) as u16, now + MS * 99, any).is_none());
+        assert!(s.resend((70_000 + 98) as u16, now, |_| false).is_none());
         assert_eq!(
-            s.resend((70_000 + 298) as u16, t0, any).unwrap().1,
+            s.resend((70_000 + 98) as u16, now, any).unwrap().1,
             65_536 + 65_536
         );
         assert!(
-            s.resend((70_000 + 299) as u16, t0 + RESEND_GUARD, any)
+            s.resend((70_000 + 99) as u16, now + MS * 100, any)
                 .is_some()
         );
+    }
+
+    #[test]
+    fn the_sender_keeps_three_round_trips_of_packets_within_bounds() {
+        let mut s = RtxSender::new(7, 0);
+        assert_eq!(s.keep(), KEEP_UNMEASURED);
+        for (rtt_ms, keep_ms) in [
+            (0, 200),
+            (20, 210),
+            (100, 450),
+            (400, 1_350),
+            (2_000, 1_500),
+        ] {
+            s.set_rtt(MS * rtt_ms);
+            assert_eq!(s.keep(), MS * keep_ms, "rtt {rtt_ms} ms");
+        }
+        // 40 ms of round trip: 270 ms kept at 100 packets/s, 28 packets.
+        let t0 = Instant::now();
+        s.set_rtt(MS * 40);
+        for k in 0..200u64 {
+            s.remember(sent(k, t0 + MS * 10 * k as u32));
+        }
+        assert_eq!(s.history.len(), 28);
+        let now = t0 + MS * 1_990;
+        let any = |_: &SentPacket| true;
+        assert!(s.resend(171, now, any).is_none());
+        assert!(s.resend(172, now, any).is_some());
+        // Resent again once a round trip has passed, not before.
+        assert!(s.resend(195, now, any).is_some());
+        assert!(s.resend(195, now + MS * 39, any).is_none());
+        assert!(s.resend(195, now + MS * 40, any).is_some());
+        // A stream that stops sending keeps its last packets, but they are
+        // not resent once older than what it keeps.
+        assert!(s.resend(199, t0 + MS * (1_990 + 271), any).is_none());
+        // Whatever the rate, at most HISTORY_MAX packets.
+        let mut fast = RtxSender::new(8, 0);
+        for k in 0..3_000u64 {
+            fast.remember(sent(k, t0));
+        }
+        assert_eq!(fast.history.len(), HISTORY_MAX);
     }
 }

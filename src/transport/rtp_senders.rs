@@ -250,6 +250,7 @@ impl RtpSenders {
                 timestamp: pkt.timestamp,
                 payload: pkt.payload.clone(),
                 ext_vals: pkt.ext_vals,
+                sent_at: pkt.wallclock,
                 resent_at: None,
             });
         }
@@ -304,6 +305,9 @@ impl RtpSenders {
                 c.stats.packets_lost = Some(block.packets_lost.max(0) as u64);
                 if let Some(rtt) = round_trip(&block, &reports, now) {
                     c.stats.rtt = Some(rtt);
+                    if let Some(rtx) = c.streams[*stream].rtx.as_mut() {
+                        rtx.set_rtt(rtt);
+                    }
                 }
                 let score = score_from_loss(Some(loss));
                 if score != c.stats.score {

@@ -182,7 +182,7 @@ async function bench(gen, mode, base, consumers = 50) {
         await new Promise((r) => setTimeout(r, 100));
       }
       if (!offer.jsep) throw new Error(`subscriber not offered: ${JSON.stringify(offer.plugindata)}`);
-      const sub = await gen.call({ cmd: 'sdp_subscriber', ip: iface.ip, sdp: offer.jsep.sdp, measured: i < 2, from: pub.peer });
+      const sub = await gen.call({ cmd: 'sdp_subscriber', ip: iface.ip, sdp: offer.jsep.sdp, measured: i === 0 || i === consumers - 1, from: pub.peer });
       peers.push(sub.peer);
       await session.message(h, { request: 'start', room }, { type: 'answer', sdp: sub.sdp });
     }

@@ -65,7 +65,10 @@ function parseArgs(argv) {
     else if (a === '--out') o.out = argv[++i];
     else if (a === '--no-build') o.build = false;
     else if (a === '--webrtc-server') o.webRtcServer = true;
-    else if (a === '--fanout') o.fanout = argv[++i].split(',').map(Number);
+    else if (a === '--fanout') {
+      o.fanout = (argv[++i] ?? '').split(',').map(Number);
+      if (!o.fanout.every((n) => Number.isInteger(n) && n > 0)) throw new Error('--fanout takes consumer counts, e.g. --fanout 50,200');
+    }
     else if (a === '--help' || a === '-h') {
       console.log(fs.readFileSync(__filename, 'utf8').split('*/')[0]);
       process.exit(0);
@@ -554,10 +557,9 @@ async function memory(sfu, gen, mode, report) {
   gc();
   const rss1 = workerRssBytes(worker);
   // Media long enough for every per-stream and per-transport history to
-  // reach its steady size: each video consumer's RTX history (three round
-  // trips and 150 ms of packets, 450 ms until the first receiver report)
-  // and the send-side estimator's record of sent packets (grown until it
-  // holds 2 s of them).
+  // reach its steady size: each video consumer's RTX history (1 s of
+  // packets on loopback, more with a longer round trip) and the send-side
+  // estimator's record of sent packets (grown until it holds 2 s of them).
   const window = { warmupMs: 500, durationMs: 8000 };
   const router2 = await worker.createRouter({ mediaCodecs: MEDIA_CODECS });
   const call = await setupCall(gen, router2, { fanout: n, measured: 0, ops: {} });

@@ -12,16 +12,18 @@ use std::time::{Duration, Instant};
 use crate::ortc::types::RtpCodecParameters;
 use crate::rtp::wire::ForwardedExtensions;
 
-/// How long a sending stream keeps what it sent, sized to the round trip as
-/// mediasoup sizes its retransmission buffer: a NACK comes a round trip or
-/// more after the packet left, and a resend is of use only while the
-/// receiver still waits for it. Three round trips and a margin, within
-/// these bounds; before any receiver report has given the round trip (and
-/// on a pipe, which measures none), KEEP_UNMEASURED.
-const KEEP_MIN: Duration = Duration::from_millis(200);
-const KEEP_MAX: Duration = Duration::from_millis(1_500);
+/// How long a sending stream keeps what it sent. A receiver can tell a
+/// packet is lost only once a later one arrives (for the last packet of a
+/// frame, the next frame's first), and its NACK takes a round trip more: so
+/// a packet is kept, and resent, until this long after the packet that
+/// followed it. Sized to the round trip, three of them and a margin, with
+/// libwebrtc's one second at least (the floor of its send history; at five
+/// frames a second a frame's last packet is known lost only 200 ms later)
+/// and mediasoup's two seconds for video at most. Until a receiver report
+/// gives the round trip (a pipe measures none), KEEP_MIN.
+const KEEP_MIN: Duration = Duration::from_millis(1_000);
+const KEEP_MAX: Duration = Duration::from_millis(2_000);
 const KEEP_MARGIN: Duration = Duration::from_millis(150);
-const KEEP_UNMEASURED: Duration = Duration::from_millis(450);
 /// At most this many packets whatever the rate (mediasoup's limit too).
 const HISTORY_MAX: usize = 2_500;
 /// How long a receiver waits before asking again for a missing packet (no
@@ -37,9 +39,10 @@ const MAX_GAP: u64 = 256;
 const MAX_MISSING: usize = 512;
 /// A sender does not resend a packet again within a round trip (a NACK
 /// storm, or numbers repeated within one NACK; the receiver asks again only
-/// once the first answer could have come): this one until the round trip is
-/// known (mediasoup's default), and never less than RESEND_GUARD_MIN.
-const RESEND_GUARD_UNMEASURED: Duration = Duration::from_millis(100);
+/// once the first answer could have come), and never sooner than
+/// RESEND_GUARD_MIN. Until the round trip is known, RESEND_GUARD_UNMEASURED:
+/// under a pipe's NACK_RETRY, so that its second ask is answered.
+const RESEND_GUARD_UNMEASURED: Duration = Duration::from_millis(50);
 const RESEND_GUARD_MIN: Duration = Duration::from_millis(5);
 
 /// (media payload type, its RTX payload type), from the codecs' `apt`,
@@ -107,9 +110,10 @@ impl RtxSender {
         self.rtt = Some(rtt);
     }
 
-    /// How long a sent packet is kept for a NACK.
+    /// How long a sent packet is kept for a NACK once the next one has
+    /// gone (see KEEP_MIN).
     pub fn keep(&self) -> Duration {
-        self.rtt.map_or(KEEP_UNMEASURED, |rtt| {
+        self.rtt.map_or(KEEP_MIN, |rtt| {
             rtt.saturating_mul(3)
                 .saturating_add(KEEP_MARGIN)
                 .clamp(KEEP_MIN, KEEP_MAX)
@@ -118,13 +122,29 @@ impl RtxSender {
 
     pub fn remember(&mut self, packet: SentPacket) {
         let keep = self.keep();
-        while self.history.front().is_some_and(|old| {
-            self.history.len() >= HISTORY_MAX
-                || packet.sent_at.saturating_duration_since(old.sent_at) > keep
-        }) {
+        // The oldest goes once the packet after it is older than `keep`.
+        while self.history.len() >= HISTORY_MAX
+            || self
+                .history
+                .get(1)
+                .is_some_and(|next| packet.sent_at.saturating_duration_since(next.sent_at) > keep)
+        {
             self.history.pop_front();
         }
         self.history.push_back(packet);
+    }
+
+    /// Where the packet with this 16-bit number is: found from the newest
+    /// one's number when the numbers run without a hole (the usual case),
+    /// else searched.
+    fn position(&self, seq: u16) -> Option<usize> {
+        let newest = self.history.back()?.seq_no;
+        let back = usize::from((newest as u16).wrapping_sub(seq));
+        let guess = self.history.len().checked_sub(1 + back);
+        match guess {
+            Some(i) if self.history[i].seq_no as u16 == seq => Some(i),
+            _ => self.history.iter().rposition(|p| p.seq_no as u16 == seq),
+        }
     }
 
     /// The packet sent with this (16-bit) sequence number, if still kept
@@ -141,14 +161,16 @@ impl RtxSender {
         let guard = self
             .rtt
             .map_or(RESEND_GUARD_UNMEASURED, |rtt| rtt.max(RESEND_GUARD_MIN));
-        let packet = self
+        let i = self.position(seq)?;
+        // Its loss could be seen more than `keep` ago (the packet after it
+        // went out then): an answer now comes too late to be of use. (Kept
+        // only because the stream has sent little since.)
+        let too_old = self
             .history
-            .iter_mut()
-            .rev()
-            .find(|p| p.seq_no as u16 == seq)?;
-        // Kept past its time only because nothing was sent since (a paused
-        // stream): too old to be of use.
-        if now.saturating_duration_since(packet.sent_at) > keep
+            .get(i + 1)
+            .is_some_and(|next| now.saturating_duration_since(next.sent_at) > keep);
+        let packet = &mut self.history[i];
+        if too_old
             || packet
                 .resent_at
                 .is_some_and(|at| now.saturating_duration_since(at) < guard)
@@ -339,62 +361,77 @@ mod tests {
         assert_eq!(unwrap_rtx(&[1]), None);
         let t0 = Instant::now();
         let mut s = RtxSender::new(7, 65_535);
-        // 100 packets/s for 1 s, no round trip measured yet: 450 ms kept.
-        for k in 0..100u64 {
+        // 100 packets/s for 3 s, no round trip measured yet: each packet is
+        // kept until 1 s after the next one went.
+        for k in 0..300u64 {
             s.remember(sent(70_000 + k, t0 + MS * 10 * k as u32));
         }
-        let now = t0 + MS * 1_000;
+        assert_eq!(s.history.len(), 102);
+        let now = t0 + MS * 2_990;
         let any = |_: &SentPacket| true;
-        assert!(s.resend((70_000 + 50) as u16, now, any).is_none());
-        let (packet, rtx_seq) = s.resend((70_000 + 99) as u16, now, any).unwrap();
-        assert_eq!(packet.seq_no, 70_099);
+        assert!(s.resend((70_000 + 197) as u16, now, any).is_none());
+        let (packet, rtx_seq) = s.resend((70_000 + 299) as u16, now, any).unwrap();
+        assert_eq!(packet.seq_no, 70_299);
         assert_eq!(rtx_seq, 65_536 + 65_535);
-        // Not again within the guard (100 ms until a round trip is known);
+        // Not again within the guard (50 ms until a round trip is known);
         // a packet that cannot go uses no number.
-        assert!(s.resend((70_000 + 99) as u16, now + MS * 99, any).is_none());
-        assert!(s.resend((70_000 + 98) as u16, now, |_| false).is_none());
+        assert!(
+            s.resend((70_000 + 299) as u16, now + MS * 49, any)
+                .is_none()
+        );
+        assert!(s.resend((70_000 + 298) as u16, now, |_| false).is_none());
         assert_eq!(
-            s.resend((70_000 + 98) as u16, now, any).unwrap().1,
+            s.resend((70_000 + 298) as u16, now, any).unwrap().1,
             65_536 + 65_536
         );
         assert!(
-            s.resend((70_000 + 99) as u16, now + MS * 100, any)
+            s.resend((70_000 + 299) as u16, now + MS * 50, any)
                 .is_some()
         );
+        // Numbers with a hole (a packet the router dropped) are still found.
+        let mut h = RtxSender::new(9, 0);
+        for seq in [10, 11, 13, 14] {
+            h.remember(sent(seq, t0));
+        }
+        assert_eq!(h.resend(11, t0, any).unwrap().0.seq_no, 11);
+        assert_eq!(h.resend(14, t0, any).unwrap().0.seq_no, 14);
+        assert!(h.resend(12, t0, any).is_none());
     }
 
     #[test]
-    fn the_sender_keeps_three_round_trips_of_packets_within_bounds() {
+    fn the_sender_keeps_packets_for_three_round_trips_within_one_and_two_seconds() {
         let mut s = RtxSender::new(7, 0);
-        assert_eq!(s.keep(), KEEP_UNMEASURED);
+        assert_eq!(s.keep(), KEEP_MIN);
         for (rtt_ms, keep_ms) in [
-            (0, 200),
-            (20, 210),
-            (100, 450),
-            (400, 1_350),
-            (2_000, 1_500),
+            (0, 1_000),
+            (20, 1_000),
+            (300, 1_050),
+            (600, 1_950),
+            (2_000, 2_000),
         ] {
             s.set_rtt(MS * rtt_ms);
             assert_eq!(s.keep(), MS * keep_ms, "rtt {rtt_ms} ms");
         }
-        // 40 ms of round trip: 270 ms kept at 100 packets/s, 28 packets.
+        // 300 ms of round trip: 1,050 ms kept at 100 packets/s.
         let t0 = Instant::now();
-        s.set_rtt(MS * 40);
-        for k in 0..200u64 {
+        s.set_rtt(MS * 300);
+        for k in 0..300u64 {
             s.remember(sent(k, t0 + MS * 10 * k as u32));
         }
-        assert_eq!(s.history.len(), 28);
-        let now = t0 + MS * 1_990;
+        assert_eq!(s.history.len(), 107);
+        let now = t0 + MS * 2_990;
         let any = |_: &SentPacket| true;
-        assert!(s.resend(171, now, any).is_none());
-        assert!(s.resend(172, now, any).is_some());
+        assert!(s.resend(192, now, any).is_none());
+        assert!(s.resend(193, now, any).is_some());
         // Resent again once a round trip has passed, not before.
-        assert!(s.resend(195, now, any).is_some());
-        assert!(s.resend(195, now + MS * 39, any).is_none());
-        assert!(s.resend(195, now + MS * 40, any).is_some());
-        // A stream that stops sending keeps its last packets, but they are
-        // not resent once older than what it keeps.
-        assert!(s.resend(199, t0 + MS * (1_990 + 271), any).is_none());
+        assert!(s.resend(290, now, any).is_some());
+        assert!(s.resend(290, now + MS * 299, any).is_none());
+        assert!(s.resend(290, now + MS * 300, any).is_some());
+        // A stream that stops sending keeps its last packets, but one whose
+        // loss could be seen longer ago than that is not resent; the last
+        // one, whose loss no later packet shows, still is.
+        assert!(s.resend(280, t0 + MS * (2_810 + 1_051), any).is_none());
+        assert!(s.resend(299, t0 + MS * 60_000, any).is_some());
         // Whatever the rate, at most HISTORY_MAX packets.
         let mut fast = RtxSender::new(8, 0);
         for k in 0..3_000u64 {

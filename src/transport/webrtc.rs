@@ -170,7 +170,8 @@ pub struct ForwardedRtp {
     pub marker: bool,
     pub payload: Arc<[u8]>,
     pub ext_vals: wire::ForwardedExtensions,
-    /// Feeds the SR NTP↔RTP mapping; the arrival time of the source packet.
+    /// The arrival time of the source packet: feeds the SR NTP↔RTP mapping
+    /// and dates the packet in its consumer's RTX history.
     pub wallclock: Instant,
     /// Which of the consumer's streams it goes on: always 0, except for
     /// pipe consumers (one stream per producer encoding).

@@ -713,16 +713,18 @@ function table(results, janusReport) {
     r.maxload ? fmt(r.maxload.ppsPerCoreEstimate, 0) + ok(r.maxload.ppsPerCoreEstimate >= TARGETS.ppsPerCore) : null,
   );
   row('floor µs/pkt at max load', '', (r) => (r.maxload?.floorAtMax ? fmtUs(r.maxload.floorAtMax.cpuPerForward) : null));
+  // Both copies pooled, and the last copy alone: the target is judged on
+  // the last (the consumer that waits for all the others).
   for (const [i, f] of [0.1, 0.5, 0.9].entries()) {
-    row(`added latency p50 / p99 µs at ${f * 100} %`, f === 0.5 ? `p99 ≤ ${TARGETS.latencyP99At50Us}` : '', (r) => {
+    row(`added latency p50 / p99 µs at ${f * 100} % (first and last copy pooled)`, '', (r) => {
       const l = r.maxload?.latency?.[i];
-      return l ? `${fmt(l.latencyUs.p50, 0)} / ${fmt(l.latencyUs.p99, 0)}` + (f === 0.5 ? ok(l.latencyUs.p99 <= TARGETS.latencyP99At50Us) : '') : null;
+      return l ? `${fmt(l.latencyUs.p50, 0)} / ${fmt(l.latencyUs.p99, 0)}` : null;
+    });
+    row(`  last copy of the fan-out: p50 / p99 µs at ${f * 100} %`, f === 0.5 ? `p99 ≤ ${TARGETS.latencyP99At50Us}` : '', (r) => {
+      const last = r.maxload?.latency?.[i]?.latencyByReceiverUs?.at(-1);
+      return last ? `${fmt(last.p50, 0)} / ${fmt(last.p99, 0)}` + (f === 0.5 ? ok(last.p99 <= TARGETS.latencyP99At50Us) : '') : null;
     });
   }
-  row('  first / last copy of a fan-out: p99 µs at 50 %', '', (r) => {
-    const by = r.maxload?.latency?.[1]?.latencyByReceiverUs;
-    return by?.length >= 2 ? `${fmt(by[0].p99, 0)} / ${fmt(by.at(-1).p99, 0)}` : null;
-  });
   const floorLat = (r) => r.maxload?.floorAtMax?.latencyUs;
   row('  floor relay latency p50 / p99 µs at max', '', (r) => (floorLat(r) ? `${fmt(floorLat(r).p50, 0)} / ${fmt(floorLat(r).p99, 0)}` : null));
   for (const [i, [c, p]] of (Object.values(results).find((r) => r.scale)?.scale.map((s) => [s.calls, s.participants]) ?? []).entries()) {

@@ -78,7 +78,8 @@ describe('PlainTransport RTX', () => {
     expect(rtx.readUInt16BE(at)).toBe(outSeq);
     expect(rtx.subarray(at + 2)).toEqual(third.subarray(payloadOffset(third)));
     const [stat] = await consumer.getStats();
-    expect(stat).toMatchObject({ type: 'outbound-rtp', rtxSsrc, nackCount: 1 });
+    // One NACK packet asking for one number, answered once.
+    expect(stat).toMatchObject({ type: 'outbound-rtp', rtxSsrc, nackCount: 1, nackPacketCount: 1, packetsRetransmitted: 1 });
   });
 
   test('enableRtx: false and capabilities without RTX leave both out', async () => {

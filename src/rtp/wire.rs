@@ -360,8 +360,15 @@ pub enum RtcpItem {
     KeyframeRequest { ssrc: u32, fir: bool },
     /// The peer's sender report for one of its streams.
     SenderReport(SenderInfo),
-    /// A generic NACK entry: `pid`, and each bit i of `blp` for pid + i + 1.
-    Nack { ssrc: u32, pid: u16, blp: u16 },
+    /// A generic NACK entry: `pid`, and each bit i of `blp` for pid + i + 1;
+    /// `first` for a NACK packet's first entry (mediasoup's `nackCount`
+    /// counts packets, its `nackPacketCount` the numbers asked for).
+    Nack {
+        ssrc: u32,
+        pid: u16,
+        blp: u16,
+        first: bool,
+    },
 }
 
 impl RtcpItem {
@@ -490,6 +497,7 @@ pub fn parse_rtcp(buf: &[u8], mut f: impl FnMut(RtcpItem)) {
                             ssrc,
                             pid: (entry >> 16) as u16,
                             blp: entry as u16,
+                            first: i == 12,
                         });
                         i += 4;
                     }
@@ -519,13 +527,22 @@ mod tests {
         let mut buf = Vec::new();
         write_nack(&mut buf, 1, 0xabcd, &lost);
         let mut back = Vec::new();
+        let mut firsts = Vec::new();
         parse_rtcp(&buf, |item| {
-            if let RtcpItem::Nack { ssrc, pid, blp } = item {
+            if let RtcpItem::Nack {
+                ssrc,
+                pid,
+                blp,
+                first,
+            } = item
+            {
                 assert_eq!(ssrc, 0xabcd);
                 back.extend(RtcpItem::nacked(pid, blp));
+                firsts.push(first);
             }
         });
         assert_eq!(back, lost);
+        assert_eq!(firsts, vec![true, false, false], "one NACK packet");
         // 65534 covers up to 65534 + 16 = 14: 16 and 17 need a second entry, 40 a third.
         assert_eq!(buf.len(), 12 + 3 * 4);
     }

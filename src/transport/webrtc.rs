@@ -366,7 +366,11 @@ pub struct ConsumerStats {
     pub loss: Option<f32>,
     pub jitter: Option<u32>,
     pub packets_lost: Option<u64>,
+    /// NACK packets received, and the sequence numbers they asked for.
     pub nacks: u64,
+    pub nack_packets: u64,
+    /// Packets resent as RTX.
+    pub retransmitted: u64,
     pub plis: u64,
     pub firs: u64,
     pub score: u8,

@@ -131,6 +131,11 @@ impl RtxSender {
         {
             self.history.pop_front();
         }
+        // After a burst (a keyframe at a high rate), give back what the
+        // history no longer needs.
+        if self.history.capacity() > 4 * self.history.len().max(64) {
+            self.history.shrink_to(2 * self.history.len().max(64));
+        }
         self.history.push_back(packet);
     }
 
@@ -438,5 +443,10 @@ mod tests {
             fast.remember(sent(k, t0));
         }
         assert_eq!(fast.history.len(), HISTORY_MAX);
+        // Slow again: what the burst grew is given back.
+        for k in 0..200u64 {
+            fast.remember(sent(3_000 + k, t0 + MS * 10 * (k as u32 + 1)));
+        }
+        assert!(fast.history.capacity() <= 4 * fast.history.len().max(64));
     }
 }

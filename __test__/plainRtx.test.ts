@@ -79,7 +79,7 @@ describe('PlainTransport RTX', () => {
     expect(rtx.subarray(at + 2)).toEqual(third.subarray(payloadOffset(third)));
     const [stat] = await consumer.getStats();
     // One NACK packet asking for one number, answered once.
-    expect(stat).toMatchObject({ type: 'outbound-rtp', rtxSsrc, nackCount: 1, nackPacketCount: 1, packetsRetransmitted: 1 });
+    expect(stat).toMatchObject({ type: 'outbound-rtp', rtxSsrc, nackCount: 1, nackPacketCount: 1, packetsRetransmitted: 1, packetsRepaired: 1 });
   });
 
   test('enableRtx: false and capabilities without RTX leave both out', async () => {

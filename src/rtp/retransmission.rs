@@ -139,29 +139,45 @@ impl RtxSender {
         self.history.push_back(packet);
     }
 
-    /// Where the packet with this 16-bit number is: found from the newest
-    /// one's number when the numbers run without a hole (the usual case),
-    /// else searched.
+    /// Where the packet with this 16-bit number is. Its extended number is
+    /// the nearest at or below the newest's; without holes in the numbers
+    /// it sits that far from the end, and each hole (a packet the router
+    /// dropped) moves it one nearer: so the search starts there and stops
+    /// past the number, a step per hole at most. (A number sent out of
+    /// order is not found: that one packet goes unanswered.)
     fn position(&self, seq: u16) -> Option<usize> {
         let newest = self.history.back()?.seq_no;
-        let back = usize::from((newest as u16).wrapping_sub(seq));
-        let guess = self.history.len().checked_sub(1 + back);
-        match guess {
-            Some(i) if self.history[i].seq_no as u16 == seq => Some(i),
-            _ => self.history.iter().rposition(|p| p.seq_no as u16 == seq),
+        let back = u64::from((newest as u16).wrapping_sub(seq));
+        let target = newest.checked_sub(back)?;
+        if target < self.history.front()?.seq_no {
+            return None;
         }
+        let len = self.history.len();
+        let start = usize::try_from(back)
+            .ok()
+            .and_then(|b| len.checked_sub(1 + b))
+            .unwrap_or(0);
+        for i in start..len {
+            match self.history[i].seq_no {
+                n if n == target => return Some(i),
+                n if n > target => return None,
+                _ => {}
+            }
+        }
+        None
     }
 
     /// The packet sent with this (16-bit) sequence number, if still kept
-    /// and not resent just now, and the extended RTX sequence number to
-    /// resend it with. `can_send` is asked first (has it an RTX payload
+    /// and not resent just now, the extended RTX sequence number to resend
+    /// it with, and whether this is its first resend (mediasoup's
+    /// `packetsRepaired`). `can_send` is asked first (has it an RTX payload
     /// type?): a number is used only for a packet that goes out.
     pub fn resend(
         &mut self,
         seq: u16,
         now: Instant,
         can_send: impl Fn(&SentPacket) -> bool,
-    ) -> Option<(&SentPacket, u64)> {
+    ) -> Option<(&SentPacket, u64, bool)> {
         let keep = self.keep();
         let guard = self
             .rtt
@@ -183,10 +199,10 @@ impl RtxSender {
         {
             return None;
         }
-        packet.resent_at = Some(now);
+        let first = packet.resent_at.replace(now).is_none();
         let rtx_seq = self.next_seq;
         self.next_seq += 1;
-        Some((packet, rtx_seq))
+        Some((packet, rtx_seq, first))
     }
 }
 
@@ -375,7 +391,8 @@ mod tests {
         let now = t0 + MS * 2_990;
         let any = |_: &SentPacket| true;
         assert!(s.resend((70_000 + 197) as u16, now, any).is_none());
-        let (packet, rtx_seq) = s.resend((70_000 + 299) as u16, now, any).unwrap();
+        let (packet, rtx_seq, first) = s.resend((70_000 + 299) as u16, now, any).unwrap();
+        assert!(first);
         assert_eq!(packet.seq_no, 70_299);
         assert_eq!(rtx_seq, 65_536 + 65_535);
         // Not again within the guard (50 ms until a round trip is known);
@@ -401,6 +418,21 @@ mod tests {
         assert_eq!(h.resend(11, t0, any).unwrap().0.seq_no, 11);
         assert_eq!(h.resend(14, t0, any).unwrap().0.seq_no, 14);
         assert!(h.resend(12, t0, any).is_none());
+        // Across the 16-bit wrap: 65,500 to 65,700, the 16-bit numbers
+        // 65,500..65,535 then 0..164.
+        let mut w = RtxSender::new(10, 0);
+        for seq in 65_500..=65_700u64 {
+            w.remember(sent(seq, t0));
+        }
+        assert_eq!(w.resend(65_530, t0, any).unwrap().0.seq_no, 65_530);
+        assert_eq!(w.resend(3, t0, any).unwrap().0.seq_no, 65_539);
+        assert_eq!(w.resend(164, t0, any).unwrap().0.seq_no, 65_700);
+        // Older than the oldest kept, or not sent yet: not found.
+        assert!(w.resend(65_499, t0, any).is_none());
+        assert!(w.resend(165, t0, any).is_none());
+        // A first resend is told apart from a later one.
+        assert!(w.resend(100, t0, any).unwrap().2);
+        assert!(!w.resend(100, t0 + MS * 50, any).unwrap().2);
     }
 
     #[test]

@@ -545,6 +545,15 @@ mod tests {
         assert_eq!(firsts, vec![true, false, false], "one NACK packet");
         // 65534 covers up to 65534 + 16 = 14: 16 and 17 need a second entry, 40 a third.
         assert_eq!(buf.len(), 12 + 3 * 4);
+        // A second NACK packet in the same compound starts a new count.
+        write_nack(&mut buf, 1, 0xabcd, &[100, 200]);
+        let mut firsts = Vec::new();
+        parse_rtcp(&buf, |item| {
+            if let RtcpItem::Nack { first, .. } = item {
+                firsts.push(first);
+            }
+        });
+        assert_eq!(firsts, vec![true, false, false, true, false]);
     }
 
     fn packet_with_extensions() -> Vec<u8> {

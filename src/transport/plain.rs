@@ -586,7 +586,9 @@ impl PlainTransport {
             let mut buf = Vec::new();
             wire::write_nack(&mut buf, LOCAL_RTCP_SSRC, ssrc, chunk);
             if self.send_rtcp(buf, out) {
-                self.producers[idx].stats[enc].nacks += 1;
+                let stats = &mut self.producers[idx].stats[enc];
+                stats.nacks += 1;
+                stats.nack_packets += chunk.len() as u64;
             }
         }
     }

@@ -376,7 +376,7 @@ impl RtpSenders {
         };
         for seq in RtcpItem::nacked(pid, blp) {
             let rtx_ssrc = rtx.ssrc;
-            let Some((packet, rtx_seq)) =
+            let Some((packet, rtx_seq, first)) =
                 rtx.resend(seq, now, |p| rtx_pt_of(p.payload_type).is_some())
             else {
                 continue;
@@ -403,6 +403,7 @@ impl RtpSenders {
                 &rtx_payload(seq, &packet.payload),
             );
             stats.retransmitted += 1;
+            stats.repaired += u64::from(first);
             emit(id, buf, rtx_seq);
         }
     }

@@ -345,7 +345,10 @@ pub struct ProducerStats {
     pub jitter: u32,
     pub loss: Option<f32>,
     pub rtt: Option<Duration>,
+    /// NACK packets sent, and the sequence numbers they asked for (str0m
+    /// counts only packets: for a WebRTC producer both are that count).
     pub nacks: u64,
+    pub nack_packets: u64,
     pub plis: u64,
     pub firs: u64,
     pub score: u8,
@@ -369,8 +372,9 @@ pub struct ConsumerStats {
     /// NACK packets received, and the sequence numbers they asked for.
     pub nacks: u64,
     pub nack_packets: u64,
-    /// Packets resent as RTX.
+    /// Packets resent as RTX, and those resent for the first time.
     pub retransmitted: u64,
+    pub repaired: u64,
     pub plis: u64,
     pub firs: u64,
     pub score: u8,
@@ -1660,6 +1664,7 @@ impl WebRtcTransport {
         st.packets_at_last_report = s.packets;
         st.rtt = s.rtt;
         st.nacks = s.nacks;
+        st.nack_packets = s.nacks;
         st.plis = s.plis;
         st.firs = s.firs;
         let score = score_from_loss(s.loss);

@@ -6,6 +6,7 @@
 
 pub mod keyframe;
 pub mod keyframe_request;
+pub mod reception;
 pub mod retransmission;
 pub mod rewrite;
 pub mod srtp;

@@ -296,6 +296,23 @@ pub fn write_sender_report(buf: &mut Vec<u8>, sr: &SenderInfo) {
     }
 }
 
+/// Appends RTCP RRs (PT 201) from `sender_ssrc` with these report blocks,
+/// 31 to a packet (the count field's limit).
+pub fn write_receiver_report(buf: &mut Vec<u8>, sender_ssrc: u32, blocks: &[ReportBlock]) {
+    for chunk in blocks.chunks(31) {
+        let words = 1 + 6 * chunk.len();
+        buf.extend_from_slice(&[0x80 | chunk.len() as u8, 201]);
+        buf.extend_from_slice(&(words as u16).to_be_bytes());
+        buf.extend_from_slice(&sender_ssrc.to_be_bytes());
+        for b in chunk {
+            let lost = (u32::from(b.fraction_lost) << 24) | (b.packets_lost as u32 & 0x00ff_ffff);
+            for word in [b.ssrc, lost, b.highest_seq, b.jitter, b.lsr, b.dlsr] {
+                buf.extend_from_slice(&word.to_be_bytes());
+            }
+        }
+    }
+}
+
 /// Appends an RTCP SDES (PT 202) giving `cname` for each SSRC.
 pub fn write_sdes_cname(buf: &mut Vec<u8>, ssrcs: impl Iterator<Item = u32>, cname: &str) {
     let start = buf.len();
@@ -390,6 +407,9 @@ pub struct ReportBlock {
     pub fraction_lost: u8,
     /// Cumulative packets lost (24 bits, signed).
     pub packets_lost: i32,
+    /// The extended highest sequence number received (cycles, then the
+    /// 16-bit number).
+    pub highest_seq: u32,
     /// Interarrival jitter, in RTP timestamp units.
     pub jitter: u32,
     /// The middle 32 bits of the NTP time of our last sender report (0:
@@ -463,13 +483,22 @@ pub fn parse_rtcp(buf: &[u8], mut f: impl FnMut(RtcpItem)) {
                 }
                 for block in 0..count {
                     let base = blocks_at + 24 * block;
-                    let (Some(ssrc), Some(lost), Some(jitter), Some(lsr), Some(dlsr)) = (
+                    let (
+                        Some(ssrc),
+                        Some(lost),
+                        Some(highest_seq),
+                        Some(jitter),
+                        Some(lsr),
+                        Some(dlsr),
+                    ) = (
                         word(base),
                         word(base + 4),
+                        word(base + 8),
                         word(base + 12),
                         word(base + 16),
                         word(base + 20),
-                    ) else {
+                    )
+                    else {
                         break;
                     };
                     f(RtcpItem::ReceiverReport(ReportBlock {
@@ -477,6 +506,7 @@ pub fn parse_rtcp(buf: &[u8], mut f: impl FnMut(RtcpItem)) {
                         fraction_lost: (lost >> 24) as u8,
                         // 24-bit two's complement, sign-extended.
                         packets_lost: ((lost << 8) as i32) >> 8,
+                        highest_seq,
                         jitter,
                         lsr,
                         dlsr,
@@ -520,6 +550,31 @@ pub fn parse_rtcp(buf: &[u8], mut f: impl FnMut(RtcpItem)) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn receiver_reports_parse_back_31_blocks_to_a_packet() {
+        let blocks: Vec<ReportBlock> = (0..33u32)
+            .map(|i| ReportBlock {
+                ssrc: 100 + i,
+                fraction_lost: i as u8,
+                packets_lost: i as i32 - 5,
+                highest_seq: 70_000 + i,
+                jitter: 3 * i,
+                lsr: 0x0102_0304,
+                dlsr: 65_536 + i,
+            })
+            .collect();
+        let mut buf = Vec::new();
+        write_receiver_report(&mut buf, 1, &blocks);
+        assert_eq!(buf.len(), 2 * 8 + 33 * 24, "two RRs: 31 blocks, then 2");
+        let mut back = Vec::new();
+        parse_rtcp(&buf, |item| {
+            if let RtcpItem::ReceiverReport(b) = item {
+                back.push(b);
+            }
+        });
+        assert_eq!(back, blocks);
+    }
 
     #[test]
     fn nacks_group_runs_of_17_and_parse_back() {
@@ -760,6 +815,7 @@ mod tests {
                     ssrc: 7,
                     fraction_lost: 64,
                     packets_lost: -2,
+                    highest_seq: 0,
                     jitter: 9,
                     lsr: 0x0102_0304,
                     dlsr: 65_536,

@@ -26,6 +26,7 @@ use super::webrtc::{
 use crate::error::{CoreError, CoreResult};
 use crate::ortc::types::{MediaKind, RtpParameters};
 use crate::router::ReceivedRtp;
+use crate::rtp::reception::Reception;
 use crate::rtp::retransmission::{NackTracker, rtx_payload_types, unwrap_rtx};
 use crate::rtp::srtp::{CryptoSuite, SrtpReceiver, SrtpSender};
 use crate::rtp::wire::{self, ExtensionIds, RtcpItem, SendExtensions};
@@ -114,6 +115,8 @@ struct PlainProducer {
     /// Per encoding, its RTX SSRC (signalled) and its gaps, with RTX on.
     rtx_ssrcs: Vec<Option<u32>>,
     nacks: Vec<NackTracker>,
+    /// Per encoding, what our receiver reports tell the sender.
+    receptions: Vec<Reception>,
     /// (media PT, RTX PT) of its codecs.
     rtx_payload_types: Vec<(u8, u8)>,
 }
@@ -541,6 +544,7 @@ impl PlainTransport {
             Vec::new()
         };
         let media_ssrc = p.ssrcs[enc].unwrap_or(rtp.ssrc);
+        p.receptions[enc].on_packet(seq_no, rtp.timestamp, now);
         let s = &mut p.stats[enc];
         s.packets += 1;
         s.bytes += buf.len() as u64;
@@ -648,9 +652,14 @@ impl PlainTransport {
         for item in items {
             match item {
                 RtcpItem::SenderReport(sr) => {
-                    let Some(&(idx, _)) = self.rx_ssrcs.get(&sr.ssrc) else {
+                    let Some(&(idx, enc)) = self.rx_ssrcs.get(&sr.ssrc) else {
                         continue;
                     };
+                    self.producers[idx].receptions[enc].on_sender_report(
+                        sr.ntp_sec,
+                        sr.ntp_frac,
+                        now,
+                    );
                     out.events.push(TransportEvent::ProducerSenderReport {
                         producer_id: self.producers[idx].id.clone(),
                         report: SenderReport {
@@ -732,6 +741,21 @@ impl PlainTransport {
         let mut compounds = Vec::new();
         self.consumers
             .sender_reports(now, |buf| compounds.push(buf));
+        // Receiver reports about the producers' streams, as mediasoup's plain
+        // and pipe transports send (not to Node on a DirectTransport).
+        if !self.opts.direct {
+            let blocks: Vec<_> = self
+                .producers
+                .iter_mut()
+                .flat_map(|p| p.ssrcs.iter().zip(&mut p.receptions))
+                .filter_map(|(ssrc, r)| r.report((*ssrc)?, now))
+                .collect();
+            if !blocks.is_empty() {
+                let mut buf = Vec::new();
+                wire::write_receiver_report(&mut buf, LOCAL_RTCP_SSRC, &blocks);
+                compounds.push(buf);
+            }
+        }
         for buf in compounds {
             self.send_rtcp(buf, out);
         }
@@ -799,6 +823,13 @@ impl PlainTransport {
             return Err(CoreError::invalid_state("transport closed"));
         }
         let ssrcs: Vec<Option<u32>> = params.encodings.iter().map(|e| e.ssrc).collect();
+        // The jitter in the receiver reports is in the media codec's units.
+        let clock_rate = params
+            .codecs
+            .iter()
+            .find(|c| !crate::transport::webrtc::capabilities::is_rtx(&c.mime_type))
+            .map_or(90_000, |c| c.clock_rate);
+        let now = Instant::now();
         let rtx = params.encodings.iter().filter_map(|e| e.rtx.as_ref());
         // Media and RTX SSRCs alike: an RTX SSRC taken for media (or the
         // reverse) would lose that stream.
@@ -856,6 +887,7 @@ impl PlainTransport {
                 })
                 .collect(),
             nacks: (0..n).map(|_| NackTracker::default()).collect(),
+            receptions: (0..n).map(|_| Reception::new(clock_rate, now)).collect(),
             rtx_payload_types: rtx_types,
         });
         if self.producers.last().is_some_and(PlainProducer::nacks) {
@@ -1125,6 +1157,37 @@ mod tests {
         );
         assert_eq!(receiver.producer_stats("p")[0].nacks, 1);
         assert_eq!(sender.consumer_stats("c").unwrap().nacks, 1);
+
+        // The sender's report, then the receiver's report about the stream
+        // 50 ms later, back at the sender 70 ms after its report: a 20 ms
+        // round trip, and nothing lost (102 came back as RTX).
+        let t1 = t0 + Duration::from_millis(1_100);
+        let mut sr = TransportOutput::default();
+        sender.handle_timeout(t1, &mut sr);
+        let mut ignored = TransportOutput::default();
+        for t in sr.transmits.drain(..) {
+            receiver.handle_receive(t1, addr(1000), addr(2000), &t.contents, &mut ignored);
+        }
+        let mut rr = TransportOutput::default();
+        receiver.handle_timeout(t1 + Duration::from_millis(50), &mut rr);
+        assert!(!rr.transmits.is_empty(), "a receiver report goes out");
+        let mut back = TransportOutput::default();
+        for t in rr.transmits.drain(..) {
+            sender.handle_receive(
+                t1 + Duration::from_millis(70),
+                addr(2000),
+                addr(1000),
+                &t.contents,
+                &mut back,
+            );
+        }
+        let stats = sender.consumer_stats("c").unwrap();
+        let rtt = stats.rtt.expect("a round trip from the receiver report");
+        assert!(
+            rtt >= Duration::from_millis(19) && rtt <= Duration::from_millis(21),
+            "{rtt:?}"
+        );
+        assert_eq!((stats.loss, stats.packets_lost), (Some(0.0), Some(0)));
     }
 
     #[test]

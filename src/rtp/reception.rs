@@ -1,0 +1,151 @@
+//! What a receiver tells a sender about one stream it receives (RFC 3550
+//! §6.4.2 and appendices A.3 and A.8): the report block of the receiver
+//! reports a plain or pipe transport sends about its producers, as
+//! mediasoup's do. With them a sender learns its loss and, from the echoed
+//! sender report, the round trip (which sizes its RTX history).
+//!
+//! Sans-IO: sequence numbers, timestamps and `Instant`s in, blocks out.
+
+use std::time::Instant;
+
+use crate::rtp::wire::ReportBlock;
+
+pub struct Reception {
+    clock_rate: u32,
+    /// The first and the highest extended sequence numbers seen.
+    first: Option<u64>,
+    highest: u64,
+    received: u64,
+    /// Expected and received at the previous report (for its fraction).
+    expected_prior: u64,
+    received_prior: u64,
+    /// Interarrival jitter in RTP timestamp units, and the last packet's
+    /// arrival (in those units since `epoch`) and timestamp.
+    jitter: f64,
+    last: Option<(f64, u32)>,
+    epoch: Instant,
+    /// The middle 32 bits of the NTP time of the sender's last report, and
+    /// when it came.
+    last_sr: Option<(u32, Instant)>,
+}
+
+impl Reception {
+    pub fn new(clock_rate: u32, epoch: Instant) -> Self {
+        Self {
+            clock_rate: clock_rate.max(1),
+            first: None,
+            highest: 0,
+            received: 0,
+            expected_prior: 0,
+            received_prior: 0,
+            jitter: 0.0,
+            last: None,
+            epoch,
+            last_sr: None,
+        }
+    }
+
+    /// A packet of the stream (an original, or one recovered from RTX).
+    pub fn on_packet(&mut self, seq_no: u64, timestamp: u32, arrival: Instant) {
+        match self.first {
+            None => {
+                self.first = Some(seq_no);
+                self.highest = seq_no;
+            }
+            Some(_) => self.highest = self.highest.max(seq_no),
+        }
+        self.received += 1;
+        let at = arrival.saturating_duration_since(self.epoch).as_secs_f64()
+            * f64::from(self.clock_rate);
+        if let Some((last_at, last_ts)) = self.last {
+            // D(i, j): the difference in transit times; the timestamps'
+            // difference taken as signed, across their wrap.
+            let d = (at - last_at) - f64::from(timestamp.wrapping_sub(last_ts) as i32);
+            self.jitter += (d.abs() - self.jitter) / 16.0;
+        }
+        self.last = Some((at, timestamp));
+    }
+
+    /// The sender's report about this stream came.
+    pub fn on_sender_report(&mut self, ntp_sec: u32, ntp_frac: u32, now: Instant) {
+        self.last_sr = Some(((ntp_sec << 16) | (ntp_frac >> 16), now));
+    }
+
+    /// The report block about the stream now, and the next one's fraction
+    /// counted from here; None before its first packet.
+    pub fn report(&mut self, ssrc: u32, now: Instant) -> Option<ReportBlock> {
+        let first = self.first?;
+        let expected = self.highest - first + 1;
+        let lost = expected.saturating_sub(self.received);
+        let expected_interval = expected - self.expected_prior;
+        let received_interval = self.received - self.received_prior;
+        self.expected_prior = expected;
+        self.received_prior = self.received;
+        let lost_interval = expected_interval.saturating_sub(received_interval);
+        let fraction_lost = (lost_interval << 8)
+            .checked_div(expected_interval)
+            .map_or(0, |f| f.min(255) as u8);
+        let (lsr, dlsr) = self.last_sr.map_or((0, 0), |(lsr, at)| {
+            let held = now.saturating_duration_since(at);
+            let units = (held.as_secs_f64() * 65_536.0) as u64;
+            (lsr, units.min(u64::from(u32::MAX)) as u32)
+        });
+        Some(ReportBlock {
+            ssrc,
+            fraction_lost,
+            // 24 bits, signed: clamped rather than wrapped.
+            packets_lost: lost.min(0x7f_ffff) as i32,
+            // The cycles counted from the first packet's number.
+            highest_seq: (self.highest - first + u64::from(first as u16)) as u32,
+            jitter: self.jitter as u32,
+            lsr,
+            dlsr,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn loss_jitter_and_the_echoed_sender_report() {
+        let t0 = Instant::now();
+        let mut r = Reception::new(90_000, t0);
+        assert!(r.report(7, t0).is_none(), "nothing before the first packet");
+        // 100 packets 10 ms apart, 900 timestamp units apart: no jitter;
+        // every fourth one lost.
+        for k in 0..100u64 {
+            if k % 4 != 1 {
+                r.on_packet(65_530 + k, 1_000 + 900 * k as u32, t0 + MS * 10 * k as u32);
+            }
+        }
+        r.on_sender_report(0x0001_0002, 0x0003_0004, t0 + MS * 500);
+        let block = r.report(7, t0 + MS * 1_500).unwrap();
+        assert_eq!(block.packets_lost, 25);
+        assert_eq!(block.fraction_lost, 64, "a quarter, in 1/256");
+        // Across the 16-bit wrap: one cycle, and the highest's low bits.
+        assert_eq!(block.highest_seq, (1 << 16) | ((65_530 + 99) & 0xffff));
+        assert!(block.jitter <= 1, "regular arrivals: {}", block.jitter);
+        assert_eq!(block.lsr, 0x0002_0003);
+        assert_eq!(block.dlsr, 65_536, "one second since the sender report");
+        // The next report's fraction counts from this one: nothing lost.
+        for k in 100..110u64 {
+            r.on_packet(65_530 + k, 1_000 + 900 * k as u32, t0 + MS * 10 * k as u32);
+        }
+        let next = r.report(7, t0 + MS * 2_500).unwrap();
+        assert_eq!((next.fraction_lost, next.packets_lost), (0, 25));
+        // Arrivals 5 ms off their timestamps, alternately: jitter grows
+        // towards the 450 units of that spread.
+        let mut j = Reception::new(90_000, t0);
+        for k in 0..200u64 {
+            let late = if k % 2 == 0 { MS * 5 } else { Duration::ZERO };
+            j.on_packet(k, 900 * k as u32, t0 + MS * 10 * k as u32 + late);
+        }
+        let jitter = j.report(1, t0 + MS * 3_000).unwrap().jitter;
+        assert!((400..=460).contains(&jitter), "jitter {jitter}");
+    }
+}

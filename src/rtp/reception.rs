@@ -16,37 +16,50 @@ pub struct Reception {
     first: Option<u64>,
     highest: u64,
     received: u64,
+    /// Numbers a source skipped when it restarted its numbering: neither
+    /// expected nor lost.
+    skipped: u64,
     /// Expected and received at the previous report (for its fraction).
     expected_prior: u64,
     received_prior: u64,
     /// Interarrival jitter in RTP timestamp units, and the last packet's
-    /// arrival (in those units since `epoch`) and timestamp.
+    /// arrival and timestamp.
     jitter: f64,
-    last: Option<(f64, u32)>,
-    epoch: Instant,
+    last: Option<(Instant, u32)>,
     /// The middle 32 bits of the NTP time of the sender's last report, and
     /// when it came.
     last_sr: Option<(u32, Instant)>,
 }
 
 impl Reception {
-    pub fn new(clock_rate: u32, epoch: Instant) -> Self {
+    pub fn new(clock_rate: u32) -> Self {
         Self {
             clock_rate: clock_rate.max(1),
             first: None,
             highest: 0,
             received: 0,
+            skipped: 0,
             expected_prior: 0,
             received_prior: 0,
             jitter: 0.0,
             last: None,
-            epoch,
             last_sr: None,
         }
     }
 
-    /// A packet of the stream (an original, or one recovered from RTX).
-    pub fn on_packet(&mut self, seq_no: u64, timestamp: u32, arrival: Instant) {
+    /// The source restarted its numbering, which goes on from `seq_no`:
+    /// the numbers between are not losses, and its timestamps start anew.
+    pub fn restart(&mut self, seq_no: u64) {
+        if self.first.is_some() {
+            self.skipped += seq_no.saturating_sub(self.highest + 1);
+            self.last = None;
+        }
+    }
+
+    /// A packet of the stream: an original, or one `recovered` from RTX,
+    /// which counts as received but not for the jitter (it came a round
+    /// trip late by design).
+    pub fn on_packet(&mut self, seq_no: u64, timestamp: u32, arrival: Instant, recovered: bool) {
         match self.first {
             None => {
                 self.first = Some(seq_no);
@@ -55,15 +68,22 @@ impl Reception {
             Some(_) => self.highest = self.highest.max(seq_no),
         }
         self.received += 1;
-        let at = arrival.saturating_duration_since(self.epoch).as_secs_f64()
-            * f64::from(self.clock_rate);
+        if recovered {
+            return;
+        }
         if let Some((last_at, last_ts)) = self.last {
-            // D(i, j): the difference in transit times; the timestamps'
-            // difference taken as signed, across their wrap.
-            let d = (at - last_at) - f64::from(timestamp.wrapping_sub(last_ts) as i32);
+            // D(i, j): the difference in transit times, in timestamp units;
+            // the timestamps' difference taken as signed, across their wrap.
+            let since = if arrival >= last_at {
+                arrival.duration_since(last_at).as_secs_f64()
+            } else {
+                -last_at.duration_since(arrival).as_secs_f64()
+            };
+            let d = since * f64::from(self.clock_rate)
+                - f64::from(timestamp.wrapping_sub(last_ts) as i32);
             self.jitter += (d.abs() - self.jitter) / 16.0;
         }
-        self.last = Some((at, timestamp));
+        self.last = Some((arrival, timestamp));
     }
 
     /// The sender's report about this stream came.
@@ -75,9 +95,9 @@ impl Reception {
     /// counted from here; None before its first packet.
     pub fn report(&mut self, ssrc: u32, now: Instant) -> Option<ReportBlock> {
         let first = self.first?;
-        let expected = self.highest - first + 1;
+        let expected = (self.highest - first + 1).saturating_sub(self.skipped);
         let lost = expected.saturating_sub(self.received);
-        let expected_interval = expected - self.expected_prior;
+        let expected_interval = expected.saturating_sub(self.expected_prior);
         let received_interval = self.received - self.received_prior;
         self.expected_prior = expected;
         self.received_prior = self.received;
@@ -114,13 +134,18 @@ mod tests {
     #[test]
     fn loss_jitter_and_the_echoed_sender_report() {
         let t0 = Instant::now();
-        let mut r = Reception::new(90_000, t0);
+        let mut r = Reception::new(90_000);
         assert!(r.report(7, t0).is_none(), "nothing before the first packet");
         // 100 packets 10 ms apart, 900 timestamp units apart: no jitter;
         // every fourth one lost.
         for k in 0..100u64 {
             if k % 4 != 1 {
-                r.on_packet(65_530 + k, 1_000 + 900 * k as u32, t0 + MS * 10 * k as u32);
+                r.on_packet(
+                    65_530 + k,
+                    1_000 + 900 * k as u32,
+                    t0 + MS * 10 * k as u32,
+                    false,
+                );
             }
         }
         r.on_sender_report(0x0001_0002, 0x0003_0004, t0 + MS * 500);
@@ -134,16 +159,39 @@ mod tests {
         assert_eq!(block.dlsr, 65_536, "one second since the sender report");
         // The next report's fraction counts from this one: nothing lost.
         for k in 100..110u64 {
-            r.on_packet(65_530 + k, 1_000 + 900 * k as u32, t0 + MS * 10 * k as u32);
+            r.on_packet(
+                65_530 + k,
+                1_000 + 900 * k as u32,
+                t0 + MS * 10 * k as u32,
+                false,
+            );
         }
         let next = r.report(7, t0 + MS * 2_500).unwrap();
         assert_eq!((next.fraction_lost, next.packets_lost), (0, 25));
+        // A source that restarts its numbering (numbered on 30,000 higher)
+        // and its timestamps: neither a loss nor a jitter spike.
+        r.restart(65_530 + 30_110);
+        for k in 0..10u64 {
+            r.on_packet(
+                65_530 + 30_110 + k,
+                7 + 900 * k as u32,
+                t0 + MS * (3_000 + 10 * k as u32),
+                false,
+            );
+        }
+        let after = r.report(7, t0 + MS * 3_500).unwrap();
+        assert_eq!((after.fraction_lost, after.packets_lost), (0, 25));
+        assert!(after.jitter <= 1, "jitter {}", after.jitter);
+        // A packet recovered from RTX, a round trip late, counts as received
+        // without moving the jitter.
+        r.on_packet(65_530 + 30_120, 7 + 900 * 10, t0 + MS * 3_400, true);
+        assert!(r.report(7, t0 + MS * 3_600).unwrap().jitter <= 1);
         // Arrivals 5 ms off their timestamps, alternately: jitter grows
         // towards the 450 units of that spread.
-        let mut j = Reception::new(90_000, t0);
+        let mut j = Reception::new(90_000);
         for k in 0..200u64 {
             let late = if k % 2 == 0 { MS * 5 } else { Duration::ZERO };
-            j.on_packet(k, 900 * k as u32, t0 + MS * 10 * k as u32 + late);
+            j.on_packet(k, 900 * k as u32, t0 + MS * 10 * k as u32 + late, false);
         }
         let jitter = j.report(1, t0 + MS * 3_000).unwrap().jitter;
         assert!((400..=460).contains(&jitter), "jitter {jitter}");

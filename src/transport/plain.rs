@@ -527,6 +527,7 @@ impl PlainTransport {
             // forgotten, rather than dropped or NACKed as very late.
             seq_no = following(last, seq);
             p.nacks[enc] = NackTracker::default();
+            p.receptions[enc].restart(seq_no);
         }
         let behind = p.last_seq[enc].is_some_and(|last| seq_no <= last);
         // With RTX on, gaps are known: a resent packet, or an old original,
@@ -544,7 +545,7 @@ impl PlainTransport {
             Vec::new()
         };
         let media_ssrc = p.ssrcs[enc].unwrap_or(rtp.ssrc);
-        p.receptions[enc].on_packet(seq_no, rtp.timestamp, now);
+        p.receptions[enc].on_packet(seq_no, rtp.timestamp, now, rtx.is_some());
         let s = &mut p.stats[enc];
         s.packets += 1;
         s.bytes += buf.len() as u64;
@@ -829,7 +830,6 @@ impl PlainTransport {
             .iter()
             .find(|c| !crate::transport::webrtc::capabilities::is_rtx(&c.mime_type))
             .map_or(90_000, |c| c.clock_rate);
-        let now = Instant::now();
         let rtx = params.encodings.iter().filter_map(|e| e.rtx.as_ref());
         // Media and RTX SSRCs alike: an RTX SSRC taken for media (or the
         // reverse) would lose that stream.
@@ -887,7 +887,7 @@ impl PlainTransport {
                 })
                 .collect(),
             nacks: (0..n).map(|_| NackTracker::default()).collect(),
-            receptions: (0..n).map(|_| Reception::new(clock_rate, now)).collect(),
+            receptions: (0..n).map(|_| Reception::new(clock_rate)).collect(),
             rtx_payload_types: rtx_types,
         });
         if self.producers.last().is_some_and(PlainProducer::nacks) {

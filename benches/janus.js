@@ -130,7 +130,8 @@ class JanusSession {
   }
 }
 
-async function bench(gen, mode, base, consumers = 50) {
+/** `measured`: the indices of the subscribers that record delays. */
+async function bench(gen, mode, base, consumers, measured) {
   if (spawnSync('sh', ['-c', 'command -v janus']).status !== 0) return { unavailable: 'not available (janus not installed)' };
   const lib = findPluginDir();
   if (!lib) return { unavailable: 'not available (VideoRoom plugin not found)' };
@@ -182,7 +183,7 @@ async function bench(gen, mode, base, consumers = 50) {
         await new Promise((r) => setTimeout(r, 100));
       }
       if (!offer.jsep) throw new Error(`subscriber not offered: ${JSON.stringify(offer.plugindata)}`);
-      const sub = await gen.call({ cmd: 'sdp_subscriber', ip: iface.ip, sdp: offer.jsep.sdp, measured: i === 0 || i === consumers - 1, from: pub.peer });
+      const sub = await gen.call({ cmd: 'sdp_subscriber', ip: iface.ip, sdp: offer.jsep.sdp, measured: measured.includes(i), from: pub.peer });
       peers.push(sub.peer);
       await session.message(h, { request: 'start', room }, { type: 'answer', sdp: sub.sdp });
     }

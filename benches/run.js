@@ -53,6 +53,8 @@ const MEDIA_CODECS = [
 const LISTEN = { listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] };
 /** One producer: video ≈ 1 Mbit/s in 1,200-byte packets, opus at 50 pps. */
 const BASE = { videoPps: 100, audioPps: 50 };
+/** Janus's fan-out: compared with opencall's at the same N. */
+const JANUS_CONSUMERS = 50;
 
 function parseArgs(argv) {
   const o = { mode: 'quick', sfus: ['opencall'], only: null, out: null, build: true, webRtcServer: false, fanout: null };
@@ -286,9 +288,10 @@ async function setupCall(gen, routers, { participants, fanout, measured, ops }) 
   // everyone sends and receives (two transports, as mediasoup-client does).
   const senders = fanout ? 1 : participants;
   const receivers = fanout ? fanout : participants;
+  const measuredOnes = measuredReceivers(receivers, measured);
   const specs = [
     ...Array.from({ length: senders }, (_, i) => ({ role: 'send', router: routerOf(i) })),
-    ...Array.from({ length: receivers }, (_, i) => ({ role: 'recv', measured: measuredAt(i, receivers, measured), router: routerOf(i) })),
+    ...Array.from({ length: receivers }, (_, i) => ({ role: 'recv', measured: measuredOnes.includes(i), router: routerOf(i) })),
   ];
   const { transports, peers } = await connectPeers(gen, routers[0], specs, ops);
   const sendTs = transports.slice(0, senders);
@@ -314,15 +317,15 @@ async function setupCall(gen, routers, { participants, fanout, measured, ops }) 
 }
 
 /**
- * Whether receiver `i` of `n` records delays: `count` of them, spread from
- * the first to the last consumer (a router sends a packet's copies in the
- * order its consumers came, so the last copy waits for all the others). The
- * floor relay picks its measured receivers the same way.
+ * Which of `n` receivers record delays: `count` of them, spread from the
+ * first to the last consumer (a router sends a packet's copies in the order
+ * its consumers came, so the last copy waits for all the others). The floor
+ * relay and the Janus run are given the same choice.
  */
-function measuredAt(i, n, count) {
-  if (count <= 0) return false;
-  if (count === 1) return i === 0;
-  return Array.from({ length: count }, (_, k) => Math.floor((k * (n - 1) + Math.floor((count - 1) / 2)) / (count - 1))).includes(i);
+function measuredReceivers(n, count) {
+  if (count <= 0) return [];
+  if (count === 1) return [0];
+  return [...new Set(Array.from({ length: count }, (_, k) => Math.floor((k * (n - 1) + Math.floor((count - 1) / 2)) / (count - 1))))];
 }
 
 /** Transports for generator peers (`specs`: role, measured, router if not `router`), connected. */
@@ -410,7 +413,7 @@ const ratesFor = (fwdPps, consumers) => {
 async function forwarding(sfu, gen, mode, report) {
   const rows = [];
   for (const n of mode.fanout) {
-    const floor = await gen.call({ cmd: 'floor', consumers: n, measured: 2, ...BASE, warmupMs: 500, durationMs: mode.durationMs });
+    const floor = await gen.call({ cmd: 'floor', consumers: n, measured: measuredReceivers(n, 2), ...BASE, warmupMs: 500, durationMs: mode.durationMs });
     const worker = await sfu.createWorker({ logLevel: 'warn' });
     const server = mode.webRtcServer ? await worker.createWebRtcServer(LISTEN) : null;
     const router = await worker.createRouter({
@@ -471,7 +474,7 @@ async function maxload(sfu, gen, mode, report) {
     }
   }
   const floorAtMax = best
-    ? await gen.call({ cmd: 'floor', consumers: n, measured: 2, ...ratesFor(best.forwardedPps, n), warmupMs: 500, durationMs: mode.durationMs })
+    ? await gen.call({ cmd: 'floor', consumers: n, measured: measuredReceivers(n, 2), ...ratesFor(best.forwardedPps, n), warmupMs: 500, durationMs: mode.durationMs })
     : null;
   await gen.call({ cmd: 'close', peers: call.peers });
   worker.close();
@@ -822,7 +825,7 @@ async function main() {
     if (want('janus')) {
       console.log('\n== Janus VideoRoom');
       const t0 = Date.now();
-      janusReport = await janus.bench(gen, mode, BASE);
+      janusReport = await janus.bench(gen, mode, BASE, JANUS_CONSUMERS, measuredReceivers(JANUS_CONSUMERS, 2));
       janusReport.seconds = (Date.now() - t0) / 1000;
       timings.push(`janus ${janusReport.seconds.toFixed(0)} s`);
       console.log(`  ${janusReport.unavailable ?? `${fmtUs(janusReport.cpuPerForward)} µs/pkt`}`);

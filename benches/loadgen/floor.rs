@@ -168,17 +168,6 @@ impl Receiver {
     }
 }
 
-/// Whether receiver `i` of `n` records delays: `count` of them, spread
-/// from the first copy of a fan-out to the last (as `run.js` picks the
-/// SFU's), since the last copy waits for all the others.
-fn measured_at(i: usize, n: usize, count: usize) -> bool {
-    match count {
-        0 => false,
-        1 => i == 0,
-        _ => (0..count).any(|k| (k * n.saturating_sub(1) + (count - 1) / 2) / (count - 1) == i),
-    }
-}
-
 fn local_socket() -> Result<UdpSocket, String> {
     let s = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     set_rcvbuf(&s, 4 << 20);
@@ -187,7 +176,11 @@ fn local_socket() -> Result<UdpSocket, String> {
 
 pub fn run(cmd: &Value) -> Result<Value, String> {
     let consumers = cmd["consumers"].as_u64().unwrap_or(1) as usize;
-    let measured = cmd["measured"].as_u64().unwrap_or(2) as usize;
+    // The receivers that record delays, as `run.js` picks the SFU's.
+    let measured: Vec<u64> = cmd["measured"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default();
     let pps = [
         cmd["audioPps"].as_f64().unwrap_or(50.0),
         cmd["videoPps"].as_f64().unwrap_or(100.0),
@@ -208,7 +201,8 @@ pub fn run(cmd: &Value) -> Result<Value, String> {
         ));
         receivers.push(Receiver {
             socket,
-            decrypt: measured_at(i, consumers, measured)
+            decrypt: measured
+                .contains(&(i as u64))
                 .then(|| cipher(2 + (i % 250) as u8, false)),
             rollover: Rollover::default(),
             rtp_in: 0,

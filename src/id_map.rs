@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 /// FxHash (Firefox's, rustc's): one multiply per 8 bytes.
 #[derive(Default, Clone, Copy)]
@@ -60,10 +61,164 @@ impl Hasher for IdHasher {
 /// A `HashMap` with [`IdHasher`].
 pub type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
+/// Where an entry of a [`SlotMap`] lives: its slot and the generation that
+/// filled it. A key kept after its entry went finds nothing, not the entry
+/// that took the slot next. The default key finds nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SlotKey {
+    index: u32,
+    /// Never 0 for a filled slot.
+    generation: u32,
+}
+
+struct Slot<V> {
+    generation: u32,
+    entry: Option<(Arc<str>, V)>,
+}
+
+/// Entries found by id or, on the packet path, by the [`SlotKey`] resolved
+/// once when a route is made: a forwarded copy then goes straight to its
+/// transport and consumer (a vector index) instead of hashing two 36-byte
+/// ids and chasing the buckets and key strings of two maps, cache misses
+/// that a fan-out pays for every copy.
+pub struct SlotMap<V> {
+    keys: IdMap<Arc<str>, SlotKey>,
+    slots: Vec<Slot<V>>,
+    free: Vec<u32>,
+}
+
+impl<V> Default for SlotMap<V> {
+    fn default() -> Self {
+        Self {
+            keys: IdMap::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+}
+
+impl<V> SlotMap<V> {
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Adds or replaces; a replaced entry keeps its key.
+    pub fn insert(&mut self, id: Arc<str>, value: V) -> SlotKey {
+        if let Some(&key) = self.keys.get(&id) {
+            self.slots[key.index as usize].entry = Some((id, value));
+            return key;
+        }
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => {
+                self.slots.push(Slot {
+                    generation: 0,
+                    entry: None,
+                });
+                u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 entries")
+            }
+        };
+        let slot = &mut self.slots[index as usize];
+        slot.generation = slot.generation.wrapping_add(1).max(1);
+        slot.entry = Some((id.clone(), value));
+        let key = SlotKey {
+            index,
+            generation: slot.generation,
+        };
+        self.keys.insert(id, key);
+        key
+    }
+
+    pub fn remove(&mut self, id: &str) -> Option<V> {
+        let key = self.keys.remove(id)?;
+        self.free.push(key.index);
+        self.slots[key.index as usize].entry.take().map(|(_, v)| v)
+    }
+
+    pub fn key(&self, id: &str) -> Option<SlotKey> {
+        self.keys.get(id).copied()
+    }
+
+    pub fn contains_key(&self, id: &str) -> bool {
+        self.keys.contains_key(id)
+    }
+
+    pub fn get(&self, id: &str) -> Option<&V> {
+        self.at(self.key(id)?).map(|(_, v)| v)
+    }
+
+    pub fn get_mut(&mut self, id: &str) -> Option<&mut V> {
+        let key = self.key(id)?;
+        self.at_mut(key).map(|(_, v)| v)
+    }
+
+    /// The map's own id (a reference count, not an allocation) and value.
+    pub fn get_key_value(&self, id: &str) -> Option<(&Arc<str>, &V)> {
+        self.at(self.key(id)?)
+    }
+
+    pub fn at(&self, key: SlotKey) -> Option<(&Arc<str>, &V)> {
+        let slot = self.slots.get(key.index as usize)?;
+        if slot.generation != key.generation {
+            return None;
+        }
+        slot.entry.as_ref().map(|(id, v)| (id, v))
+    }
+
+    pub fn at_mut(&mut self, key: SlotKey) -> Option<(&Arc<str>, &mut V)> {
+        let slot = self.slots.get_mut(key.index as usize)?;
+        if slot.generation != key.generation {
+            return None;
+        }
+        slot.entry.as_mut().map(|(id, v)| (&*id, v))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &V)> {
+        self.slots
+            .iter()
+            .filter_map(|s| s.entry.as_ref().map(|(id, v)| (id, v)))
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&Arc<str>, &mut V)> {
+        self.slots
+            .iter_mut()
+            .filter_map(|s| s.entry.as_mut().map(|(id, v)| (&*id, v)))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &Arc<str>> {
+        self.iter().map(|(id, _)| id)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.iter().map(|(_, v)| v)
+    }
+
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
+        self.iter_mut().map(|(_, v)| v)
+    }
+
+    /// Keeps the entries `keep` says to.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Arc<str>, &mut V) -> bool) {
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            let Some((id, value)) = slot.entry.as_mut() else {
+                continue;
+            };
+            if !keep(id, value) {
+                self.keys.remove(&**id);
+                slot.entry = None;
+                self.free.push(index as u32);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     #[test]
     fn ids_and_ssrcs_spread_and_look_up() {
@@ -87,5 +242,30 @@ mod tests {
         let mut ssrcs: IdMap<u32, u32> = IdMap::default();
         ssrcs.insert(7, 1);
         assert_eq!(ssrcs.get(&7), Some(&1));
+    }
+
+    #[test]
+    fn a_slot_key_finds_its_entry_and_nothing_once_it_is_gone() {
+        let mut map: SlotMap<u32> = SlotMap::default();
+        let a = map.insert(Arc::from("a"), 1);
+        let b = map.insert(Arc::from("b"), 2);
+        assert_eq!(map.at(a).map(|(id, v)| (&**id, *v)), Some(("a", 1)));
+        assert_eq!(map.get("b"), Some(&2));
+        assert_eq!(map.key("b"), Some(b));
+        // Replacing keeps the key.
+        assert_eq!(map.insert(Arc::from("a"), 3), a);
+        assert_eq!(map.at(a).map(|(_, v)| *v), Some(3));
+        // A removed entry's key finds nothing, not the next one in its slot.
+        assert_eq!(map.remove("a"), Some(3));
+        assert!(map.at(a).is_none());
+        let c = map.insert(Arc::from("c"), 4);
+        assert_ne!(c, a);
+        assert!(map.at(a).is_none());
+        assert_eq!(map.at_mut(c).map(|(_, v)| *v), Some(4));
+        assert!(map.at(SlotKey::default()).is_none());
+        map.retain(|id, _| &**id != "b");
+        assert!(map.at(b).is_none() && !map.contains_key("b"));
+        assert_eq!(map.len(), 1);
+        assert_eq!(map.keys().map(|k| &**k).collect::<Vec<_>>(), vec!["c"]);
     }
 }

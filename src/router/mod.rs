@@ -16,6 +16,7 @@ use str0m::media::KeyframeRequestKind;
 use str0m::rtp::{ExtensionValues, RtpPacket};
 
 use crate::error::{CoreError, CoreResult};
+use crate::id_map::SlotKey;
 use crate::ortc::types::{MediaKind, RtpMapping, RtpParameters};
 use crate::rtp::wire::ForwardedExtensions;
 use crate::rtp::{
@@ -102,6 +103,16 @@ pub struct ConsumerOptions {
     /// A pipe consumer (PipeTransport): every encoding goes out as its own
     /// stream, numbered as the producer numbered it; no layer choice.
     pub pipe: bool,
+    pub egress: Egress,
+}
+
+/// Where a consumer's packets go: its transport, and its place among that
+/// transport's consumers, resolved once when it is made (see `SlotMap`), so
+/// that a forwarded copy carries two indices and no ids.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Egress {
+    pub transport: SlotKey,
+    pub consumer: SlotKey,
 }
 
 /// A producer packet as the router needs it: borrowed from str0m's
@@ -163,8 +174,7 @@ impl<'a> From<&'a ReceivedRtp> for IncomingRtp<'a> {
 /// One packet for one consumer.
 #[derive(Debug, Clone)]
 pub struct Forward {
-    pub transport_id: Id,
-    pub consumer_id: Id,
+    pub egress: Egress,
     pub packet: ForwardedRtp,
 }
 
@@ -261,6 +271,7 @@ struct Consumer {
     /// Highest temporal layer forwarded now (None: all).
     temporal: Option<u8>,
     pipe: bool,
+    egress: Egress,
 }
 
 impl Consumer {
@@ -497,6 +508,7 @@ impl Router {
             preferred_temporal: opts.preferred_temporal,
             temporal: None,
             pipe: opts.pipe,
+            egress: opts.egress,
         };
         let idx = match self.free_slots.pop() {
             Some(i) => {
@@ -747,8 +759,7 @@ impl Router {
             }
             if c.pipe {
                 out.forwards.push(Forward {
-                    transport_id: c.transport_id.clone(),
-                    consumer_id: c.id.clone(),
+                    egress: c.egress,
                     packet: ForwardedRtp {
                         payload_type: router_pt,
                         seq_no: packet.seq_no,
@@ -808,8 +819,7 @@ impl Router {
                 continue;
             };
             out.forwards.push(Forward {
-                transport_id: c.transport_id.clone(),
-                consumer_id: c.id.clone(),
+                egress: c.egress,
                 packet: ForwardedRtp {
                     payload_type: router_pt,
                     seq_no: seq,

@@ -78,6 +78,7 @@ fn consumer(name: &str, initial_seq: u16) -> ConsumerOptions {
         preferred_temporal: None,
         initial_seq,
         pipe: false,
+        egress: Egress::default(),
     }
 }
 

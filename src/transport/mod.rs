@@ -22,6 +22,7 @@ pub use webrtc::{
 };
 
 use crate::error::{CoreError, CoreResult};
+use crate::id_map::SlotKey;
 use crate::ortc::types::{MediaKind, RtpParameters};
 use webrtc::Id;
 
@@ -165,13 +166,13 @@ impl Transport {
         }
     }
 
-    /// Returns the RTCP CNAME the stream uses, when the transport picks one.
+    /// Returns the key `write_rtp` takes for this consumer.
     pub fn add_consumer(
         &mut self,
         id: Id,
         kind: MediaKind,
         params: &RtpParameters,
-    ) -> CoreResult<()> {
+    ) -> CoreResult<SlotKey> {
         match self {
             Transport::WebRtc(t) => t.add_consumer(id, kind, params),
             Transport::Plain(t) => t.add_consumer(id, kind, params),
@@ -192,16 +193,25 @@ impl Transport {
         }
     }
 
+    /// One packet of a consumer, by the key `add_consumer` gave.
     pub fn write_rtp(
         &mut self,
-        consumer_id: &str,
+        consumer: SlotKey,
         packet: &ForwardedRtp,
         now: Instant,
         out: &mut TransportOutput,
     ) -> CoreResult<()> {
         match self {
-            Transport::WebRtc(t) => t.write_rtp(consumer_id, packet, now, out),
-            Transport::Plain(t) => t.write_rtp(consumer_id, packet, out),
+            Transport::WebRtc(t) => t.write_rtp(consumer, packet, now, out),
+            Transport::Plain(t) => t.write_rtp(consumer, packet, out),
+        }
+    }
+
+    /// The id of the consumer a key from `add_consumer` names.
+    pub fn consumer_id(&self, consumer: SlotKey) -> Option<&Id> {
+        match self {
+            Transport::WebRtc(t) => t.consumer_id(consumer),
+            Transport::Plain(t) => t.consumer_id(consumer),
         }
     }
 }

@@ -24,6 +24,7 @@ use super::webrtc::{
     TransportStats, TransportTuple,
 };
 use crate::error::{CoreError, CoreResult};
+use crate::id_map::SlotKey;
 use crate::ortc::types::{MediaKind, RtpParameters};
 use crate::router::ReceivedRtp;
 use crate::rtp::reception::Reception;
@@ -692,9 +693,9 @@ impl PlainTransport {
             now,
             nack,
             |_| SendExtensions::default(),
-            |id, buf, rtx_seq| resends.push((id.clone(), buf, rtx_seq)),
+            |consumer, buf, rtx_seq| resends.push((consumer, buf, rtx_seq)),
         );
-        for (id, mut buf, rtx_seq) in resends {
+        for (consumer, mut buf, rtx_seq) in resends {
             if let Some(srtp) = self.srtp.as_mut()
                 && !srtp.tx.protect_rtp(&mut buf, rtx_seq)
             {
@@ -702,16 +703,16 @@ impl PlainTransport {
             }
             self.stats.rtp_packets_sent += 1;
             self.stats.rtp_bytes_sent += buf.len() as u64;
-            self.send_rtp(&id, buf, out);
+            self.send_rtp(consumer, buf, out);
         }
     }
 
     /// One RTP packet of a consumer to the peer: over UDP, or to Node as the
     /// consumer's `rtp` event on a DirectTransport. Dropped while the peer
     /// is not known.
-    fn send_rtp(&mut self, consumer_id: &str, buf: Vec<u8>, out: &mut TransportOutput) {
+    fn send_rtp(&mut self, consumer: SlotKey, buf: Vec<u8>, out: &mut TransportOutput) {
         if self.opts.direct {
-            let Some(consumer_id) = self.consumers.id(consumer_id) else {
+            let Some(consumer_id) = self.consumers.id_at(consumer).cloned() else {
                 return out.recycle(buf);
             };
             self.stats.bytes_sent += buf.len() as u64;
@@ -966,11 +967,15 @@ impl PlainTransport {
         id: Id,
         kind: MediaKind,
         params: &RtpParameters,
-    ) -> CoreResult<()> {
+    ) -> CoreResult<SlotKey> {
         if self.dead {
             return Err(CoreError::invalid_state("transport closed"));
         }
         self.consumers.add(id, kind, params)
+    }
+
+    pub fn consumer_id(&self, consumer: SlotKey) -> Option<&Id> {
+        self.consumers.id_at(consumer)
     }
 
     pub fn remove_consumer(&mut self, consumer_id: &str) {
@@ -989,7 +994,7 @@ impl PlainTransport {
     /// One packet to the peer. Dropped until the peer is known.
     pub fn write_rtp(
         &mut self,
-        consumer_id: &str,
+        consumer: SlotKey,
         pkt: &ForwardedRtp,
         out: &mut TransportOutput,
     ) -> CoreResult<()> {
@@ -1002,7 +1007,7 @@ impl PlainTransport {
         let mut buf = out.buffer();
         let srtp = &mut self.srtp;
         let sent = self.consumers.send(
-            consumer_id,
+            consumer,
             pkt,
             |_| SendExtensions::default(),
             &mut buf,
@@ -1013,7 +1018,7 @@ impl PlainTransport {
         if sent {
             self.stats.rtp_packets_sent += 1;
             self.stats.rtp_bytes_sent += buf.len() as u64;
-            self.send_rtp(consumer_id, buf, out);
+            self.send_rtp(consumer, buf, out);
         } else {
             out.recycle(buf);
         }
@@ -1108,7 +1113,7 @@ mod tests {
             "rtcp": { "cname": "x" }
         }))
         .unwrap();
-        sender
+        let c = sender
             .add_consumer(Id::from("c"), MediaKind::Video, &params)
             .unwrap();
         receiver.add_producer(Id::from("p"), &params).unwrap();
@@ -1134,7 +1139,7 @@ mod tests {
             };
         for seq in 100..106u64 {
             let mut out = TransportOutput::default();
-            sender.write_rtp("c", &vp8(seq, 50, t0), &mut out).unwrap();
+            sender.write_rtp(c, &vp8(seq, 50, t0), &mut out).unwrap();
             if seq == 102 {
                 continue; // lost on the way
             }
@@ -1215,13 +1220,13 @@ mod tests {
             "encodings": [{ "ssrc": 1111, "rtx": { "ssrc": 2222 } }]
         }))
         .unwrap();
-        sender
+        let c = sender
             .add_consumer(Id::from("c"), MediaKind::Video, &params)
             .unwrap();
         receiver.add_producer(Id::from("p"), &params).unwrap();
         let send = |sender: &mut PlainTransport, seq: u64| {
             let mut out = TransportOutput::default();
-            sender.write_rtp("c", &vp8(seq, 10, t0), &mut out).unwrap();
+            sender.write_rtp(c, &vp8(seq, 10, t0), &mut out).unwrap();
             out.transmits.pop().unwrap().contents.to_vec()
         };
         let receive = |receiver: &mut PlainTransport, at: Instant, buf: &[u8]| {

@@ -16,7 +16,7 @@ use str0m::media::KeyframeRequestKind;
 
 use super::webrtc::{ConsumerStats, ForwardedRtp, Id, TransportEvent, score_from_loss};
 use crate::error::{CoreError, CoreResult};
-use crate::id_map::IdMap;
+use crate::id_map::{SlotKey, SlotMap};
 use crate::ortc::types::{MediaKind, RtpParameters};
 use crate::rtp::retransmission::{RtxSender, SentPacket, rtx_payload, rtx_payload_types};
 use crate::rtp::wire::{
@@ -85,7 +85,7 @@ fn round_trip(
 
 #[derive(Default)]
 pub struct RtpSenders {
-    consumers: IdMap<Id, Sender>,
+    consumers: SlotMap<Sender>,
     /// Each consumer SSRC's consumer and stream (peers' RTCP names them:
     /// std's hasher).
     by_ssrc: HashMap<u32, (Id, usize)>,
@@ -108,6 +108,11 @@ impl RtpSenders {
         self.consumers.contains_key(consumer_id)
     }
 
+    /// Whether `consumer` (a key from [`Self::add`]) is still here, and its id.
+    pub fn id_at(&self, consumer: SlotKey) -> Option<&Id> {
+        self.consumers.at(consumer).map(|(id, _)| id)
+    }
+
     /// The map's own key for a consumer: a reference count, not an
     /// allocation (for events that carry the id).
     pub fn id(&self, consumer_id: &str) -> Option<Id> {
@@ -118,7 +123,8 @@ impl RtpSenders {
 
     /// A consumer sending on its parameters' encodings (each with an SSRC);
     /// RTX where an encoding has an RTX SSRC and a codec NACK and RTX.
-    pub fn add(&mut self, id: Id, kind: MediaKind, params: &RtpParameters) -> CoreResult<()> {
+    /// Returns the key [`Self::send`] takes.
+    pub fn add(&mut self, id: Id, kind: MediaKind, params: &RtpParameters) -> CoreResult<SlotKey> {
         let ssrcs: Vec<u32> = params.encodings.iter().filter_map(|e| e.ssrc).collect();
         if ssrcs.is_empty() || ssrcs.len() != params.encodings.len() {
             return Err(CoreError::other("consumer rtpParameters without ssrc"));
@@ -153,7 +159,7 @@ impl RtpSenders {
                     .map(|r| RtxSender::new(r.ssrc, (r.ssrc & 0x7fff) as u16)),
             })
             .collect();
-        self.consumers.insert(
+        let key = self.consumers.insert(
             id,
             Sender {
                 extension_ids: ExtensionIds::from_uris(
@@ -179,7 +185,7 @@ impl RtpSenders {
                 rtx_payload_types: rtx_types,
             },
         );
-        Ok(())
+        Ok(key)
     }
 
     /// Removes a consumer; `forget` gets each SSRC it sent on (RTX ones too).
@@ -209,13 +215,13 @@ impl RtpSenders {
     /// packet reads as a loss in the peer's feedback).
     pub fn send(
         &mut self,
-        consumer_id: &str,
+        consumer: SlotKey,
         pkt: &ForwardedRtp,
         ext: impl FnOnce(bool) -> SendExtensions<'static>,
         buf: &mut Vec<u8>,
         protect: impl FnOnce(&mut Vec<u8>, u64) -> bool,
     ) -> CoreResult<bool> {
-        let Some(c) = self.consumers.get_mut(consumer_id) else {
+        let Some((_, c)) = self.consumers.at_mut(consumer) else {
             return Err(CoreError::invalid_state("no such consumer"));
         };
         let Some(stream) = c.streams.get_mut(pkt.stream) else {
@@ -343,18 +349,21 @@ impl RtpSenders {
     /// Resends as RTX what a NACK entry asks for, if the stream keeps it:
     /// each packet is written with `ext` (asked per packet, as for `send`)
     /// and handed to `emit` with its
-    /// consumer and extended RTX sequence number.
+    /// consumer's key and extended RTX sequence number.
     pub fn resend(
         &mut self,
         now: Instant,
         (ssrc, pid, blp): (u32, u16, u16),
         mut ext: impl FnMut(bool) -> SendExtensions<'static>,
-        mut emit: impl FnMut(&Id, Vec<u8>, u64),
+        mut emit: impl FnMut(SlotKey, Vec<u8>, u64),
     ) {
         let Some((id, stream)) = self.by_ssrc.get(&ssrc) else {
             return;
         };
-        let Some(c) = self.consumers.get_mut(id) else {
+        let Some(key) = self.consumers.key(id) else {
+            return;
+        };
+        let Some((_, c)) = self.consumers.at_mut(key) else {
             return;
         };
         let Sender {
@@ -404,7 +413,7 @@ impl RtpSenders {
             );
             stats.retransmitted += 1;
             stats.repaired += u64::from(first);
-            emit(id, buf, rtx_seq);
+            emit(key, buf, rtx_seq);
         }
     }
 

@@ -32,6 +32,7 @@ use str0m::stats::{MediaIngressStats, PeerStats};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, RtcConfig};
 
 use crate::error::{CoreError, CoreResult};
+use crate::id_map::SlotKey;
 use crate::ortc::types::{MediaKind, RtpCapabilities, RtpParameters};
 use crate::router::ReceivedRtp;
 
@@ -1145,7 +1146,7 @@ impl WebRtcTransport {
         consumer_id: Id,
         kind: MediaKind,
         rtp_parameters: &RtpParameters,
-    ) -> CoreResult<()> {
+    ) -> CoreResult<SlotKey> {
         self.ensure_alive()?;
         if self.consumers.contains(&consumer_id) {
             return Err(CoreError::invalid_state("consumer already exists"));
@@ -1182,10 +1183,15 @@ impl WebRtcTransport {
                 )));
             }
         }
-        self.consumers
+        let key = self
+            .consumers
             .add(consumer_id.clone(), kind, rtp_parameters)?;
         self.consumer_by_mid.insert(mid, consumer_id);
-        Ok(())
+        Ok(key)
+    }
+
+    pub fn consumer_id(&self, consumer: SlotKey) -> Option<&Id> {
+        self.consumers.id_at(consumer)
     }
 
     pub fn remove_consumer(&mut self, consumer_id: &str) {
@@ -1202,7 +1208,7 @@ impl WebRtcTransport {
     /// sequence number, timestamp and PT; SSRC comes from the consumer.
     pub fn write_rtp(
         &mut self,
-        consumer_id: &str,
+        consumer: SlotKey,
         pkt: &ForwardedRtp,
         now: Instant,
         out: &mut TransportOutput,
@@ -1215,7 +1221,7 @@ impl WebRtcTransport {
         else {
             // Nothing goes out before the handshake has given the keys, nor
             // while ICE has lost the peer or after DTLS has closed.
-            return if self.consumers.contains(consumer_id) {
+            return if self.consumers.id_at(consumer).is_some() {
                 Ok(())
             } else {
                 Err(CoreError::invalid_state("no such consumer"))
@@ -1225,7 +1231,7 @@ impl WebRtcTransport {
         let size = 40 + pkt.payload.len();
         let Egress { tx, cc, .. } = egress;
         let sent = self.consumers.send(
-            consumer_id,
+            consumer,
             pkt,
             |transport_cc| cc.extensions(now, size, transport_cc),
             &mut buf,

@@ -6,12 +6,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use opencall::id_map::SlotKey;
 use opencall::ortc::types::{
     MediaKind, RtcpFeedback, RtcpParameters, RtpCapabilities, RtpCodecParameters,
     RtpEncodingParameters, RtpHeaderExtensionParameters, RtpMapping, RtpMappingCodec,
     RtpMappingEncoding, RtpParameters, RtxParameters,
 };
-use opencall::router::{ConsumerOptions, ProducerOptions, RouteOutput, Router};
+use opencall::router::{ConsumerOptions, Egress, ProducerOptions, RouteOutput, Router};
 use opencall::testclient::TestClient;
 use opencall::testclient::capabilities::{
     ROUTER_OPUS_PT, ROUTER_VP8_PT, ROUTER_VP8_RTX_PT, mediasoup_like_router_capabilities,
@@ -265,7 +266,7 @@ impl World {
         for f in self.rout.forwards.drain(..) {
             self.b
                 .transport
-                .write_rtp(&f.consumer_id, &f.packet, now, &mut self.b.tout)
+                .write_rtp(f.egress.consumer, &f.packet, now, &mut self.b.tout)
                 .unwrap();
         }
         self.b.to_client.append(&mut self.b.tout.transmits);
@@ -351,7 +352,8 @@ impl World {
 
         let consumer = consumer_parameters(kind, mid, &self.caps);
         let cid: Arc<str> = Arc::from(format!("consumer-{mid}"));
-        self.b
+        let sender = self
+            .b
             .transport
             .add_consumer(cid.clone(), kind, &consumer)
             .expect("consume accepted");
@@ -369,6 +371,11 @@ impl World {
                     preferred_temporal: None,
                     initial_seq: 1000,
                     pipe: false,
+                    // One receiving transport: only its consumer key is used.
+                    egress: Egress {
+                        transport: SlotKey::default(),
+                        consumer: sender,
+                    },
                 },
                 self.now,
                 &mut self.rout,

@@ -21,9 +21,9 @@ mod trace;
 use super::outbox;
 use super::state::WorkerState;
 use crate::error::{CoreError, CoreResult};
-use crate::id_map::IdMap;
+use crate::id_map::{IdMap, SlotMap};
 use crate::ortc::types::{MediaKind, RtpCapabilities, RtpParameters};
-use crate::router::{IncomingRtp, RouteOutput, Router};
+use crate::router::{Egress, IncomingRtp, RouteOutput, Router};
 use crate::rtp::{VideoCodec, is_keyframe};
 use crate::transport::{ForwardedRtp, Transport, TransportEvent, TransportOutput};
 use net::{ListenSocket, SocketKind, SocketOwner, TcpConnection};
@@ -157,7 +157,8 @@ pub struct Media {
     pub port_range: PortRange,
     pub certificate: str0m::config::DtlsCert,
     pub routers: IdMap<Id, RouterSlot>,
-    pub transports: IdMap<Id, TransportSlot>,
+    /// By id, and on the packet path by the key a consumer's `Egress` keeps.
+    pub transports: SlotMap<TransportSlot>,
     pub producers: IdMap<Id, ProducerSlot>,
     pub consumers: IdMap<Id, ConsumerSlot>,
     pub servers: HashMap<Id, WebRtcServerSlot>,
@@ -195,7 +196,7 @@ impl Media {
             port_range,
             certificate,
             routers: IdMap::default(),
-            transports: IdMap::default(),
+            transports: SlotMap::default(),
             producers: IdMap::default(),
             consumers: IdMap::default(),
             servers: HashMap::new(),
@@ -296,34 +297,36 @@ impl Media {
     /// One routed packet to one consumer: `drive` specialised for the
     /// hottest call, with one transport lookup instead of three (drive,
     /// send, reschedule), since a fan-out runs this once per consumer.
-    fn forward(
-        &mut self,
-        transport_id: &Id,
-        consumer_id: &str,
-        packet: &ForwardedRtp,
-        now: Instant,
-    ) {
+    fn forward(&mut self, egress: Egress, packet: &ForwardedRtp, now: Instant) {
         let mut out = self.outputs.pop().unwrap_or_default();
-        let Some(slot) = self.transports.get_mut(transport_id) else {
+        let Some((transport_id, slot)) = self.transports.at_mut(egress.transport) else {
             self.outputs.push(out);
             return;
         };
-        let _ = slot.transport.write_rtp(consumer_id, packet, now, &mut out);
-        if self.packet_traces {
+        let _ = slot
+            .transport
+            .write_rtp(egress.consumer, packet, now, &mut out);
+        if self.packet_traces
+            && let Some(consumer_id) = slot.transport.consumer_id(egress.consumer)
+        {
             Self::trace_forward(&self.consumers, consumer_id, packet);
         }
         Self::send_from(slot, &mut out);
         let deadline = slot.transport.poll_timeout();
         let push = Self::needs_push(slot, deadline);
-        if !out.events.is_empty() {
-            for event in out.events.drain(..) {
-                self.on_transport_event(transport_id, event, now);
-            }
+        if out.events.is_empty() && !push {
+            out.clear();
+            self.outputs.push(out);
+            return;
+        }
+        let transport_id = transport_id.clone();
+        for event in out.events.drain(..) {
+            self.on_transport_event(&transport_id, event, now);
         }
         out.clear();
         self.outputs.push(out);
         if push {
-            self.push_deadline(transport_id, deadline);
+            self.push_deadline(&transport_id, deadline);
         }
     }
 
@@ -696,12 +699,7 @@ impl Media {
     /// to producers.
     fn apply_route(&mut self, route: &mut RouteOutput, now: Instant) {
         for forward in route.forwards.drain(..) {
-            self.forward(
-                &forward.transport_id,
-                &forward.consumer_id,
-                &forward.packet,
-                now,
-            );
+            self.forward(forward.egress, &forward.packet, now);
         }
         for request in route.keyframe_requests.drain(..) {
             tracing::debug!(producer_id = %request.producer_id, encoding = request.encoding, "keyframe requested");

@@ -9,7 +9,7 @@ use super::trace::TraceTypes;
 use super::{ConsumerSlot, Id, Media, ProducerSlot, RouterSlot, TransportSlot};
 use crate::error::{CoreError, CoreResult};
 use crate::ortc::{self, from_json_value, types::*};
-use crate::router::{ConsumerOptions, ProducerOptions, Router};
+use crate::router::{ConsumerOptions, Egress, ProducerOptions, Router};
 use crate::transport::{
     DtlsParameters, ListenInfo, Transport, WebRtcTransport, WebRtcTransportOptions,
 };
@@ -963,7 +963,10 @@ impl Media {
         self.drive(&tid, Instant::now(), |t, _| {
             added = t.add_consumer(consumer_id.clone(), kind, &params)
         });
-        added?;
+        let egress = Egress {
+            transport: self.transports.key(&tid).unwrap_or_default(),
+            consumer: added?,
+        };
         let layered = producer_type != "simple" && !pipe;
         let (max_spatial, max_temporal) = max_layers(&params);
         let preferred_layers = layered.then(|| match &data.preferred_layers {
@@ -987,6 +990,7 @@ impl Media {
                     preferred_temporal,
                     initial_seq: random_seq(),
                     pipe,
+                    egress,
                 },
                 now,
                 route,

@@ -36,6 +36,9 @@ use crate::rtp::wire::{self, ExtensionIds, RtcpItem, SendExtensions};
 const RTCP_INTERVAL: Duration = Duration::from_secs(1);
 /// The SSRC our own RTCP (PLIs to producers) is sent from.
 const LOCAL_RTCP_SSRC: u32 = 0x6f63_6c6c;
+/// Its CNAME: each transport is an RTP session of its own, so one name
+/// for every transport's receiver reports is unique within its session.
+const LOCAL_CNAME: &str = "opencall";
 
 #[derive(Debug, Clone)]
 pub struct PlainTransportOptions {
@@ -550,8 +553,12 @@ impl PlainTransport {
         let s = &mut p.stats[enc];
         s.packets += 1;
         s.bytes += buf.len() as u64;
-        self.stats.rtp_packets_received += 1;
-        self.stats.rtp_bytes_received += buf.len() as u64;
+        if rtx.is_some() {
+            self.stats.rtx_bytes_received += buf.len() as u64;
+        } else {
+            self.stats.rtp_packets_received += 1;
+            self.stats.rtp_bytes_received += buf.len() as u64;
+        }
         let packet = ReceivedRtp {
             ssrc: media_ssrc,
             seq_no,
@@ -701,8 +708,8 @@ impl PlainTransport {
             {
                 continue;
             }
-            self.stats.rtp_packets_sent += 1;
-            self.stats.rtp_bytes_sent += buf.len() as u64;
+            // Counted apart from the media, as mediasoup counts them.
+            self.stats.rtx_bytes_sent += buf.len() as u64;
             self.send_rtp(consumer, buf, out);
         }
     }
@@ -755,6 +762,8 @@ impl PlainTransport {
             if !blocks.is_empty() {
                 let mut buf = Vec::new();
                 wire::write_receiver_report(&mut buf, LOCAL_RTCP_SSRC, &blocks);
+                // RFC 3550 §6.1: every compound packet names its source.
+                wire::write_sdes_cname(&mut buf, [LOCAL_RTCP_SSRC].into_iter(), LOCAL_CNAME);
                 compounds.push(buf);
             }
         }
@@ -1153,6 +1162,12 @@ mod tests {
         }
         let seqs: Vec<u16> = delivered.iter().map(|d| d.0).collect();
         assert_eq!(seqs, [100, 101, 103, 102, 104, 105]);
+        // The resend is counted as RTX on both sides, not as RTP.
+        let (sent, received) = (sender.stats(), receiver.stats());
+        assert_eq!(sent.rtp_packets_sent, 6);
+        assert!(sent.rtx_bytes_sent > 50, "{}", sent.rtx_bytes_sent);
+        assert_eq!(received.rtp_packets_received, 5);
+        assert!(received.rtx_bytes_received > 50);
         let recovered = &delivered[3];
         assert_eq!(recovered.1, vec![102u8; 50], "the original payload");
         assert_eq!(
@@ -1193,6 +1208,55 @@ mod tests {
             "{rtt:?}"
         );
         assert_eq!((stats.loss, stats.packets_lost), (Some(0.0), Some(0)));
+    }
+
+    #[test]
+    fn a_receiver_report_goes_in_a_compound_that_names_its_source() {
+        let t0 = Instant::now();
+        let (mut sender, mut receiver) = (pipe(1000, None, t0), pipe(2000, None, t0));
+        let addr = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        let mut out = TransportOutput::default();
+        sender
+            .connect(Some(addr(2000)), None, None, &mut out)
+            .unwrap();
+        receiver
+            .connect(Some(addr(1000)), None, None, &mut out)
+            .unwrap();
+        let params: RtpParameters = crate::ortc::from_json_value(serde_json::json!({
+            "codecs": [{ "mimeType": "video/VP8", "payloadType": 101, "clockRate": 90000 }],
+            "encodings": [{ "ssrc": 1111 }]
+        }))
+        .unwrap();
+        let c = sender
+            .add_consumer(Id::from("c"), MediaKind::Video, &params)
+            .unwrap();
+        receiver.add_producer(Id::from("p"), &params).unwrap();
+        let mut out = TransportOutput::default();
+        for seq in 0..3 {
+            sender.write_rtp(c, &vp8(seq, 50, t0), &mut out).unwrap();
+        }
+        let mut ignored = TransportOutput::default();
+        for t in out.transmits.drain(..) {
+            receiver.handle_receive(t0, addr(1000), addr(2000), &t.contents, &mut ignored);
+        }
+        let mut rr = TransportOutput::default();
+        receiver.handle_timeout(t0 + Duration::from_millis(1_100), &mut rr);
+        assert_eq!(rr.transmits.len(), 1);
+        let compound = &rr.transmits[0].contents;
+        // Its packets' types, walking the compound by their lengths.
+        let (mut types, mut starts) = (Vec::new(), Vec::new());
+        let mut at = 0;
+        while at + 4 <= compound.len() {
+            types.push(compound[at + 1]);
+            starts.push(at);
+            at += 4 * (1 + usize::from(u16::from_be_bytes([compound[at + 2], compound[at + 3]])));
+        }
+        assert_eq!(at, compound.len());
+        assert_eq!(types, [201, 202], "RR, then SDES");
+        let sdes = &compound[starts[1]..];
+        assert_eq!(&sdes[4..8], &LOCAL_RTCP_SSRC.to_be_bytes());
+        assert_eq!((sdes[8], usize::from(sdes[9])), (1, LOCAL_CNAME.len()));
+        assert_eq!(&sdes[10..10 + LOCAL_CNAME.len()], LOCAL_CNAME.as_bytes());
     }
 
     #[test]

@@ -327,6 +327,11 @@ pub struct TransportStats {
     pub rtp_packets_received: u64,
     pub rtp_bytes_sent: u64,
     pub rtp_packets_sent: u64,
+    /// Retransmissions (RTX), not counted as RTP above (mediasoup's split).
+    pub rtx_bytes_sent: u64,
+    /// Only where the transport unwraps RTX itself (plain and pipe): str0m
+    /// does not tell a WebRTC producer's RTX apart.
+    pub rtx_bytes_received: u64,
     pub malformed_packets_dropped: u64,
     /// Data channel messages dropped: too large, or on no DataProducer.
     pub data_messages_dropped: u64,
@@ -440,6 +445,14 @@ pub struct WebRtcTransport {
     sctp: Option<SctpSide>,
 }
 
+/// What a datagram of our own carries, for the transport's stats.
+#[derive(Clone, Copy)]
+enum Own {
+    Rtp,
+    Rtx,
+    Rtcp,
+}
+
 /// One datagram of our own (the consumers' RTP, or RTCP about them) on the
 /// selected pair, counted in the transport's stats.
 fn transmit_own(
@@ -447,11 +460,15 @@ fn transmit_own(
     out: &mut TransportOutput,
     (proto, source, destination): (Protocol, SocketAddr, SocketAddr),
     buf: Vec<u8>,
-    rtp: bool,
+    what: Own,
 ) {
-    if rtp {
-        stats.rtp_packets_sent += 1;
-        stats.rtp_bytes_sent += buf.len() as u64;
+    match what {
+        Own::Rtp => {
+            stats.rtp_packets_sent += 1;
+            stats.rtp_bytes_sent += buf.len() as u64;
+        }
+        Own::Rtx => stats.rtx_bytes_sent += buf.len() as u64,
+        Own::Rtcp => {}
     }
     stats.bytes_sent += buf.len() as u64;
     out.transmits.push(Transmit {
@@ -1238,7 +1255,7 @@ impl WebRtcTransport {
             |b, seq_no| tx.protect_rtp(b, seq_no),
         )?;
         if sent {
-            transmit_own(&mut self.stats, out, pair, buf, true);
+            transmit_own(&mut self.stats, out, pair, buf, Own::Rtp);
         } else {
             out.recycle(buf);
         }
@@ -1289,7 +1306,7 @@ impl WebRtcTransport {
         );
         for (mut buf, rtx_seq) in resends {
             if egress.tx.protect_rtp(&mut buf, rtx_seq) {
-                transmit_own(&mut self.stats, out, pair, buf, true);
+                transmit_own(&mut self.stats, out, pair, buf, Own::Rtx);
             }
         }
     }
@@ -1314,7 +1331,7 @@ impl WebRtcTransport {
         let stats = &mut self.stats;
         self.consumers.sender_reports(now, |mut buf| {
             if egress.tx.protect_rtcp(&mut buf) {
-                transmit_own(stats, out, pair, buf, false);
+                transmit_own(stats, out, pair, buf, Own::Rtcp);
             }
         });
     }

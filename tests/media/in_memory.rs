@@ -520,6 +520,8 @@ fn vp8_and_opus_flow_with_rewriting_and_nack() {
 
     let ts = w.b.transport.stats();
     assert!(ts.rtp_packets_sent >= v.packets + a.packets - 1);
+    // The resend is counted as RTX, not as RTP (mediasoup's split).
+    assert!(ts.rtx_bytes_sent > 0);
     let ta = w.a.transport.stats();
     assert!(ta.rtp_packets_received >= v.packets + a.packets - 1);
     let ps = w.a.transport.producer_stats("producer-0");

@@ -67,6 +67,8 @@ pub fn transport_stats(
             s.bytes_sent,
             s.rtp_bytes_received,
             s.rtp_bytes_sent,
+            s.rtx_bytes_received,
+            s.rtx_bytes_sent,
         ],
     );
     let mut stat = json!({
@@ -80,10 +82,10 @@ pub fn transport_stats(
         "rtpRecvBitrate": r[2],
         "rtpBytesSent": s.rtp_bytes_sent,
         "rtpSendBitrate": r[3],
-        "rtxBytesReceived": 0,
-        "rtxRecvBitrate": 0,
-        "rtxBytesSent": 0,
-        "rtxSendBitrate": 0,
+        "rtxBytesReceived": s.rtx_bytes_received,
+        "rtxRecvBitrate": r[4],
+        "rtxBytesSent": s.rtx_bytes_sent,
+        "rtxSendBitrate": r[5],
         "probationBytesSent": 0,
         "probationSendBitrate": 0,
         "availableOutgoingBitrate": s.available_outgoing_bitrate,

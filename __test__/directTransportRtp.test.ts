@@ -122,6 +122,16 @@ describe('RTP over a DirectTransport', () => {
     producer.send(packet(1, true));
     producer.send(packet(2, false));
     await until(async () => (await consumer.getStats())[0].packetCount === 2, 'two packets out');
+    // Within about a second, a receiver report about the producer's stream
+    // reaches Node too (as mediasoup's transports report their producers):
+    // nothing lost, up to number 2; an SDES names the reporter.
+    const rr = await until(
+      () => rtcp.find((m) => m[1] === 201 && (m.readUInt32BE(16) & 0xffff) === 2),
+      'a receiver report on rtcp',
+    );
+    expect(rr.readUInt32BE(8)).toBe(SSRC);
+    expect(rr.readUInt32BE(12)).toBe(0);
+    expect(rr[4 * (rr.readUInt16BE(2) + 1) + 1]).toBe(202);
 
     // The far peer asks for a keyframe: it reaches Node too.
     sink.send(pli(consumer.rtpParameters.encodings![0].ssrc!), output.tuple.localPort, '127.0.0.1');

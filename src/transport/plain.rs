@@ -750,22 +750,20 @@ impl PlainTransport {
         let mut compounds = Vec::new();
         self.consumers
             .sender_reports(now, |buf| compounds.push(buf));
-        // Receiver reports about the producers' streams, as mediasoup's plain
-        // and pipe transports send (not to Node on a DirectTransport).
-        if !self.opts.direct {
-            let blocks: Vec<_> = self
-                .producers
-                .iter_mut()
-                .flat_map(|p| p.ssrcs.iter().zip(&mut p.receptions))
-                .filter_map(|(ssrc, r)| r.report((*ssrc)?, now))
-                .collect();
-            if !blocks.is_empty() {
-                let mut buf = Vec::new();
-                wire::write_receiver_report(&mut buf, LOCAL_RTCP_SSRC, &blocks);
-                // RFC 3550 §6.1: every compound packet names its source.
-                wire::write_sdes_cname(&mut buf, [LOCAL_RTCP_SSRC].into_iter(), LOCAL_CNAME);
-                compounds.push(buf);
-            }
+        // Receiver reports about the producers' streams, as mediasoup's
+        // transports send them (a DirectTransport's go to Node, on `rtcp`).
+        let blocks: Vec<_> = self
+            .producers
+            .iter_mut()
+            .flat_map(|p| p.ssrcs.iter().zip(&mut p.receptions))
+            .filter_map(|(ssrc, r)| r.report((*ssrc)?, now))
+            .collect();
+        if !blocks.is_empty() {
+            let mut buf = Vec::new();
+            wire::write_receiver_report(&mut buf, LOCAL_RTCP_SSRC, &blocks);
+            // RFC 3550 §6.1: every compound packet names its source.
+            wire::write_sdes_cname(&mut buf, [LOCAL_RTCP_SSRC].into_iter(), LOCAL_CNAME);
+            compounds.push(buf);
         }
         for buf in compounds {
             self.send_rtcp(buf, out);

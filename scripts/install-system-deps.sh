@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs (headless Chromium for the
 # browser end-to-end tests, Redis for the Redis-backed call store, FFmpeg as
-# the RTP tool at both ends of a PlainTransport test).
+# the RTP tool at both ends of a PlainTransport test, openssl for the
+# certificate fixtures).
 # Idempotent and non-interactive: runs as root in CI with no stdin, and is a
 # quick no-op when everything is already there, so CI can call it every run.
 set -euo pipefail
 
 # Debian package names; `fonts-liberation` gives Chromium a usable font so
 # screenshots of the test pages render text.
-PACKAGES=(chromium redis-server fonts-liberation ffmpeg)
+PACKAGES=(chromium redis-server fonts-liberation ffmpeg openssl)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

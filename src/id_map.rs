@@ -106,12 +106,10 @@ impl<V> SlotMap<V> {
         self.keys.is_empty()
     }
 
-    /// Adds or replaces; a replaced entry keeps its key.
+    /// Adds, or replaces under a new key: a key kept for the entry it
+    /// replaces finds nothing.
     pub fn insert(&mut self, id: Arc<str>, value: V) -> SlotKey {
-        if let Some(&key) = self.keys.get(&id) {
-            self.slots[key.index as usize].entry = Some((id, value));
-            return key;
-        }
+        self.remove(&id);
         let index = match self.free.pop() {
             Some(index) => index,
             None => {
@@ -189,30 +187,12 @@ impl<V> SlotMap<V> {
             .filter_map(|s| s.entry.as_mut().map(|(id, v)| (&*id, v)))
     }
 
-    pub fn keys(&self) -> impl Iterator<Item = &Arc<str>> {
-        self.iter().map(|(id, _)| id)
-    }
-
     pub fn values(&self) -> impl Iterator<Item = &V> {
         self.iter().map(|(_, v)| v)
     }
 
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
         self.iter_mut().map(|(_, v)| v)
-    }
-
-    /// Keeps the entries `keep` says to.
-    pub fn retain(&mut self, mut keep: impl FnMut(&Arc<str>, &mut V) -> bool) {
-        for (index, slot) in self.slots.iter_mut().enumerate() {
-            let Some((id, value)) = slot.entry.as_mut() else {
-                continue;
-            };
-            if !keep(id, value) {
-                self.keys.remove(&**id);
-                slot.entry = None;
-                self.free.push(index as u32);
-            }
-        }
     }
 }
 
@@ -252,20 +232,21 @@ mod tests {
         assert_eq!(map.at(a).map(|(id, v)| (&**id, *v)), Some(("a", 1)));
         assert_eq!(map.get("b"), Some(&2));
         assert_eq!(map.key("b"), Some(b));
-        // Replacing keeps the key.
-        assert_eq!(map.insert(Arc::from("a"), 3), a);
-        assert_eq!(map.at(a).map(|(_, v)| *v), Some(3));
+        // A replaced entry gets a new key; the old one finds nothing.
+        let a2 = map.insert(Arc::from("a"), 3);
+        assert_ne!(a2, a);
+        assert!(map.at(a).is_none());
+        assert_eq!(map.at(a2).map(|(_, v)| *v), Some(3));
         // A removed entry's key finds nothing, not the next one in its slot.
         assert_eq!(map.remove("a"), Some(3));
-        assert!(map.at(a).is_none());
+        assert!(map.at(a2).is_none());
         let c = map.insert(Arc::from("c"), 4);
-        assert_ne!(c, a);
-        assert!(map.at(a).is_none());
+        assert!(map.at(a2).is_none());
         assert_eq!(map.at_mut(c).map(|(_, v)| *v), Some(4));
         assert!(map.at(SlotKey::default()).is_none());
-        map.retain(|id, _| &**id != "b");
+        assert_eq!(map.remove("b"), Some(2));
         assert!(map.at(b).is_none() && !map.contains_key("b"));
         assert_eq!(map.len(), 1);
-        assert_eq!(map.keys().map(|k| &**k).collect::<Vec<_>>(), vec!["c"]);
+        assert_eq!(map.values().copied().collect::<Vec<_>>(), vec![4]);
     }
 }

@@ -103,14 +103,14 @@ pub struct ConsumerOptions {
     /// A pipe consumer (PipeTransport): every encoding goes out as its own
     /// stream, numbered as the producer numbered it; no layer choice.
     pub pipe: bool,
-    pub egress: Egress,
+    pub route: ConsumerRoute,
 }
 
 /// Where a consumer's packets go: its transport, and its place among that
 /// transport's consumers, resolved once when it is made (see `SlotMap`), so
 /// that a forwarded copy carries two indices and no ids.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Egress {
+pub struct ConsumerRoute {
     pub transport: SlotKey,
     pub consumer: SlotKey,
 }
@@ -174,7 +174,7 @@ impl<'a> From<&'a ReceivedRtp> for IncomingRtp<'a> {
 /// One packet for one consumer.
 #[derive(Debug, Clone)]
 pub struct Forward {
-    pub egress: Egress,
+    pub route: ConsumerRoute,
     pub packet: ForwardedRtp,
 }
 
@@ -271,7 +271,7 @@ struct Consumer {
     /// Highest temporal layer forwarded now (None: all).
     temporal: Option<u8>,
     pipe: bool,
-    egress: Egress,
+    route: ConsumerRoute,
 }
 
 impl Consumer {
@@ -508,7 +508,7 @@ impl Router {
             preferred_temporal: opts.preferred_temporal,
             temporal: None,
             pipe: opts.pipe,
-            egress: opts.egress,
+            route: opts.route,
         };
         let idx = match self.free_slots.pop() {
             Some(i) => {
@@ -759,7 +759,7 @@ impl Router {
             }
             if c.pipe {
                 out.forwards.push(Forward {
-                    egress: c.egress,
+                    route: c.route,
                     packet: ForwardedRtp {
                         payload_type: router_pt,
                         seq_no: packet.seq_no,
@@ -819,7 +819,7 @@ impl Router {
                 continue;
             };
             out.forwards.push(Forward {
-                egress: c.egress,
+                route: c.route,
                 packet: ForwardedRtp {
                     payload_type: router_pt,
                     seq_no: seq,

@@ -78,7 +78,7 @@ fn consumer(name: &str, initial_seq: u16) -> ConsumerOptions {
         preferred_temporal: None,
         initial_seq,
         pipe: false,
-        egress: Egress::default(),
+        route: ConsumerRoute::default(),
     }
 }
 
@@ -697,4 +697,30 @@ fn an_svc_layer_costs_its_rate_and_the_rates_below_it() {
     assert_eq!(out.keyframe_requests[0].encoding, 0);
     assert_eq!(picture(&mut r, &mut out, 41, true, later), 2);
     assert_eq!(r.current_layer("c"), Some(1));
+}
+
+#[test]
+fn each_copy_goes_to_the_route_its_consumer_was_given() {
+    let t0 = Instant::now();
+    let mut r = Router::new();
+    let mut out = RouteOutput::default();
+    r.add_producer(producer(MediaKind::Video, &[])).unwrap();
+    let mut keys: crate::id_map::SlotMap<()> = crate::id_map::SlotMap::default();
+    let mut routes = Vec::new();
+    for name in ["a", "b"] {
+        let route = ConsumerRoute {
+            transport: keys.insert(id(&format!("transport-{name}")), ()),
+            consumer: keys.insert(id(name), ()),
+        };
+        let opts = ConsumerOptions {
+            route,
+            ..consumer(name, 1)
+        };
+        r.add_consumer(opts, t0, &mut out).unwrap();
+        routes.push(route);
+    }
+    out.clear();
+    Feeder::new().send(&mut r, 0, 100, 0, BROWSER_VP8, &vp8(true), t0, &mut out);
+    let sent: Vec<ConsumerRoute> = out.forwards.iter().map(|f| f.route).collect();
+    assert_eq!(sent, routes);
 }

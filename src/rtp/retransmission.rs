@@ -119,6 +119,10 @@ impl RtxSender {
     /// and how soon one may be resent follow it.
     pub fn set_rtt(&mut self, rtt: Duration) {
         self.rtt = Some(rtt);
+        // A shorter keep moves the next batch earlier (once per report).
+        if self.next_eviction.is_some() {
+            self.schedule_eviction();
+        }
     }
 
     /// How long a sent packet is kept for a NACK once the next one has
@@ -512,6 +516,21 @@ mod tests {
         // one, whose loss no later packet shows, still is.
         assert!(s.resend(280, t0 + MS * (2_810 + 1_051), any).is_none());
         assert!(s.resend(299, t0 + MS * 60_000, any).is_some());
+        // A shorter round trip shortens the history at the next packet.
+        let mut shrinking = RtxSender::new(9, 0);
+        shrinking.set_rtt(MS * 600);
+        for k in 0..300u64 {
+            shrinking.remember(sent(k, t0 + MS * 10 * k as u32));
+        }
+        assert!(shrinking.history.len() > 190);
+        shrinking.set_rtt(MS * 20);
+        let next = shrinking.history[1].sent_at;
+        assert_eq!(
+            shrinking.next_eviction,
+            Some(next + KEEP_MIN + EVICTION_BATCH)
+        );
+        shrinking.remember(sent(300, t0 + MS * 3_000));
+        assert_eq!(shrinking.history.len(), 102);
         // Whatever the rate, at most HISTORY_MAX packets.
         let mut fast = RtxSender::new(8, 0);
         for k in 0..3_000u64 {

@@ -36,8 +36,8 @@ use crate::rtp::wire::{self, ExtensionIds, RtcpItem, SendExtensions};
 const RTCP_INTERVAL: Duration = Duration::from_secs(1);
 /// The SSRC our own RTCP (PLIs to producers) is sent from.
 const LOCAL_RTCP_SSRC: u32 = 0x6f63_6c6c;
-/// Its CNAME: each transport is an RTP session of its own, so one name
-/// for every transport's receiver reports is unique within its session.
+/// Its CNAME. Each transport is an RTP session of its own and this source
+/// sends no media, so the name only has to be there (RFC 3550 §6.1).
 const LOCAL_CNAME: &str = "opencall";
 
 #[derive(Debug, Clone)]
@@ -511,6 +511,8 @@ impl PlainTransport {
                     self.stats.malformed_packets_dropped += 1;
                     return;
                 };
+                // Counted as it arrives, duplicates too (they were sent).
+                self.stats.rtx_bytes_received += buf.len() as u64;
                 (idx, enc, osn, media_pt, inner)
             }
             None => {
@@ -553,9 +555,7 @@ impl PlainTransport {
         let s = &mut p.stats[enc];
         s.packets += 1;
         s.bytes += buf.len() as u64;
-        if rtx.is_some() {
-            self.stats.rtx_bytes_received += buf.len() as u64;
-        } else {
+        if rtx.is_none() {
             self.stats.rtp_packets_received += 1;
             self.stats.rtp_bytes_received += buf.len() as u64;
         }

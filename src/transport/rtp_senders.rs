@@ -125,6 +125,9 @@ impl RtpSenders {
     /// RTX where an encoding has an RTX SSRC and a codec NACK and RTX.
     /// Returns the key [`Self::send`] takes.
     pub fn add(&mut self, id: Id, kind: MediaKind, params: &RtpParameters) -> CoreResult<SlotKey> {
+        if self.consumers.contains_key(&id) {
+            return Err(CoreError::invalid_state("consumer already exists"));
+        }
         let ssrcs: Vec<u32> = params.encodings.iter().filter_map(|e| e.ssrc).collect();
         if ssrcs.is_empty() || ssrcs.len() != params.encodings.len() {
             return Err(CoreError::other("consumer rtpParameters without ssrc"));

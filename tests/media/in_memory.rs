@@ -12,7 +12,7 @@ use opencall::ortc::types::{
     RtpEncodingParameters, RtpHeaderExtensionParameters, RtpMapping, RtpMappingCodec,
     RtpMappingEncoding, RtpParameters, RtxParameters,
 };
-use opencall::router::{ConsumerOptions, Egress, ProducerOptions, RouteOutput, Router};
+use opencall::router::{ConsumerOptions, ConsumerRoute, ProducerOptions, RouteOutput, Router};
 use opencall::testclient::TestClient;
 use opencall::testclient::capabilities::{
     ROUTER_OPUS_PT, ROUTER_VP8_PT, ROUTER_VP8_RTX_PT, mediasoup_like_router_capabilities,
@@ -266,7 +266,7 @@ impl World {
         for f in self.rout.forwards.drain(..) {
             self.b
                 .transport
-                .write_rtp(f.egress.consumer, &f.packet, now, &mut self.b.tout)
+                .write_rtp(f.route.consumer, &f.packet, now, &mut self.b.tout)
                 .unwrap();
         }
         self.b.to_client.append(&mut self.b.tout.transmits);
@@ -372,7 +372,7 @@ impl World {
                     initial_seq: 1000,
                     pipe: false,
                     // One receiving transport: only its consumer key is used.
-                    egress: Egress {
+                    route: ConsumerRoute {
                         transport: SlotKey::default(),
                         consumer: sender,
                     },

@@ -23,7 +23,7 @@ use super::state::WorkerState;
 use crate::error::{CoreError, CoreResult};
 use crate::id_map::{IdMap, SlotMap};
 use crate::ortc::types::{MediaKind, RtpCapabilities, RtpParameters};
-use crate::router::{Egress, IncomingRtp, RouteOutput, Router};
+use crate::router::{ConsumerRoute, IncomingRtp, RouteOutput, Router};
 use crate::rtp::{VideoCodec, is_keyframe};
 use crate::transport::{ForwardedRtp, Transport, TransportEvent, TransportOutput};
 use net::{ListenSocket, SocketKind, SocketOwner, TcpConnection};
@@ -157,7 +157,7 @@ pub struct Media {
     pub port_range: PortRange,
     pub certificate: str0m::config::DtlsCert,
     pub routers: IdMap<Id, RouterSlot>,
-    /// By id, and on the packet path by the key a consumer's `Egress` keeps.
+    /// By id, and on the packet path by the key a consumer's `ConsumerRoute` keeps.
     pub transports: SlotMap<TransportSlot>,
     pub producers: IdMap<Id, ProducerSlot>,
     pub consumers: IdMap<Id, ConsumerSlot>,
@@ -297,17 +297,17 @@ impl Media {
     /// One routed packet to one consumer: `drive` specialised for the
     /// hottest call, with one transport lookup instead of three (drive,
     /// send, reschedule), since a fan-out runs this once per consumer.
-    fn forward(&mut self, egress: Egress, packet: &ForwardedRtp, now: Instant) {
+    fn forward(&mut self, route: ConsumerRoute, packet: &ForwardedRtp, now: Instant) {
         let mut out = self.outputs.pop().unwrap_or_default();
-        let Some((transport_id, slot)) = self.transports.at_mut(egress.transport) else {
+        let Some((transport_id, slot)) = self.transports.at_mut(route.transport) else {
             self.outputs.push(out);
             return;
         };
         let _ = slot
             .transport
-            .write_rtp(egress.consumer, packet, now, &mut out);
+            .write_rtp(route.consumer, packet, now, &mut out);
         if self.packet_traces
-            && let Some(consumer_id) = slot.transport.consumer_id(egress.consumer)
+            && let Some(consumer_id) = slot.transport.consumer_id(route.consumer)
         {
             Self::trace_forward(&self.consumers, consumer_id, packet);
         }
@@ -699,7 +699,7 @@ impl Media {
     /// to producers.
     fn apply_route(&mut self, route: &mut RouteOutput, now: Instant) {
         for forward in route.forwards.drain(..) {
-            self.forward(forward.egress, &forward.packet, now);
+            self.forward(forward.route, &forward.packet, now);
         }
         for request in route.keyframe_requests.drain(..) {
             tracing::debug!(producer_id = %request.producer_id, encoding = request.encoding, "keyframe requested");

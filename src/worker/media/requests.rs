@@ -9,7 +9,7 @@ use super::trace::TraceTypes;
 use super::{ConsumerSlot, Id, Media, ProducerSlot, RouterSlot, TransportSlot};
 use crate::error::{CoreError, CoreResult};
 use crate::ortc::{self, from_json_value, types::*};
-use crate::router::{ConsumerOptions, Egress, ProducerOptions, Router};
+use crate::router::{ConsumerOptions, ConsumerRoute, ProducerOptions, Router};
 use crate::transport::{
     DtlsParameters, ListenInfo, Transport, WebRtcTransport, WebRtcTransportOptions,
 };
@@ -959,12 +959,16 @@ impl Media {
                 .clone()
                 .unwrap_or_else(|| "opencall".to_owned()),
         );
+        let transport_key = self
+            .transports
+            .key(&tid)
+            .ok_or_else(|| CoreError::invalid_state("transport closed"))?;
         let mut added = Err(CoreError::invalid_state("transport closed"));
         self.drive(&tid, Instant::now(), |t, _| {
             added = t.add_consumer(consumer_id.clone(), kind, &params)
         });
-        let egress = Egress {
-            transport: self.transports.key(&tid).unwrap_or_default(),
+        let consumer_route = ConsumerRoute {
+            transport: transport_key,
             consumer: added?,
         };
         let layered = producer_type != "simple" && !pipe;
@@ -990,7 +994,7 @@ impl Media {
                     preferred_temporal,
                     initial_seq: random_seq(),
                     pipe,
-                    egress,
+                    route: consumer_route,
                 },
                 now,
                 route,

@@ -1092,14 +1092,10 @@ mod tests {
         )
     }
 
-    #[test]
-    fn a_lost_packet_is_nacked_and_comes_back_as_rtx_over_srtp() {
-        let t0 = Instant::now();
-        let (mut sender, mut receiver) = (
-            pipe(1000, Some(CryptoSuite::AeadAes256Gcm), t0),
-            pipe(2000, Some(CryptoSuite::AeadAes256Gcm), t0),
-        );
-        // Each side decrypts with the other's key.
+    /// A sender on port 1000 and a receiver on port 2000, connected to
+    /// each other (each decrypting with the other's key, with SRTP).
+    fn connected_pair(srtp: Option<CryptoSuite>, now: Instant) -> (PlainTransport, PlainTransport) {
+        let (mut sender, mut receiver) = (pipe(1000, srtp, now), pipe(2000, srtp, now));
         let key = |t: &PlainTransport| t.srtp_parameters().cloned();
         let (sk, rk) = (key(&sender), key(&receiver));
         let addr = |port| SocketAddr::from(([127, 0, 0, 1], port));
@@ -1110,6 +1106,14 @@ mod tests {
         receiver
             .connect(Some(addr(1000)), None, sk, &mut out)
             .unwrap();
+        (sender, receiver)
+    }
+
+    #[test]
+    fn a_lost_packet_is_nacked_and_comes_back_as_rtx_over_srtp() {
+        let t0 = Instant::now();
+        let (mut sender, mut receiver) = connected_pair(Some(CryptoSuite::AeadAes256Gcm), t0);
+        let addr = |port| SocketAddr::from(([127, 0, 0, 1], port));
         let params: RtpParameters = crate::ortc::from_json_value(serde_json::json!({
             "codecs": [
                 { "mimeType": "video/VP8", "payloadType": 101, "clockRate": 90000,
@@ -1211,15 +1215,8 @@ mod tests {
     #[test]
     fn a_receiver_report_goes_in_a_compound_that_names_its_source() {
         let t0 = Instant::now();
-        let (mut sender, mut receiver) = (pipe(1000, None, t0), pipe(2000, None, t0));
+        let (mut sender, mut receiver) = connected_pair(None, t0);
         let addr = |port| SocketAddr::from(([127, 0, 0, 1], port));
-        let mut out = TransportOutput::default();
-        sender
-            .connect(Some(addr(2000)), None, None, &mut out)
-            .unwrap();
-        receiver
-            .connect(Some(addr(1000)), None, None, &mut out)
-            .unwrap();
         let params: RtpParameters = crate::ortc::from_json_value(serde_json::json!({
             "codecs": [{ "mimeType": "video/VP8", "payloadType": 101, "clockRate": 90000 }],
             "encodings": [{ "ssrc": 1111 }]

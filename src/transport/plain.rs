@@ -1093,8 +1093,14 @@ mod tests {
     }
 
     /// A sender on port 1000 and a receiver on port 2000, connected to
-    /// each other (each decrypting with the other's key, with SRTP).
-    fn connected_pair(srtp: Option<CryptoSuite>, now: Instant) -> (PlainTransport, PlainTransport) {
+    /// each other (each decrypting with the other's key, with SRTP): the
+    /// sender's consumer "c" (its key) sends what the receiver's producer
+    /// "p" takes, both on `params`.
+    fn connected_pair(
+        srtp: Option<CryptoSuite>,
+        params: &RtpParameters,
+        now: Instant,
+    ) -> (PlainTransport, PlainTransport, SlotKey) {
         let (mut sender, mut receiver) = (pipe(1000, srtp, now), pipe(2000, srtp, now));
         let key = |t: &PlainTransport| t.srtp_parameters().cloned();
         let (sk, rk) = (key(&sender), key(&receiver));
@@ -1106,14 +1112,16 @@ mod tests {
         receiver
             .connect(Some(addr(1000)), None, sk, &mut out)
             .unwrap();
-        (sender, receiver)
+        let c = sender
+            .add_consumer(Id::from("c"), MediaKind::Video, params)
+            .unwrap();
+        receiver.add_producer(Id::from("p"), params).unwrap();
+        (sender, receiver, c)
     }
 
     #[test]
     fn a_lost_packet_is_nacked_and_comes_back_as_rtx_over_srtp() {
         let t0 = Instant::now();
-        let (mut sender, mut receiver) = connected_pair(Some(CryptoSuite::AeadAes256Gcm), t0);
-        let addr = |port| SocketAddr::from(([127, 0, 0, 1], port));
         let params: RtpParameters = crate::ortc::from_json_value(serde_json::json!({
             "codecs": [
                 { "mimeType": "video/VP8", "payloadType": 101, "clockRate": 90000,
@@ -1124,10 +1132,9 @@ mod tests {
             "rtcp": { "cname": "x" }
         }))
         .unwrap();
-        let c = sender
-            .add_consumer(Id::from("c"), MediaKind::Video, &params)
-            .unwrap();
-        receiver.add_producer(Id::from("p"), &params).unwrap();
+        let (mut sender, mut receiver, c) =
+            connected_pair(Some(CryptoSuite::AeadAes256Gcm), &params, t0);
+        let addr = |port| SocketAddr::from(([127, 0, 0, 1], port));
 
         let mut delivered = Vec::new();
         let mut deliver =
@@ -1215,17 +1222,13 @@ mod tests {
     #[test]
     fn a_receiver_report_goes_in_a_compound_that_names_its_source() {
         let t0 = Instant::now();
-        let (mut sender, mut receiver) = connected_pair(None, t0);
-        let addr = |port| SocketAddr::from(([127, 0, 0, 1], port));
         let params: RtpParameters = crate::ortc::from_json_value(serde_json::json!({
             "codecs": [{ "mimeType": "video/VP8", "payloadType": 101, "clockRate": 90000 }],
             "encodings": [{ "ssrc": 1111 }]
         }))
         .unwrap();
-        let c = sender
-            .add_consumer(Id::from("c"), MediaKind::Video, &params)
-            .unwrap();
-        receiver.add_producer(Id::from("p"), &params).unwrap();
+        let (mut sender, mut receiver, c) = connected_pair(None, &params, t0);
+        let addr = |port| SocketAddr::from(([127, 0, 0, 1], port));
         let mut out = TransportOutput::default();
         for seq in 0..3 {
             sender.write_rtp(c, &vp8(seq, 50, t0), &mut out).unwrap();

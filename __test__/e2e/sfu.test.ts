@@ -349,6 +349,53 @@ describe('SFU end to end (mediasoup-client in headless Chromium)', () => {
     await leave(room, [sender, viewer]);
   });
 
+  it('(i) an ICE restart on both sides of a call (new credentials, a new offer/answer) keeps the media playing', async () => {
+    const room = await newRoom();
+    const [sender] = await enter(room, ['i1'], { audio: false });
+    const [viewer] = await enter(room, ['i2'], { audio: false, video: false });
+    const producerId = sender.producerIdOf('video')!;
+    const consumerId = await viewer.participant.call<string>('consume', producerId);
+    const frames = async () => (await viewer.participant.stats()).find((r) => r.id === consumerId)?.framesDecoded ?? 0;
+    await waitFor(async () => (await frames()) > 10, { what: 'decoding' });
+    type Transport = { iceParameters: { usernameFragment: string }; iceState: string };
+    const ufrags = new Map(
+      [sender, viewer].flatMap((p) =>
+        [...p.transports.entries()].map(([id, t]) => [id, (t as unknown as Transport).iceParameters.usernameFragment]),
+      ),
+    );
+
+    // The browsers' stats name the credentials in use: the first ones.
+    const inUse = await Promise.all([
+      sender.participant.call<string>('selectedRemoteUfrag', 'send'),
+      viewer.participant.call<string>('selectedRemoteUfrag', 'recv'),
+    ]);
+    expect([...ufrags.values()]).toEqual(expect.arrayContaining(inUse));
+
+    const sendId = await sender.participant.call<string>('restartIce', 'send');
+    const recvId = await viewer.participant.call<string>('restartIce', 'recv');
+    const sendT = sender.transports.get(sendId) as unknown as Transport;
+    const recvT = viewer.transports.get(recvId) as unknown as Transport;
+    // New credentials on the server, which the browsers now use.
+    expect(sendT.iceParameters.usernameFragment).not.toBe(ufrags.get(sendId));
+    expect(recvT.iceParameters.usernameFragment).not.toBe(ufrags.get(recvId));
+    await waitFor(
+      async () => (await sender.participant.call('selectedRemoteUfrag', 'send')) === sendT.iceParameters.usernameFragment,
+      { timeoutMs: 10_000, what: 'the sender on the new credentials' },
+    );
+    await waitFor(
+      async () => (await viewer.participant.call('selectedRemoteUfrag', 'recv')) === recvT.iceParameters.usernameFragment,
+      { timeoutMs: 10_000, what: 'the viewer on the new credentials' },
+    );
+    // Frames keep coming, through the restart and after it.
+    const restartedAt = await frames();
+    await waitFor(async () => (await frames()) > restartedAt + 20, { timeoutMs: 10_000, what: 'frames after the restart' });
+    expect([sendT.iceState, recvT.iceState].every((s) => s === 'connected' || s === 'completed')).toBe(true);
+    const states = await viewer.participant.call<Record<string, string[]>>('transportStates');
+    expect(states.recv.at(-1)).toBe('connected');
+    expect(states.recv).not.toContain('failed');
+    await leave(room, [sender, viewer]);
+  });
+
   it('(d) a wrong DTLS fingerprint fails that transport only; the others keep decoding', async () => {
     const room = await newRoom();
     const [d1, d2] = await enter(room, ['d1', 'd2']);

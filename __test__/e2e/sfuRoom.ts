@@ -49,6 +49,7 @@ export interface WebRtcTransportLike {
   dtlsParameters: unknown;
   iceSelectedTuple?: { protocol: string } | undefined;
   connect(params: { dtlsParameters: any }): Promise<void>;
+  restartIce(): Promise<unknown>;
   produce(params: { kind: any; rtpParameters: any; appData?: any }): Promise<ProducerLike>;
   consume(params: { producerId: string; rtpCapabilities: any; paused?: boolean }): Promise<ConsumerLike>;
   close(): void;
@@ -174,6 +175,8 @@ export class SfuPeer {
         });
         return { id: c.id, producerId: c.producerId, kind: c.kind, rtpParameters: c.rtpParameters };
       }
+      case 'restartIce':
+        return this.transport(data.transportId).restartIce();
       case 'resumeConsumer':
         await this.consumer(data.consumerId).resume();
         return null;

@@ -282,6 +282,36 @@ function leave(): void {
   local?.getTracks().forEach((t) => t.stop());
 }
 
+/**
+ * An ICE restart, as an application does on a network change: new ICE
+ * credentials from the server's `transport.restartIce()`, handed to
+ * mediasoup-client's `transport.restartIce()` (a new offer/answer inside).
+ */
+async function restartIce(direction: 'send' | 'recv'): Promise<string> {
+  const transport = direction === 'send' ? sendTransport : recvTransport;
+  if (!transport) throw new Error(`no ${direction} transport`);
+  const iceParameters = await signal<types.IceParameters>('restartIce', { transportId: transport.id });
+  await transport.restartIce({ iceParameters });
+  return transport.id;
+}
+
+/**
+ * The ICE username fragment of the remote candidate on the selected pair
+ * of a transport, as the browser's stats give it: which credentials the
+ * connection runs on.
+ */
+async function selectedRemoteUfrag(direction: 'send' | 'recv'): Promise<string | null> {
+  const transport = direction === 'send' ? sendTransport : recvTransport;
+  if (!transport) throw new Error(`no ${direction} transport`);
+  const report = await transport.getStats();
+  const entries = [...report.values()] as Record<string, unknown>[];
+  const byId = new Map(entries.map((e) => [e.id as string, e]));
+  const pairId = entries.find((e) => e.type === 'transport')?.selectedCandidatePairId as string | undefined;
+  const pair = pairId ? byId.get(pairId) : undefined;
+  const remote = pair ? byId.get(pair.remoteCandidateId as string) : undefined;
+  return (remote?.usernameFragment as string | undefined) ?? null;
+}
+
 window.e2e = {
   join,
   consume,
@@ -298,5 +328,7 @@ window.e2e = {
   consumeData,
   dataChannelStates,
   dataMessages,
+  restartIce,
+  selectedRemoteUfrag,
   leave,
 };

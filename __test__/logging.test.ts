@@ -35,3 +35,23 @@ test('updateSettings() turns native debug logs on at run time', async () => {
   worker.close();
   expect(lines.filter((l) => /router created/.test(l))).toHaveLength(1);
 });
+
+test('two workers at different levels, changed at run time: each logs at its own level', async () => {
+  const lines: string[] = [];
+  mediasoup.setLogEventListeners({ ondebug: (namespace, log) => namespace.endsWith(':native') && lines.push(log) });
+  const [first, second] = [await mediasoup.createWorker({ logLevel: 'none' }), await mediasoup.createWorker({ logLevel: 'warn' })];
+  /** Whether a router made on `worker` now is logged. */
+  const logsDebug = async (worker: mediasoup.types.Worker): Promise<boolean> => {
+    const router = await worker.createRouter();
+    await worker.dump(); // events are batched: this round trip lets the batch arrive
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    return lines.some((l) => l.includes('router created') && l.includes(router.id));
+  };
+  await first.updateSettings({ logLevel: 'debug' });
+  expect([await logsDebug(first), await logsDebug(second)]).toEqual([true, false]);
+  await second.updateSettings({ logLevel: 'debug' });
+  await first.updateSettings({ logLevel: 'none' });
+  expect([await logsDebug(first), await logsDebug(second)]).toEqual([false, true]);
+  first.close();
+  second.close();
+});

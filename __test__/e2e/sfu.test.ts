@@ -358,41 +358,47 @@ describe('SFU end to end (mediasoup-client in headless Chromium)', () => {
     const frames = async () => (await viewer.participant.stats()).find((r) => r.id === consumerId)?.framesDecoded ?? 0;
     await waitFor(async () => (await frames()) > 10, { what: 'decoding' });
     type Transport = { iceParameters: { usernameFragment: string }; iceState: string };
-    const ufrags = new Map(
-      [sender, viewer].flatMap((p) =>
-        [...p.transports.entries()].map(([id, t]) => [id, (t as unknown as Transport).iceParameters.usernameFragment]),
-      ),
-    );
+    type InUse = { transportId: string; pairId: string | null; ufrag: string | null };
+    const inUse = (peer: typeof sender, direction: 'send' | 'recv') =>
+      peer.participant.call<InUse>('selectedRemoteUfrag', direction);
+    const ufragOf = (peer: typeof sender, id: string) =>
+      (peer.transports.get(id) as unknown as Transport).iceParameters.usernameFragment;
 
-    // The browsers' stats name the credentials in use: the first ones.
-    const inUse = await Promise.all([
-      sender.participant.call<string>('selectedRemoteUfrag', 'send'),
-      viewer.participant.call<string>('selectedRemoteUfrag', 'recv'),
-    ]);
-    expect([...ufrags.values()]).toEqual(expect.arrayContaining(inUse));
+    // The browsers' stats name the credentials each connection runs on:
+    // the server's first ones.
+    const [sendBefore, recvBefore] = [await inUse(sender, 'send'), await inUse(viewer, 'recv')];
+    const firstUfrags = [ufragOf(sender, sendBefore.transportId), ufragOf(viewer, recvBefore.transportId)];
+    expect([sendBefore.ufrag, recvBefore.ufrag]).toEqual(firstUfrags);
+    const framesBefore = await frames();
 
-    const sendId = await sender.participant.call<string>('restartIce', 'send');
-    const recvId = await viewer.participant.call<string>('restartIce', 'recv');
-    const sendT = sender.transports.get(sendId) as unknown as Transport;
-    const recvT = viewer.transports.get(recvId) as unknown as Transport;
-    // New credentials on the server, which the browsers now use.
-    expect(sendT.iceParameters.usernameFragment).not.toBe(ufrags.get(sendId));
-    expect(recvT.iceParameters.usernameFragment).not.toBe(ufrags.get(recvId));
+    await sender.participant.call('restartIce', 'send');
+    await viewer.participant.call('restartIce', 'recv');
+    // New credentials on the server, which the browsers move to.
+    const newUfrags = [ufragOf(sender, sendBefore.transportId), ufragOf(viewer, recvBefore.transportId)];
+    expect(newUfrags[0]).not.toBe(firstUfrags[0]);
+    expect(newUfrags[1]).not.toBe(firstUfrags[1]);
+    let seen: InUse[] = [];
     await waitFor(
-      async () => (await sender.participant.call('selectedRemoteUfrag', 'send')) === sendT.iceParameters.usernameFragment,
-      { timeoutMs: 10_000, what: 'the sender on the new credentials' },
+      async () => {
+        seen = [await inUse(sender, 'send'), await inUse(viewer, 'recv')];
+        return seen[0].ufrag === newUfrags[0] && seen[1].ufrag === newUfrags[1];
+      },
+      { timeoutMs: 10_000, what: 'both connections on the new credentials', diagnose: () => seen },
     );
-    await waitFor(
-      async () => (await viewer.participant.call('selectedRemoteUfrag', 'recv')) === recvT.iceParameters.usernameFragment,
-      { timeoutMs: 10_000, what: 'the viewer on the new credentials' },
-    );
-    // Frames keep coming, through the restart and after it.
-    const restartedAt = await frames();
-    await waitFor(async () => (await frames()) > restartedAt + 20, { timeoutMs: 10_000, what: 'frames after the restart' });
-    expect([sendT.iceState, recvT.iceState].every((s) => s === 'connected' || s === 'completed')).toBe(true);
-    const states = await viewer.participant.call<Record<string, string[]>>('transportStates');
-    expect(states.recv.at(-1)).toBe('connected');
-    expect(states.recv).not.toContain('failed');
+    // Frames kept coming through the restart, and come after it.
+    const framesAfter = await frames();
+    await waitFor(async () => (await frames()) > framesAfter + 20, { timeoutMs: 10_000, what: 'frames after the restart' });
+    expect(framesAfter).toBeGreaterThan(framesBefore);
+    for (const [peer, id] of [
+      [sender, sendBefore.transportId],
+      [viewer, recvBefore.transportId],
+    ] as const) {
+      expect((peer.transports.get(id) as unknown as Transport).iceState).toMatch(/^(connected|completed)$/);
+    }
+    const sendStates = await sender.participant.call<Record<string, string[]>>('transportStates');
+    const recvStates = await viewer.participant.call<Record<string, string[]>>('transportStates');
+    expect([sendStates.send.at(-1), recvStates.recv.at(-1)]).toEqual(['connected', 'connected']);
+    expect([...sendStates.send, ...recvStates.recv]).not.toContain('failed');
     await leave(room, [sender, viewer]);
   });
 

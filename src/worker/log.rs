@@ -11,10 +11,10 @@ use super::{WorkerSettings, outbox};
 use serde_json::json;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use tracing::field::{Field, Visit};
 use tracing::level_filters::LevelFilter;
-use tracing::subscriber::Interest;
+use tracing::subscriber::{DefaultGuard, Interest};
 use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::registry::Registry;
@@ -48,11 +48,16 @@ impl LogFilter {
         }
     }
 
+    /// On the worker's own thread: with a single worker, tracing asks the
+    /// calling thread's subscriber for the hint.
     pub fn update(&self, level: Option<&str>, tags: Option<Vec<String>>) {
         if let Some(level) = level {
-            self.level.store(level_code(level), Ordering::Relaxed);
             // The process-wide most verbose level any worker wants is
-            // recomputed from the subscribers' hints (`max_level_hint`).
+            // recomputed from the subscribers' hints (`max_level_hint`);
+            // one recomputation at a time, or a slower one could write a
+            // maximum read before another worker's change.
+            let _one_at_a_time = REBUILD.lock();
+            self.level.store(level_code(level), Ordering::Relaxed);
             tracing::callsite::rebuild_interest_cache();
         }
         if let Some(tags) = tags
@@ -190,6 +195,13 @@ impl Visit for MessageText {
     }
 }
 
-pub fn subscriber(filter: LogFilter) -> impl Subscriber + Send + Sync {
-    Registry::default().with(JsLayer { filter })
+/// Serializes the recomputations of tracing's most verbose level: a level
+/// change and a new worker's subscriber (whose registration recomputes it).
+static REBUILD: Mutex<()> = Mutex::new(());
+
+/// Installs the worker's subscriber on the calling (worker) thread, for as
+/// long as the guard lives.
+pub fn install(filter: LogFilter) -> DefaultGuard {
+    let _one_at_a_time = REBUILD.lock();
+    tracing::subscriber::set_default(Registry::default().with(JsLayer { filter }))
 }

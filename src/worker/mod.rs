@@ -96,7 +96,7 @@ fn run_thread(
 ) {
     let sink: std::rc::Rc<dyn EventSink> = std::rc::Rc::from(sink);
     let log_filter = log::LogFilter::new(&settings);
-    let _log_guard = tracing::subscriber::set_default(log::subscriber(log_filter.clone()));
+    let _log_guard = log::install(log_filter.clone());
     // A panic anywhere in the loop ends the worker, never the process: the
     // JS side sees 'died' and every pending request is rejected as its
     // Reply is dropped during unwinding.

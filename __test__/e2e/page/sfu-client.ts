@@ -300,16 +300,18 @@ async function restartIce(direction: 'send' | 'recv'): Promise<string> {
  * of a transport, as the browser's stats give it: which credentials the
  * connection runs on.
  */
-async function selectedRemoteUfrag(direction: 'send' | 'recv'): Promise<string | null> {
+async function selectedRemoteUfrag(
+  direction: 'send' | 'recv',
+): Promise<{ transportId: string; pairId: string | null; ufrag: string | null }> {
   const transport = direction === 'send' ? sendTransport : recvTransport;
   if (!transport) throw new Error(`no ${direction} transport`);
   const report = await transport.getStats();
   const entries = [...report.values()] as Record<string, unknown>[];
   const byId = new Map(entries.map((e) => [e.id as string, e]));
-  const pairId = entries.find((e) => e.type === 'transport')?.selectedCandidatePairId as string | undefined;
+  const pairId = (entries.find((e) => e.type === 'transport')?.selectedCandidatePairId as string | undefined) ?? null;
   const pair = pairId ? byId.get(pairId) : undefined;
   const remote = pair ? byId.get(pair.remoteCandidateId as string) : undefined;
-  return (remote?.usernameFragment as string | undefined) ?? null;
+  return { transportId: transport.id, pairId, ufrag: (remote?.usernameFragment as string | undefined) ?? null };
 }
 
 window.e2e = {

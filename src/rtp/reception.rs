@@ -10,6 +10,11 @@ use std::time::Instant;
 
 use crate::rtp::wire::ReportBlock;
 
+/// A jump ahead by more than this many numbers is a new numbering, not
+/// loss (RFC 3550 appendix A.1's MAX_DROPOUT; a reorder or a burst of loss
+/// stays well below it).
+const MAX_DROPOUT: u64 = 3_000;
+
 pub struct Reception {
     clock_rate: u32,
     /// The first and the highest extended sequence numbers seen.
@@ -52,6 +57,8 @@ impl Reception {
     pub fn restart(&mut self, seq_no: u64) {
         if self.first.is_some() {
             self.skipped += seq_no.saturating_sub(self.highest + 1);
+            // Numbered on from there: its packet is the next expected.
+            self.highest = self.highest.max(seq_no.saturating_sub(1));
             self.last = None;
         }
     }
@@ -65,7 +72,12 @@ impl Reception {
                 self.first = Some(seq_no);
                 self.highest = seq_no;
             }
-            Some(_) => self.highest = self.highest.max(seq_no),
+            Some(_) => {
+                if seq_no > self.highest + MAX_DROPOUT {
+                    self.restart(seq_no);
+                }
+                self.highest = self.highest.max(seq_no);
+            }
         }
         self.received += 1;
         if recovered {
@@ -182,6 +194,13 @@ mod tests {
         let after = r.report(7, t0 + MS * 3_500).unwrap();
         assert_eq!((after.fraction_lost, after.packets_lost), (0, 25));
         assert!(after.jitter <= 1, "jitter {}", after.jitter);
+        // A jump ahead beyond MAX_DROPOUT that the transport did not call a
+        // restart is one all the same; a smaller one is loss.
+        let mut jump = Reception::new(90_000);
+        for seq in [10, 11, 12, 10 + 5_000, 10 + 5_001, 10 + 5_004] {
+            jump.on_packet(seq, 0, t0, false);
+        }
+        assert_eq!(jump.report(1, t0).unwrap().packets_lost, 2);
         // A packet recovered from RTX, a round trip late, counts as received
         // without moving the jitter.
         r.on_packet(65_530 + 30_120, 7 + 900 * 10, t0 + MS * 3_400, true);

@@ -74,6 +74,10 @@ impl PacketLayers {
     }
 }
 
+/// How far back (in 90 kHz RTP timestamp units: 5 s) a packet still counts
+/// as a late one of an earlier picture rather than one of a new run.
+const LATE_PICTURE: u32 = 5 * 90_000;
+
 /// An encoding that sent nothing for this long no longer counts as active
 /// for simulcast layer selection.
 const LAYER_INACTIVE_AFTER: Duration = Duration::from_millis(1500);
@@ -96,7 +100,7 @@ pub struct ConsumerOptions {
     pub paused: bool,
     /// Highest simulcast encoding this consumer wants (None: the highest).
     pub preferred_layer: Option<usize>,
-    /// Highest temporal layer it wants (None: all); VP8 streams only.
+    /// Highest temporal layer it wants (None: all); VP8 and VP9 streams.
     pub preferred_temporal: Option<u8>,
     /// First outgoing sequence number (mediasoup starts at random).
     pub initial_seq: u16,
@@ -270,6 +274,13 @@ struct Consumer {
     preferred_temporal: Option<u8>,
     /// Highest temporal layer forwarded now (None: all).
     temporal: Option<u8>,
+    /// SVC: where the forwarded spatial layers last changed, as the RTP
+    /// timestamp of that picture, and the layer before it. A packet of an
+    /// earlier picture (late, or an RTX repair) is judged by the layers its
+    /// picture went out with: dropped by the new ones, it would leave that
+    /// picture without its end, and a decoder waits for the end of a
+    /// picture that later ones refer to.
+    spatial_change: Option<(u32, Option<usize>)>,
     pipe: bool,
     route: ConsumerRoute,
 }
@@ -321,15 +332,14 @@ impl Consumer {
     /// frames of a layer refer to earlier ones, which the receiver does
     /// not have), right above the layers forwarded; down at the next
     /// picture (nothing below refers to what is left out). Returns whether
-    /// the packet is forwarded, and whether a keyframe is wanted to go up
-    /// (or to start).
+    /// a keyframe is wanted to go up (or to start).
     fn follow_spatial_layer(
         &mut self,
         target: usize,
         l: PacketLayers,
         keyframe: bool,
         out: &mut RouteOutput,
-    ) -> (bool, bool) {
+    ) -> bool {
         let sid = usize::from(l.sid);
         let next = match self.current_layer {
             // Its base layer: the layers above it follow in this picture.
@@ -342,10 +352,16 @@ impl Consumer {
             self.current_layer = next;
             out.layer_changes.push((self.id.clone(), next));
         }
-        match self.current_layer {
-            Some(current) => (usize::from(l.sid) <= current, target > current),
-            None => (false, true),
-        }
+        self.current_layer.is_none_or(|current| target > current)
+    }
+
+    /// For a packet of a picture older than the last spatial change (its
+    /// RTP timestamp before that picture's, by less than LATE_PICTURE): the
+    /// top layer its picture went out with. None for any other packet.
+    fn late_picture_layer(&self, timestamp: u32) -> Option<Option<usize>> {
+        let (changed_at, before) = self.spatial_change?;
+        let behind = changed_at.wrapping_sub(timestamp);
+        (behind != 0 && behind < LATE_PICTURE).then_some(before)
     }
 
     /// The highest layer to forward: the preferred one, lowered to what the
@@ -507,6 +523,7 @@ impl Router {
             current_layer: None,
             preferred_temporal: opts.preferred_temporal,
             temporal: None,
+            spatial_change: None,
             pipe: opts.pipe,
             route: opts.route,
         };
@@ -783,14 +800,24 @@ impl Router {
                     frame_end: false,
                     intra_start: false,
                 });
-                let (forward, wants) = c.follow_spatial_layer(target, l, keyframe, out);
-                wants_keyframe |= wants;
-                if !forward {
+                let top = match c.late_picture_layer(packet.timestamp) {
+                    Some(earlier) => earlier,
+                    None => {
+                        let before = c.current_layer;
+                        let wants = c.follow_spatial_layer(target, l, keyframe, out);
+                        wants_keyframe |= wants;
+                        if c.current_layer != before {
+                            c.spatial_change = Some((packet.timestamp, before));
+                        }
+                        c.current_layer
+                    }
+                };
+                if top.is_none_or(|top| usize::from(l.sid) > top) {
                     c.rewriter.seq.drop_input(packet.seq_no);
                     continue;
                 }
                 // The end of its top layer's frame ends the picture it sees.
-                marker |= l.frame_end && c.current_layer == Some(usize::from(l.sid));
+                marker |= l.frame_end && top == Some(usize::from(l.sid));
             } else if c.kind == MediaKind::Video && c.current_layer != Some(encoding) {
                 let target = p.highest_active(now, c.layer_cap()).unwrap_or(encoding);
                 // Start, or switch, only onto the target layer and only on
@@ -852,6 +879,7 @@ impl Router {
             return;
         };
         c.rewriter.resync();
+        c.spatial_change = None;
         // A pipe consumer forwards what comes; the far router's consumers
         // ask for the keyframes they need.
         if c.kind != MediaKind::Video || !c.active() || c.pipe {

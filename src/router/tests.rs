@@ -724,3 +724,48 @@ fn each_copy_goes_to_the_route_its_consumer_was_given() {
     let sent: Vec<ConsumerRoute> = out.forwards.iter().map(|f| f.route).collect();
     assert_eq!(sent, routes);
 }
+
+#[test]
+fn a_late_packet_of_a_picture_before_a_spatial_switch_goes_out_with_that_picture_s_layers() {
+    let t0 = Instant::now();
+    let mut r = Router::new();
+    let mut out = RouteOutput::default();
+    r.add_producer(svc_producer("L2T1")).unwrap();
+    r.add_consumer(consumer("c", 1), t0, &mut out).unwrap();
+    let f = Feeder::new();
+    // One packet per layer frame; returns the (number, marker) forwarded.
+    let mut send = |r: &mut Router, seq: u64, n: u16, sid: u8, key: bool| {
+        out.clear();
+        let frame = Vp9Frame {
+            n,
+            sid,
+            key,
+            marker: sid == 1,
+            body: b"f",
+        };
+        f.send_vp9(r, seq, frame, t0, &mut out);
+        out.forwards
+            .iter()
+            .map(|f| (f.packet.seq_no, f.packet.marker))
+            .collect::<Vec<_>>()
+    };
+    // Both layers seen, then a keyframe picture starts them both.
+    send(&mut r, 8, 0, 0, false);
+    send(&mut r, 9, 0, 1, false);
+    assert_eq!(send(&mut r, 10, 1, 0, true), vec![(1, false)]);
+    assert_eq!(send(&mut r, 11, 1, 1, true), vec![(2, true)]);
+    // Picture 2's top-layer packet (13) is lost on the way; the consumer
+    // goes down to the base layer from picture 3 on.
+    assert_eq!(send(&mut r, 12, 2, 0, false), vec![(3, false)]);
+    let mut ignored = RouteOutput::default();
+    r.set_preferred_layer("c", Some(0), t0, &mut ignored);
+    assert_eq!(send(&mut r, 14, 3, 0, false), vec![(5, true)]);
+    assert!(send(&mut r, 15, 3, 1, false).is_empty());
+    // 13 comes back (RTX): picture 2 went out with both layers, so it goes,
+    // in its place, with the marker that ends picture 2.
+    assert_eq!(send(&mut r, 13, 2, 1, false), vec![(4, true)]);
+    // Newer pictures keep to the base layer.
+    assert_eq!(send(&mut r, 16, 4, 0, false), vec![(6, true)]);
+    assert!(send(&mut r, 17, 4, 1, false).is_empty());
+    assert_eq!(r.current_layer("c"), Some(0));
+}

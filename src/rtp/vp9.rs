@@ -58,7 +58,14 @@ pub fn vp9_keyframe_start(payload: &[u8]) -> bool {
     let Some(&first) = payload.first() else {
         return false;
     };
-    first & 0x40 == 0 && first & 0x08 != 0 && vp9_layers(payload).is_none_or(|l| l.sid == 0)
+    let base_layer = match vp9_layers(payload) {
+        Some(l) => l.sid == 0,
+        // No L bit: a stream of one layer. With it, a descriptor too short
+        // to give the layer is no keyframe (a switch or a cancelled
+        // keyframe request would follow from it).
+        None => first & 0x20 == 0,
+    };
+    first & 0x40 == 0 && first & 0x08 != 0 && base_layer
 }
 
 /// A non-flexible VP9 descriptor (15-bit PictureID, layer indices,
@@ -140,5 +147,8 @@ mod tests {
         assert!(!is_keyframe(VideoCodec::Vp9, &upper));
         // A single-layer stream (no L bit) starts where P is clear and B set.
         assert!(is_keyframe(VideoCodec::Vp9, &[0x88, 0x00]));
+        // With the L bit but cut before its layer byte: no keyframe.
+        assert!(!is_keyframe(VideoCodec::Vp9, &[0xa8, 0x80, 0x01]));
+        assert!(!is_keyframe(VideoCodec::Vp9, &[0x28]));
     }
 }

@@ -792,7 +792,18 @@ impl Router {
             }
             let mut marker = packet.marker;
             if c.kind == MediaKind::Video && p.svc {
-                let target = p.highest_active(now, c.layer_cap()).unwrap_or(0);
+                let top = p.last_seen.len() - 1;
+                let target = if keyframe {
+                    // A keyframe picture starts every layer up to the cap at
+                    // once: its upper layers, not seen for a while (a start,
+                    // a resume), would otherwise be taken one by one inside
+                    // the picture, each ending it with a marker of its own.
+                    // If they do not come, the sender's marker ends it and
+                    // the next picture goes down to what is active.
+                    c.layer_cap().map_or(top, |cap| cap.min(top))
+                } else {
+                    p.highest_active(now, c.layer_cap()).unwrap_or(0)
+                };
                 let l = layers.unwrap_or(PacketLayers {
                     tid: 0,
                     sid: 0,

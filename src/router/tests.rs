@@ -769,3 +769,29 @@ fn a_late_packet_of_a_picture_before_a_spatial_switch_goes_out_with_that_picture
     assert!(send(&mut r, 17, 4, 1, false).is_empty());
     assert_eq!(r.current_layer("c"), Some(0));
 }
+
+#[test]
+fn a_keyframe_picture_starts_every_layer_up_to_the_cap_with_one_marker() {
+    let t0 = Instant::now();
+    let mut r = Router::new();
+    let mut out = RouteOutput::default();
+    r.add_producer(svc_producer("L3T1")).unwrap();
+    r.add_consumer(consumer("c", 1), t0, &mut out).unwrap();
+    let f = Feeder::new();
+    // The first picture the router sees is a keyframe: its layers arrive
+    // one by one, none of them seen before.
+    out.clear();
+    for (seq, sid) in [(10u64, 0u8), (11, 1), (12, 2)] {
+        let frame = Vp9Frame {
+            n: 1,
+            sid,
+            key: true,
+            marker: sid == 2,
+            body: b"f",
+        };
+        f.send_vp9(&mut r, seq, frame, t0, &mut out);
+    }
+    let markers: Vec<bool> = out.forwards.iter().map(|f| f.packet.marker).collect();
+    assert_eq!(markers, vec![false, false, true], "one end to the picture");
+    assert_eq!(out.layer_changes, vec![(id("c"), Some(2))]);
+}

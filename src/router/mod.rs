@@ -345,7 +345,16 @@ impl Consumer {
             // Its base layer: the layers above it follow in this picture.
             _ if keyframe => Some(target),
             Some(current) if target < current && l.picture_start => Some(target),
-            Some(current) if target > current && l.intra_start && sid == current + 1 => Some(sid),
+            // (Within the temporal layers forwarded: a frame left out would
+            // leave the layer without the frame the next ones refer to.)
+            Some(current)
+                if target > current
+                    && l.intra_start
+                    && sid == current + 1
+                    && self.temporal.is_none_or(|limit| l.tid <= limit) =>
+            {
+                Some(sid)
+            }
             current => current,
         };
         if next != self.current_layer {
@@ -760,7 +769,20 @@ impl Router {
             _ if p.svc => 0,
             _ => encoding,
         };
-        p.last_seen[layer] = Some(packet.arrival.max(now));
+        let arrival = packet.arrival.max(now);
+        // After a stall of the whole stream every layer it sent counts as
+        // sending again (one that does not comes to count as stopped
+        // LAYER_INACTIVE_AFTER later): the first layer back is not taken
+        // for the only one, which would send every consumer down to it and
+        // then ask for a keyframe to come back up.
+        if p.last_seen.iter().flatten().max().is_some_and(|latest| {
+            arrival.saturating_duration_since(*latest) >= LAYER_INACTIVE_AFTER
+        }) {
+            for seen in p.last_seen.iter_mut().flatten() {
+                *seen = arrival;
+            }
+        }
+        p.last_seen[layer] = Some(arrival);
         // VP9's TID has three bits; the rates tell four layers apart.
         let tid = layers.map_or(0, |l| usize::from(l.tid).min(MAX_TEMPORAL_LAYERS - 1));
         p.layer_rates[layer][tid].on_packet(packet.payload.len());

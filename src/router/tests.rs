@@ -287,6 +287,24 @@ fn simulcast_falls_back_when_the_top_layer_stops() {
     f.send(&mut r, 1, 1, 0, BROWSER_VP8, &key, t0, &mut out);
     assert_eq!(r.current_layer("c"), Some(1));
     // r1 goes silent for 2 s; r0 keeps going and takes over on a keyframe.
+    for (seq, ms) in [(30u64, 700u64), (50, 1_400)] {
+        let at = t0 + Duration::from_millis(ms);
+        f.send(
+            &mut r,
+            0,
+            seq,
+            90 * ms as u32,
+            BROWSER_VP8,
+            &delta,
+            at,
+            &mut out,
+        );
+    }
+    assert_eq!(
+        r.current_layer("c"),
+        Some(1),
+        "r1 still counts within 1.5 s"
+    );
     let t1 = t0 + Duration::from_secs(2);
     out.clear();
     f.send(&mut r, 0, 60, 180_000, BROWSER_VP8, &delta, t1, &mut out);
@@ -794,4 +812,81 @@ fn a_keyframe_picture_starts_every_layer_up_to_the_cap_with_one_marker() {
     let markers: Vec<bool> = out.forwards.iter().map(|f| f.packet.marker).collect();
     assert_eq!(markers, vec![false, false, true], "one end to the picture");
     assert_eq!(out.layer_changes, vec![(id("c"), Some(2))]);
+}
+
+#[test]
+fn after_a_stall_of_the_whole_stream_the_first_layer_back_is_not_taken_for_the_only_one() {
+    let t0 = Instant::now();
+    let mut r = Router::new();
+    let mut out = RouteOutput::default();
+    r.add_producer(svc_producer("L3T1")).unwrap();
+    r.add_consumer(consumer("c", 1), t0, &mut out).unwrap();
+    let f = Feeder::new();
+    let mut seq = 10u64;
+    let mut picture = |r: &mut Router, out: &mut RouteOutput, n: u16, key: bool, at: Instant| {
+        out.clear();
+        for sid in 0..3u8 {
+            let frame = Vp9Frame {
+                n,
+                sid,
+                key,
+                marker: sid == 2,
+                body: b"f",
+            };
+            f.send_vp9(r, seq, frame, at, out);
+            seq += 1;
+        }
+        out.forwards.len()
+    };
+    assert_eq!(picture(&mut r, &mut out, 1, true, t0), 3);
+    assert_eq!(picture(&mut r, &mut out, 2, false, t0), 3);
+    // Two seconds of nothing, then the stream comes back, base layer first.
+    let later = t0 + Duration::from_secs(2);
+    assert_eq!(picture(&mut r, &mut out, 3, false, later), 3);
+    assert!(out.layer_changes.is_empty() && out.keyframe_requests.is_empty());
+    assert_eq!(r.current_layer("c"), Some(2));
+}
+
+#[test]
+fn an_svc_layer_is_not_started_on_a_frame_of_a_temporal_layer_left_out() {
+    let t0 = Instant::now();
+    let mut r = Router::new();
+    let mut out = RouteOutput::default();
+    r.add_producer(svc_producer("L2T2")).unwrap();
+    let mut c = consumer("c", 1);
+    c.preferred_layer = Some(0);
+    c.preferred_temporal = Some(0);
+    r.add_consumer(c, t0, &mut out).unwrap();
+    let ext = ExtensionValues::default();
+    let mut seq = 10u64;
+    // One packet per layer frame (sid, tid) of picture n; P clear if `intra`.
+    let mut send = |r: &mut Router, n: u16, (sid, tid): (u8, u8), intra: bool| {
+        let payload: Arc<[u8]> =
+            crate::rtp::vp9::vp9_payload(n, (sid, tid), (true, true), intra, b"f").into();
+        let pkt = IncomingRtp {
+            seq_no: seq,
+            timestamp: u32::from(n) * 3000,
+            payload_type: BROWSER_VP8,
+            marker: sid == 1,
+            payload: &payload,
+            ext_vals: &ext,
+            arrival: t0,
+        };
+        seq += 1;
+        r.route("p", 0, &pkt, t0, &mut out);
+    };
+    // A keyframe picture starts the base layers only.
+    send(&mut r, 1, (0, 0), true);
+    send(&mut r, 1, (1, 0), true);
+    assert_eq!(r.current_layer("c"), Some(0));
+    // Allowed up: an intra-only frame of S1 in a picture of TID 1, which
+    // this consumer does not get, is no place to start S1.
+    r.set_preferred_layer("c", Some(1), t0, &mut RouteOutput::default());
+    send(&mut r, 2, (0, 1), false);
+    send(&mut r, 2, (1, 1), true);
+    assert_eq!(r.current_layer("c"), Some(0));
+    // One in a base temporal layer picture is.
+    send(&mut r, 3, (0, 0), false);
+    send(&mut r, 3, (1, 0), true);
+    assert_eq!(r.current_layer("c"), Some(1));
 }

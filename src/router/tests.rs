@@ -571,47 +571,33 @@ impl Feeder {
         };
         r.route("p", 0, &pkt, now, out);
     }
-}
 
-/// A VP9 producer of one encoding with three spatial and three temporal
-/// layers (K-SVC, as browsers send it).
-fn svc_producer(mode: &str) -> ProducerOptions {
-    let mut p = producer(MediaKind::Video, &[]);
-    p.rtp_parameters.codecs[0].mime_type = "video/VP9".into();
-    p.rtp_parameters.encodings[0].scalability_mode = Some(mode.into());
-    p
-}
-
-#[test]
-fn an_svc_consumer_gets_the_spatial_layers_up_to_its_target_with_the_marker_on_its_top() {
-    let t0 = Instant::now();
-    let mut r = Router::new();
-    let mut out = RouteOutput::default();
-    r.add_producer(svc_producer("L3T3_KEY")).unwrap();
-    let mut c = consumer("c", 1);
-    c.preferred_layer = Some(1);
-    r.add_consumer(c, t0, &mut out).unwrap();
-    assert_eq!(out.keyframe_requests.len(), 1);
-    assert_eq!(out.keyframe_requests[0].encoding, 0);
-    out.clear();
-
-    let f = Feeder::new();
-    let mut seq = 100u64;
-    // One packet per layer frame; the picture's last (top layer) packet has
-    // the marker, as a browser sends it. Returns (SID, marker) forwarded.
-    let mut picture = |r: &mut Router, out: &mut RouteOutput, n: u16, key: bool| {
+    /// Every layer frame of picture `n`, one packet each, `sizes[sid]`
+    /// bytes, numbered on from `seq`; the top layer's packet has the marker,
+    /// as a browser sends it. Returns what went out: (SID, marker, number).
+    #[allow(clippy::too_many_arguments)]
+    fn send_picture(
+        &self,
+        r: &mut Router,
+        seq: &mut u64,
+        n: u16,
+        key: bool,
+        sizes: &[usize],
+        now: Instant,
+        out: &mut RouteOutput,
+    ) -> Vec<(u8, bool, u64)> {
         out.clear();
-        for sid in 0..3u8 {
-            let marker = sid == 2;
+        for (sid, &size) in sizes.iter().enumerate() {
+            let body = vec![0u8; size];
             let frame = Vp9Frame {
                 n,
-                sid,
+                sid: sid as u8,
                 key,
-                marker,
-                body: b"f",
+                marker: sid + 1 == sizes.len(),
+                body: &body,
             };
-            f.send_vp9(r, seq, frame, t0, out);
-            seq += 1;
+            self.send_vp9(r, *seq, frame, now, out);
+            *seq += 1;
         }
         out.forwards
             .iter()
@@ -622,7 +608,42 @@ fn an_svc_consumer_gets_the_spatial_layers_up_to_its_target_with_the_marker_on_i
                     f.packet.seq_no,
                 )
             })
-            .collect::<Vec<_>>()
+            .collect()
+    }
+}
+
+/// A router with a VP9 producer of one encoding in scalability `mode`, and
+/// the consumer `c` of it.
+fn svc_router(mode: &str, c: ConsumerOptions, t0: Instant) -> (Router, RouteOutput) {
+    let mut r = Router::new();
+    let mut out = RouteOutput::default();
+    r.add_producer(svc_producer(mode)).unwrap();
+    r.add_consumer(c, t0, &mut out).unwrap();
+    (r, out)
+}
+
+/// A VP9 producer of one encoding in scalability `mode`.
+fn svc_producer(mode: &str) -> ProducerOptions {
+    let mut p = producer(MediaKind::Video, &[]);
+    p.rtp_parameters.codecs[0].mime_type = "video/VP9".into();
+    p.rtp_parameters.encodings[0].scalability_mode = Some(mode.into());
+    p
+}
+
+#[test]
+fn an_svc_consumer_gets_the_spatial_layers_up_to_its_target_with_the_marker_on_its_top() {
+    let t0 = Instant::now();
+    let mut c = consumer("c", 1);
+    c.preferred_layer = Some(1);
+    let (mut r, mut out) = svc_router("L3T3_KEY", c, t0);
+    assert_eq!(out.keyframe_requests.len(), 1);
+    assert_eq!(out.keyframe_requests[0].encoding, 0);
+    out.clear();
+
+    let f = Feeder::new();
+    let mut seq = 100u64;
+    let mut picture = |r: &mut Router, out: &mut RouteOutput, n: u16, key: bool| {
+        f.send_picture(r, &mut seq, n, key, &[1, 1, 1], t0, out)
     };
     // Nothing before a keyframe; then layers 0 and 1, the marker moved to 1.
     assert!(picture(&mut r, &mut out, 0, false).is_empty());
@@ -660,35 +681,14 @@ fn an_svc_consumer_gets_the_spatial_layers_up_to_its_target_with_the_marker_on_i
 #[test]
 fn an_svc_layer_costs_its_rate_and_the_rates_below_it() {
     let t0 = Instant::now();
-    let mut r = Router::new();
-    let mut out = RouteOutput::default();
-    r.add_producer(svc_producer("L2T3_KEY")).unwrap();
-    r.add_consumer(consumer("c", 1), t0, &mut out).unwrap();
+    let (mut r, mut out) = svc_router("L2T3_KEY", consumer("c", 1), t0);
     r.allocate_bandwidth("recv", 10_000_000, t0, &mut out); // starts the rate windows
     let f = Feeder::new();
     let mut seq = 1u64;
     // 40 pictures in a second: the base layer ~32 kbps, the upper ~320 kbps.
     let mut picture = |r: &mut Router, out: &mut RouteOutput, n: u16, key: bool, now: Instant| {
-        out.clear();
-        for (sid, size) in [(0u8, 100usize), (1, 1000)] {
-            let body = vec![0u8; size];
-            let marker = sid == 1;
-            f.send_vp9(
-                r,
-                seq,
-                Vp9Frame {
-                    n,
-                    sid,
-                    key,
-                    marker,
-                    body: &body,
-                },
-                now,
-                out,
-            );
-            seq += 1;
-        }
-        out.forwards.len()
+        f.send_picture(r, &mut seq, n, key, &[100, 1000], now, out)
+            .len()
     };
     for n in 0..40u16 {
         let now = t0 + Duration::from_millis(25 * u64::from(n));
@@ -746,10 +746,7 @@ fn each_copy_goes_to_the_route_its_consumer_was_given() {
 #[test]
 fn a_late_packet_of_a_picture_before_a_spatial_switch_goes_out_with_that_picture_s_layers() {
     let t0 = Instant::now();
-    let mut r = Router::new();
-    let mut out = RouteOutput::default();
-    r.add_producer(svc_producer("L2T1")).unwrap();
-    r.add_consumer(consumer("c", 1), t0, &mut out).unwrap();
+    let (mut r, mut out) = svc_router("L2T1", consumer("c", 1), t0);
     let f = Feeder::new();
     // One packet per layer frame; returns the (number, marker) forwarded.
     let mut send = |r: &mut Router, seq: u64, n: u16, sid: u8, key: bool| {
@@ -791,25 +788,12 @@ fn a_late_packet_of_a_picture_before_a_spatial_switch_goes_out_with_that_picture
 #[test]
 fn a_keyframe_picture_starts_every_layer_up_to_the_cap_with_one_marker() {
     let t0 = Instant::now();
-    let mut r = Router::new();
-    let mut out = RouteOutput::default();
-    r.add_producer(svc_producer("L3T1")).unwrap();
-    r.add_consumer(consumer("c", 1), t0, &mut out).unwrap();
+    let (mut r, mut out) = svc_router("L3T1", consumer("c", 1), t0);
     let f = Feeder::new();
     // The first picture the router sees is a keyframe: its layers arrive
     // one by one, none of them seen before.
-    out.clear();
-    for (seq, sid) in [(10u64, 0u8), (11, 1), (12, 2)] {
-        let frame = Vp9Frame {
-            n: 1,
-            sid,
-            key: true,
-            marker: sid == 2,
-            body: b"f",
-        };
-        f.send_vp9(&mut r, seq, frame, t0, &mut out);
-    }
-    let markers: Vec<bool> = out.forwards.iter().map(|f| f.packet.marker).collect();
+    let sent = f.send_picture(&mut r, &mut 10, 1, true, &[1, 1, 1], t0, &mut out);
+    let markers: Vec<bool> = sent.iter().map(|s| s.1).collect();
     assert_eq!(markers, vec![false, false, true], "one end to the picture");
     assert_eq!(out.layer_changes, vec![(id("c"), Some(2))]);
 }
@@ -817,26 +801,12 @@ fn a_keyframe_picture_starts_every_layer_up_to_the_cap_with_one_marker() {
 #[test]
 fn after_a_stall_of_the_whole_stream_the_first_layer_back_is_not_taken_for_the_only_one() {
     let t0 = Instant::now();
-    let mut r = Router::new();
-    let mut out = RouteOutput::default();
-    r.add_producer(svc_producer("L3T1")).unwrap();
-    r.add_consumer(consumer("c", 1), t0, &mut out).unwrap();
+    let (mut r, mut out) = svc_router("L3T1", consumer("c", 1), t0);
     let f = Feeder::new();
     let mut seq = 10u64;
     let mut picture = |r: &mut Router, out: &mut RouteOutput, n: u16, key: bool, at: Instant| {
-        out.clear();
-        for sid in 0..3u8 {
-            let frame = Vp9Frame {
-                n,
-                sid,
-                key,
-                marker: sid == 2,
-                body: b"f",
-            };
-            f.send_vp9(r, seq, frame, at, out);
-            seq += 1;
-        }
-        out.forwards.len()
+        f.send_picture(r, &mut seq, n, key, &[1, 1, 1], at, out)
+            .len()
     };
     assert_eq!(picture(&mut r, &mut out, 1, true, t0), 3);
     assert_eq!(picture(&mut r, &mut out, 2, false, t0), 3);
@@ -850,13 +820,10 @@ fn after_a_stall_of_the_whole_stream_the_first_layer_back_is_not_taken_for_the_o
 #[test]
 fn an_svc_layer_is_not_started_on_a_frame_of_a_temporal_layer_left_out() {
     let t0 = Instant::now();
-    let mut r = Router::new();
-    let mut out = RouteOutput::default();
-    r.add_producer(svc_producer("L2T2")).unwrap();
     let mut c = consumer("c", 1);
     c.preferred_layer = Some(0);
     c.preferred_temporal = Some(0);
-    r.add_consumer(c, t0, &mut out).unwrap();
+    let (mut r, mut out) = svc_router("L2T2", c, t0);
     let ext = ExtensionValues::default();
     let mut seq = 10u64;
     // One packet per layer frame (sid, tid) of picture n; P clear if `intra`.

@@ -154,11 +154,6 @@ impl<V> SlotMap<V> {
         self.at_mut(key).map(|(_, v)| v)
     }
 
-    /// The map's own id (a reference count, not an allocation) and value.
-    pub fn get_key_value(&self, id: &str) -> Option<(&Arc<str>, &V)> {
-        self.at(self.key(id)?)
-    }
-
     pub fn at(&self, key: SlotKey) -> Option<(&Arc<str>, &V)> {
         let slot = self.slots.get(key.index as usize)?;
         if slot.generation != key.generation {

@@ -86,9 +86,9 @@ fn round_trip(
 #[derive(Default)]
 pub struct RtpSenders {
     consumers: SlotMap<Sender>,
-    /// Each consumer SSRC's consumer and stream (peers' RTCP names them:
-    /// std's hasher).
-    by_ssrc: HashMap<u32, (Id, usize)>,
+    /// Each consumer SSRC's consumer (its key) and stream (peers' RTCP
+    /// names them: std's hasher).
+    by_ssrc: HashMap<u32, (SlotKey, usize)>,
 }
 
 /// What a transport must do with an RTCP item about its consumers.
@@ -113,14 +113,6 @@ impl RtpSenders {
         self.consumers.at(consumer).map(|(id, _)| id)
     }
 
-    /// The map's own key for a consumer: a reference count, not an
-    /// allocation (for events that carry the id).
-    pub fn id(&self, consumer_id: &str) -> Option<Id> {
-        self.consumers
-            .get_key_value(consumer_id)
-            .map(|(id, _)| id.clone())
-    }
-
     /// A consumer sending on its parameters' encodings (each with an SSRC);
     /// RTX where an encoding has an RTX SSRC and a codec NACK and RTX.
     /// Returns the key [`Self::send`] takes.
@@ -142,9 +134,6 @@ impl RtpSenders {
                 } else {
                     90_000
                 });
-        for (stream, ssrc) in ssrcs.iter().enumerate() {
-            self.by_ssrc.insert(*ssrc, (id.clone(), stream));
-        }
         let rtx_types = rtx_payload_types(&params.codecs);
         let streams: Vec<Stream> = ssrcs
             .iter()
@@ -188,6 +177,9 @@ impl RtpSenders {
                 rtx_payload_types: rtx_types,
             },
         );
+        for (stream, ssrc) in ssrcs.iter().enumerate() {
+            self.by_ssrc.insert(*ssrc, (key, stream));
+        }
         Ok(key)
     }
 
@@ -287,10 +279,10 @@ impl RtpSenders {
     ) -> RtcpAction {
         match *item {
             RtcpItem::KeyframeRequest { ssrc, fir } => {
-                let Some((id, stream)) = self.by_ssrc.get(&ssrc) else {
+                let Some(&(key, stream)) = self.by_ssrc.get(&ssrc) else {
                     return RtcpAction::None;
                 };
-                let c = self.consumers.get_mut(id).expect("indexed consumer");
+                let (id, c) = self.consumers.at_mut(key).expect("indexed consumer");
                 let kind = if fir {
                     c.stats.firs += 1;
                     KeyframeRequestKind::Fir
@@ -301,22 +293,22 @@ impl RtpSenders {
                 events.push(TransportEvent::KeyframeRequest {
                     consumer_id: id.clone(),
                     kind,
-                    stream: Some(*stream),
+                    stream: Some(stream),
                 });
             }
             RtcpItem::ReceiverReport(block) => {
-                let Some((id, stream)) = self.by_ssrc.get(&block.ssrc) else {
+                let Some(&(key, stream)) = self.by_ssrc.get(&block.ssrc) else {
                     return RtcpAction::None;
                 };
-                let c = self.consumers.get_mut(id).expect("indexed consumer");
-                let reports = c.streams[*stream].reports;
+                let (id, c) = self.consumers.at_mut(key).expect("indexed consumer");
+                let reports = c.streams[stream].reports;
                 let loss = f32::from(block.fraction_lost) / 256.0;
                 c.stats.loss = Some(loss);
                 c.stats.jitter = Some(block.jitter);
                 c.stats.packets_lost = Some(block.packets_lost.max(0) as u64);
                 if let Some(rtt) = round_trip(&block, &reports, now) {
                     c.stats.rtt = Some(rtt);
-                    if let Some(rtx) = c.streams[*stream].rtx.as_mut() {
+                    if let Some(rtx) = c.streams[stream].rtx.as_mut() {
                         rtx.set_rtt(rtt);
                     }
                 }
@@ -335,10 +327,10 @@ impl RtpSenders {
                 blp,
                 first,
             } => {
-                let Some((id, _)) = self.by_ssrc.get(&ssrc) else {
+                let Some(&(key, _)) = self.by_ssrc.get(&ssrc) else {
                     return RtcpAction::None;
                 };
-                if let Some(c) = self.consumers.get_mut(id) {
+                if let Some((_, c)) = self.consumers.at_mut(key) {
                     c.stats.nacks += u64::from(first);
                     c.stats.nack_packets += 1 + u64::from(blp.count_ones());
                 }
@@ -360,10 +352,7 @@ impl RtpSenders {
         mut ext: impl FnMut(bool) -> SendExtensions<'static>,
         mut emit: impl FnMut(SlotKey, Vec<u8>, u64),
     ) {
-        let Some((id, stream)) = self.by_ssrc.get(&ssrc) else {
-            return;
-        };
-        let Some(key) = self.consumers.key(id) else {
+        let Some(&(key, stream)) = self.by_ssrc.get(&ssrc) else {
             return;
         };
         let Some((_, c)) = self.consumers.at_mut(key) else {
@@ -377,7 +366,7 @@ impl RtpSenders {
             stats,
             ..
         } = c;
-        let Some(rtx) = streams[*stream].rtx.as_mut() else {
+        let Some(rtx) = streams[stream].rtx.as_mut() else {
             return;
         };
         let rtx_pt_of = |pt: u8| {

@@ -1261,19 +1261,6 @@ mod tests {
     fn a_late_rtx_still_counts_a_duplicate_does_not_and_the_timer_moves_on() {
         let t0 = Instant::now();
         let addr = |port| SocketAddr::from(([127, 0, 0, 1], port));
-        let plain = |local| {
-            let mut t = pipe(local, None, t0);
-            let remote = if local == 1000 { 2000 } else { 1000 };
-            t.connect(
-                Some(addr(remote)),
-                None,
-                None,
-                &mut TransportOutput::default(),
-            )
-            .unwrap();
-            t
-        };
-        let (mut sender, mut receiver) = (plain(1000), plain(2000));
         let params: RtpParameters = crate::ortc::from_json_value(serde_json::json!({
             "codecs": [
                 { "mimeType": "video/VP8", "payloadType": 101, "clockRate": 90000, "rtcpFeedback": [{ "type": "nack" }] },
@@ -1282,10 +1269,7 @@ mod tests {
             "encodings": [{ "ssrc": 1111, "rtx": { "ssrc": 2222 } }]
         }))
         .unwrap();
-        let c = sender
-            .add_consumer(Id::from("c"), MediaKind::Video, &params)
-            .unwrap();
-        receiver.add_producer(Id::from("p"), &params).unwrap();
+        let (mut sender, mut receiver, c) = connected_pair(None, &params, t0);
         let send = |sender: &mut PlainTransport, seq: u64| {
             let mut out = TransportOutput::default();
             sender.write_rtp(c, &vp8(seq, 10, t0), &mut out).unwrap();

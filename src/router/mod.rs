@@ -331,13 +331,16 @@ impl Consumer {
     /// to no earlier picture (a keyframe picture's upper layer: other
     /// frames of a layer refer to earlier ones, which the receiver does
     /// not have), right above the layers forwarded; down at the next
-    /// picture (nothing below refers to what is left out). Returns whether
-    /// a keyframe is wanted to go up (or to start).
+    /// picture (nothing below refers to what is left out). A change is
+    /// remembered with the packet's picture (`timestamp`, see
+    /// `spatial_change`). Returns whether a keyframe is wanted to go up (or
+    /// to start).
     fn follow_spatial_layer(
         &mut self,
         target: usize,
         l: PacketLayers,
         keyframe: bool,
+        timestamp: u32,
         out: &mut RouteOutput,
     ) -> bool {
         let sid = usize::from(l.sid);
@@ -358,6 +361,7 @@ impl Consumer {
             current => current,
         };
         if next != self.current_layer {
+            self.spatial_change = Some((timestamp, self.current_layer));
             self.current_layer = next;
             out.layer_changes.push((self.id.clone(), next));
         }
@@ -814,7 +818,7 @@ impl Router {
             }
             let mut marker = packet.marker;
             if c.kind == MediaKind::Video && p.svc {
-                let top = p.last_seen.len() - 1;
+                let highest = p.last_seen.len() - 1;
                 let target = if keyframe {
                     // A keyframe picture starts every layer up to the cap at
                     // once: its upper layers, not seen for a while (a start,
@@ -822,7 +826,7 @@ impl Router {
                     // the picture, each ending it with a marker of its own.
                     // If they do not come, the sender's marker ends it and
                     // the next picture goes down to what is active.
-                    c.layer_cap().map_or(top, |cap| cap.min(top))
+                    c.layer_cap().map_or(highest, |cap| cap.min(highest))
                 } else {
                     p.highest_active(now, c.layer_cap()).unwrap_or(0)
                 };
@@ -836,12 +840,8 @@ impl Router {
                 let top = match c.late_picture_layer(packet.timestamp) {
                     Some(earlier) => earlier,
                     None => {
-                        let before = c.current_layer;
-                        let wants = c.follow_spatial_layer(target, l, keyframe, out);
-                        wants_keyframe |= wants;
-                        if c.current_layer != before {
-                            c.spatial_change = Some((packet.timestamp, before));
-                        }
+                        wants_keyframe |=
+                            c.follow_spatial_layer(target, l, keyframe, packet.timestamp, out);
                         c.current_layer
                     }
                 };

@@ -328,6 +328,11 @@ function measuredReceivers(n, count) {
   return [...new Set(Array.from({ length: count }, (_, k) => Math.floor((k * (n - 1) + Math.floor((count - 1) / 2)) / (count - 1))))];
 }
 
+/** The floor relay at fan-out `n` and these rates, its first and last receivers recording delays. */
+function floorRelay(gen, n, rates, mode) {
+  return gen.call({ cmd: 'floor', consumers: n, measured: measuredReceivers(n, 2), ...rates, warmupMs: 500, durationMs: mode.durationMs });
+}
+
 /** Transports for generator peers (`specs`: role, measured, router if not `router`), connected. */
 async function connectPeers(gen, router, specs, ops) {
   const transports = [];
@@ -413,7 +418,7 @@ const ratesFor = (fwdPps, consumers) => {
 async function forwarding(sfu, gen, mode, report) {
   const rows = [];
   for (const n of mode.fanout) {
-    const floor = await gen.call({ cmd: 'floor', consumers: n, measured: measuredReceivers(n, 2), ...BASE, warmupMs: 500, durationMs: mode.durationMs });
+    const floor = await floorRelay(gen, n, BASE, mode);
     const worker = await sfu.createWorker({ logLevel: 'warn' });
     const server = mode.webRtcServer ? await worker.createWebRtcServer(LISTEN) : null;
     const router = await worker.createRouter({
@@ -474,7 +479,7 @@ async function maxload(sfu, gen, mode, report) {
     }
   }
   const floorAtMax = best
-    ? await gen.call({ cmd: 'floor', consumers: n, measured: measuredReceivers(n, 2), ...ratesFor(best.forwardedPps, n), warmupMs: 500, durationMs: mode.durationMs })
+    ? await floorRelay(gen, n, ratesFor(best.forwardedPps, n), mode)
     : null;
   await gen.call({ cmd: 'close', peers: call.peers });
   worker.close();

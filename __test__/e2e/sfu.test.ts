@@ -177,7 +177,12 @@ describe('SFU end to end (mediasoup-client in headless Chromium)', () => {
       ssrc: consumer.rtpParameters.encodings![0].ssrc,
       payloadType: consumer.rtpParameters.codecs[0].payloadType,
     });
-    expect(consumerTraces.filter((t) => t.type === 'rtp').length).toBeGreaterThan(consumerTraces.filter((t) => t.type === 'keyframe').length);
+    // Every forwarded packet is traced too, not only the keyframe's (the
+    // traces arrive in batches, so the first keyframe trace may come first).
+    await waitFor(
+      () => consumerTraces.filter((t) => t.type === 'rtp').length > consumerTraces.filter((t) => t.type === 'keyframe').length,
+      { timeoutMs: 2000, what: "more 'rtp' than 'keyframe' traces on the consumer" },
+    );
     expect(producerTraces.some((t) => t.type === 'rtp')).toBe(false);
 
     // Sender reports from the browser ('sr', in) and the send-side estimate

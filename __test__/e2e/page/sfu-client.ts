@@ -133,6 +133,14 @@ async function produce(kind: types.MediaKind): Promise<string | null> {
     encodings = [{ scalabilityMode }];
   }
   const producer = await sendTransport.produce({ track, encodings, appData: { kind } });
+  if (encodings && producer.rtpSender) {
+    // The layered tests check each layer's resolution. On a busy machine
+    // Chromium's CPU adaptation scales the camera down (seen: the 320 px
+    // layer sent at 160 and the top one stopped); keeping the resolution
+    // makes it drop frames first instead.
+    const params = producer.rtpSender.getParameters();
+    await producer.rtpSender.setParameters(Object.assign(params, { degradationPreference: 'maintain-resolution' }));
+  }
   producers.set(kind, producer);
   return producer.id;
 }

@@ -55,6 +55,23 @@ describe('VP9 SVC end to end (mediasoup-client in headless Chromium)', () => {
       what: 'both spatial layers, 640 px',
       diagnose,
     });
+    // K-SVC: between keyframes the top layer refers only to its own
+    // frames, so the base layer's are left out: fewer bytes go out to the
+    // viewer than come in from the sender.
+    const bytes = async () => {
+      const [sent] = (await consumer.getStats()).filter((s) => s.type === 'outbound-rtp');
+      const [received] = (await producer.getStats()).filter((s) => s.type === 'inbound-rtp');
+      return { sent: sent?.byteCount ?? 0, received: received?.byteCount ?? 0 };
+    };
+    const start = await bytes();
+    await new Promise((r) => setTimeout(r, 2_000));
+    const end = await bytes();
+    const [sent, received] = [end.sent - start.sent, end.received - start.received];
+    console.log(`VP9 K-SVC at the top layer, 2 s: ${received} bytes in, ${sent} bytes out`);
+    expect(received).toBeGreaterThan(0);
+    expect(sent).toBeLessThan(0.95 * received);
+    expect(await width()).toBe(640);
+
     // The base layer only: half the resolution, and the browser keeps
     // decoding (the end of the base layer's frame now ends each picture).
     await consumer.setPreferredLayers({ spatialLayer: 0 });

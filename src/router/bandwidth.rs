@@ -159,8 +159,9 @@ impl Router {
                     .sum();
                 rates.push(active.then_some(bps));
             }
-            if p.svc {
-                // An SVC layer is sent with every layer below it.
+            if p.svc && !p.ksvc {
+                // An SVC layer is sent with every layer below it (in K-SVC
+                // alone, but for keyframes).
                 let mut below = 0;
                 for rate in rates.iter_mut().flatten() {
                     below += *rate;

@@ -50,6 +50,8 @@ struct PacketLayers {
     /// It starts a frame that refers to no earlier picture (only to the
     /// layers below it in its own): where a spatial layer can be joined.
     intra_start: bool,
+    /// Its frame refers to an earlier picture (VP9's P bit).
+    inter_picture: bool,
 }
 
 impl PacketLayers {
@@ -61,6 +63,7 @@ impl PacketLayers {
                 picture_start: t.frame_start,
                 frame_end: false,
                 intra_start: false,
+                inter_picture: true,
             }),
             VideoCodec::Vp9 => vp9_layers(payload).map(|l: Vp9Layers| Self {
                 tid: l.tid,
@@ -68,6 +71,7 @@ impl PacketLayers {
                 picture_start: l.picture_start(),
                 frame_end: l.frame_end,
                 intra_start: l.frame_start && !l.inter_picture,
+                inter_picture: l.inter_picture,
             }),
             _ => None,
         }
@@ -225,6 +229,10 @@ struct Producer {
     /// One encoding carrying several spatial layers (VP9 SVC): its layers
     /// are those, told apart by each packet's SID, not its encodings.
     svc: bool,
+    /// K-SVC (`_KEY` modes): outside keyframe pictures each spatial layer
+    /// refers only to its own earlier frames, so a consumer gets only its
+    /// top layer's, and changes layer (down too) only at a keyframe.
+    ksvc: bool,
     /// Arrival of the last packet per layer (encoding, or spatial layer of
     /// an SVC stream).
     last_seen: Vec<Option<Instant>>,
@@ -339,7 +347,7 @@ impl Consumer {
         &mut self,
         target: usize,
         l: PacketLayers,
-        keyframe: bool,
+        (keyframe, ksvc): (bool, bool),
         timestamp: u32,
         out: &mut RouteOutput,
     ) -> bool {
@@ -347,7 +355,9 @@ impl Consumer {
         let next = match self.current_layer {
             // Its base layer: the layers above it follow in this picture.
             _ if keyframe => Some(target),
-            Some(current) if target < current && l.picture_start => Some(target),
+            // (In K-SVC the layer below was left out since the last
+            // keyframe: down only at the next one.)
+            Some(current) if target < current && l.picture_start && !ksvc => Some(target),
             // (Within the temporal layers forwarded: a frame left out would
             // leave the layer without the frame the next ones refer to.)
             Some(current)
@@ -365,7 +375,8 @@ impl Consumer {
             self.current_layer = next;
             out.layer_changes.push((self.id.clone(), next));
         }
-        self.current_layer.is_none_or(|current| target > current)
+        self.current_layer
+            .is_none_or(|current| target > current || (ksvc && target < current))
     }
 
     /// For a packet of a picture older than the last spatial change (its
@@ -427,13 +438,11 @@ impl Router {
         let encodings = opts.rtp_parameters.encodings.len().max(1);
         // Spatial layers are told apart in VP9 payloads only (AV1's need its
         // dependency descriptor: forwarded whole).
-        let spatial = match &opts.rtp_parameters.encodings[..] {
-            [only] => {
-                crate::ortc::parse_scalability_mode(only.scalability_mode.as_deref()).spatial_layers
-                    as usize
-            }
-            _ => 1,
+        let mode = match &opts.rtp_parameters.encodings[..] {
+            [only] => crate::ortc::parse_scalability_mode(only.scalability_mode.as_deref()),
+            _ => crate::ortc::parse_scalability_mode(None),
         };
+        let spatial = usize::from(mode.spatial_layers);
         let svc = spatial > 1
             && payload_types
                 .iter()
@@ -450,6 +459,7 @@ impl Router {
                 clock_rate,
                 encodings,
                 svc,
+                ksvc: svc && mode.ksvc,
                 last_seen: vec![None; layers],
                 consumers: Vec::new(),
                 observed_by: 0,
@@ -836,16 +846,27 @@ impl Router {
                     picture_start: false,
                     frame_end: false,
                     intra_start: false,
+                    // Nothing to judge it by: never left out as a lower
+                    // layer's.
+                    inter_picture: false,
                 });
                 let top = match c.late_picture_layer(packet.timestamp) {
                     Some(earlier) => earlier,
                     None => {
-                        wants_keyframe |=
-                            c.follow_spatial_layer(target, l, keyframe, packet.timestamp, out);
+                        wants_keyframe |= c.follow_spatial_layer(
+                            target,
+                            l,
+                            (keyframe, p.ksvc),
+                            packet.timestamp,
+                            out,
+                        );
                         c.current_layer
                     }
                 };
-                if top.is_none_or(|top| usize::from(l.sid) > top) {
+                let sid = usize::from(l.sid);
+                // Above its layers; or, in K-SVC, a lower layer's frame
+                // that only that layer's later frames refer to.
+                if top.is_none_or(|top| sid > top || (p.ksvc && l.inter_picture && sid < top)) {
                     c.rewriter.seq.drop_input(packet.seq_no);
                     continue;
                 }
@@ -936,8 +957,10 @@ impl Router {
         };
         let (pid, tid) = (p.id.clone(), p.transport_id.clone());
         match p.highest_active(now, c.layer_cap()) {
-            // An SVC stream goes down without one.
-            Some(layer) if p.svc && c.current_layer.is_some_and(|current| layer <= current) => {}
+            // An SVC stream goes down without one (but for K-SVC's).
+            Some(layer)
+                if p.svc && !p.ksvc && c.current_layer.is_some_and(|current| layer <= current) => {}
+            Some(layer) if p.ksvc && c.current_layer == Some(layer) => {}
             Some(layer) => {
                 let encoding = p.encoding_of(layer);
                 self.request(pid, tid, encoding, KeyframeRequestKind::Pli, now, out)

@@ -635,7 +635,7 @@ fn an_svc_consumer_gets_the_spatial_layers_up_to_its_target_with_the_marker_on_i
     let t0 = Instant::now();
     let mut c = consumer("c", 1);
     c.preferred_layer = Some(1);
-    let (mut r, mut out) = svc_router("L3T3_KEY", c, t0);
+    let (mut r, mut out) = svc_router("L3T3", c, t0);
     assert_eq!(out.keyframe_requests.len(), 1);
     assert_eq!(out.keyframe_requests[0].encoding, 0);
     out.clear();
@@ -679,23 +679,75 @@ fn an_svc_consumer_gets_the_spatial_layers_up_to_its_target_with_the_marker_on_i
 }
 
 #[test]
-fn an_svc_layer_costs_its_rate_and_the_rates_below_it() {
+fn a_ksvc_consumer_gets_its_top_layer_alone_between_keyframes_and_goes_down_at_one() {
     let t0 = Instant::now();
-    let (mut r, mut out) = svc_router("L2T3_KEY", consumer("c", 1), t0);
-    r.allocate_bandwidth("recv", 10_000_000, t0, &mut out); // starts the rate windows
+    let mut c = consumer("c", 1);
+    c.preferred_layer = Some(1);
+    let (mut r, mut out) = svc_router("L3T3_KEY", c, t0);
     let f = Feeder::new();
-    let mut seq = 1u64;
-    // 40 pictures in a second: the base layer ~32 kbps, the upper ~320 kbps.
-    let mut picture = |r: &mut Router, out: &mut RouteOutput, n: u16, key: bool, now: Instant| {
-        f.send_picture(r, &mut seq, n, key, &[100, 1000], now, out)
-            .len()
+    let mut seq = 100u64;
+    let mut picture = |r: &mut Router, out: &mut RouteOutput, n: u16, key: bool| {
+        f.send_picture(r, &mut seq, n, key, &[1, 1, 1], t0, out)
     };
+    // The keyframe picture: the base too, which the upper layer refers to.
+    assert_eq!(
+        picture(&mut r, &mut out, 1, true),
+        vec![(0, false, 1), (1, true, 2)]
+    );
+    // Between keyframes the upper layer refers only to its own frames.
+    assert_eq!(picture(&mut r, &mut out, 2, false), vec![(1, true, 3)]);
+    // Down: the base's frames since the keyframe were left out, so it asks
+    // for one and stays up until it comes.
+    out.clear();
+    let later = t0 + Duration::from_millis(500);
+    r.set_preferred_layer("c", Some(0), later, &mut out);
+    assert_eq!(out.keyframe_requests.len(), 1);
+    assert_eq!(picture(&mut r, &mut out, 3, false), vec![(1, true, 4)]);
+    assert_eq!(r.current_layer("c"), Some(1));
+    assert_eq!(picture(&mut r, &mut out, 4, true), vec![(0, true, 5)]);
+    assert_eq!(out.layer_changes, vec![(id("c"), Some(0))]);
+    assert_eq!(picture(&mut r, &mut out, 5, false), vec![(0, true, 6)]);
+}
+
+/// A VP9 producer in `mode` with layers of ~32 and ~320 kbps, fed for a
+/// second (40 pictures) to its consumer `c`; returns the router and then.
+fn two_layers_fed_for_a_second(mode: &str, t0: Instant) -> (Router, RouteOutput, Instant) {
+    let (mut r, mut out) = svc_router(mode, consumer("c", 1), t0);
+    r.allocate_bandwidth("recv", 10_000_000, t0, &mut out); // starts the rate windows
     for n in 0..40u16 {
         let now = t0 + Duration::from_millis(25 * u64::from(n));
-        picture(&mut r, &mut out, n, n == 0, now);
+        picture_of(&mut r, &mut out, n, n == 0, now);
     }
     assert_eq!(r.current_layer("c"), Some(1));
-    let now = t0 + Duration::from_secs(1);
+    (r, out, t0 + Duration::from_secs(1))
+}
+
+/// Picture `n` of [`two_layers_fed_for_a_second`]'s producer (numbered from
+/// its number); returns how many packets went out.
+fn picture_of(r: &mut Router, out: &mut RouteOutput, n: u16, key: bool, now: Instant) -> usize {
+    let mut seq = 1 + 2 * u64::from(n);
+    Feeder::new()
+        .send_picture(r, &mut seq, n, key, &[100, 1000], now, out)
+        .len()
+}
+
+#[test]
+fn a_ksvc_layer_costs_its_own_rate() {
+    let t0 = Instant::now();
+    let (mut r, mut out, now) = two_layers_fed_for_a_second("L2T3_KEY", t0);
+    // 340 kbps carries the upper layer, sent alone between keyframes.
+    out.clear();
+    r.allocate_bandwidth("recv", 340_000, now, &mut out);
+    assert_eq!(r.bandwidth_layer("c"), Some(1));
+    assert!(out.keyframe_requests.is_empty());
+    assert_eq!(picture_of(&mut r, &mut out, 40, false, now), 1);
+    assert_eq!(r.current_layer("c"), Some(1));
+}
+
+#[test]
+fn an_svc_layer_costs_its_rate_and_the_rates_below_it() {
+    let t0 = Instant::now();
+    let (mut r, mut out, now) = two_layers_fed_for_a_second("L2T3", t0);
 
     // 340 kbps would carry the upper layer alone, not with the base under
     // it: the base only, from the next picture, without a keyframe.
@@ -703,7 +755,7 @@ fn an_svc_layer_costs_its_rate_and_the_rates_below_it() {
     r.allocate_bandwidth("recv", 340_000, now, &mut out);
     assert_eq!(r.bandwidth_layer("c"), Some(0));
     assert!(out.keyframe_requests.is_empty());
-    assert_eq!(picture(&mut r, &mut out, 40, false, now), 1);
+    assert_eq!(picture_of(&mut r, &mut out, 40, false, now), 1);
     assert_eq!(r.current_layer("c"), Some(0));
 
     // Plenty again: a keyframe of the one encoding brings the upper layer.
@@ -713,7 +765,7 @@ fn an_svc_layer_costs_its_rate_and_the_rates_below_it() {
     assert_eq!(r.bandwidth_layer("c"), Some(1));
     assert_eq!(out.keyframe_requests.len(), 1);
     assert_eq!(out.keyframe_requests[0].encoding, 0);
-    assert_eq!(picture(&mut r, &mut out, 41, true, later), 2);
+    assert_eq!(picture_of(&mut r, &mut out, 41, true, later), 2);
     assert_eq!(r.current_layer("c"), Some(1));
 }
 

@@ -289,6 +289,10 @@ struct Consumer {
     /// picture without its end, and a decoder waits for the end of a
     /// picture that later ones refer to.
     spatial_change: Option<(u32, Option<usize>)>,
+    /// The same for the forwarded temporal layers: where they last changed
+    /// and the limit before (a repair of a frame sent before a switch down
+    /// fills its hole instead of being left out).
+    temporal_change: Option<(u32, Option<u8>)>,
     pipe: bool,
     route: ConsumerRoute,
 }
@@ -299,13 +303,21 @@ impl Consumer {
     }
 
     /// Moves the forwarded temporal layers towards the preferred ones at this
-    /// packet, and says whether the packet is forwarded.
+    /// packet, and says whether the packet is forwarded. A packet of a
+    /// picture from before the last change is judged by the layers then
+    /// and changes nothing.
     fn follow_temporal_layer(
         &mut self,
         t: PacketLayers,
-        keyframe: bool,
+        (keyframe, timestamp): (bool, u32),
         out: &mut RouteOutput,
     ) -> bool {
+        if let Some((changed_at, before)) = self.temporal_change {
+            let behind = changed_at.wrapping_sub(timestamp);
+            if behind != 0 && behind < LATE_PICTURE {
+                return before.is_none_or(|limit| t.tid <= limit);
+            }
+        }
         let target = self.preferred_temporal;
         let next = match (self.temporal, target) {
             // Down: at the next picture (a picture begun is sent whole).
@@ -320,6 +332,7 @@ impl Consumer {
             (current, _) => current,
         };
         if next != self.temporal {
+            self.temporal_change = Some((timestamp, self.temporal));
             self.temporal = next;
             // One layerschange per packet, also when a keyframe started the layer too.
             if out
@@ -547,6 +560,7 @@ impl Router {
             preferred_temporal: opts.preferred_temporal,
             temporal: None,
             spatial_change: None,
+            temporal_change: None,
             pipe: opts.pipe,
             route: opts.route,
         };
@@ -885,10 +899,12 @@ impl Router {
                 }
                 c.current_layer = Some(encoding);
                 c.rewriter.resync();
+                // Another encoding's pictures: no earlier ones of its own.
+                c.temporal_change = None;
                 out.layer_changes.push((c.id.clone(), Some(encoding)));
             }
             if let Some(t) = layers
-                && !c.follow_temporal_layer(t, keyframe, out)
+                && !c.follow_temporal_layer(t, (keyframe, packet.timestamp), out)
             {
                 c.rewriter.seq.drop_input(packet.seq_no);
                 continue;
@@ -934,6 +950,7 @@ impl Router {
         };
         c.rewriter.resync();
         c.spatial_change = None;
+        c.temporal_change = None;
         // A pipe consumer forwards what comes; the far router's consumers
         // ask for the keyframes they need.
         if c.kind != MediaKind::Video || !c.active() || c.pipe {

@@ -429,37 +429,37 @@ fn a_low_estimate_moves_a_simulcast_consumer_down_and_a_high_one_back_up() {
     assert_eq!(r.current_layer("c"), Some(1));
 }
 
+/// Frame `i` of an L1T3 VP8 stream, one packet: TL0, TL2, TL1, TL2, ...
+/// the first frame a keyframe; layer sync on the first TL1 and TL2 frames
+/// after each TL0.
+fn l1t3_frame(i: u64) -> Arc<[u8]> {
+    let tid = [0u8, 2, 1, 2][(i % 4) as usize];
+    let key = i == 0;
+    let sync = i % 4 == 1 || i % 4 == 2;
+    let header: &[u8] = if key {
+        &[0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 1, 0, 1, 0]
+    } else {
+        &[0x11, 0x02, 0x00]
+    };
+    crate::rtp::vp8::vp8_payload_with_tid(i as u16, tid, sync, header).into()
+}
+
+impl Feeder {
+    /// Frame `i` of [`l1t3_frame`]'s stream as packet `seq`.
+    fn send_l1t3(&self, r: &mut Router, out: &mut RouteOutput, (seq, i): (u64, u64), now: Instant) {
+        let ts = (i * 3000) as u32;
+        self.send(r, 0, seq, ts, BROWSER_VP8, &l1t3_frame(i), now, out);
+    }
+}
+
 #[test]
 fn temporal_layers_above_the_preferred_one_are_left_out_without_gaps() {
-    use crate::rtp::vp8::vp8_payload_with_tid;
     let t0 = Instant::now();
     let (mut r, mut out) = one_consumer(&[], t0);
     let f = Feeder::new();
-    // L1T3: TL0, TL2, TL1, TL2, ... the first frame a keyframe; layer sync on
-    // the first TL1 and TL2 frames after each TL0.
-    let frame = |i: u64| -> Arc<[u8]> {
-        let tid = [0u8, 2, 1, 2][(i % 4) as usize];
-        let key = i == 0;
-        let sync = i % 4 == 1 || i % 4 == 2;
-        let header: &[u8] = if key {
-            &[0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 1, 0, 1, 0]
-        } else {
-            &[0x11, 0x02, 0x00]
-        };
-        vp8_payload_with_tid(i as u16, tid, sync, header).into()
-    };
     let mut seq = 100u64;
     let mut send = |r: &mut Router, out: &mut RouteOutput, i: u64| {
-        f.send(
-            r,
-            0,
-            seq,
-            (i * 3000) as u32,
-            BROWSER_VP8,
-            &frame(i),
-            t0,
-            out,
-        );
+        f.send_l1t3(r, out, (seq, i), t0);
         seq += 1;
     };
     for i in 0..4 {
@@ -490,6 +490,37 @@ fn temporal_layers_above_the_preferred_one_are_left_out_without_gaps() {
     assert_eq!(r.temporal_layer("c"), None);
     let seqs: Vec<u64> = out.forwards.iter().map(|f| f.packet.seq_no).collect();
     assert_eq!(seqs, vec![7, 8, 9, 10]);
+}
+
+#[test]
+fn a_repair_of_a_frame_sent_before_a_temporal_switch_down_fills_its_hole() {
+    let t0 = Instant::now();
+    let (mut r, mut out) = one_consumer(&[], t0);
+    let f = Feeder::new();
+    let send = |r: &mut Router, out: &mut RouteOutput, i: u64| {
+        f.send_l1t3(r, out, (100 + i, i), t0);
+        out.forwards.last().map(|f| f.packet.seq_no)
+    };
+    // Frame 3 (TL2) lost on the way in; the rest of the picture group goes out.
+    for i in 0..3 {
+        send(&mut r, &mut out, i);
+    }
+    r.set_preferred_temporal_layer("c", Some(0));
+    out.clear();
+    // Down to the base layer at frame 4 (TL0): frames 5 to 7 left out.
+    assert_eq!(send(&mut r, &mut out, 4), Some(5));
+    for i in 5..8 {
+        send(&mut r, &mut out, i);
+    }
+    assert_eq!(out.forwards.len(), 1);
+    // The repair of frame 3 comes: it belongs to a picture sent with every
+    // layer, and takes the number left free for it.
+    out.clear();
+    assert_eq!(send(&mut r, &mut out, 3), Some(4));
+    assert_eq!(r.temporal_layer("c"), Some(0));
+    // The next base-layer frame follows on.
+    out.clear();
+    assert_eq!(send(&mut r, &mut out, 8), Some(6));
 }
 
 #[test]

@@ -63,9 +63,12 @@ describe('VP9 SVC end to end (mediasoup-client in headless Chromium)', () => {
       const [received] = (await producer.getStats()).filter((s) => s.type === 'inbound-rtp');
       return { sent: sent?.byteCount ?? 0, received: received?.byteCount ?? 0 };
     };
+    const framesBefore = (await inbound())?.framesDecoded ?? 0;
     const start = await bytes();
     await new Promise((r) => setTimeout(r, 2_000));
     const end = await bytes();
+    // Still decoding (the width alone would stay at the last frame's).
+    expect((await inbound())?.framesDecoded ?? 0).toBeGreaterThan(framesBefore + 10);
     const [sent, received] = [end.sent - start.sent, end.received - start.received];
     console.log(`VP9 K-SVC at the top layer, 2 s: ${received} bytes in, ${sent} bytes out`);
     expect(received).toBeGreaterThan(0);

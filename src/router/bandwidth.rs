@@ -160,8 +160,9 @@ impl Router {
                 rates.push(active.then_some(bps));
             }
             if p.svc && !p.ksvc {
-                // An SVC layer is sent with every layer below it (in K-SVC
-                // alone, but for keyframes).
+                // An SVC layer is sent with every layer below it; a K-SVC
+                // one alone, but for keyframe pictures (their lower layers,
+                // and the keyframes its switches ask for, are not counted).
                 let mut below = 0;
                 for rate in rates.iter_mut().flatten() {
                     below += *rate;

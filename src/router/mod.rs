@@ -45,6 +45,8 @@ struct PacketLayers {
     /// It starts a picture (of its base spatial layer): where forwarding
     /// may change layers without cutting a picture short.
     picture_start: bool,
+    /// It starts its spatial layer's frame.
+    frame_start: bool,
     /// It ends its spatial layer's frame.
     frame_end: bool,
     /// It starts a frame that refers to no earlier picture (only to the
@@ -61,6 +63,7 @@ impl PacketLayers {
                 tid: t.tid,
                 sid: 0,
                 picture_start: t.frame_start,
+                frame_start: t.frame_start,
                 frame_end: false,
                 intra_start: false,
                 inter_picture: true,
@@ -69,6 +72,7 @@ impl PacketLayers {
                 tid: l.tid,
                 sid: l.sid,
                 picture_start: l.picture_start(),
+                frame_start: l.frame_start,
                 frame_end: l.frame_end,
                 intra_start: l.frame_start && !l.inter_picture,
                 inter_picture: l.inter_picture,
@@ -293,6 +297,9 @@ struct Consumer {
     /// and the limit before (a repair of a frame sent before a switch down
     /// fills its hole instead of being left out).
     temporal_change: Option<(u32, Option<u8>)>,
+    /// K-SVC: no lower layer's frame left out since the keyframe its layers
+    /// started at, so it can still go down without another.
+    ksvc_intact: bool,
     pipe: bool,
     route: ConsumerRoute,
 }
@@ -352,10 +359,12 @@ impl Consumer {
     /// to no earlier picture (a keyframe picture's upper layer: other
     /// frames of a layer refer to earlier ones, which the receiver does
     /// not have), right above the layers forwarded; down at the next
-    /// picture (nothing below refers to what is left out). A change is
-    /// remembered with the packet's picture (`timestamp`, see
-    /// `spatial_change`). Returns whether a keyframe is wanted to go up (or
-    /// to start).
+    /// picture (nothing below refers to what is left out), but in K-SVC only
+    /// while no frame of the layers below was left out since the keyframe
+    /// (`ksvc_intact`), else at the next keyframe. A change is remembered
+    /// with the packet's picture (`timestamp`, see `spatial_change`).
+    /// Returns whether a keyframe is wanted to go up, down in K-SVC, or to
+    /// start.
     fn follow_spatial_layer(
         &mut self,
         target: usize,
@@ -367,10 +376,13 @@ impl Consumer {
         let sid = usize::from(l.sid);
         let next = match self.current_layer {
             // Its base layer: the layers above it follow in this picture.
-            _ if keyframe => Some(target),
-            // (In K-SVC the layer below was left out since the last
-            // keyframe: down only at the next one.)
-            Some(current) if target < current && l.picture_start && !ksvc => Some(target),
+            _ if keyframe => {
+                self.ksvc_intact = true;
+                Some(target)
+            }
+            Some(current) if target < current && l.picture_start && (!ksvc || self.ksvc_intact) => {
+                Some(target)
+            }
             // (Within the temporal layers forwarded: a frame left out would
             // leave the layer without the frame the next ones refer to.)
             Some(current)
@@ -388,8 +400,9 @@ impl Consumer {
             self.current_layer = next;
             out.layer_changes.push((self.id.clone(), next));
         }
-        self.current_layer
-            .is_none_or(|current| target > current || (ksvc && target < current))
+        self.current_layer.is_none_or(|current| {
+            target > current || (ksvc && target < current && !self.ksvc_intact)
+        })
     }
 
     /// For a packet of a picture older than the last spatial change (its
@@ -561,6 +574,7 @@ impl Router {
             temporal: None,
             spatial_change: None,
             temporal_change: None,
+            ksvc_intact: false,
             pipe: opts.pipe,
             route: opts.route,
         };
@@ -841,6 +855,8 @@ impl Router {
                 continue;
             }
             let mut marker = packet.marker;
+            // The packet's layers as the temporal switch sees them.
+            let mut temporal_view = layers;
             if c.kind == MediaKind::Video && p.svc {
                 let highest = p.last_seen.len() - 1;
                 let target = if keyframe {
@@ -849,7 +865,8 @@ impl Router {
                     // a resume), would otherwise be taken one by one inside
                     // the picture, each ending it with a marker of its own.
                     // If they do not come, the sender's marker ends it and
-                    // the next picture goes down to what is active.
+                    // the next picture goes down to what is active (in K-SVC
+                    // too: nothing below was left out yet).
                     c.layer_cap().map_or(highest, |cap| cap.min(highest))
                 } else {
                     p.highest_active(now, c.layer_cap()).unwrap_or(0)
@@ -858,6 +875,7 @@ impl Router {
                     tid: 0,
                     sid: 0,
                     picture_start: false,
+                    frame_start: false,
                     frame_end: false,
                     intra_start: false,
                     // Nothing to judge it by: never left out as a lower
@@ -878,14 +896,27 @@ impl Router {
                     }
                 };
                 let sid = usize::from(l.sid);
-                // Above its layers; or, in K-SVC, a lower layer's frame
-                // that only that layer's later frames refer to.
-                if top.is_none_or(|top| sid > top || (p.ksvc && l.inter_picture && sid < top)) {
+                let Some(top) = top.filter(|&top| sid <= top) else {
                     c.rewriter.seq.drop_input(packet.seq_no);
                     continue;
+                };
+                if p.ksvc && l.inter_picture {
+                    if sid < top {
+                        // A lower layer's frame that only that layer's
+                        // later frames refer to.
+                        c.ksvc_intact = false;
+                        c.rewriter.seq.drop_input(packet.seq_no);
+                        continue;
+                    }
+                    // The picture it sees begins with its top layer's
+                    // frame: where its temporal layers may change.
+                    temporal_view = temporal_view.map(|t| PacketLayers {
+                        picture_start: l.frame_start,
+                        ..t
+                    });
                 }
                 // The end of its top layer's frame ends the picture it sees.
-                marker |= l.frame_end && top == Some(usize::from(l.sid));
+                marker |= l.frame_end && top == sid;
             } else if c.kind == MediaKind::Video && c.current_layer != Some(encoding) {
                 let target = p.highest_active(now, c.layer_cap()).unwrap_or(encoding);
                 // Start, or switch, only onto the target layer and only on
@@ -903,7 +934,7 @@ impl Router {
                 c.temporal_change = None;
                 out.layer_changes.push((c.id.clone(), Some(encoding)));
             }
-            if let Some(t) = layers
+            if let Some(t) = temporal_view
                 && !c.follow_temporal_layer(t, (keyframe, packet.timestamp), out)
             {
                 c.rewriter.seq.drop_input(packet.seq_no);
@@ -951,6 +982,7 @@ impl Router {
         c.rewriter.resync();
         c.spatial_change = None;
         c.temporal_change = None;
+        c.ksvc_intact = false;
         // A pipe consumer forwards what comes; the far router's consumers
         // ask for the keyframes they need.
         if c.kind != MediaKind::Video || !c.active() || c.pipe {

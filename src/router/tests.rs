@@ -568,6 +568,7 @@ fn a_pipe_consumer_forwards_every_layer_as_numbered_and_asks_for_the_one_request
 struct Vp9Frame<'a> {
     n: u16,
     sid: u8,
+    tid: u8,
     key: bool,
     marker: bool,
     body: &'a [u8],
@@ -585,12 +586,13 @@ impl Feeder {
         let Vp9Frame {
             n,
             sid,
+            tid,
             key,
             marker,
             body,
         } = frame;
         let payload: Arc<[u8]> =
-            crate::rtp::vp9::vp9_payload(n, (sid, 0), (true, true), key, body).into();
+            crate::rtp::vp9::vp9_payload(n, (sid, tid), (true, true), key, body).into();
         let pkt = IncomingRtp {
             seq_no: seq,
             timestamp: u32::from(n) * 3000,
@@ -623,6 +625,7 @@ impl Feeder {
             let frame = Vp9Frame {
                 n,
                 sid: sid as u8,
+                tid: 0,
                 key,
                 marker: sid + 1 == sizes.len(),
                 body: &body,
@@ -740,6 +743,84 @@ fn a_ksvc_consumer_gets_its_top_layer_alone_between_keyframes_and_goes_down_at_o
     assert_eq!(picture(&mut r, &mut out, 5, false), vec![(0, true, 6)]);
 }
 
+#[test]
+fn a_ksvc_consumer_goes_down_without_a_keyframe_while_nothing_below_was_left_out() {
+    let t0 = Instant::now();
+    let (mut r, mut out) = svc_router("L2T3_KEY", consumer("c", 1), t0);
+    let f = Feeder::new();
+    let mut seq = 1u64;
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    // Both layers from a keyframe; then the base layer's frames left out.
+    f.send_picture(&mut r, &mut seq, 0, true, &[1, 1], at(0), &mut out);
+    f.send_picture(&mut r, &mut seq, 1, false, &[1, 1], at(100), &mut out);
+    assert_eq!(r.current_layer("c"), Some(1));
+    // The upper layer stops (as a sender short of bandwidth does, without
+    // a keyframe): once it counts as stopped, going down needs a keyframe,
+    // asked for; until then nothing goes out.
+    for n in 2..9 {
+        let sent = f.send_picture(
+            &mut r,
+            &mut seq,
+            n,
+            false,
+            &[1],
+            at(200 * u64::from(n)),
+            &mut out,
+        );
+        assert!(sent.is_empty());
+    }
+    assert_eq!(out.keyframe_requests.len(), 1);
+    // It comes with the base layer alone, which ends its picture; the next
+    // picture goes down to that layer without another keyframe.
+    let sent = f.send_picture(&mut r, &mut seq, 9, true, &[1], at(1900), &mut out);
+    assert_eq!(sent, vec![(0, true, 4)]);
+    let sent = f.send_picture(&mut r, &mut seq, 10, false, &[1], at(2000), &mut out);
+    assert_eq!(sent, vec![(0, true, 5)]);
+    assert_eq!(r.current_layer("c"), Some(0));
+    assert!(out.keyframe_requests.is_empty());
+}
+
+#[test]
+fn a_ksvc_consumer_above_the_base_layer_changes_temporal_layers_at_its_own_frames() {
+    let t0 = Instant::now();
+    let (mut r, mut out) = svc_router("L2T3_KEY", consumer("c", 1), t0);
+    let f = Feeder::new();
+    let mut seq = 1u64;
+    // Both layers of picture `n` (TL0, TL2, TL1, TL2, ...); the SIDs sent.
+    let mut picture = |r: &mut Router, out: &mut RouteOutput, n: u16| {
+        out.clear();
+        for sid in 0..2 {
+            let frame = Vp9Frame {
+                n,
+                sid,
+                tid: [0, 2, 1, 2][usize::from(n % 4)],
+                key: n == 0,
+                marker: sid == 1,
+                body: b"f",
+            };
+            f.send_vp9(r, seq, frame, t0, out);
+            seq += 1;
+        }
+        out.forwards
+            .iter()
+            .map(|f| f.packet.payload[3] >> 1 & 7)
+            .collect::<Vec<u8>>()
+    };
+    assert_eq!(picture(&mut r, &mut out, 0), vec![0, 1]);
+    assert_eq!(picture(&mut r, &mut out, 1), vec![1]);
+    // Down to the base temporal layer at the next picture's upper frame
+    // (the base layer's is left out, as in every K-SVC delta picture).
+    r.set_preferred_temporal_layer("c", Some(0));
+    let sent: Vec<Vec<u8>> = (2..6).map(|n| picture(&mut r, &mut out, n)).collect();
+    assert_eq!(sent, vec![vec![], vec![], vec![1], vec![]]);
+    assert_eq!(r.temporal_layer("c"), Some(0));
+    // Up again at the next TL0 frame of its layer.
+    r.set_preferred_temporal_layer("c", None);
+    let sent: Vec<Vec<u8>> = (6..10).map(|n| picture(&mut r, &mut out, n)).collect();
+    assert_eq!(sent, vec![vec![], vec![], vec![1], vec![1]]);
+    assert_eq!(r.temporal_layer("c"), None);
+}
+
 /// A VP9 producer in `mode` with layers of ~32 and ~320 kbps, fed for a
 /// second (40 pictures) to its consumer `c`; returns the router and then.
 fn two_layers_fed_for_a_second(mode: &str, t0: Instant) -> (Router, RouteOutput, Instant) {
@@ -837,6 +918,7 @@ fn a_late_packet_of_a_picture_before_a_spatial_switch_goes_out_with_that_picture
         let frame = Vp9Frame {
             n,
             sid,
+            tid: 0,
             key,
             marker: sid == 1,
             body: b"f",

@@ -235,7 +235,8 @@ struct Producer {
     svc: bool,
     /// K-SVC (`_KEY` modes): outside keyframe pictures each spatial layer
     /// refers only to its own earlier frames, so a consumer gets only its
-    /// top layer's, and changes layer (down too) only at a keyframe.
+    /// top layer's, and once a lower layer's frame was left out it changes
+    /// layer, down too, only at a keyframe.
     ksvc: bool,
     /// Arrival of the last packet per layer (encoding, or spatial layer of
     /// an SVC stream).
@@ -1009,7 +1010,11 @@ impl Router {
             // An SVC stream goes down without one (but for K-SVC's).
             Some(layer)
                 if p.svc && !p.ksvc && c.current_layer.is_some_and(|current| layer <= current) => {}
-            Some(layer) if p.ksvc && c.current_layer == Some(layer) => {}
+            Some(layer)
+                if p.ksvc
+                    && c.current_layer.is_some_and(|current| {
+                        layer == current || (layer < current && c.ksvc_intact)
+                    }) => {}
             Some(layer) => {
                 let encoding = p.encoding_of(layer);
                 self.request(pid, tid, encoding, KeyframeRequestKind::Pli, now, out)

@@ -781,6 +781,22 @@ fn a_ksvc_consumer_goes_down_without_a_keyframe_while_nothing_below_was_left_out
 }
 
 #[test]
+fn a_ksvc_consumer_asked_down_before_anything_below_was_left_out_needs_no_keyframe() {
+    let t0 = Instant::now();
+    let (mut r, mut out) = svc_router("L2T3_KEY", consumer("c", 1), t0);
+    let f = Feeder::new();
+    let mut seq = 1u64;
+    f.send_picture(&mut r, &mut seq, 0, true, &[1, 1], t0, &mut out);
+    out.clear();
+    let later = t0 + Duration::from_millis(500);
+    r.set_preferred_layer("c", Some(0), later, &mut out);
+    assert!(out.keyframe_requests.is_empty());
+    let sent = f.send_picture(&mut r, &mut seq, 1, false, &[1, 1], later, &mut out);
+    assert_eq!(sent, vec![(0, true, 3)]);
+    assert!(out.keyframe_requests.is_empty());
+}
+
+#[test]
 fn a_ksvc_consumer_above_the_base_layer_changes_temporal_layers_at_its_own_frames() {
     let t0 = Instant::now();
     let (mut r, mut out) = svc_router("L2T3_KEY", consumer("c", 1), t0);

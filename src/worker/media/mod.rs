@@ -14,6 +14,7 @@ mod observers;
 mod plain;
 mod ports;
 mod requests;
+mod send_socket;
 mod server;
 mod stats;
 mod trace;

@@ -14,7 +14,6 @@ mod observers;
 mod plain;
 mod ports;
 mod requests;
-mod send_socket;
 mod server;
 mod stats;
 mod trace;

@@ -30,40 +30,27 @@ pub enum SocketKind {
 }
 
 /// A UDP socket the runtime watches for reading only; sends are plain
-/// non-blocking syscalls, from a second socket on the same port that
-/// nothing watches when it could be made (`send_socket`). (tokio's
-/// `UdpSocket` registers write interest too: then each datagram sent, once
-/// the kernel has delivered and freed it, queues an EPOLLOUT edge for the
-/// runtime to collect, and a fan-out sends hundreds of datagrams for each
-/// one it receives.)
-pub struct UdpPort {
-    listening: AsyncFd<std::net::UdpSocket>,
-    sending: Option<std::net::UdpSocket>,
-}
+/// non-blocking syscalls. (tokio's `UdpSocket` registers write interest too:
+/// then each datagram sent, once the kernel has delivered and freed it,
+/// queues an EPOLLOUT edge for the runtime to collect, and a fan-out sends
+/// hundreds of datagrams for each one it receives.)
+pub struct UdpPort(AsyncFd<std::net::UdpSocket>);
 
 impl UdpPort {
-    pub fn new(bound: super::ports::UdpBinding) -> std::io::Result<Self> {
-        let super::ports::UdpBinding {
-            listening: socket,
-            sending,
-        } = bound;
+    pub fn new(socket: std::net::UdpSocket) -> std::io::Result<Self> {
         // The reader and the sends must never block the worker thread.
         socket.set_nonblocking(true)?;
-        if let Some(s) = &sending {
-            s.set_nonblocking(true)?;
-        }
         // SAFETY: the socket is moved in and owned by the `AsyncFd`, so its
         // descriptor stays open and the same until the `AsyncFd` is dropped.
-        let listening = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }
-            .map_err(std::io::Error::from)?;
-        Ok(Self { listening, sending })
+        unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }
+            .map(Self)
+            .map_err(std::io::Error::from)
     }
 
     /// Non-blocking: a full socket buffer drops the packet, as the network
     /// would; NACK/RTX and the congestion controller deal with it.
     pub fn send_to(&self, contents: &[u8], destination: SocketAddr) -> bool {
-        let socket = self.sending.as_ref().unwrap_or(self.listening.get_ref());
-        socket.send_to(contents, destination).is_ok()
+        self.0.get_ref().send_to(contents, destination).is_ok()
     }
 }
 
@@ -128,19 +115,13 @@ pub async fn udp_reader(
 ) {
     let mut buf = vec![0u8; RECV_BUFFER];
     loop {
-        let Ok(mut ready) = socket.listening.readable().await else {
+        let Ok(mut ready) = socket.0.readable().await else {
             return;
         };
         let Some(shared) = state.upgrade() else {
             return;
         };
-        let drained = receive_batch(
-            &shared,
-            &owner,
-            socket.listening.get_ref(),
-            announced,
-            &mut buf,
-        );
+        let drained = receive_batch(&shared, &owner, socket.0.get_ref(), announced, &mut buf);
         drop(shared);
         // Edge-triggered: wait for the next edge only once the socket said
         // it had nothing more. A full batch leaves it ready, and yields so

@@ -53,23 +53,15 @@ fn bind_in_range<T>(
     )))
 }
 
-/// A bound UDP port: the socket to listen on, and the one to send from when
-/// there is a second (`send_socket`).
-pub struct UdpBinding {
-    pub listening: UdpSocket,
-    pub sending: Option<UdpSocket>,
-}
-
-pub fn bind_udp(ip: IpAddr, port: Option<u16>, range: PortRange) -> CoreResult<UdpBinding> {
+pub fn bind_udp(ip: IpAddr, port: Option<u16>, range: PortRange) -> CoreResult<UdpSocket> {
     let socket = match port {
         Some(p) if p != 0 => UdpSocket::bind(SocketAddr::new(ip, p))
             .map_err(|e| CoreError::other(format!("cannot bind udp {ip}:{p}: {e}")))?,
         _ => bind_in_range(ip, range, UdpSocket::bind)?,
     };
-    let (listening, sending) = super::send_socket::split(socket);
     // Made non-blocking where the runtime takes it (`net::UdpPort::new`).
-    set_recv_buffer(&listening, UDP_RECV_BUFFER);
-    Ok(UdpBinding { listening, sending })
+    set_recv_buffer(&socket, UDP_RECV_BUFFER);
+    Ok(socket)
 }
 
 /// Receive buffer asked for on every UDP socket. The kernel default (about
@@ -121,8 +113,8 @@ mod tests {
         let a = bind_udp(ip, None, range).unwrap();
         let b = bind_udp(ip, None, range).unwrap();
         let ports = [
-            a.listening.local_addr().unwrap().port(),
-            b.listening.local_addr().unwrap().port(),
+            a.local_addr().unwrap().port(),
+            b.local_addr().unwrap().port(),
         ];
         assert!(ports.contains(&47100) && ports.contains(&47101));
         assert!(bind_udp(ip, None, range).is_err(), "the range is exhausted");

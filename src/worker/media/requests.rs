@@ -443,7 +443,6 @@ impl Media {
                 "udp" => {
                     let socket = ports::bind_udp(ip, info.port, range)?;
                     let port = socket
-                        .listening
                         .local_addr()
                         .map_err(|e| CoreError::other(e.to_string()))?
                         .port();
@@ -1233,7 +1232,7 @@ fn ordered_candidates(transport: &WebRtcTransport) -> Value {
 pub(super) type BoundAt = (SocketAddr, BoundSocket);
 
 pub(super) enum BoundSocket {
-    Udp(ports::UdpBinding),
+    Udp(std::net::UdpSocket),
     Tcp(std::net::TcpListener),
 }
 

@@ -201,7 +201,60 @@ static REBUILD: Mutex<()> = Mutex::new(());
 
 /// Installs the worker's subscriber on the calling (worker) thread, for as
 /// long as the guard lives.
-pub fn install(filter: LogFilter) -> DefaultGuard {
+pub fn install(filter: LogFilter) -> Installed {
     let _one_at_a_time = REBUILD.lock();
-    tracing::subscriber::set_default(Registry::default().with(JsLayer { filter }))
+    let guard = tracing::subscriber::set_default(Registry::default().with(JsLayer { filter }));
+    Installed(Some(guard))
+}
+
+/// A worker's subscriber, installed. Dropped as the worker ends, it
+/// recomputes tracing's most verbose level without it: otherwise a closed
+/// debug-level worker's hint would keep every debug callsite asking the
+/// remaining workers' subscribers until the next level change.
+pub struct Installed(Option<DefaultGuard>);
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        // The subscriber goes first (the guard held its only reference).
+        drop(self.0.take());
+        let _one_at_a_time = REBUILD.lock();
+        tracing::callsite::rebuild_interest_cache();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_closed_worker_s_level_no_longer_counts() {
+        use std::sync::mpsc::channel;
+        let at = |level: &str| {
+            LogFilter::new(&WorkerSettings {
+                log_level: level.into(),
+                ..WorkerSettings::default()
+            })
+        };
+        // A worker at the default level stays up throughout.
+        let (ready, is_ready) = channel();
+        let (close, closed) = channel::<()>();
+        let quiet = at("error");
+        let staying = std::thread::spawn(move || {
+            let _installed = install(quiet);
+            ready.send(()).unwrap();
+            let _ = closed.recv();
+        });
+        is_ready.recv().unwrap();
+        let verbose = at("debug");
+        std::thread::spawn(move || {
+            let _installed = install(verbose);
+            assert!(LevelFilter::current() >= LevelFilter::DEBUG);
+        })
+        .join()
+        .unwrap();
+        // (Other tests' workers log at the default level, `error`.)
+        assert!(LevelFilter::current() < LevelFilter::DEBUG);
+        close.send(()).unwrap();
+        staying.join().unwrap();
+    }
 }

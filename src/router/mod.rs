@@ -86,6 +86,16 @@ impl PacketLayers {
 /// as a late one of an earlier picture rather than one of a new run.
 const LATE_PICTURE: u32 = 5 * 90_000;
 
+/// What a layer change (the RTP timestamp of its picture, what was
+/// forwarded before) says of a packet of picture `timestamp`: what was
+/// forwarded before, if the picture is older than the change (by less than
+/// LATE_PICTURE); None for the change's picture and later ones.
+fn before_change<T: Copy>(change: Option<(u32, T)>, timestamp: u32) -> Option<T> {
+    let (changed_at, before) = change?;
+    let behind = changed_at.wrapping_sub(timestamp);
+    (behind != 0 && behind < LATE_PICTURE).then_some(before)
+}
+
 /// An encoding that sent nothing for this long no longer counts as active
 /// for simulcast layer selection.
 const LAYER_INACTIVE_AFTER: Duration = Duration::from_millis(1500);
@@ -320,11 +330,8 @@ impl Consumer {
         (keyframe, timestamp): (bool, u32),
         out: &mut RouteOutput,
     ) -> bool {
-        if let Some((changed_at, before)) = self.temporal_change {
-            let behind = changed_at.wrapping_sub(timestamp);
-            if behind != 0 && behind < LATE_PICTURE {
-                return before.is_none_or(|limit| t.tid <= limit);
-            }
+        if let Some(before) = before_change(self.temporal_change, timestamp) {
+            return before.is_none_or(|limit| t.tid <= limit);
         }
         let target = self.preferred_temporal;
         let next = match (self.temporal, target) {
@@ -401,6 +408,13 @@ impl Consumer {
             self.current_layer = next;
             out.layer_changes.push((self.id.clone(), next));
         }
+        self.svc_needs_keyframe(target, ksvc)
+    }
+
+    /// For an SVC stream: whether reaching `target` from the layers
+    /// forwarded now takes a keyframe (to start, to go up, or to go down in
+    /// K-SVC once a lower layer's frame was left out).
+    fn svc_needs_keyframe(&self, target: usize, ksvc: bool) -> bool {
         self.current_layer.is_none_or(|current| {
             target > current || (ksvc && target < current && !self.ksvc_intact)
         })
@@ -410,9 +424,7 @@ impl Consumer {
     /// RTP timestamp before that picture's, by less than LATE_PICTURE): the
     /// top layer its picture went out with. None for any other packet.
     fn late_picture_layer(&self, timestamp: u32) -> Option<Option<usize>> {
-        let (changed_at, before) = self.spatial_change?;
-        let behind = changed_at.wrapping_sub(timestamp);
-        (behind != 0 && behind < LATE_PICTURE).then_some(before)
+        before_change(self.spatial_change, timestamp)
     }
 
     /// The highest layer to forward: the preferred one, lowered to what the
@@ -1007,14 +1019,7 @@ impl Router {
         };
         let (pid, tid) = (p.id.clone(), p.transport_id.clone());
         match p.highest_active(now, c.layer_cap()) {
-            // An SVC stream goes down without one (but for K-SVC's).
-            Some(layer)
-                if p.svc && !p.ksvc && c.current_layer.is_some_and(|current| layer <= current) => {}
-            Some(layer)
-                if p.ksvc
-                    && c.current_layer.is_some_and(|current| {
-                        layer == current || (layer < current && c.ksvc_intact)
-                    }) => {}
+            Some(layer) if p.svc && !c.svc_needs_keyframe(layer, p.ksvc) => {}
             Some(layer) => {
                 let encoding = p.encoding_of(layer);
                 self.request(pid, tid, encoding, KeyframeRequestKind::Pli, now, out)

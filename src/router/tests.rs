@@ -859,17 +859,24 @@ fn picture_of(r: &mut Router, out: &mut RouteOutput, n: u16, key: bool, now: Ins
         .len()
 }
 
+/// Gives [`two_layers_fed_for_a_second`]'s consumer 340 kbps: it is held
+/// to `layer`, without asking for a keyframe, and the next picture (40)
+/// goes out as one packet of it.
+fn at_340_kbps_it_keeps_to(r: &mut Router, out: &mut RouteOutput, now: Instant, layer: usize) {
+    out.clear();
+    r.allocate_bandwidth("recv", 340_000, now, out);
+    assert_eq!(r.bandwidth_layer("c"), Some(layer));
+    assert!(out.keyframe_requests.is_empty());
+    assert_eq!(picture_of(r, out, 40, false, now), 1);
+    assert_eq!(r.current_layer("c"), Some(layer));
+}
+
 #[test]
 fn a_ksvc_layer_costs_its_own_rate() {
     let t0 = Instant::now();
     let (mut r, mut out, now) = two_layers_fed_for_a_second("L2T3_KEY", t0);
     // 340 kbps carries the upper layer, sent alone between keyframes.
-    out.clear();
-    r.allocate_bandwidth("recv", 340_000, now, &mut out);
-    assert_eq!(r.bandwidth_layer("c"), Some(1));
-    assert!(out.keyframe_requests.is_empty());
-    assert_eq!(picture_of(&mut r, &mut out, 40, false, now), 1);
-    assert_eq!(r.current_layer("c"), Some(1));
+    at_340_kbps_it_keeps_to(&mut r, &mut out, now, 1);
 }
 
 #[test]
@@ -879,12 +886,7 @@ fn an_svc_layer_costs_its_rate_and_the_rates_below_it() {
 
     // 340 kbps would carry the upper layer alone, not with the base under
     // it: the base only, from the next picture, without a keyframe.
-    out.clear();
-    r.allocate_bandwidth("recv", 340_000, now, &mut out);
-    assert_eq!(r.bandwidth_layer("c"), Some(0));
-    assert!(out.keyframe_requests.is_empty());
-    assert_eq!(picture_of(&mut r, &mut out, 40, false, now), 1);
-    assert_eq!(r.current_layer("c"), Some(0));
+    at_340_kbps_it_keeps_to(&mut r, &mut out, now, 0);
 
     // Plenty again: a keyframe of the one encoding brings the upper layer.
     out.clear();

@@ -295,9 +295,15 @@ function leave(): void {
  * credentials from the server's `transport.restartIce()`, handed to
  * mediasoup-client's `transport.restartIce()` (a new offer/answer inside).
  */
-async function restartIce(direction: 'send' | 'recv'): Promise<string> {
+/** This page's transport in `direction`, once join() made it. */
+function transportOf(direction: 'send' | 'recv'): types.Transport {
   const transport = direction === 'send' ? sendTransport : recvTransport;
   if (!transport) throw new Error(`no ${direction} transport`);
+  return transport;
+}
+
+async function restartIce(direction: 'send' | 'recv'): Promise<string> {
+  const transport = transportOf(direction);
   const iceParameters = await signal<types.IceParameters>('restartIce', { transportId: transport.id });
   await transport.restartIce({ iceParameters });
   return transport.id;
@@ -311,8 +317,7 @@ async function restartIce(direction: 'send' | 'recv'): Promise<string> {
 async function selectedRemoteUfrag(
   direction: 'send' | 'recv',
 ): Promise<{ transportId: string; pairId: string | null; ufrag: string | null }> {
-  const transport = direction === 'send' ? sendTransport : recvTransport;
-  if (!transport) throw new Error(`no ${direction} transport`);
+  const transport = transportOf(direction);
   const report = await transport.getStats();
   const entries = [...report.values()] as Record<string, unknown>[];
   const byId = new Map(entries.map((e) => [e.id as string, e]));

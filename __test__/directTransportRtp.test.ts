@@ -169,6 +169,9 @@ describe('RTP over a DirectTransport', () => {
     await feed(1, 3);
     await until(() => packets.length === 3, 'three rtp events');
     const second = packets[1];
+    await consumer.enableTraceEvent(['nack']);
+    const traces: types.ConsumerTraceEventData[] = [];
+    consumer.on('trace', (t) => traces.push(t));
     direct.sendRtcp(nack(ssrc, second.readUInt16BE(2)));
     const rtx = await until(() => packets.find((m) => m.readUInt32BE(8) === rtxSsrc), 'an RTX rtp event');
     // Header without extensions here: the original number, then its payload.
@@ -190,6 +193,8 @@ describe('RTP over a DirectTransport', () => {
     await until(() => scores.length > 0, 'a score event');
     expect(scores[0]).toBeLessThan(10);
     expect((await consumer.getStats())[0]).toMatchObject({ nackCount: 1, rtxSsrc });
+    // The NACK's `nack` trace, as mediasoup's consumer emits one per NACK packet.
+    expect(traces).toEqual([{ type: 'nack', timestamp: expect.any(Number), direction: 'in', info: {} }]);
   });
 
   test('Node to Node: a DirectTransport producer consumed on another DirectTransport', async () => {

@@ -115,6 +115,9 @@ describe('PlainTransport RTX', () => {
     const { ingest, producer, source, send } = await comediaProducer(rtpParameters);
     const atSource = collect(source);
     const { received } = await sinkConsumer(producer.id, false);
+    await producer.enableTraceEvent(['nack']);
+    const traces: types.ProducerTraceEventData[] = [];
+    producer.on('trace', (t) => traces.push(t));
 
     for (const seq of [1, 2, 3, 5, 6]) {
       send(vp8Packet(seq, seq === 1, SSRC));
@@ -144,5 +147,8 @@ describe('PlainTransport RTX', () => {
     expect(recovered.subarray(payloadOffset(recovered))).toEqual(original.subarray(12));
     const [stat] = await producer.getStats();
     expect(stat.nackCount).toBeGreaterThan(0);
+    // One `nack` trace per NACK packet sent, as mediasoup's producer emits.
+    await until(() => traces.length === stat.nackCount, 'a nack trace per NACK');
+    expect(traces[0]).toEqual({ type: 'nack', timestamp: expect.any(Number), direction: 'out', info: {} });
   });
 });

@@ -599,9 +599,13 @@ impl PlainTransport {
             let mut buf = Vec::new();
             wire::write_nack(&mut buf, LOCAL_RTCP_SSRC, ssrc, chunk);
             if self.send_rtcp(buf, out) {
-                let stats = &mut self.producers[idx].stats[enc];
-                stats.nacks += 1;
-                stats.nack_packets += chunk.len() as u64;
+                let p = &mut self.producers[idx];
+                p.stats[enc].nacks += 1;
+                p.stats[enc].nack_packets += chunk.len() as u64;
+                out.events.push(TransportEvent::ProducerNack {
+                    producer_id: p.id.clone(),
+                    count: 1,
+                });
             }
         }
     }
@@ -1137,6 +1141,7 @@ mod tests {
         let addr = |port| SocketAddr::from(([127, 0, 0, 1], port));
 
         let mut delivered = Vec::new();
+        let mut producer_nacks = 0;
         let mut deliver =
             |to: &mut PlainTransport, from: u16, local: u16, out: &mut TransportOutput| {
                 let mut back = TransportOutput::default();
@@ -1144,6 +1149,9 @@ mod tests {
                     to.handle_receive(t0, addr(from), addr(local), &t.contents, &mut back);
                 }
                 for e in back.events.drain(..) {
+                    if let TransportEvent::ProducerNack { count, .. } = e {
+                        producer_nacks += count;
+                    }
                     if let TransportEvent::ProducerPacket { packet, .. } = e {
                         delivered.push((
                             packet.seq_no as u16,
@@ -1155,6 +1163,7 @@ mod tests {
                 }
                 back
             };
+        let mut consumer_nacks = 0;
         for seq in 100..106u64 {
             let mut out = TransportOutput::default();
             sender.write_rtp(c, &vp8(seq, 50, t0), &mut out).unwrap();
@@ -1167,6 +1176,11 @@ mod tests {
             for t in nacks.transmits.drain(..) {
                 sender.handle_receive(t0, addr(2000), addr(1000), &t.contents, &mut rtx);
             }
+            consumer_nacks += rtx
+                .events
+                .iter()
+                .filter(|e| matches!(e, TransportEvent::ConsumerNack { consumer_id } if &**consumer_id == "c"))
+                .count();
             deliver(&mut receiver, 1000, 2000, &mut rtx);
         }
         let seqs: Vec<u16> = delivered.iter().map(|d| d.0).collect();
@@ -1186,6 +1200,8 @@ mod tests {
         );
         assert_eq!(receiver.producer_stats("p")[0].nacks, 1);
         assert_eq!(sender.consumer_stats("c").unwrap().nacks, 1);
+        // The events behind the `nack` traces: one per NACK packet.
+        assert_eq!((producer_nacks, consumer_nacks), (1, 1));
 
         // The sender's report, then the receiver's report about the stream
         // 50 ms later, back at the sender 70 ms after its report: a 20 ms

@@ -330,9 +330,14 @@ impl RtpSenders {
                 let Some(&(key, _)) = self.by_ssrc.get(&ssrc) else {
                     return RtcpAction::None;
                 };
-                if let Some((_, c)) = self.consumers.at_mut(key) {
+                if let Some((id, c)) = self.consumers.at_mut(key) {
                     c.stats.nacks += u64::from(first);
                     c.stats.nack_packets += 1 + u64::from(blp.count_ones());
+                    if first {
+                        events.push(TransportEvent::ConsumerNack {
+                            consumer_id: id.clone(),
+                        });
+                    }
                 }
                 return RtcpAction::Nack { ssrc, pid, blp };
             }

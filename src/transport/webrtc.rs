@@ -214,6 +214,18 @@ pub enum TransportEvent {
         /// For a pipe consumer: which of its streams (producer encodings).
         stream: Option<usize>,
     },
+    /// The consumer's peer sent a NACK packet about one of its streams
+    /// (mediasoup traces one `nack` per packet, whatever it asks for).
+    ConsumerNack {
+        consumer_id: Id,
+    },
+    /// NACK packets went to a producer's peer: one from an own receiver, or
+    /// for a WebRTC producer (str0m sends those) what its latest statistics
+    /// report counted since the ones before.
+    ProducerNack {
+        producer_id: Id,
+        count: u64,
+    },
     /// A producer encoding stopped or restarted sending (str0m's 1.5 s threshold).
     ProducerStreamPaused {
         producer_id: Id,
@@ -1686,6 +1698,12 @@ impl WebRtcTransport {
         }
         st.packets_at_last_report = s.packets;
         st.rtt = s.rtt;
+        if s.nacks > st.nacks {
+            out.events.push(TransportEvent::ProducerNack {
+                producer_id: p.id.clone(),
+                count: s.nacks - st.nacks,
+            });
+        }
         st.nacks = s.nacks;
         st.nack_packets = s.nacks;
         st.plis = s.plis;

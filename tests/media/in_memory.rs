@@ -82,6 +82,8 @@ struct Leg {
     dropped: u64,
     /// The path from the client to the transport is cut: all is lost.
     cut_to_transport: bool,
+    /// Drop the client's RTP of this SSRC once, after this many went through.
+    drop_to_transport: Option<(u32, usize)>,
 }
 
 impl Leg {
@@ -95,6 +97,7 @@ impl Leg {
             drop_to_client: None,
             dropped: 0,
             cut_to_transport: false,
+            drop_to_transport: None,
         }
     }
 
@@ -117,6 +120,16 @@ impl Leg {
                 self.to_transport.clear();
             }
             for t in std::mem::take(&mut self.to_transport) {
+                if let Some((ssrc, after)) = self.drop_to_transport.as_mut()
+                    && rtp_ids(&t.contents).is_some_and(|(s, _)| s == *ssrc)
+                {
+                    if *after == 0 {
+                        self.drop_to_transport = None;
+                        self.dropped += 1;
+                        continue;
+                    }
+                    *after -= 1;
+                }
                 self.transport.handle_receive(
                     now,
                     t.proto,
@@ -160,6 +173,10 @@ struct World {
     a_failed: bool,
     /// `Connected` events from B's transport (its consumers may send).
     b_connected: u32,
+    /// NACK packets A's transport sent for its producers, and B's got for
+    /// its consumers, as their events counted them.
+    a_producer_nacks: u64,
+    b_consumer_nacks: u64,
 }
 
 impl World {
@@ -184,6 +201,8 @@ impl World {
             rout: RouteOutput::default(),
             a_failed: false,
             b_connected: 0,
+            a_producer_nacks: 0,
+            b_consumer_nacks: 0,
         }
     }
 
@@ -237,6 +256,7 @@ impl World {
                         .route_packet(&producer_id, encoding, &packet, now, &mut self.rout);
                 }
                 TransportEvent::DtlsStateChange(DtlsState::Failed) => self.a_failed = true,
+                TransportEvent::ProducerNack { count, .. } => self.a_producer_nacks += count,
                 _ => {}
             }
         }
@@ -256,6 +276,7 @@ impl World {
                     );
                 }
                 TransportEvent::Connected => self.b_connected += 1,
+                TransportEvent::ConsumerNack { .. } => self.b_consumer_nacks += 1,
                 _ => {}
             }
         }
@@ -467,12 +488,14 @@ fn vp8_and_opus_flow_with_rewriting_and_nack() {
     let _serial = crate::common::serial();
     let mut w = World::new();
     w.connect_both();
-    let (_, video_c) = w.produce_and_consume(MediaKind::Video, "0", &[]);
+    let (video_p, video_c) = w.produce_and_consume(MediaKind::Video, "0", &[]);
     let (_, audio_c) = w.produce_and_consume(MediaKind::Audio, "1", &[]);
     let video_ssrc = video_c.encodings[0].ssrc.unwrap();
     let audio_ssrc = audio_c.encodings[0].ssrc.unwrap();
-    // The network toward the consumer loses one video packet once.
+    // The network toward the consumer loses one video packet once, and so
+    // does the network from the producer, later.
     w.b.drop_to_client = Some((video_ssrc, 1050));
+    w.a.drop_to_transport = Some((video_p.encodings[0].ssrc.unwrap(), 100));
 
     let ticks = w.send_media(
         &[("0", MediaKind::Video), ("1", MediaKind::Audio)],
@@ -487,6 +510,7 @@ fn vp8_and_opus_flow_with_rewriting_and_nack() {
         v.packets, v.seqs[0], a.packets, w.b.dropped
     );
     assert_eq!(w.b.dropped, 1, "the drop filter fired");
+    assert_eq!(w.a.dropped, 1, "the producer-side drop filter fired");
     // Everything sent was forwarded (the very first packets may precede
     // the server's produce(), as with mediasoup).
     assert!(
@@ -529,6 +553,11 @@ fn vp8_and_opus_flow_with_rewriting_and_nack() {
     assert!(ps[0].packets > 0);
     let cs = w.b.transport.consumer_stats("consumer-0").unwrap();
     assert_eq!(cs.ssrc, video_ssrc);
+    // Each NACK packet is an event (the `nack` trace's source), as counted.
+    assert!(cs.nacks >= 1);
+    assert_eq!(w.b_consumer_nacks, cs.nacks);
+    assert!(ps[0].nacks >= 1, "the producer's gap was NACKed");
+    assert_eq!(w.a_producer_nacks, ps[0].nacks);
     // The consumer's sender reports came back in the browser's receiver
     // reports (round trip), and its transport feedback moved the estimate.
     println!(

@@ -500,6 +500,26 @@ impl Media {
                     trace::emit(&producer_id, TraceType::Sr, "in", info);
                 }
             }
+            TransportEvent::ConsumerNack { consumer_id } => {
+                if self
+                    .consumers
+                    .get(&consumer_id)
+                    .is_some_and(|c| c.trace.has(TraceType::Nack))
+                {
+                    trace::emit(&consumer_id, TraceType::Nack, "in", json!({}));
+                }
+            }
+            TransportEvent::ProducerNack { producer_id, count } => {
+                if self
+                    .producers
+                    .get(&producer_id)
+                    .is_some_and(|p| p.trace.has(TraceType::Nack))
+                {
+                    for _ in 0..count {
+                        trace::emit(&producer_id, TraceType::Nack, "out", json!({}));
+                    }
+                }
+            }
             TransportEvent::BandwidthEstimate => {
                 self.trace_bwe(transport_id, now);
                 self.allocate_bandwidth(transport_id, now);

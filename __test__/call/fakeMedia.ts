@@ -77,6 +77,11 @@ export class FakeTransport extends EventEmitter implements MediaWebRtcTransport 
   async connect() {
     this.connected = true;
   }
+  restarts = 0;
+  async restartIce() {
+    this.restarts += 1;
+    return { ...this.iceParameters, usernameFragment: `u${this.restarts}` };
+  }
   async produce(options: { kind: string; rtpParameters: Params; paused?: boolean; appData?: Params }) {
     const producer = new FakeProducer(options.kind, options.appData ?? {}, options.paused ?? false);
     this.producers.push(producer);

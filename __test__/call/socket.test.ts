@@ -200,6 +200,15 @@ test('the mode switch runs with acknowledgements, then SFU requests work', async
 
   const announced = next(b, 'new-producer');
   await request(a, 'sfu:connect-transport', { callId: 'c', transportId: transport.transport.id, dtlsParameters: {} });
+  // A client that lost its connection gets new ICE credentials; monitoring hears of it.
+  const restarts: unknown[] = [];
+  h.service.on('sfu:ice-restart', (e) => restarts.push(e));
+  const restarted = await request(a, 'sfu:restart-ice', { callId: 'c', transportId: transport.transport.id });
+  expect(restarted).toEqual({ ok: true, iceParameters: expect.objectContaining({ usernameFragment: 'u1' }) });
+  expect(restarts).toEqual([{ callId: 'c', participantId: 'a', transportId: transport.transport.id }]);
+  // Only the owner's transports.
+  const notHers = await request(b, 'sfu:restart-ice', { callId: 'c', transportId: transport.transport.id });
+  expect(notHers).toMatchObject({ ok: false, error: { code: 'MEDIA_OBJECT_NOT_FOUND' } });
   const produced = await request(a, 'sfu:produce', {
     callId: 'c',
     transportId: transport.transport.id,

@@ -127,6 +127,8 @@ export type CallServiceEvents = {
   'call:ended': [{ callId: string }];
   /** A participant still in the call joined again from a new signaling connection. */
   'participant:reconnected': [{ callId: string; participantId: string }];
+  /** A participant's client lost an SFU transport's connection and got new ICE credentials for it. */
+  'sfu:ice-restart': [{ callId: string; participantId: string; transportId: string }];
   listenererror: [string, unknown];
 };
 
@@ -390,6 +392,16 @@ export class CallService extends EnhancedEventEmitter<CallServiceEvents> {
     dtlsParameters: Params,
   ): Promise<void> {
     return (await this.session(callId, participantId)).connectTransport(participantId, transportId, dtlsParameters);
+  }
+
+  /**
+   * New ICE credentials for one of the participant's transports (its client
+   * lost the connection: a network change or an outage); emits `sfu:ice-restart`.
+   */
+  async restartIce(callId: string, participantId: string, transportId: string): Promise<Params> {
+    const iceParameters = await (await this.session(callId, participantId)).restartIce(participantId, transportId);
+    this.safeEmit('sfu:ice-restart', { callId, participantId, transportId });
+    return iceParameters;
   }
 
   async produce(

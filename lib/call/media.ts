@@ -46,6 +46,8 @@ export interface MediaWebRtcTransport {
   readonly sctpParameters?: Params;
   readonly closed: boolean;
   connect(options: { dtlsParameters: Params }): Promise<void>;
+  /** New ICE credentials (mediasoup's `restartIce()`): the client restarts ICE with them. */
+  restartIce(): Promise<Params>;
   produce(options: { kind: string; rtpParameters: Params; paused?: boolean; appData?: Params }): Promise<MediaProducer>;
   consume(options: { producerId: string; rtpCapabilities: Params; paused?: boolean }): Promise<MediaConsumer>;
   close(): void;

@@ -131,6 +131,11 @@ export class SfuSession {
     await this.owned(this.transports, participantId, transportId, 'transport').connect({ dtlsParameters });
   }
 
+  /** New ICE credentials for a transport whose connection the client lost (a network change, an outage). */
+  async restartIce(participantId: string, transportId: string): Promise<Params> {
+    return this.owned(this.transports, participantId, transportId, 'transport').restartIce();
+  }
+
   async produce(
     participantId: string,
     transportId: string,

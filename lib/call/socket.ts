@@ -53,6 +53,7 @@ type Operation =
   | 'rtpCapabilities'
   | 'createTransport'
   | 'connectTransport'
+  | 'restartIce'
   | 'produce'
   | 'closeProducer'
   | 'pauseProducer'
@@ -125,6 +126,7 @@ export function attachCallService(
     createTransport: (callId, participantId, a) => service.createWebRtcTransport(callId, participantId, a.appData),
     connectTransport: (callId, participantId, a) =>
       service.connectWebRtcTransport(callId, participantId, a.transportId, a.dtlsParameters),
+    restartIce: (callId, participantId, a) => service.restartIce(callId, participantId, a.transportId),
     produce: (callId, participantId, a) =>
       service.produce(callId, participantId, {
         transportId: a.transportId,
@@ -288,6 +290,7 @@ export function attachCallService(
     on('sfu:get-router-rtp-capabilities', async (p) => ({ rtpCapabilities: await call('rtpCapabilities', p) }));
     on('sfu:create-transport', async (p) => ({ transport: await call('createTransport', p) }));
     on('sfu:connect-transport', async (p) => void (await call('connectTransport', p)));
+    on('sfu:restart-ice', async (p) => ({ iceParameters: await call('restartIce', p) }));
     on('sfu:produce', async (p) => (await call('produce', p)) as Record<string, unknown>);
     on('sfu:close-producer', async (p) => void (await call('closeProducer', p)));
     on('sfu:pause-producer', async (p) => void (await call('pauseProducer', p)));

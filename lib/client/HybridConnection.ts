@@ -151,6 +151,8 @@ export type HybridConnectionEvents = {
   chat: [message: ChatMessage];
   /** The remote participant speaking now (null: nobody), whenever it changes; both paths. */
   activespeaker: [participantId: string | null];
+  /** An SFU transport lost its connection (a network change, an outage) and restarted ICE. */
+  icerestart: [direction: 'send' | 'recv'];
   /** The signaling connection dropped; media keeps flowing while the client reconnects. */
   reconnecting: [reason: string];
   /** Back in the call after a drop: `seatKept` false if the server had let the seat go (everything was rebuilt). */
@@ -919,6 +921,7 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
       if (participant && source?.id === consumerId) this.removeSource(participant, source);
     });
     session.on('milestone', (label) => this.mark(session, label));
+    session.on('icerestart', (direction) => this.emit('icerestart', direction));
     session.on('connectionstatechange', (direction, state) => {
       if (state === 'failed' && this.transition?.path === session && !this.transition.acked) {
         void this.acknowledge(this.transition.transitionId, false, `SFU ${direction} transport failed`);

@@ -518,6 +518,18 @@ fn parse_hex_colon(value: &str) -> Option<Vec<u8>> {
 
 /// STUN (RFC 7983: first byte 0 or 1), as ICE demultiplexes it from DTLS
 /// and SRTP on one socket.
+/// STUN's MESSAGE-INTEGRITY: HMAC-SHA1 over the given parts.
+fn stun_hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 20] {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, key);
+    let mut context = aws_lc_rs::hmac::Context::with_key(&key);
+    for part in parts {
+        context.update(part);
+    }
+    let mut tag = [0u8; 20];
+    tag.copy_from_slice(context.sign().as_ref());
+    tag
+}
+
 pub fn is_stun(buf: &[u8]) -> bool {
     buf.len() >= 20 && buf[0] < 2
 }
@@ -778,7 +790,64 @@ impl WebRtcTransport {
             self.stats.malformed_packets_dropped += 1;
         }
         self.drain(out);
+        if is_stun(buf) {
+            self.follow_nomination(now, proto, source, buf, out);
+        }
         self.run_due_timeouts(now, out);
+    }
+
+    /// The browser nominated a pair from an address other than the one we
+    /// send to (USE-CANDIDATE in a check that authenticates with our current
+    /// credentials): it moved there, after a network change and an ICE
+    /// restart, or a NAT rebinding. mediasoup's ICE server makes such a
+    /// tuple the selected one at once. str0m, an ICE-lite agent here, keeps
+    /// sending on the pair it has unless the new one has a higher priority,
+    /// until that pair has had no check for 15 s: as long again without
+    /// media, after an outage that already cost seconds. So the old address
+    /// is dropped as a remote candidate (str0m then ignores it for good:
+    /// the peer left it), and the nominated pair takes over at once.
+    fn follow_nomination(
+        &mut self,
+        now: Instant,
+        proto: Protocol,
+        source: SocketAddr,
+        buf: &[u8],
+        out: &mut TransportOutput,
+    ) {
+        let Some((selected_proto, _, selected)) = self.selected_addrs else {
+            return;
+        };
+        if selected == source || selected_proto != proto {
+            return;
+        }
+        let Ok(msg) = StunMessage::parse(buf) else {
+            return;
+        };
+        if !msg.is_binding_request() || !msg.use_candidate() {
+            return;
+        }
+        let ours = msg
+            .split_username()
+            .is_some_and(|(local, _)| local == self.local_creds.ufrag);
+        if !ours || !msg.verify(self.local_creds.pass.as_bytes(), stun_hmac) {
+            return;
+        }
+        let line = format!(
+            "candidate:1 1 {} 1 {} {} typ prflx",
+            proto_name(proto),
+            selected.ip(),
+            selected.port()
+        );
+        let Ok(left) = Candidate::from_sdp_string(&line) else {
+            return;
+        };
+        tracing::debug!("nominated from {source}: leaving {selected}");
+        // The next timeout pass nominates the pair that is left.
+        let _ = self.guarded(out, |rtc| {
+            rtc.direct_api().invalidate_candidate(&left);
+            rtc.handle_input(Input::Timeout(now))
+        });
+        self.drain(out);
     }
 
     /// mediasoup-client never signals the browser's ICE ufrag, but str0m

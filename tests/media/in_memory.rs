@@ -84,6 +84,10 @@ struct Leg {
     cut_to_transport: bool,
     /// Drop the client's RTP of this SSRC once, after this many went through.
     drop_to_transport: Option<(u32, usize)>,
+    /// A NAT in front of the client, which maps it to this address: what
+    /// the transport sends elsewhere is lost.
+    nat: Option<SocketAddr>,
+    lost_to_old_address: u64,
 }
 
 impl Leg {
@@ -98,6 +102,8 @@ impl Leg {
             dropped: 0,
             cut_to_transport: false,
             drop_to_transport: None,
+            nat: None,
+            lost_to_old_address: 0,
         }
     }
 
@@ -119,7 +125,10 @@ impl Leg {
             if self.cut_to_transport {
                 self.to_transport.clear();
             }
-            for t in std::mem::take(&mut self.to_transport) {
+            for mut t in std::mem::take(&mut self.to_transport) {
+                if let Some(public) = self.nat {
+                    t.source = public;
+                }
                 if let Some((ssrc, after)) = self.drop_to_transport.as_mut()
                     && rtp_ids(&t.contents).is_some_and(|(s, _)| s == *ssrc)
                 {
@@ -141,6 +150,10 @@ impl Leg {
             }
             self.to_client.append(&mut self.tout.transmits);
             for t in std::mem::take(&mut self.to_client) {
+                if self.nat.is_some_and(|public| t.destination != public) {
+                    self.lost_to_old_address += 1;
+                    continue;
+                }
                 if self.drop_to_client.is_some() && self.drop_to_client == rtp_ids(&t.contents) {
                     self.drop_to_client = None;
                     self.dropped += 1;
@@ -758,5 +771,48 @@ fn consumers_stop_while_ice_is_lost_and_the_transport_says_when_it_is_back() {
         after - during >= 100,
         "audio flows again: {}",
         after - during
+    );
+}
+
+#[test]
+fn a_browser_that_moves_to_another_address_is_followed_at_its_next_nomination() {
+    let _serial = crate::common::serial();
+    let mut w = World::new();
+    let (_, consumer) = w.produce_and_consume(MediaKind::Audio, "1", &[]);
+    w.connect_both();
+    let ssrc = consumer.encodings[0].ssrc.unwrap();
+    w.send_media(&[("1", MediaKind::Audio)], Duration::from_secs(1));
+    let first = w.b.transport.ice_selected_tuple().unwrap().remote_port;
+    assert_eq!(first, 5000);
+
+    // The receiving browser's NAT maps it to a new address (a network
+    // change, a rebinding): its checks, which nominate its pair, now come
+    // from there, and what goes to the old address is lost.
+    let public = addr("10.0.0.99:6000");
+    w.b.nat = Some(public);
+    let before = w.b.client.received[&ssrc].packets;
+    w.send_media(&[("1", MediaKind::Audio)], Duration::from_secs(4));
+    // Followed at the browser's next nominating check, as mediasoup's ICE
+    // server does, not 15 s later when the old pair would time out.
+    let tuple = w.b.transport.ice_selected_tuple().unwrap();
+    assert_eq!(
+        (tuple.remote_ip.as_str(), tuple.remote_port),
+        ("10.0.0.99", 6000)
+    );
+    let after = w.b.client.received[&ssrc].packets;
+    assert!(
+        after - before >= 150,
+        "audio reaches the new address: {}",
+        after - before
+    );
+    println!(
+        "moved: {} packets in 4 s, {} lost to the old address",
+        after - before,
+        w.b.lost_to_old_address
+    );
+    assert!(
+        w.b.lost_to_old_address < 250,
+        "lost until followed: {}",
+        w.b.lost_to_old_address
     );
 }

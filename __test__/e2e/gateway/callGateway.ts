@@ -23,6 +23,8 @@ export interface CallGatewayOptions {
   /** Media workers; default 1. */
   numWorkers?: number;
   maxParticipantsPerRouter?: number;
+  /** Default: UDP on 127.0.0.1. */
+  webRtcTransportOptions?: Record<string, unknown>;
 }
 
 export interface CallGateway {
@@ -51,7 +53,7 @@ export async function startCallGateway(options: CallGatewayOptions = {}): Promis
     minTransitionIntervalMs: options.minTransitionIntervalMs ?? 2_000,
     maxParticipantsPerRouter: options.maxParticipantsPerRouter,
     pool: { numWorkers: options.numWorkers ?? 1, createWorker: options.createWorker, workerSettings: { logLevel: 'warn' } },
-    webRtcTransportOptions: { listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] },
+    webRtcTransportOptions: options.webRtcTransportOptions ?? { listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] },
   });
   const binding = attachCallService(io, service);
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));

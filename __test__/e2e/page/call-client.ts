@@ -11,6 +11,7 @@ let local: MediaStream | null = null;
 const transitions: CallPageTransition[] = [];
 const errors: string[] = [];
 const reconnects: CallPageReconnectEvent[] = [];
+const iceRestarts: string[] = [];
 const speakers: (string | null)[] = [];
 const chat: { participantId: string; text: string }[] = [];
 const remoteStreamEvents: Record<string, number> = {};
@@ -70,6 +71,7 @@ async function join(opts: CallPageJoinOptions): Promise<{ participantId: string;
   conn.on('error', (e) => errors.push(e.message));
   conn.on('reconnecting', (reason) => reconnects.push({ event: 'reconnecting', reason, at: Date.now() }));
   conn.on('reconnected', ({ seatKept }) => reconnects.push({ event: 'reconnected', seatKept, at: Date.now() }));
+  conn.on('icerestart', (direction) => iceRestarts.push(direction));
   conn.on('chat', (m) => chat.push({ participantId: m.participantId, text: m.text }));
   conn.on('activespeaker', (id) => speakers.push(id));
   const response = await conn.join();
@@ -91,6 +93,7 @@ function state(): CallPageState {
       [...videos].map(([id, v]) => [id, v.element.srcObject === v.stream && c.participants.get(id)?.stream === v.stream]),
     ),
     reconnects,
+    iceRestarts,
     speakers,
     chat,
     errors,

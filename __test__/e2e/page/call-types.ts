@@ -65,6 +65,8 @@ export interface CallPageState {
   /** Whether each participant's <video> still shows the stream it got first. */
   sameStreamObject: Record<string, boolean>;
   reconnects: CallPageReconnectEvent[];
+  /** The client's `icerestart` events: the SFU transports (by direction) that restarted ICE. */
+  iceRestarts: string[];
   /** Every 'activespeaker' event: the participant, or null for nobody. */
   speakers: (string | null)[];
   chat: { participantId: string; text: string }[];

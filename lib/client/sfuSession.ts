@@ -15,7 +15,8 @@
  * A transport whose connection is lost (`failed`, or `disconnected` for
  * `iceRestartDelayMs`: a network change, an outage) restarts ICE with new
  * credentials from the server (`sfu:restart-ice`), and again, less and less
- * often, until it connects: the path comes back without a rebuild.
+ * often, until it connects (see `IceRecovery`): the path comes back without
+ * a rebuild.
  *
  * Screen sharing: a second video producer tagged `appData.source = 'screen'`.
  * On the receiving side, a participant's screen consumer is announced as its
@@ -25,6 +26,7 @@
  */
 import { Device, type types as ms } from 'mediasoup-client';
 import { Emitter } from './emitter';
+import { IceRecovery } from './iceRecovery';
 import type { ConsumerInfo, ProducerInfo, TransportInfo } from './protocol';
 import type { TrackKind } from './remoteParticipant';
 
@@ -46,8 +48,6 @@ export interface SfuSessionOptions {
   iceRestartDelayMs?: number;
 }
 
-/** While a restarted transport still does not connect, the next restart waits twice as long, up to this. */
-const MAX_ICE_RESTART_INTERVAL_MS = 4_000;
 
 interface ConsumerEntry {
   consumer: ms.Consumer;
@@ -89,8 +89,8 @@ export class SfuSession extends Emitter<SfuSessionEvents> {
   private readonly consuming = new Set<string>();
   /** The video consumer announced per participant (screen over camera). */
   private readonly announcedVideo = new Map<string, string>();
-  /** Per transport that lost its connection: the pending ICE restart, and the wait before the one after. */
-  private readonly iceRecovery = new Map<ms.Transport, { timer: ReturnType<typeof setTimeout> | null; delayMs: number }>();
+  /** Each transport's ICE restarts while its connection is lost. */
+  private readonly iceRecoveries: IceRecovery[] = [];
   closed = false;
 
   constructor(private readonly options: SfuSessionOptions) {
@@ -231,8 +231,7 @@ export class SfuSession extends Emitter<SfuSessionEvents> {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const recovery of this.iceRecovery.values()) if (recovery.timer) clearTimeout(recovery.timer);
-    this.iceRecovery.clear();
+    for (const recovery of this.iceRecoveries) recovery.stop();
     this.sendTransport?.close();
     this.recvTransport?.close();
     this.producers.clear();
@@ -342,67 +341,12 @@ export class SfuSession extends Emitter<SfuSessionEvents> {
     return camera;
   }
 
-  /**
-   * Schedules ICE restarts while a transport's connection is lost: at once
-   * when it failed, after `iceRestartDelayMs` when it is disconnected (it
-   * may come back by itself), then again at growing intervals while it does
-   * not connect. A connection that comes back cancels what is pending.
-   */
-  private watchConnection(transport: ms.Transport, direction: 'send' | 'recv', state: string): void {
-    const lost = state === 'failed' || state === 'disconnected';
-    let recovery = this.iceRecovery.get(transport);
-    if (!lost) {
-      // `connecting` after a restart is not yet back: keep the retry pending.
-      if (state === 'connected' || state === 'closed') {
-        if (recovery?.timer) clearTimeout(recovery.timer);
-        this.iceRecovery.delete(transport);
-      }
-      return;
-    }
-    const firstDelayMs = this.options.iceRestartDelayMs ?? 2_000;
-    if (!recovery) {
-      recovery = { timer: null, delayMs: firstDelayMs };
-      this.iceRecovery.set(transport, recovery);
-    }
-    if (state === 'failed' && recovery.timer) {
-      clearTimeout(recovery.timer);
-      recovery.timer = null;
-    }
-    if (recovery.timer) return;
-    const entry = recovery;
-    const run = () => {
-      entry.timer = null;
-      if (this.closed || transport.closed || this.iceRecovery.get(transport) !== entry) return;
-      if (transport.connectionState === 'connected') {
-        this.iceRecovery.delete(transport);
-        return;
-      }
-      void this.restartIce(transport, direction);
-      entry.delayMs = Math.min(entry.delayMs * 2, MAX_ICE_RESTART_INTERVAL_MS);
-      entry.timer = setTimeout(run, entry.delayMs);
-    };
-    if (state === 'failed') run();
-    else entry.timer = setTimeout(run, entry.delayMs);
-  }
-
   /** New credentials from the server, then mediasoup-client's `restartIce()` with them. */
-  private async restartIce(transport: ms.Transport, direction: 'send' | 'recv'): Promise<void> {
-    try {
-      const { iceParameters } = await this.options.request<{ iceParameters: ms.IceParameters }>('sfu:restart-ice', {
-        transportId: transport.id,
-      });
-      if (this.closed || transport.closed) return;
-      await transport.restartIce({ iceParameters });
-      this.emit('icerestart', direction);
-    } catch (error) {
-      // The next scheduled attempt tries again (the signaling may be down
-      // too, and come back); a transport the server no longer has will not.
-      if ((error as { code?: string }).code === 'MEDIA_OBJECT_NOT_FOUND') {
-        const recovery = this.iceRecovery.get(transport);
-        if (recovery?.timer) clearTimeout(recovery.timer);
-        this.iceRecovery.delete(transport);
-      }
-    }
+  private async restartIce(transport: ms.Transport): Promise<void> {
+    const { iceParameters } = await this.options.request<{ iceParameters: ms.IceParameters }>('sfu:restart-ice', {
+      transportId: transport.id,
+    });
+    if (!this.closed && !transport.closed) await transport.restartIce({ iceParameters });
   }
 
   private async doPrepare(): Promise<void> {
@@ -437,10 +381,18 @@ export class SfuSession extends Emitter<SfuSessionEvents> {
         .request('sfu:connect-transport', { transportId: transport.id, dtlsParameters })
         .then(() => callback(), errback);
     });
+    const recovery = new IceRecovery({
+      restart: () => this.restartIce(transport),
+      state: () => transport.connectionState,
+      restarted: () => this.emit('icerestart', direction),
+      report: (error) => this.emit('error', new Error(`SFU ${direction} transport: ${error.message}`)),
+      firstDelayMs: this.options.iceRestartDelayMs,
+    });
+    this.iceRecoveries.push(recovery);
     transport.on('connectionstatechange', (state) => {
       if (this.closed) return;
       this.emit('connectionstatechange', direction, state);
-      this.watchConnection(transport, direction, state);
+      recovery.onState(state);
     });
     if (direction === 'send') {
       transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {

@@ -12,6 +12,7 @@
 pub mod capabilities;
 pub mod data_channels;
 pub mod egress;
+mod nomination;
 pub mod offer;
 pub mod srtp_keys;
 
@@ -43,6 +44,7 @@ use srtp_keys::{KeySlot, SrtpKeys};
 
 use super::rtp_senders::{RtcpAction, RtpSenders};
 use crate::rtp::wire;
+use nomination::{Check, LeftAddresses};
 use offer::{OfferContext, OfferedProducer};
 
 /// Cheap-to-clone object id (mediasoup UUID strings).
@@ -431,6 +433,8 @@ pub struct WebRtcTransport {
     /// The selected tuple as addresses: compared on every transmit, where
     /// formatting the tuple's IP strings would allocate twice per packet.
     selected_addrs: Option<(Protocol, SocketAddr, SocketAddr)>,
+    /// Remote addresses the browser nominated away from (see `nomination`).
+    left_addresses: LeftAddresses,
     producers: Vec<ProducerEntry>,
     producer_by_mid: HashMap<Mid, usize>,
     /// Incoming SSRC → (producer index, encoding), learned on first packet.
@@ -518,18 +522,6 @@ fn parse_hex_colon(value: &str) -> Option<Vec<u8>> {
 
 /// STUN (RFC 7983: first byte 0 or 1), as ICE demultiplexes it from DTLS
 /// and SRTP on one socket.
-/// STUN's MESSAGE-INTEGRITY: HMAC-SHA1 over the given parts.
-fn stun_hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 20] {
-    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, key);
-    let mut context = aws_lc_rs::hmac::Context::with_key(&key);
-    for part in parts {
-        context.update(part);
-    }
-    let mut tag = [0u8; 20];
-    tag.copy_from_slice(context.sign().as_ref());
-    tag
-}
-
 pub fn is_stun(buf: &[u8]) -> bool {
     buf.len() >= 20 && buf[0] < 2
 }
@@ -624,6 +616,7 @@ impl WebRtcTransport {
             dtls_state: DtlsState::New,
             selected_tuple: None,
             selected_addrs: None,
+            left_addresses: LeftAddresses::default(),
             producers: Vec::new(),
             producer_by_mid: HashMap::new(),
             rx_ssrcs: HashMap::new(),
@@ -767,8 +760,14 @@ impl WebRtcTransport {
         }
         self.last_now = now;
         self.stats.bytes_received += buf.len() as u64;
-        if is_stun(buf) {
+        let check = if is_stun(buf) {
             self.learn_remote_ufrag(buf, out);
+            Check::parse(buf, &self.local_creds)
+        } else {
+            None
+        };
+        if let Some(check) = &check {
+            self.readmit(proto, source, check, out);
         }
         if self.egress.is_some() && !self.consumers.is_empty() && wire::is_rtcp(buf) {
             self.on_consumer_rtcp(now, buf, out);
@@ -790,64 +789,58 @@ impl WebRtcTransport {
             self.stats.malformed_packets_dropped += 1;
         }
         self.drain(out);
-        if is_stun(buf) {
-            self.follow_nomination(now, proto, source, buf, out);
+        if check.is_some_and(|c| c.nominates) {
+            self.follow_nomination(now, proto, source, destination, out);
         }
         self.run_due_timeouts(now, out);
     }
 
-    /// The browser nominated a pair from an address other than the one we
-    /// send to (USE-CANDIDATE in a check that authenticates with our current
-    /// credentials): it moved there, after a network change and an ICE
-    /// restart, or a NAT rebinding. mediasoup's ICE server makes such a
-    /// tuple the selected one at once. str0m, an ICE-lite agent here, keeps
-    /// sending on the pair it has unless the new one has a higher priority,
-    /// until that pair has had no check for 15 s: as long again without
-    /// media, after an outage that already cost seconds. So the old address
-    /// is dropped as a remote candidate (str0m then ignores it for good:
-    /// the peer left it), and the nominated pair takes over at once.
+    /// An authenticated check from an address the browser had nominated
+    /// away from: str0m gets it back as a candidate before it sees the check
+    /// (it would ignore it otherwise).
+    fn readmit(
+        &mut self,
+        proto: Protocol,
+        source: SocketAddr,
+        check: &Check,
+        out: &mut TransportOutput,
+    ) {
+        if let Some(back) = self.left_addresses.come_back(proto, source, check.priority) {
+            tracing::debug!("checked from {source} again");
+            let _ = self.guarded(out, |rtc| rtc.add_remote_candidate(back));
+        }
+    }
+
+    /// An authenticated nominating check from another address than the one
+    /// we send to: that address becomes the selected tuple at once, as in
+    /// mediasoup (see `nomination`). str0m drops the old address and
+    /// nominates the new pair at its next timeout pass, run here.
     fn follow_nomination(
         &mut self,
         now: Instant,
         proto: Protocol,
         source: SocketAddr,
-        buf: &[u8],
+        destination: SocketAddr,
         out: &mut TransportOutput,
     ) {
         let Some((selected_proto, _, selected)) = self.selected_addrs else {
             return;
         };
-        if selected == source || selected_proto != proto {
+        if (selected_proto, selected) == (proto, source) {
             return;
         }
-        let Ok(msg) = StunMessage::parse(buf) else {
-            return;
-        };
-        if !msg.is_binding_request() || !msg.use_candidate() {
-            return;
-        }
-        let ours = msg
-            .split_username()
-            .is_some_and(|(local, _)| local == self.local_creds.ufrag);
-        if !ours || !msg.verify(self.local_creds.pass.as_bytes(), stun_hmac) {
-            return;
-        }
-        let line = format!(
-            "candidate:1 1 {} 1 {} {} typ prflx",
-            proto_name(proto),
-            selected.ip(),
-            selected.port()
-        );
-        let Ok(left) = Candidate::from_sdp_string(&line) else {
+        let Some(left) = self.left_addresses.leave(selected_proto, selected) else {
             return;
         };
         tracing::debug!("nominated from {source}: leaving {selected}");
-        // The next timeout pass nominates the pair that is left.
         let _ = self.guarded(out, |rtc| {
             rtc.direct_api().invalidate_candidate(&left);
             rtc.handle_input(Input::Timeout(now))
         });
         self.drain(out);
+        // A transport that only consumes sends its RTP itself, and str0m
+        // might send nothing on the new pair for a while to show it.
+        self.follow_pair(proto, destination, source, out);
     }
 
     /// mediasoup-client never signals the browser's ICE ufrag, but str0m

@@ -506,7 +506,7 @@ impl Media {
                     .get(&consumer_id)
                     .is_some_and(|c| c.trace.has(TraceType::Nack))
                 {
-                    trace::emit(&consumer_id, TraceType::Nack, "in", json!({}));
+                    trace::emit(&consumer_id, TraceType::Nack, "in", Value::Null);
                 }
             }
             TransportEvent::ProducerNack { producer_id, count } => {
@@ -516,7 +516,7 @@ impl Media {
                     .is_some_and(|p| p.trace.has(TraceType::Nack))
                 {
                     for _ in 0..count {
-                        trace::emit(&producer_id, TraceType::Nack, "out", json!({}));
+                        trace::emit(&producer_id, TraceType::Nack, "out", Value::Null);
                     }
                 }
             }

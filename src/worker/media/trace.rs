@@ -135,16 +135,17 @@ pub fn keyframe_request(
     }
 }
 
+/// `info` null: none, as mediasoup gives none for `nack` (its `info` is undefined).
 pub fn emit(id: &str, t: TraceType, direction: &str, info: Value) {
     let timestamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    outbox::emit(
-        id,
-        "trace",
-        json!({ "type": t.name(), "timestamp": timestamp, "direction": direction, "info": info }),
-    );
+    let mut trace = json!({ "type": t.name(), "timestamp": timestamp, "direction": direction });
+    if !info.is_null() {
+        trace["info"] = info;
+    }
+    outbox::emit(id, "trace", trace);
 }
 
 #[cfg(test)]

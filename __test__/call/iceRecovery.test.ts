@@ -1,0 +1,109 @@
+// The client's ICE restarts for a lost SFU transport, on fake timers: when
+// they start, that they never overlap, how they back off, and when they stop.
+// (The browser test iceRestart.test.ts runs them against real Chromium.)
+import { IceRecovery } from '../../lib/client/iceRecovery';
+
+function setup(firstDelayMs?: number) {
+  let state = 'connected';
+  const pending: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  const reports: string[] = [];
+  let restarted = 0;
+  const recovery = new IceRecovery({
+    restart: () => new Promise<void>((resolve, reject) => pending.push({ resolve, reject })),
+    state: () => state,
+    restarted: () => (restarted += 1),
+    report: (e) => reports.push(e.message),
+    firstDelayMs,
+  });
+  const set = (s: string) => {
+    state = s;
+    recovery.onState(s);
+  };
+  // Lets the restart promise's handlers run.
+  const settle = async () => {
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  };
+  return { recovery, set, pending, reports, restarted: () => restarted, settle };
+}
+
+beforeEach(() => jest.useFakeTimers());
+afterEach(() => jest.useRealTimers());
+
+test('disconnected: one restart after the delay, none if it comes back first', async () => {
+  const t = setup();
+  t.set('disconnected');
+  jest.advanceTimersByTime(1_999);
+  expect(t.pending).toHaveLength(0);
+  jest.advanceTimersByTime(1);
+  expect(t.pending).toHaveLength(1);
+  t.pending[0].resolve();
+  await t.settle();
+  expect(t.restarted()).toBe(1);
+  t.set('connected');
+  jest.advanceTimersByTime(60_000);
+  expect(t.pending).toHaveLength(1);
+
+  // A blip shorter than the delay costs nothing.
+  t.set('disconnected');
+  jest.advanceTimersByTime(1_000);
+  t.set('connected');
+  jest.advanceTimersByTime(60_000);
+  expect(t.pending).toHaveLength(1);
+});
+
+test('failed: at once, but never over a restart still under way; then backing off to 30 s', async () => {
+  const t = setup();
+  t.set('failed');
+  expect(t.pending).toHaveLength(1);
+  t.set('disconnected');
+  t.set('failed');
+  jest.advanceTimersByTime(10_000);
+  expect(t.pending).toHaveLength(1); // the first has not answered yet
+
+  const gaps: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    t.pending.at(-1)!.resolve();
+    await t.settle();
+    const before = t.pending.length;
+    let waited = 0;
+    while (t.pending.length === before) {
+      jest.advanceTimersByTime(500);
+      waited += 500;
+    }
+    gaps.push(waited);
+  }
+  expect(gaps).toEqual([4_000, 8_000, 16_000, 30_000, 30_000, 30_000, 30_000]);
+  // Told once, after five restarts without a connection; it keeps trying.
+  expect(t.reports).toEqual(['no connection after 5 ICE restarts; still trying']);
+});
+
+test('a failed request is retried; a transport the server no longer has is given up and reported', async () => {
+  const t = setup();
+  t.set('failed');
+  t.pending[0].reject(Object.assign(new Error('socket disconnected'), { code: 'DISCONNECTED' }));
+  await t.settle();
+  expect(t.reports).toEqual([]);
+  jest.advanceTimersByTime(4_000);
+  expect(t.pending).toHaveLength(2);
+  t.pending[1].reject(Object.assign(new Error('transport not found'), { code: 'MEDIA_OBJECT_NOT_FOUND' }));
+  await t.settle();
+  expect(t.reports).toEqual(['transport not found']);
+  t.set('failed');
+  jest.advanceTimersByTime(120_000);
+  expect(t.pending).toHaveLength(2);
+});
+
+test('stop() ends it; a zero delay is not a busy loop', async () => {
+  const t = setup(0);
+  t.set('disconnected');
+  jest.advanceTimersByTime(499);
+  expect(t.pending).toHaveLength(0);
+  jest.advanceTimersByTime(1);
+  expect(t.pending).toHaveLength(1);
+  t.recovery.stop();
+  t.pending[0].resolve();
+  await t.settle();
+  expect(t.restarted()).toBe(0);
+  jest.advanceTimersByTime(120_000);
+  expect(t.pending).toHaveLength(1);
+});

@@ -2,6 +2,12 @@ import type { Channel } from './Channel';
 import { EnhancedEventEmitter, type Events } from './enhancedEvents';
 import type { AppData } from './indexTypes';
 
+/** A worker's `trace` event as mediasoup gives it: `info` always a key, undefined for the types that have none (`nack`). */
+export function traceEventData<T extends { info?: unknown }>(data: unknown): T {
+  const trace = data as T;
+  return { ...trace, info: trace.info };
+}
+
 /**
  * What every object living in a worker shares (a producer, a consumer, ...):
  * its id (the handler id of its requests and the target of its events), the

@@ -11,7 +11,7 @@ import type {
   ConsumerTraceEventType,
   ConsumerType,
 } from './ConsumerTypes';
-import { TransportChild } from './ChannelObject';
+import { TransportChild, traceEventData } from './ChannelObject';
 import { InvalidStateError } from './errors';
 import type { AppData } from './indexTypes';
 import { Logger } from './Logger';
@@ -279,7 +279,7 @@ export class ConsumerImpl<ConsumerAppData extends AppData = AppData>
         break;
       }
       case 'trace': {
-        const trace = data as ConsumerTraceEventData;
+        const trace = traceEventData<ConsumerTraceEventData>(data);
         this.safeEmit('trace', trace);
         this.observer.safeEmit('trace', trace);
         break;

@@ -1,5 +1,5 @@
 import type { Channel } from './Channel';
-import { TransportChild } from './ChannelObject';
+import { TransportChild, traceEventData } from './ChannelObject';
 import { InvalidStateError, UnsupportedError } from './errors';
 import type { AppData } from './indexTypes';
 import { Logger } from './Logger';
@@ -206,7 +206,7 @@ export class ProducerImpl<ProducerAppData extends AppData = AppData>
         break;
       }
       case 'trace': {
-        const trace = data as ProducerTraceEventData;
+        const trace = traceEventData<ProducerTraceEventData>(data);
         this.safeEmit('trace', trace);
         this.observer.safeEmit('trace', trace);
         break;

@@ -9,7 +9,7 @@ function setup(firstDelayMs?: number) {
   const reports: string[] = [];
   let restarted = 0;
   const recovery = new IceRecovery({
-    restart: () => new Promise<void>((resolve, reject) => pending.push({ resolve, reject })),
+    restart: () => new Promise<boolean>((resolve, reject) => pending.push({ resolve: () => resolve(true), reject })),
     state: () => state,
     restarted: () => (restarted += 1),
     report: (e) => reports.push(e.message),
@@ -66,7 +66,7 @@ test('failed: at once, but never over a restart still under way; then backing of
     await t.settle();
     const before = t.pending.length;
     let waited = 0;
-    while (t.pending.length === before) {
+    while (t.pending.length === before && waited < 120_000) {
       jest.advanceTimersByTime(500);
       waited += 500;
     }
@@ -106,4 +106,36 @@ test('stop() ends it; a zero delay is not a busy loop', async () => {
   expect(t.restarted()).toBe(0);
   jest.advanceTimersByTime(120_000);
   expect(t.pending).toHaveLength(1);
+});
+
+test('a transport that fails again waits for the backoff; one that connects meanwhile or closes is left alone', async () => {
+  const t = setup();
+  t.set('failed');
+  t.pending[0].resolve();
+  await t.settle();
+  expect(t.restarted()).toBe(1);
+  // Failing again right after the restart does not restart at once.
+  t.set('failed');
+  jest.advanceTimersByTime(3_999);
+  expect(t.pending).toHaveLength(1);
+  jest.advanceTimersByTime(1);
+  expect(t.pending).toHaveLength(2);
+
+  // Connected while that restart is under way: no more restarts.
+  t.set('connected');
+  t.pending[1].resolve();
+  await t.settle();
+  jest.advanceTimersByTime(120_000);
+  expect(t.pending).toHaveLength(2);
+
+  // A later outage starts over from the first delay; closing ends it.
+  t.set('disconnected');
+  jest.advanceTimersByTime(2_000);
+  expect(t.pending).toHaveLength(3);
+  t.set('closed');
+  t.pending[2].resolve();
+  await t.settle();
+  jest.advanceTimersByTime(120_000);
+  expect(t.pending).toHaveLength(3);
+  expect(t.restarted()).toBe(2);
 });

@@ -1,8 +1,9 @@
 /**
  * ICE restarts for one SFU transport while its connection is lost (a network
- * change, an outage): at once when it `failed`, after `firstDelayMs` when it
- * is `disconnected` (a short blip comes back by itself), then again while it
- * does not connect, each wait twice the one before, up to 30 s. One restart
+ * change, an outage): at once when it `failed`, after `firstDelayMs` (at
+ * least 0.5 s) when it is `disconnected` (a short blip comes back by
+ * itself), then again while it does not connect, each wait twice the one
+ * before, up to 30 s, however often it fails meanwhile. One restart
  * at a time: each gives the server's side new credentials and voids the
  * previous ones, so a second one would cut the first short. A connection
  * that comes back, by itself or through a restart, ends it.
@@ -16,8 +17,8 @@ const ATTEMPTS_BEFORE_REPORT = 5;
 const MIN_FIRST_DELAY_MS = 500;
 
 export interface IceRecoveryOptions {
-  /** Asks the server for new credentials and restarts ICE with them. */
-  restart(): Promise<void>;
+  /** Asks the server for new credentials and restarts ICE with them; false if there was nothing left to restart. */
+  restart(): Promise<boolean>;
   /** The transport's connection state now. */
   state(): string;
   /** A restart went through. */
@@ -43,14 +44,15 @@ export class IceRecovery {
   /** The transport's `connectionstatechange`. */
   onState(state: string): void {
     if (this.stopped) return;
-    if (state === 'connected' || state === 'closed') {
+    if (state === 'closed') {
+      this.stop();
+    } else if (state === 'connected') {
       this.settle();
-    } else if (state === 'failed') {
-      if (!this.inFlight) {
-        this.clearTimer();
-        this.run();
-      }
-    } else if (state === 'disconnected' && !this.timer && !this.inFlight) {
+    } else if (state === 'failed' && this.attempts === 0 && !this.inFlight) {
+      // At once, the first time; later failures wait for the backoff.
+      this.clearTimer();
+      this.run();
+    } else if ((state === 'disconnected' || state === 'failed') && !this.timer && !this.inFlight) {
       this.schedule();
     }
     // `new` and `connecting` (a restart under way): what is pending stays.
@@ -90,8 +92,8 @@ export class IceRecovery {
     this.options
       .restart()
       .then(
-        () => {
-          if (!this.stopped) this.options.restarted();
+        (restarted) => {
+          if (restarted && !this.stopped) this.options.restarted();
         },
         (error: Error & { code?: string }) => {
           // The server no longer has the transport: no restart can help.

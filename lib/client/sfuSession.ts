@@ -342,11 +342,13 @@ export class SfuSession extends Emitter<SfuSessionEvents> {
   }
 
   /** New credentials from the server, then mediasoup-client's `restartIce()` with them. */
-  private async restartIce(transport: ms.Transport): Promise<void> {
+  private async restartIce(transport: ms.Transport): Promise<boolean> {
     const { iceParameters } = await this.options.request<{ iceParameters: ms.IceParameters }>('sfu:restart-ice', {
       transportId: transport.id,
     });
-    if (!this.closed && !transport.closed) await transport.restartIce({ iceParameters });
+    if (this.closed || transport.closed) return false;
+    await transport.restartIce({ iceParameters });
+    return true;
   }
 
   private async doPrepare(): Promise<void> {

@@ -829,15 +829,22 @@ impl WebRtcTransport {
         if (selected_proto, selected) == (proto, source) {
             return;
         }
-        let Some(left) = self.left_addresses.leave(selected_proto, selected) else {
+        let Some(old) = LeftAddresses::to_leave(selected_proto, selected) else {
             return;
         };
-        tracing::debug!("nominated from {source}: leaving {selected}");
-        let _ = self.guarded(out, |rtc| {
-            rtc.direct_api().invalidate_candidate(&left);
-            rtc.handle_input(Input::Timeout(now))
+        let dropped = self.guarded(out, |rtc| {
+            let dropped = rtc.direct_api().invalidate_candidate(&old);
+            let _ = rtc.handle_input(Input::Timeout(now));
+            dropped
         });
         self.drain(out);
+        if !matches!(dropped, Ok(true)) {
+            // Not a candidate str0m made of a check: left to str0m.
+            tracing::debug!("nominated from {source}: {selected} not dropped");
+            return;
+        }
+        tracing::debug!("nominated from {source}: left {selected}");
+        self.left_addresses.left(selected_proto, selected);
         // A transport that only consumes sends its RTP itself, and str0m
         // might send nothing on the new pair for a while to show it.
         self.follow_pair(proto, destination, source, out);

@@ -804,16 +804,19 @@ fn a_browser_that_moves_is_followed_at_its_next_nomination_and_back() {
             "to {public}: {got} packets in 4 s, {} lost to the old address",
             w.b.lost_to_old_address
         );
-        // The browser checks every second or so: the rest of the 4 s.
-        assert!(got >= 150, "audio reaches {public}: {got}");
+        // Lost until the test client's next check, which nominates: up to
+        // about 2.5 s here; the old pair's 15 s would lose all of them.
+        assert!(got >= 100, "audio reaches {public}: {got}");
         assert!(
-            w.b.lost_to_old_address < 250,
+            w.b.lost_to_old_address < 350,
             "lost until followed: {}",
             w.b.lost_to_old_address
         );
     };
-    move_to(&mut w, "10.0.0.99:6000");
-    // And back to the address it left, which the transport takes again.
-    move_to(&mut w, "10.0.0.3:5000");
-    move_to(&mut w, "10.0.0.99:6000");
+    // And back and forth between addresses it left, which the transport
+    // takes again each time.
+    for _ in 0..3 {
+        move_to(&mut w, "10.0.0.99:6000");
+        move_to(&mut w, "10.0.0.3:5000");
+    }
 }

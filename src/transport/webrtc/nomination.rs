@@ -11,7 +11,9 @@
 //! checks from it), and given back, as the peer-reflexive candidate str0m
 //! would have made of it, when an authenticated check comes from it again.
 //! So the latest nomination wins, as in mediasoup, and no address is lost
-//! for good.
+//! for good. (A nomination from the same remote address to another of our
+//! addresses is left to str0m: dropping that remote would drop the new pair
+//! too.)
 
 use std::net::SocketAddr;
 
@@ -48,13 +50,16 @@ impl Check {
 pub struct LeftAddresses(Vec<(Protocol, SocketAddr)>);
 
 impl LeftAddresses {
-    /// The candidate for str0m to drop: the one it made of `addr`.
-    pub fn leave(&mut self, proto: Protocol, addr: SocketAddr) -> Option<Candidate> {
-        let candidate = peer_reflexive(proto, addr, 1)?;
+    /// The candidate for str0m to drop: the one it made of `addr`. Only
+    /// once str0m has dropped it is it `left`.
+    pub fn to_leave(proto: Protocol, addr: SocketAddr) -> Option<Candidate> {
+        peer_reflexive(proto, addr, 1)
+    }
+
+    pub fn left(&mut self, proto: Protocol, addr: SocketAddr) {
         if !self.0.contains(&(proto, addr)) {
             self.0.push((proto, addr));
         }
-        Some(candidate)
     }
 
     /// The candidate to give str0m back, if `addr` was left.
@@ -70,12 +75,20 @@ impl LeftAddresses {
     }
 }
 
+/// The foundation str0m's agent gives the peer-reflexive candidates it makes
+/// of checks. A candidate given back under it takes the dropped one's place
+/// in the agent's list (it looks them up by foundation, type and address),
+/// so each address keeps one entry however often it is left and taken back,
+/// and the next drop finds the live one. (The in-memory test that moves a
+/// browser back and forth fails if this stops being so.)
+const STR0M_PEER_REFLEXIVE_FOUNDATION: &str = "tmp_prflx";
+
 /// As str0m's agent makes one of a check's source: address and base the
 /// same, no related address (it compares those, the type and the protocol).
 fn peer_reflexive(proto: Protocol, addr: SocketAddr, priority: u32) -> Option<Candidate> {
     let proto = if proto == Protocol::Udp { "udp" } else { "tcp" };
     let line = format!(
-        "candidate:opencall 1 {proto} {priority} {} {} typ prflx",
+        "candidate:{STR0M_PEER_REFLEXIVE_FOUNDATION} 1 {proto} {priority} {} {} typ prflx",
         addr.ip(),
         addr.port()
     );
@@ -104,9 +117,10 @@ mod tests {
         let mut left = LeftAddresses::default();
         let a: SocketAddr = "10.0.0.3:5000".parse().unwrap();
         assert!(left.come_back(Protocol::Udp, a, 7).is_none(), "never left");
-        let dropped = left.leave(Protocol::Udp, a).unwrap();
+        let dropped = LeftAddresses::to_leave(Protocol::Udp, a).unwrap();
         assert_eq!(dropped.addr(), a);
         assert_eq!(dropped.kind(), str0m::CandidateKind::PeerReflexive);
+        left.left(Protocol::Udp, a);
         assert!(
             left.come_back(Protocol::Tcp, a, 7).is_none(),
             "another protocol"

@@ -320,6 +320,7 @@ test('three users: P2P → SFU, mute and unmute, chat, metrics, back to P2P', as
     sample(text1, 'opencall_transitions_completed_total', { from: 'p2p', to: 'sfu', trigger: 'participant-joined' }),
   ).toBe(1);
   expect(sample(text1, 'opencall_transitions_failed_total') ?? 0).toBe(0);
+  expect(sample(text1, 'opencall_sfu_ice_restarts_total')).toBe(0);
   expect(sample(text1, 'opencall_transition_duration_seconds_count', { from: 'p2p', to: 'sfu' })).toBe(1);
   expect(sample(text1, 'opencall_forwarded_packets_total', { kind: 'video' })).toBeGreaterThan(0);
   expect(sample(text1, 'opencall_forwarded_bytes_total', { kind: 'audio' })).toBeGreaterThan(0);

@@ -115,6 +115,12 @@ function createMetrics({ opencall, service, io }) {
     for (const problem of problems) qualitySamples.inc({ problem });
   });
 
+  const iceRestarts = metric(client.Counter, {
+    name: 'opencall_sfu_ice_restarts_total',
+    help: 'ICE restarts clients asked for after losing an SFU transport (network changes, outages)',
+  });
+  service.on('sfu:ice-restart', () => iceRestarts.inc());
+
   // ------------------------------------------------------ media plane
   const workerCpu = new CumulativeFeed(
     metric(client.Counter, {

@@ -98,6 +98,7 @@ async function main() {
   service.on('meeting:transition:failed', (e) =>
     debug('call %s: %s -> %s failed: %s', e.callId, e.from, e.to, e.reason),
   );
+  service.on('sfu:ice-restart', (e) => debug('call %s: %s restarts ICE on %s', e.callId, e.participantId, e.transportId));
   attachCallService(io, service);
 
   const metrics = createMetrics({ opencall, service, io });

@@ -139,3 +139,26 @@ test('a transport that fails again waits for the backoff; one that connects mean
   expect(t.pending).toHaveLength(3);
   expect(t.restarted()).toBe(2);
 });
+
+test('retryNow() runs a restart waiting for its backoff at once, and starts the backoff over', async () => {
+  const t = setup();
+  t.set('failed');
+  t.pending[0].reject(new Error('socket disconnected'));
+  await t.settle();
+  t.recovery.retryNow();
+  expect(t.pending).toHaveLength(2);
+  t.recovery.retryNow(); // one at a time
+  expect(t.pending).toHaveLength(2);
+  t.pending[1].reject(new Error('socket disconnected'));
+  await t.settle();
+  jest.advanceTimersByTime(3_999);
+  expect(t.pending).toHaveLength(2);
+  jest.advanceTimersByTime(1);
+  expect(t.pending).toHaveLength(3);
+  // Nothing waiting (connected): nothing to run.
+  t.set('connected');
+  t.pending[2].resolve();
+  await t.settle();
+  t.recovery.retryNow();
+  expect(t.pending).toHaveLength(3);
+});

@@ -475,8 +475,13 @@ export class HybridConnection extends Emitter<HybridConnectionEvents> {
     } else {
       this.checkReady();
     }
-    // P2P offers that went unanswered while the connection was down.
-    for (const path of this.paths()) if (path instanceof P2PMesh) path.resendPendingOffers();
+    // P2P offers that went unanswered while the connection was down, and
+    // SFU ICE restarts that could not be asked for (the same outage may
+    // have cut both): now, not at the end of their backoff.
+    for (const path of this.paths()) {
+      if (path instanceof P2PMesh) path.resendPendingOffers();
+      else path.retryIceRestartsNow();
+    }
     return true;
   }
 

@@ -58,6 +58,14 @@ export class IceRecovery {
     // `new` and `connecting` (a restart under way): what is pending stays.
   }
 
+  /** A restart waiting for its backoff runs now (the signaling is back: it can be asked for). */
+  retryNow(): void {
+    if (this.stopped || this.inFlight || !this.timer) return;
+    this.clearTimer();
+    this.delayMs = this.firstDelayMs;
+    this.run();
+  }
+
   stop(): void {
     this.stopped = true;
     this.clearTimer();

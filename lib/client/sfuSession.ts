@@ -341,6 +341,11 @@ export class SfuSession extends Emitter<SfuSessionEvents> {
     return camera;
   }
 
+  /** ICE restarts waiting for their backoff run now (the signaling is back after an outage). */
+  retryIceRestartsNow(): void {
+    for (const recovery of this.iceRecoveries) recovery.retryNow();
+  }
+
   /** New credentials from the server, then mediasoup-client's `restartIce()` with them. */
   private async restartIce(transport: ms.Transport): Promise<boolean> {
     const { iceParameters } = await this.options.request<{ iceParameters: ms.IceParameters }>('sfu:restart-ice', {

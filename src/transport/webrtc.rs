@@ -760,11 +760,13 @@ impl WebRtcTransport {
         }
         self.last_now = now;
         self.stats.bytes_received += buf.len() as u64;
-        let check = if is_stun(buf) {
-            self.learn_remote_ufrag(buf, out);
-            Check::parse(buf, &self.local_creds)
-        } else {
-            None
+        // Parsed once: for the browser's ufrag, and as a check to follow.
+        let check = match is_stun(buf).then(|| StunMessage::parse(buf)) {
+            Some(Ok(msg)) => {
+                self.learn_remote_ufrag(&msg, out);
+                Check::of(&msg, &self.local_creds)
+            }
+            _ => None,
         };
         if let Some(check) = &check {
             self.readmit(proto, source, check, out);
@@ -854,10 +856,7 @@ impl WebRtcTransport {
     /// queues binding requests until remote credentials are set: take the
     /// ufrag from each STUN USERNAME, and follow it when it changes (ICE
     /// restart on the browser side).
-    fn learn_remote_ufrag(&mut self, buf: &[u8], out: &mut TransportOutput) {
-        let Ok(msg) = StunMessage::parse(buf) else {
-            return;
-        };
+    fn learn_remote_ufrag(&mut self, msg: &StunMessage<'_>, out: &mut TransportOutput) {
         let Some((local, remote)) = msg.split_username() else {
             return;
         };

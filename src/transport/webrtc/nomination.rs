@@ -29,8 +29,7 @@ pub struct Check {
 }
 
 impl Check {
-    pub fn parse(buf: &[u8], local: &IceCreds) -> Option<Self> {
-        let msg = StunMessage::parse(buf).ok()?;
+    pub fn of(msg: &StunMessage<'_>, local: &IceCreds) -> Option<Self> {
         if !msg.is_binding_request() {
             return None;
         }
@@ -86,7 +85,7 @@ const STR0M_PEER_REFLEXIVE_FOUNDATION: &str = "tmp_prflx";
 /// As str0m's agent makes one of a check's source: address and base the
 /// same, no related address (it compares those, the type and the protocol).
 fn peer_reflexive(proto: Protocol, addr: SocketAddr, priority: u32) -> Option<Candidate> {
-    let proto = if proto == Protocol::Udp { "udp" } else { "tcp" };
+    let proto = super::proto_name(proto);
     let line = format!(
         "candidate:{STR0M_PEER_REFLEXIVE_FOUNDATION} 1 {proto} {priority} {} {} typ prflx",
         addr.ip(),
@@ -130,6 +129,10 @@ mod tests {
         assert!(left.come_back(Protocol::Udp, a, 7).is_none(), "once");
     }
 
+    fn parse_check(buf: &[u8], local: &IceCreds) -> Option<Check> {
+        Check::of(&StunMessage::parse(buf).unwrap(), local)
+    }
+
     #[test]
     fn only_checks_that_authenticate_with_our_credentials_count() {
         let ours = IceCreds {
@@ -153,15 +156,15 @@ mod tests {
             buf.truncate(n);
             buf
         };
-        let check = Check::parse(&request("srv", &ours.pass, true), &ours).unwrap();
+        let check = parse_check(&request("srv", &ours.pass, true), &ours).unwrap();
         assert!(check.nominates);
         assert_eq!(check.priority, 0x6e7f_00ff);
         assert!(
-            !Check::parse(&request("srv", &ours.pass, false), &ours)
+            !parse_check(&request("srv", &ours.pass, false), &ours)
                 .unwrap()
                 .nominates
         );
-        assert!(Check::parse(&request("srv", "wrong-password-0123456789", true), &ours).is_none());
-        assert!(Check::parse(&request("old", &ours.pass, true), &ours).is_none());
+        assert!(parse_check(&request("srv", "wrong-password-0123456789", true), &ours).is_none());
+        assert!(parse_check(&request("old", &ours.pass, true), &ours).is_none());
     }
 }

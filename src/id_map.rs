@@ -71,9 +71,18 @@ pub struct SlotKey {
     generation: u32,
 }
 
+/// In declaration order: the generation a lookup checks first, then the
+/// value, so that the two share a cache line (the id is for iteration).
+#[repr(C)]
 struct Slot<V> {
     generation: u32,
-    entry: Option<(Arc<str>, V)>,
+    entry: Option<Entry<V>>,
+}
+
+#[repr(C)]
+struct Entry<V> {
+    value: V,
+    id: Arc<str>,
 }
 
 /// Entries found by id or, on the packet path, by the [`SlotKey`] resolved
@@ -122,7 +131,10 @@ impl<V> SlotMap<V> {
         };
         let slot = &mut self.slots[index as usize];
         slot.generation = slot.generation.wrapping_add(1).max(1);
-        slot.entry = Some((id.clone(), value));
+        slot.entry = Some(Entry {
+            value,
+            id: id.clone(),
+        });
         let key = SlotKey {
             index,
             generation: slot.generation,
@@ -134,7 +146,7 @@ impl<V> SlotMap<V> {
     pub fn remove(&mut self, id: &str) -> Option<V> {
         let key = self.keys.remove(id)?;
         self.free.push(key.index);
-        self.slots[key.index as usize].entry.take().map(|(_, v)| v)
+        self.slots[key.index as usize].entry.take().map(|e| e.value)
     }
 
     pub fn key(&self, id: &str) -> Option<SlotKey> {
@@ -159,7 +171,7 @@ impl<V> SlotMap<V> {
         if slot.generation != key.generation {
             return None;
         }
-        slot.entry.as_ref().map(|(id, v)| (id, v))
+        slot.entry.as_ref().map(|e| (&e.id, &e.value))
     }
 
     pub fn at_mut(&mut self, key: SlotKey) -> Option<(&Arc<str>, &mut V)> {
@@ -167,19 +179,19 @@ impl<V> SlotMap<V> {
         if slot.generation != key.generation {
             return None;
         }
-        slot.entry.as_mut().map(|(id, v)| (&*id, v))
+        slot.entry.as_mut().map(|e| (&e.id, &mut e.value))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &V)> {
         self.slots
             .iter()
-            .filter_map(|s| s.entry.as_ref().map(|(id, v)| (id, v)))
+            .filter_map(|s| s.entry.as_ref().map(|e| (&e.id, &e.value)))
     }
 
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&Arc<str>, &mut V)> {
         self.slots
             .iter_mut()
-            .filter_map(|s| s.entry.as_mut().map(|(id, v)| (&*id, v)))
+            .filter_map(|s| s.entry.as_mut().map(|e| (&e.id, &mut e.value)))
     }
 
     pub fn values(&self) -> impl Iterator<Item = &V> {

@@ -257,14 +257,70 @@ pub struct SrtpSender {
     rtcp_indices: HashMap<u32, u32>,
 }
 
-/// One SSRC we send RTP on.
-struct TxStream {
+/// What SRTP keeps of one SSRC we send RTP on. The sender keeps it by SSRC
+/// ([`SrtpSender::protect_rtp`]), or a caller that sends the SSRC's every
+/// packet keeps it beside its own state of the stream
+/// ([`SrtpSender::protect_rtp_on`]): a fan-out then reads it from memory it
+/// touches anyway instead of a map's buckets, a cache miss per copy.
+#[derive(Default)]
+pub struct TxStream {
     /// The cycle of the first extended sequence number sent: the receiver
     /// starts counting rollovers at 0 there.
-    first_cycle: u64,
+    first_cycle: Option<u64>,
     /// Indices sent: a (keystream, index) pair is never used twice, for a
     /// source that restarts its numbering or a duplicate let through.
     sent: ReplayWindow,
+}
+
+/// [`SrtpSender::protect_rtp`]'s work on the SSRC's state.
+fn seal_rtp(
+    cipher: &SessionCipher,
+    stream: &mut TxStream,
+    buf: &mut Vec<u8>,
+    ext_seq: u64,
+) -> bool {
+    let Some(header) = rtp_header_len(buf) else {
+        return false;
+    };
+    let ssrc = ssrc_at(buf, 8);
+    let first_cycle = *stream.first_cycle.get_or_insert(ext_seq >> 16);
+    let Some(roc) = (ext_seq >> 16).checked_sub(first_cycle) else {
+        return false;
+    };
+    let Ok(roc) = u32::try_from(roc) else {
+        return false;
+    };
+    let seq = ext_seq as u16;
+    let index = (u64::from(roc) << 16) | u64::from(seq);
+    if stream.sent.check(index).is_err() {
+        return false;
+    }
+    stream.sent.accept(index);
+    match cipher {
+        SessionCipher::Cm {
+            key,
+            salt,
+            auth,
+            tag_len,
+        } => {
+            cm_crypt(key, salt, ssrc, index, &mut buf[header..]);
+            // The ROC is authenticated but not sent (RFC 3711 §4.2).
+            let tag = cm_tag(auth, &[buf, &roc.to_be_bytes()], *tag_len);
+            buf.extend_from_slice(&tag[..*tag_len]);
+        }
+        SessionCipher::Gcm { key, salt } => {
+            let (head, body) = buf.split_at_mut(header);
+            let tag = key
+                .seal_in_place_separate_tag(
+                    rtp_nonce(salt, ssrc, roc, seq),
+                    Aad::from(&*head),
+                    body,
+                )
+                .expect("AES-GCM");
+            buf.extend_from_slice(tag.as_ref());
+        }
+    }
+    true
 }
 
 impl SrtpSender {
@@ -291,51 +347,18 @@ impl SrtpSender {
     /// two payloads under one index would reuse the keystream (AES-CM) or
     /// the nonce (GCM).
     pub fn protect_rtp(&mut self, buf: &mut Vec<u8>, ext_seq: u64) -> bool {
-        let Some(header) = rtp_header_len(buf) else {
-            return false;
-        };
-        let ssrc = ssrc_at(buf, 8);
-        let stream = self.streams.entry(ssrc).or_insert(TxStream {
-            first_cycle: ext_seq >> 16,
-            sent: ReplayWindow::default(),
-        });
-        let Some(roc) = (ext_seq >> 16).checked_sub(stream.first_cycle) else {
-            return false;
-        };
-        let Ok(roc) = u32::try_from(roc) else {
-            return false;
-        };
-        let seq = ext_seq as u16;
-        let index = (u64::from(roc) << 16) | u64::from(seq);
-        if stream.sent.check(index).is_err() {
+        if rtp_header_len(buf).is_none() {
             return false;
         }
-        stream.sent.accept(index);
-        match &self.rtp {
-            SessionCipher::Cm {
-                key,
-                salt,
-                auth,
-                tag_len,
-            } => {
-                cm_crypt(key, salt, ssrc, index, &mut buf[header..]);
-                // The ROC is authenticated but not sent (RFC 3711 §4.2).
-                let tag = cm_tag(auth, &[buf, &roc.to_be_bytes()], *tag_len);
-                buf.extend_from_slice(&tag[..*tag_len]);
-            }
-            SessionCipher::Gcm { key, salt } => {
-                let (head, body) = buf.split_at_mut(header);
-                let tag = key
-                    .seal_in_place_separate_tag(
-                        rtp_nonce(salt, ssrc, roc, seq),
-                        Aad::from(&*head),
-                        body,
-                    )
-                    .expect("AES-GCM");
-                buf.extend_from_slice(tag.as_ref());
-            }
-        }
-        true
+        let stream = self.streams.entry(ssrc_at(buf, 8)).or_default();
+        seal_rtp(&self.rtp, stream, buf, ext_seq)
+    }
+
+    /// [`Self::protect_rtp`] with the SSRC's state kept by the caller, who
+    /// must send all of that SSRC's packets through it (and none through
+    /// `protect_rtp`): two states for one SSRC could use an index twice.
+    pub fn protect_rtp_on(&self, stream: &mut TxStream, buf: &mut Vec<u8>, ext_seq: u64) -> bool {
+        seal_rtp(&self.rtp, stream, buf, ext_seq)
     }
 
     /// Encrypts a (compound) RTCP packet in place and appends the E-flag +
@@ -816,6 +839,29 @@ mod tests {
         tx.rtcp_indices.insert(7, 0x7fff_ffff);
         assert!(tx.protect_rtcp(&mut rtcp_pli(7, 1)));
         assert!(!tx.protect_rtcp(&mut rtcp_pli(7, 1)));
+    }
+
+    #[test]
+    fn a_stream_state_kept_by_the_caller_protects_as_the_sender_s_own() {
+        let suite = CryptoSuite::AeadAes256Gcm;
+        let mut by_sender = SrtpSender::new(suite, &master(suite, 3));
+        let by_caller = SrtpSender::new(suite, &master(suite, 3));
+        let mut state = TxStream::default();
+        // The first packet fixes the rollover count's start, as in the map.
+        for ext in [70_000u64, 70_001, 70_000 + 65_536] {
+            let (mut a, mut b) = (rtp(ext as u16, 9, b"media"), rtp(ext as u16, 9, b"media"));
+            assert!(by_sender.protect_rtp(&mut a, ext));
+            assert!(by_caller.protect_rtp_on(&mut state, &mut b, ext));
+            assert_eq!(a, b);
+        }
+        // The caller's state refuses an index it used, and one from before
+        // its first packet.
+        assert!(!by_caller.protect_rtp_on(&mut state, &mut rtp(4_465, 9, b"x"), 70_001));
+        assert!(!by_caller.protect_rtp_on(&mut state, &mut rtp(5, 9, b"x"), 5));
+        // Junk leaves it untouched: a fresh state still takes any first number.
+        let mut fresh = TxStream::default();
+        assert!(!by_caller.protect_rtp_on(&mut fresh, &mut vec![0x80, 0x60], 9));
+        assert!(by_caller.protect_rtp_on(&mut fresh, &mut rtp(1, 9, b"x"), 1));
     }
 
     #[test]

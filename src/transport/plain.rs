@@ -317,6 +317,8 @@ impl PlainTransport {
         if let (Some(srtp), Some((local, rx))) = (self.srtp.as_mut(), rekeyed) {
             if let Some(local) = local {
                 *srtp = Srtp::new(local);
+                // The consumers' streams start again under the new key.
+                self.consumers.reset_srtp();
             }
             srtp.rx = Some(rx);
         }
@@ -1024,7 +1026,10 @@ impl PlainTransport {
             &mut buf,
             // Refused: from before the stream's first packet (the peer's
             // rollover count cannot go back), or a number already sent.
-            |buf, seq_no| srtp.as_mut().is_none_or(|s| s.tx.protect_rtp(buf, seq_no)),
+            |buf, seq_no, stream| {
+                srtp.as_ref()
+                    .is_none_or(|s| s.tx.protect_rtp_on(stream, buf, seq_no))
+            },
         )?;
         if sent {
             self.stats.rtp_packets_sent += 1;

@@ -19,11 +19,14 @@ use crate::error::{CoreError, CoreResult};
 use crate::id_map::{SlotKey, SlotMap};
 use crate::ortc::types::{MediaKind, RtpParameters};
 use crate::rtp::retransmission::{RtxSender, SentPacket, rtx_payload, rtx_payload_types};
+use crate::rtp::srtp::TxStream;
 use crate::rtp::wire::{
     self, ExtensionIds, ReportBlock, RtcpItem, RtpHeaderFields, SendExtensions, SenderInfo,
 };
 
-/// One SSRC a consumer sends on.
+/// One SSRC a consumer sends on. Laid out in declaration order, what each
+/// packet reads and writes first (see [`Sender`]).
+#[repr(C)]
 struct Stream {
     ssrc: u32,
     packets: u64,
@@ -34,14 +37,22 @@ struct Stream {
     last: Option<(u32, Instant)>,
     /// With RTX on: what it sent lately, to resend on a NACK.
     rtx: Option<RtxSender>,
+    /// Its SRTP state, where the transport encrypts (all of this SSRC's
+    /// packets go through `send`).
+    srtp: TxStream,
     /// Our last sender reports: their NTP times' middle 32 bits (what a
     /// receiver report echoes as LSR) and when they went out. A few, since
     /// a receiver report may name the one before the latest.
     reports: [Option<(u32, Instant)>; 4],
 }
 
+/// A fan-out touches each consumer's sender once per packet, a cache miss
+/// per line that is not in cache any more by the next packet: what a packet
+/// needs comes first and together (in declaration order), the first stream
+/// inline rather than behind a pointer.
+#[repr(C)]
 struct Sender {
-    streams: Vec<Stream>,
+    streams: Streams,
     /// The header extensions its parameters list (what it writes).
     extension_ids: ExtensionIds,
     /// Its `mid`, written in the mid extension where its parameters have one.
@@ -53,6 +64,37 @@ struct Sender {
     stats: ConsumerStats,
     /// (media PT, RTX PT) of its codecs.
     rtx_payload_types: Vec<(u8, u8)>,
+}
+
+/// A consumer's streams: the first inline (most consumers have only that
+/// one), a pipe consumer's further encodings behind.
+struct Streams {
+    first: Stream,
+    more: Vec<Stream>,
+}
+
+impl Streams {
+    fn get(&self, index: usize) -> Option<&Stream> {
+        match index {
+            0 => Some(&self.first),
+            i => self.more.get(i - 1),
+        }
+    }
+
+    fn get_mut(&mut self, index: usize) -> Option<&mut Stream> {
+        match index {
+            0 => Some(&mut self.first),
+            i => self.more.get_mut(i - 1),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Stream> {
+        std::iter::once(&self.first).chain(&self.more)
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Stream> {
+        std::iter::once(&mut self.first).chain(&mut self.more)
+    }
 }
 
 /// Now as NTP time (seconds since 1900 and the fraction in 1/2^32 s).
@@ -135,7 +177,7 @@ impl RtpSenders {
                     90_000
                 });
         let rtx_types = rtx_payload_types(&params.codecs);
-        let streams: Vec<Stream> = ssrcs
+        let mut streams = ssrcs
             .iter()
             .zip(&params.encodings)
             .map(|(&ssrc, encoding)| Stream {
@@ -149,8 +191,13 @@ impl RtpSenders {
                     .as_ref()
                     .filter(|_| !rtx_types.is_empty())
                     .map(|r| RtxSender::new(r.ssrc, (r.ssrc & 0x7fff) as u16)),
-            })
-            .collect();
+                srtp: TxStream::default(),
+            });
+        let first = streams.next().expect("an encoding checked above");
+        let streams = Streams {
+            first,
+            more: streams.collect(),
+        };
         let key = self.consumers.insert(
             id,
             Sender {
@@ -169,7 +216,7 @@ impl RtpSenders {
                     .unwrap_or_else(|| "opencall".to_owned()),
                 stats: ConsumerStats {
                     ssrc: ssrcs[0],
-                    rtx_ssrc: streams[0].rtx.as_ref().map(|r| r.ssrc),
+                    rtx_ssrc: streams.first.rtx.as_ref().map(|r| r.ssrc),
                     score: 10,
                     ..ConsumerStats::default()
                 },
@@ -188,11 +235,20 @@ impl RtpSenders {
         let Some(c) = self.consumers.remove(consumer_id) else {
             return;
         };
-        for s in &c.streams {
+        for s in c.streams.iter() {
             self.by_ssrc.remove(&s.ssrc);
             forget(s.ssrc);
             if let Some(rtx) = &s.rtx {
                 forget(rtx.ssrc);
+            }
+        }
+    }
+
+    /// Forgets every stream's SRTP state: the transport's key changed.
+    pub fn reset_srtp(&mut self) {
+        for c in self.consumers.values_mut() {
+            for s in c.streams.iter_mut() {
+                s.srtp = TxStream::default();
             }
         }
     }
@@ -202,7 +258,8 @@ impl RtpSenders {
     }
 
     /// Writes one packet of a consumer into `buf` and hands it to `protect`
-    /// (false: it cannot go out, e.g. SRTP refuses a number already used);
+    /// with the stream's SRTP state (false: it cannot go out, e.g. SRTP
+    /// refuses a number already used);
     /// only a packet that goes out is counted and kept for a NACK. `Ok(false)`:
     /// not sent (unknown stream, or refused). `ext` gives the sender's own
     /// extension values, told whether this consumer writes a transport-wide
@@ -214,7 +271,7 @@ impl RtpSenders {
         pkt: &ForwardedRtp,
         ext: impl FnOnce(bool) -> SendExtensions<'static>,
         buf: &mut Vec<u8>,
-        protect: impl FnOnce(&mut Vec<u8>, u64) -> bool,
+        protect: impl FnOnce(&mut Vec<u8>, u64, &mut TxStream) -> bool,
     ) -> CoreResult<bool> {
         let Some((_, c)) = self.consumers.at_mut(consumer) else {
             return Err(CoreError::invalid_state("no such consumer"));
@@ -242,7 +299,7 @@ impl RtpSenders {
         );
         // Counted as mediasoup counts it: the RTP packet, not the SRTP tag.
         let size = buf.len();
-        if !protect(buf, pkt.seq_no) {
+        if !protect(buf, pkt.seq_no, &mut stream.srtp) {
             return Ok(false);
         }
         if let Some(rtx) = stream.rtx.as_mut() {
@@ -301,14 +358,16 @@ impl RtpSenders {
                     return RtcpAction::None;
                 };
                 let (id, c) = self.consumers.at_mut(key).expect("indexed consumer");
-                let reports = c.streams[stream].reports;
+                let Some(&Stream { reports, .. }) = c.streams.get(stream) else {
+                    return RtcpAction::None;
+                };
                 let loss = f32::from(block.fraction_lost) / 256.0;
                 c.stats.loss = Some(loss);
                 c.stats.jitter = Some(block.jitter);
                 c.stats.packets_lost = Some(block.packets_lost.max(0) as u64);
                 if let Some(rtt) = round_trip(&block, &reports, now) {
                     c.stats.rtt = Some(rtt);
-                    if let Some(rtx) = c.streams[stream].rtx.as_mut() {
+                    if let Some(rtx) = c.streams.get_mut(stream).and_then(|s| s.rtx.as_mut()) {
                         rtx.set_rtt(rtt);
                     }
                 }
@@ -371,7 +430,7 @@ impl RtpSenders {
             stats,
             ..
         } = c;
-        let Some(rtx) = streams[stream].rtx.as_mut() else {
+        let Some(rtx) = streams.get_mut(stream).and_then(|s| s.rtx.as_mut()) else {
             return;
         };
         let rtx_pt_of = |pt: u8| {
@@ -430,7 +489,7 @@ impl RtpSenders {
         let mut buf = Vec::new();
         for c in self.consumers.values_mut() {
             let start = buf.len();
-            for s in &mut c.streams {
+            for s in c.streams.iter_mut() {
                 let Some((ts, at)) = s.last else {
                     continue;
                 };

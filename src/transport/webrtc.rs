@@ -1332,7 +1332,7 @@ impl WebRtcTransport {
             pkt,
             |transport_cc| cc.extensions(now, size, transport_cc),
             &mut buf,
-            |b, seq_no| tx.protect_rtp(b, seq_no),
+            |b, seq_no, stream| tx.protect_rtp_on(stream, b, seq_no),
         )?;
         if sent {
             transmit_own(&mut self.stats, out, pair, buf, Own::Rtp);

@@ -33,6 +33,7 @@ use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
+use std::os::fd::RawFd;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::Instant;
@@ -55,16 +56,23 @@ pub struct RouterSlot {
     pub transports: Vec<Id>,
 }
 
+/// Laid out in declaration order: what a forwarded copy reads of the slot
+/// first, together.
+#[repr(C)]
 pub struct TransportSlot {
-    pub id: Id,
-    pub router_id: Id,
-    pub transport: Transport,
-    sockets: Vec<ListenSocket>,
-    tcp_connections: HashMap<(SocketAddr, SocketAddr), Rc<TcpConnection>>,
-    tasks: Vec<AbortHandle>,
     /// This transport's earliest live entry in the timer heap; it may be
     /// earlier than the transport's deadline (see `needs_push`).
     scheduled: Option<Instant>,
+    /// Its first UDP socket's address and descriptor, for the packet path
+    /// (`net::send_to_fd`); open while `sockets` holds it, and cleared with
+    /// them.
+    udp_send: Option<(SocketAddr, RawFd)>,
+    pub transport: Transport,
+    pub id: Id,
+    pub router_id: Id,
+    sockets: Vec<ListenSocket>,
+    tcp_connections: HashMap<(SocketAddr, SocketAddr), Rc<TcpConnection>>,
+    tasks: Vec<AbortHandle>,
     /// The WebRtcServer whose sockets this transport uses, if any.
     pub server_id: Option<Id>,
     pub producers: Vec<Id>,
@@ -95,11 +103,16 @@ impl TransportSlot {
         (sockets, tasks): (Vec<ListenSocket>, Vec<AbortHandle>),
         now: Instant,
     ) -> Self {
+        let udp_send = sockets.iter().find_map(|s| match &s.kind {
+            SocketKind::Udp(port) => Some((s.announced, port.raw_fd())),
+            SocketKind::Tcp => None,
+        });
         Self {
             id,
             router_id,
             transport,
             sockets,
+            udp_send,
             tcp_connections: HashMap::new(),
             tasks,
             scheduled: None,
@@ -376,6 +389,13 @@ impl Media {
     }
 
     fn send_one(slot: &TransportSlot, transmit: &str0m::net::Transmit) {
+        if let Some((source, fd)) = slot.udp_send
+            && source == transmit.source
+            && transmit.proto == Protocol::Udp
+        {
+            net::send_to_fd(fd, &transmit.contents, transmit.destination);
+            return;
+        }
         let Some(socket) = slot
             .sockets
             .iter()
@@ -933,6 +953,7 @@ impl Media {
             task.abort();
         }
         slot.tcp_connections.clear();
+        slot.udp_send = None;
         slot.sockets.clear();
     }
 }

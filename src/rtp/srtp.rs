@@ -272,16 +272,15 @@ pub struct TxStream {
     sent: ReplayWindow,
 }
 
-/// [`SrtpSender::protect_rtp`]'s work on the SSRC's state.
+/// [`SrtpSender::protect_rtp`]'s work on the SSRC's state, for a packet
+/// whose header (`header` bytes) was checked.
 fn seal_rtp(
     cipher: &SessionCipher,
     stream: &mut TxStream,
     buf: &mut Vec<u8>,
+    header: usize,
     ext_seq: u64,
 ) -> bool {
-    let Some(header) = rtp_header_len(buf) else {
-        return false;
-    };
     let ssrc = ssrc_at(buf, 8);
     let first_cycle = *stream.first_cycle.get_or_insert(ext_seq >> 16);
     let Some(roc) = (ext_seq >> 16).checked_sub(first_cycle) else {
@@ -347,18 +346,21 @@ impl SrtpSender {
     /// two payloads under one index would reuse the keystream (AES-CM) or
     /// the nonce (GCM).
     pub fn protect_rtp(&mut self, buf: &mut Vec<u8>, ext_seq: u64) -> bool {
-        if rtp_header_len(buf).is_none() {
+        let Some(header) = rtp_header_len(buf) else {
             return false;
-        }
+        };
         let stream = self.streams.entry(ssrc_at(buf, 8)).or_default();
-        seal_rtp(&self.rtp, stream, buf, ext_seq)
+        seal_rtp(&self.rtp, stream, buf, header, ext_seq)
     }
 
     /// [`Self::protect_rtp`] with the SSRC's state kept by the caller, who
     /// must send all of that SSRC's packets through it (and none through
     /// `protect_rtp`): two states for one SSRC could use an index twice.
     pub fn protect_rtp_on(&self, stream: &mut TxStream, buf: &mut Vec<u8>, ext_seq: u64) -> bool {
-        seal_rtp(&self.rtp, stream, buf, ext_seq)
+        let Some(header) = rtp_header_len(buf) else {
+            return false;
+        };
+        seal_rtp(&self.rtp, stream, buf, header, ext_seq)
     }
 
     /// Encrypts a (compound) RTCP packet in place and appends the E-flag +

@@ -51,7 +51,7 @@ impl UdpPort {
     /// Non-blocking: a full socket buffer drops the packet, as the network
     /// would; NACK/RTX and the congestion controller deal with it.
     pub fn send_to(&self, contents: &[u8], destination: SocketAddr) -> bool {
-        self.0.get_ref().send_to(contents, destination).is_ok()
+        send_to_fd(self.raw_fd(), contents, destination)
     }
 
     /// Its descriptor, for [`send_to_fd`] by whoever keeps the port open.
@@ -60,54 +60,55 @@ impl UdpPort {
     }
 }
 
-/// [`UdpPort::send_to`] on a port's descriptor. A fan-out sends each copy
+/// A datagram sent on a port's descriptor (non-blocking, as the port's
+/// sockets are): [`UdpPort::send_to`], and the packet path with a
+/// descriptor it keeps itself. A fan-out sends each copy
 /// from another transport's port: reaching the descriptor inside the port's
 /// shared allocation was a cache miss per copy, which a descriptor kept in
 /// the transport's own slot avoids. The caller keeps the port open.
 pub fn send_to_fd(fd: RawFd, contents: &[u8], destination: SocketAddr) -> bool {
-    let data = contents.as_ptr().cast();
-    // SAFETY: `data` and the address are valid for the call's duration, and
-    // each length is its buffer's; a stale descriptor only fails the call.
+    match destination {
+        SocketAddr::V4(a) => sendto(
+            fd,
+            contents,
+            &libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            },
+        ),
+        SocketAddr::V6(a) => sendto(
+            fd,
+            contents,
+            &libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            },
+        ),
+    }
+}
+
+/// sendto(2) to a socket address of type `A` (`sockaddr_in` or `sockaddr_in6`).
+fn sendto<A>(fd: RawFd, contents: &[u8], address: &A) -> bool {
+    // SAFETY: the data and the address are valid for the call's duration,
+    // and each length is its buffer's; a stale descriptor only fails it.
     let sent = unsafe {
-        match destination {
-            SocketAddr::V4(a) => {
-                let addr = libc::sockaddr_in {
-                    sin_family: libc::AF_INET as libc::sa_family_t,
-                    sin_port: a.port().to_be(),
-                    sin_addr: libc::in_addr {
-                        s_addr: u32::from_ne_bytes(a.ip().octets()),
-                    },
-                    sin_zero: [0; 8],
-                };
-                libc::sendto(
-                    fd,
-                    data,
-                    contents.len(),
-                    0,
-                    (&addr as *const libc::sockaddr_in).cast(),
-                    std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-                )
-            }
-            SocketAddr::V6(a) => {
-                let addr = libc::sockaddr_in6 {
-                    sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                    sin6_port: a.port().to_be(),
-                    sin6_flowinfo: a.flowinfo(),
-                    sin6_addr: libc::in6_addr {
-                        s6_addr: a.ip().octets(),
-                    },
-                    sin6_scope_id: a.scope_id(),
-                };
-                libc::sendto(
-                    fd,
-                    data,
-                    contents.len(),
-                    0,
-                    (&addr as *const libc::sockaddr_in6).cast(),
-                    std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
-                )
-            }
-        }
+        libc::sendto(
+            fd,
+            contents.as_ptr().cast(),
+            contents.len(),
+            0,
+            (address as *const A).cast(),
+            std::mem::size_of::<A>() as libc::socklen_t,
+        )
     };
     sent >= 0
 }

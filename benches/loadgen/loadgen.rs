@@ -35,6 +35,7 @@ fn main() {
             }
         }
     });
+    poller::precise_timers();
     let mut generator = Generator::new();
     generator.run(rx);
 }
@@ -339,21 +340,27 @@ impl Generator {
             cmd["audioPps"].as_f64().unwrap_or(50.0),
             cmd["videoPps"].as_f64().unwrap_or(100.0),
         ];
-        // Spread the senders' first packets over one interval so that they
-        // do not all burst on the same millisecond.
-        let n = self.peers.len().max(1);
-        let next_send = (0..self.peers.len())
-            .map(|i| {
-                let f = i as f64 / n as f64;
-                [0, 1].map(|k| {
-                    if pps[k] > 0.0 {
-                        now + Duration::from_secs_f64(f / pps[k])
-                    } else {
-                        now
-                    }
-                })
-            })
+        // Spread the senders' first packets evenly over one interval, as
+        // independent browsers' would be: the phases are dealt over the live
+        // senders only, since the slots of closed peers (an earlier
+        // scenario's) would otherwise bunch this run's senders into a
+        // fraction of the interval, and an SFU woken once for several
+        // packets pays one wake-up for them all.
+        let senders: Vec<usize> = (0..self.peers.len())
+            .filter(|&i| self.peers[i].as_ref().is_some_and(Peer::sends_media))
             .collect();
+        let n = senders.len().max(1);
+        let mut next_send = vec![[now; 2]; self.peers.len()];
+        for (rank, &i) in senders.iter().enumerate() {
+            let f = rank as f64 / n as f64;
+            next_send[i] = [0, 1].map(|k| {
+                if pps[k] > 0.0 {
+                    now + Duration::from_secs_f64(f / pps[k])
+                } else {
+                    now
+                }
+            });
+        }
         self.run = Some(Run {
             id,
             start: now,

@@ -626,9 +626,8 @@ function memoryInFreshProcess(sfuName, modeName) {
 
 /**
  * The two-worker comparison runs each producer's video at 4× the base rate:
- * at the base rate one worker is 6–8 % busy and the figure measures what
- * each wake-up costs (two workers wake as often as one, each for half the
- * packets), not what a core carries near its capacity.
+ * at the base rate each of two workers is only a few per cent busy, and a
+ * ratio of two small CPU readings is mostly their noise.
  */
 const MULTICORE_RATES = { audioPps: BASE.audioPps, videoPps: 4 * BASE.videoPps };
 

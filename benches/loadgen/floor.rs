@@ -11,9 +11,9 @@
 //! run: the sender stamps its clock into each payload, most receivers only
 //! count datagrams and a few decrypt and record the delay.
 
-use crate::clock;
 use crate::peer::{AUDIO_PAYLOAD, STAMP_MAGIC, VIDEO_PAYLOAD, is_rtp, set_rcvbuf};
 use crate::poller::Poller;
+use crate::{arrival, clock};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::io::ErrorKind;
@@ -134,9 +134,8 @@ struct Receiver {
 impl Receiver {
     fn on_readable(&mut self, buf: &mut [u8], plain: &mut [u8]) {
         loop {
-            match self.socket.recv_from(buf) {
-                Ok((n, _)) => {
-                    let now = Instant::now();
+            match arrival::recv(&self.socket, buf) {
+                Ok((n, _, arrived)) => {
                     let p = &buf[..n];
                     if !is_rtp(p) {
                         continue;
@@ -156,7 +155,7 @@ impl Receiver {
                         if len >= 12 && body[..4] == STAMP_MAGIC {
                             let sent =
                                 u64::from_be_bytes(body[4..12].try_into().unwrap_or_default());
-                            let delay = clock::nanos(now).saturating_sub(sent);
+                            let delay = clock::nanos(arrived).saturating_sub(sent);
                             self.latencies_us.push(delay as f32 / 1000.0);
                         }
                     }
@@ -195,15 +194,17 @@ pub fn run(cmd: &Value) -> Result<Value, String> {
         let socket = local_socket()?;
         socket.set_nonblocking(true).map_err(|e| e.to_string())?;
         poller.add(&socket, i).map_err(|e| e.to_string())?;
+        let measured = measured.contains(&(i as u64));
+        if measured {
+            arrival::stamp_arrivals(&socket).map_err(|e| e.to_string())?;
+        }
         outputs.push((
             local_socket()?,
             socket.local_addr().map_err(|e| e.to_string())?,
         ));
         receivers.push(Receiver {
             socket,
-            decrypt: measured
-                .contains(&(i as u64))
-                .then(|| cipher(2 + (i % 250) as u8, false)),
+            decrypt: measured.then(|| cipher(2 + (i % 250) as u8, false)),
             rollover: Rollover::default(),
             rtp_in: 0,
             latencies_us: Vec::new(),
@@ -300,10 +301,7 @@ pub fn run(cmd: &Value) -> Result<Value, String> {
         } else {
             drain_end
         };
-        let mut ready = poller.wait(wake.saturating_duration_since(Instant::now()));
-        // As the generator does: the receivers that record delays first.
-        ready.sort_by_key(|&i| receivers[i].decrypt.is_none());
-        for i in ready {
+        for i in poller.wait(wake.saturating_duration_since(Instant::now())) {
             receivers[i].on_readable(&mut buf, &mut plain);
         }
     }

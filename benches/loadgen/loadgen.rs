@@ -12,6 +12,7 @@
 //! and re-encrypts and sends a copy per consumer with the same SRTP cipher
 //! (see `floor.rs`), on the same traffic.
 
+mod arrival;
 mod clock;
 mod floor;
 mod peer;
@@ -133,17 +134,9 @@ impl Generator {
                 }
             }
             let timeout = deadline.saturating_duration_since(Instant::now());
-            let mut ready = self.poller.wait(timeout);
-            // The receivers that record delays first: a delay should not
-            // include the time spent reading the other sockets.
-            ready.sort_by_key(|&i| {
-                !self
-                    .peers
-                    .get(i)
-                    .and_then(Option::as_ref)
-                    .is_some_and(|p| p.measured)
-            });
-            for idx in ready {
+            // Delays come from the kernel's arrival stamps: the order the
+            // sockets are read in does not show in them.
+            for idx in self.poller.wait(timeout) {
                 if let Some(Some(p)) = self.peers.get_mut(idx) {
                     p.on_readable(&mut self.buf);
                 }

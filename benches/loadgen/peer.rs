@@ -28,7 +28,7 @@ use str0m::net::{Protocol, Receive, Transmit};
 use str0m::rtp::{ExtensionMap, RtpWrite, SeqNo, Ssrc};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 
-use crate::clock;
+use crate::{arrival, clock};
 
 /// RTP payload sizes: a 1,200-byte video datagram (header, extensions and
 /// SRTP tag included) and a typical 32 kbit/s opus frame.
@@ -70,6 +70,8 @@ pub struct Peer {
     pub consumes: Vec<(usize, usize)>,
     /// One-way delays in microseconds (measured receivers only).
     pub latencies_us: Vec<f32>,
+    /// When the datagram being handled reached the socket.
+    arrived: Instant,
     out: Vec<Transmit>,
     /// An SDP offer awaiting its answer (peers of an SDP-speaking SFU).
     pending: Option<SdpPendingOffer>,
@@ -144,6 +146,9 @@ impl Peer {
         now: Instant,
     ) -> std::io::Result<Self> {
         let socket = bind(ip)?;
+        if measured {
+            arrival::stamp_arrivals(&socket)?;
+        }
         let local = socket.local_addr()?;
         let mut rtc = config.build(now);
         rtc.add_local_candidate(Candidate::host(local, "udp").map_err(std::io::Error::other)?);
@@ -162,6 +167,7 @@ impl Peer {
             sent: [0; 2],
             consumes: Vec::new(),
             latencies_us: Vec::new(),
+            arrived: now,
             out: Vec::new(),
             pending: None,
             offered: Vec::new(),
@@ -438,9 +444,9 @@ impl Peer {
     /// Reads everything the socket holds.
     pub fn on_readable(&mut self, buf: &mut [u8]) {
         loop {
-            match self.socket.recv_from(buf) {
-                Ok((n, from)) => {
-                    let now = Instant::now();
+            match arrival::recv(&self.socket, buf) {
+                Ok((n, from, arrived)) => {
+                    self.arrived = arrived;
                     let data = &buf[..n];
                     let rtp = is_rtp(data);
                     if rtp {
@@ -453,7 +459,7 @@ impl Peer {
                         continue;
                     }
                     if let Ok(r) = Receive::new(Protocol::Udp, from, self.local, data) {
-                        let _ = self.rtc.handle_input(Input::Receive(now, r));
+                        let _ = self.rtc.handle_input(Input::Receive(Instant::now(), r));
                         self.drain();
                     }
                 }
@@ -510,7 +516,8 @@ impl Peer {
                     let b = &p.payload[at + 4..];
                     if b.len() >= 8 {
                         let sent = u64::from_be_bytes(b[..8].try_into().unwrap_or([0; 8]));
-                        let delay = clock::nanos(p.timestamp).saturating_sub(sent);
+                        // str0m emits a packet while its datagram is handled.
+                        let delay = clock::nanos(self.arrived).saturating_sub(sent);
                         self.latencies_us.push(delay as f32 / 1000.0);
                     }
                 }

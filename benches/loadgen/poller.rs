@@ -49,47 +49,37 @@ impl Poller {
         }
     }
 
-    /// Keys of the sockets that are readable, waiting at most `timeout`.
+    /// Sleeps for `timeout` (at most a millisecond), then returns the keys
+    /// of the sockets that are readable.
     ///
-    /// The wait ends at the deadline to the microsecond (`epoll_pwait2` and
-    /// a 1 µs timer slack, see `precise_timers`): browsers send each packet
-    /// when it is due, each on its own clock. A millisecond wait would send
-    /// every sender's due packets in one burst per millisecond, and an SFU
-    /// woken once for a burst pays one wake-up for many packets, which real
-    /// traffic does not give it.
+    /// The thread sleeps on a timer, not on its sockets. On loopback, a
+    /// datagram's receiving side runs inside the sender's `sendto`, and a
+    /// receiver asleep in `epoll_wait` is woken from there: on this kind of
+    /// virtual machine that wake-up (an inter-processor interrupt) cost the
+    /// SFU's sending thread a third of its time at small fan-outs, a cost no
+    /// SFU pays when its packets leave on a network card. Datagrams wait in
+    /// their sockets until the timer; delays are taken from the kernel's
+    /// arrival stamps (`arrival.rs`), so the wait is not in them.
+    ///
+    /// The timer is precise to the microsecond (see `precise_timers`):
+    /// browsers send each packet when it is due, each on its own clock, and
+    /// a millisecond wait would send every sender's due packets in one burst
+    /// per millisecond, so that an SFU woken once for the burst paid one
+    /// wake-up for many packets, which real traffic does not give it.
     pub fn wait(&mut self, timeout: Duration) -> Vec<usize> {
-        let timeout = timeout.min(Duration::from_secs(1));
-        let ts = libc::timespec {
-            tv_sec: timeout.as_secs() as libc::time_t,
-            tv_nsec: libc::c_long::from(timeout.subsec_nanos() as i32),
-        };
-        // SAFETY: the events buffer outlives the call and its length is
-        // passed; ts is valid for the call; a null sigmask is allowed.
-        let mut n = unsafe {
-            libc::syscall(
-                libc::SYS_epoll_pwait2,
+        let timeout = timeout.min(Duration::from_millis(1));
+        if !timeout.is_zero() {
+            std::thread::sleep(timeout);
+        }
+        // SAFETY: the events buffer outlives the call and its length is passed.
+        let n = unsafe {
+            libc::epoll_wait(
                 self.epfd,
                 self.events.as_mut_ptr(),
-                self.events.len() as libc::c_int,
-                &ts as *const libc::timespec,
-                std::ptr::null::<libc::sigset_t>(),
-                0usize,
+                self.events.len() as i32,
+                0,
             )
-        } as i32;
-        if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) {
-            // Before Linux 5.11: milliseconds, rounded up so that a deadline
-            // 300 µs away does not spin.
-            let ms = timeout.as_micros().div_ceil(1000) as i32;
-            // SAFETY: as above.
-            n = unsafe {
-                libc::epoll_wait(
-                    self.epfd,
-                    self.events.as_mut_ptr(),
-                    self.events.len() as i32,
-                    ms,
-                )
-            };
-        }
+        };
         if n <= 0 {
             return Vec::new();
         }

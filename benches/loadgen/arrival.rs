@@ -35,23 +35,25 @@ pub fn stamp_arrivals(socket: &UdpSocket) -> io::Result<()> {
 /// Receives one datagram: its length, its source, and when it arrived (the
 /// kernel's stamp on a socket given to [`stamp_arrivals`], otherwise now).
 pub fn recv(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<(usize, SocketAddr, Instant)> {
-    // SAFETY: all-zero is a valid sockaddr_storage and msghdr.
+    // SAFETY: all-zero is a valid sockaddr_storage.
     let mut from: libc::sockaddr_storage = unsafe { zeroed() };
-    // Room for one SCM_TIMESTAMPNS message (u64 keeps the buffer aligned
-    // for cmsghdr).
+    // Room for an SCM_TIMESTAMPNS message (32 bytes) and to spare; u64 keeps
+    // the buffer aligned for cmsghdr.
     let mut control = [0u64; 8];
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
     };
+    // SAFETY: all-zero is a valid msghdr (null pointers, zero lengths).
     let mut msg: libc::msghdr = unsafe { zeroed() };
     msg.msg_name = (&mut from as *mut libc::sockaddr_storage).cast();
     msg.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = size_of::<[u64; 8]>();
-    // SAFETY: every pointer in msg refers to a live local for the call.
+    msg.msg_controllen = size_of::<[u64; 8]>() as _;
+    // SAFETY: every pointer in msg refers to a live local for the call, and
+    // each length given (name, iovec, control) is its buffer's.
     let n = unsafe { libc::recvmsg(socket.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT) };
     if n < 0 {
         return Err(io::Error::last_os_error());
@@ -61,12 +63,20 @@ pub fn recv(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<(usize, SocketAddr
 }
 
 fn kernel_stamp(msg: &libc::msghdr) -> Option<libc::timespec> {
+    if msg.msg_flags & libc::MSG_CTRUNC != 0 {
+        return None;
+    }
+    let stamp_len = size_of::<libc::timespec>() as u32;
     // SAFETY: msg was filled by recvmsg; the CMSG macros stay within
-    // msg_controllen.
+    // msg_controllen, and a stamp is read only from a message long enough
+    // to hold one.
     unsafe {
         let mut c = libc::CMSG_FIRSTHDR(msg);
         while !c.is_null() {
-            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
+            if (*c).cmsg_level == libc::SOL_SOCKET
+                && (*c).cmsg_type == libc::SCM_TIMESTAMPNS
+                && (*c).cmsg_len as usize >= libc::CMSG_LEN(stamp_len) as usize
+            {
                 return Some(std::ptr::read_unaligned(
                     libc::CMSG_DATA(c).cast::<libc::timespec>(),
                 ));

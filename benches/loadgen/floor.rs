@@ -237,7 +237,8 @@ pub fn run(cmd: &Value) -> Result<Value, String> {
     let start = Instant::now();
     let (window_start, window_end) = (start + warmup, start + warmup + duration);
     let drain_end = window_end + Duration::from_millis(300);
-    let mut next = [start, start];
+    let mut next = crate::first_sends(start, pps, 0, 1);
+    let mut ready: Vec<usize> = Vec::new();
     let (mut started, mut cpu_start, mut cpu_end) = (false, 0.0, 0.0);
     loop {
         let now = Instant::now();
@@ -296,14 +297,20 @@ pub fn run(cmd: &Value) -> Result<Value, String> {
                 next[k] = now;
             }
         }
+        // The packets due first, then what the sockets hold.
+        for i in ready.drain(..) {
+            receivers[i].on_readable(&mut buf, &mut plain);
+        }
         let wake = if now < window_end {
-            next[0].min(next[1])
+            (0..2)
+                .filter(|&k| pps[k] > 0.0)
+                .map(|k| next[k])
+                .min()
+                .unwrap_or(window_end)
         } else {
             drain_end
         };
-        for i in poller.wait(wake.saturating_duration_since(Instant::now())) {
-            receivers[i].on_readable(&mut buf, &mut plain);
-        }
+        ready = poller.wait(wake.saturating_duration_since(Instant::now()));
     }
     stop.store(true, Ordering::Relaxed);
     let _ = relay.join();

@@ -79,6 +79,27 @@ struct Generator {
     buf: Vec<u8>,
 }
 
+/// When sender `rank` of `n` sends its first audio and video packets: the
+/// senders' phases spread evenly over one packet interval. Audio is put half
+/// a step off the video senders' grid: with the video rate a whole multiple
+/// of the audio rate, every audio packet would otherwise leave at the same
+/// instant as some sender's video packet.
+pub fn first_sends(now: Instant, pps: [f64; 2], rank: usize, n: usize) -> [Instant; 2] {
+    let f = rank as f64 / n as f64;
+    let half_step = if pps[1] > 0.0 {
+        0.5 / (n as f64 * pps[1])
+    } else {
+        0.0
+    };
+    [f / pps[0] + half_step, f / pps[1]].map(|secs| {
+        if secs.is_finite() {
+            now + Duration::from_secs_f64(secs)
+        } else {
+            now
+        }
+    })
+}
+
 fn percentile(sorted: &[f32], p: f64) -> Option<f64> {
     if sorted.is_empty() {
         return None;
@@ -99,6 +120,7 @@ impl Generator {
     }
 
     fn run(&mut self, rx: mpsc::Receiver<String>) {
+        let mut ready: Vec<usize> = Vec::new();
         loop {
             loop {
                 match rx.try_recv() {
@@ -108,7 +130,15 @@ impl Generator {
                 }
             }
             let now = Instant::now();
+            // The packets due first, then what the sockets hold: the timer
+            // was set for the sends.
             self.tick_run(now);
+            for idx in ready.drain(..) {
+                if let Some(Some(p)) = self.peers.get_mut(idx) {
+                    p.on_readable(&mut self.buf);
+                }
+            }
+            let now = Instant::now();
             self.tick_waiters(now);
             let mut deadline = now + Duration::from_millis(5);
             for p in self.peers.iter_mut().flatten() {
@@ -117,11 +147,12 @@ impl Generator {
                 }
                 deadline = deadline.min(p.deadline());
             }
-            if let Some(r) = &self.run {
-                // Only live senders: the send times of a closed peer's slot
-                // are never advanced, and a deadline in the past would make
-                // the loop spin through the whole run, taking the CPU the
-                // SFU under test needs.
+            if let Some(r) = self.run.as_ref().filter(|r| !r.ended) {
+                // Only live senders of a run still sending: the send times of
+                // a closed peer's slot, and every sender's once the window
+                // has ended, are never advanced, and a deadline in the past
+                // would make the loop spin, taking the CPU the SFU under
+                // test needs.
                 for (n, p) in r.next_send.iter().zip(&self.peers) {
                     if !p.as_ref().is_some_and(Peer::sends_media) {
                         continue;
@@ -134,13 +165,7 @@ impl Generator {
                 }
             }
             let timeout = deadline.saturating_duration_since(Instant::now());
-            // Delays come from the kernel's arrival stamps: the order the
-            // sockets are read in does not show in them.
-            for idx in self.poller.wait(timeout) {
-                if let Some(Some(p)) = self.peers.get_mut(idx) {
-                    p.on_readable(&mut self.buf);
-                }
-            }
+            ready = self.poller.wait(timeout);
         }
     }
 
@@ -345,14 +370,7 @@ impl Generator {
         let n = senders.len().max(1);
         let mut next_send = vec![[now; 2]; self.peers.len()];
         for (rank, &i) in senders.iter().enumerate() {
-            let f = rank as f64 / n as f64;
-            next_send[i] = [0, 1].map(|k| {
-                if pps[k] > 0.0 {
-                    now + Duration::from_secs_f64(f / pps[k])
-                } else {
-                    now
-                }
-            });
+            next_send[i] = first_sends(now, pps, rank, n);
         }
         self.run = Some(Run {
             id,

@@ -72,6 +72,8 @@ pub struct Peer {
     pub latencies_us: Vec<f32>,
     /// When the datagram being handled reached the socket.
     arrived: Instant,
+    /// The latest time given to str0m, which must not go backwards.
+    last_input: Instant,
     out: Vec<Transmit>,
     /// An SDP offer awaiting its answer (peers of an SDP-speaking SFU).
     pending: Option<SdpPendingOffer>,
@@ -168,6 +170,7 @@ impl Peer {
             consumes: Vec::new(),
             latencies_us: Vec::new(),
             arrived: now,
+            last_input: now,
             out: Vec::new(),
             pending: None,
             offered: Vec::new(),
@@ -459,7 +462,10 @@ impl Peer {
                         continue;
                     }
                     if let Ok(r) = Receive::new(Protocol::Udp, from, self.local, data) {
-                        let _ = self.rtc.handle_input(Input::Receive(Instant::now(), r));
+                        // The arrival time, as a browser gives its stack: the
+                        // transport-wide feedback to the SFU reports it.
+                        self.last_input = self.last_input.max(arrived);
+                        let _ = self.rtc.handle_input(Input::Receive(self.last_input, r));
                         self.drain();
                     }
                 }
@@ -477,7 +483,8 @@ impl Peer {
     fn run_due(&mut self, now: Instant) {
         let mut n = 0;
         while !self.failed && self.next_timeout <= now && n < 64 {
-            let _ = self.rtc.handle_input(Input::Timeout(now));
+            self.last_input = self.last_input.max(now);
+            let _ = self.rtc.handle_input(Input::Timeout(self.last_input));
             self.drain();
             n += 1;
         }
@@ -516,7 +523,10 @@ impl Peer {
                     let b = &p.payload[at + 4..];
                     if b.len() >= 8 {
                         let sent = u64::from_be_bytes(b[..8].try_into().unwrap_or([0; 8]));
-                        // str0m emits a packet while its datagram is handled.
+                        // In RTP mode str0m emits a packet in the drain right
+                        // after its datagram's input, so this is its arrival
+                        // (p.timestamp may be later: time given to str0m
+                        // never goes back).
                         let delay = clock::nanos(self.arrived).saturating_sub(sent);
                         self.latencies_us.push(delay as f32 / 1000.0);
                     }
@@ -527,10 +537,15 @@ impl Peer {
     }
 
     /// Nothing to do before this instant (bounded so that senders and
-    /// commands are looked at regularly).
+    /// commands are looked at regularly). A failed peer has nothing to do:
+    /// its str0m timeout is no longer advanced.
     pub fn deadline(&self) -> Instant {
-        self.next_timeout
-            .min(Instant::now() + Duration::from_secs(1))
+        let bound = Instant::now() + Duration::from_secs(1);
+        if self.failed {
+            bound
+        } else {
+            self.next_timeout.min(bound)
+        }
     }
 }
 

@@ -55,17 +55,17 @@ impl Poller {
     /// The thread sleeps on a timer, not on its sockets. On loopback, a
     /// datagram's receiving side runs inside the sender's `sendto`, and a
     /// receiver asleep in `epoll_wait` is woken from there: on this kind of
-    /// virtual machine that wake-up (an inter-processor interrupt) cost the
-    /// SFU's sending thread a third of its time at small fan-outs, a cost no
-    /// SFU pays when its packets leave on a network card. Datagrams wait in
+    /// virtual machine that wake-up (an inter-processor interrupt) was a
+    /// third of the SFU's perf samples at a fan-out of four, a cost no SFU
+    /// pays when its packets leave on a network card. Datagrams wait in
     /// their sockets until the timer; delays are taken from the kernel's
     /// arrival stamps (`arrival.rs`), so the wait is not in them.
     ///
-    /// The timer is precise to the microsecond (see `precise_timers`):
-    /// browsers send each packet when it is due, each on its own clock, and
-    /// a millisecond wait would send every sender's due packets in one burst
-    /// per millisecond, so that an SFU woken once for the burst paid one
-    /// wake-up for many packets, which real traffic does not give it.
+    /// The timer is precise to the microsecond (see `precise_timers`): the
+    /// caller sets it for its next send, and a millisecond wait would send
+    /// every sender's due packets in one burst per millisecond, so that an
+    /// SFU woken once for the burst paid one wake-up for many packets, which
+    /// independent browsers do not give it.
     pub fn wait(&mut self, timeout: Duration) -> Vec<usize> {
         let timeout = timeout.min(Duration::from_millis(1));
         if !timeout.is_zero() {
@@ -94,7 +94,9 @@ impl Poller {
 /// its waits end when their deadline is due.
 pub fn precise_timers() {
     // SAFETY: plain prctl on the calling thread.
-    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong) };
+    if unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong) } != 0 {
+        eprintln!("timer slack not set: sends may leave up to 50 µs late");
+    }
 }
 
 impl Drop for Poller {

@@ -439,6 +439,12 @@ pub struct WebRtcTransport {
     producer_by_mid: HashMap<Mid, usize>,
     /// Incoming SSRC → (producer index, encoding), learned on first packet.
     rx_ssrcs: HashMap<u32, (usize, usize)>,
+    /// The producers' RTX payload types, one bit each: str0m hands a
+    /// retransmission over unwrapped, so it is told apart on arrival.
+    rtx_payload_types: u128,
+    /// The datagram being handled is a retransmission (RTX): the packet str0m
+    /// hands over for it counts as RTX, as mediasoup counts it.
+    receiving_rtx: bool,
     /// Consumers: their RTP is ours to send (`egress`), not str0m's.
     consumers: RtpSenders,
     consumer_by_mid: HashMap<Mid, Id>,
@@ -620,6 +626,8 @@ impl WebRtcTransport {
             producers: Vec::new(),
             producer_by_mid: HashMap::new(),
             rx_ssrcs: HashMap::new(),
+            rtx_payload_types: 0,
+            receiving_rtx: false,
             consumers: RtpSenders::default(),
             consumer_by_mid: HashMap::new(),
             key_slot,
@@ -785,16 +793,28 @@ impl WebRtcTransport {
             self.stats.malformed_packets_dropped += 1;
             return;
         };
+        self.receiving_rtx = self.is_rtx(buf);
         let res = self.guarded(out, |rtc| rtc.handle_input(Input::Receive(now, receive)));
         if let Ok(Err(e)) = res {
             tracing::debug!("dropping packet from {source}: {e}");
             self.stats.malformed_packets_dropped += 1;
         }
         self.drain(out);
+        self.receiving_rtx = false;
         if check.is_some_and(|c| c.nominates) {
             self.follow_nomination(now, proto, source, destination, out);
         }
         self.run_due_timeouts(now, out);
+    }
+
+    /// An RTP datagram with one of the producers' RTX payload types (the
+    /// header is not encrypted).
+    fn is_rtx(&self, buf: &[u8]) -> bool {
+        self.rtx_payload_types != 0
+            && buf.len() >= 12
+            && buf[0] >> 6 == 2
+            && !wire::is_rtcp(buf)
+            && self.rtx_payload_types >> (buf[1] & 0x7f) & 1 == 1
     }
 
     /// An authenticated check from an address the browser had nominated
@@ -966,10 +986,13 @@ impl WebRtcTransport {
             encodings.push((e.ssrc, rid));
         }
         payload_pairs_supported(rtp_parameters, self.rtc.codec_config())?;
-        let has_rtx = rtp_parameters
+        let rtx_payload_types = rtp_parameters
             .codecs
             .iter()
-            .any(|c| capabilities::is_rtx(&c.mime_type));
+            .filter(|c| capabilities::is_rtx(&c.mime_type) && c.payload_type < 128)
+            .fold(0u128, |bits, c| bits | 1 << c.payload_type);
+        let has_rtx = rtx_payload_types != 0;
+        self.rtx_payload_types |= rtx_payload_types;
         let stats = (0..encodings.len())
             .map(|i| ProducerStats {
                 encoding: i,
@@ -1700,8 +1723,12 @@ impl WebRtcTransport {
             s.packets += 1;
             s.bytes += packet.payload.len() as u64;
         }
-        self.stats.rtp_packets_received += 1;
-        self.stats.rtp_bytes_received += packet.payload.len() as u64;
+        if self.receiving_rtx {
+            self.stats.rtx_bytes_received += packet.payload.len() as u64;
+        } else {
+            self.stats.rtp_packets_received += 1;
+            self.stats.rtp_bytes_received += packet.payload.len() as u64;
+        }
         out.events.push(TransportEvent::ProducerRtp {
             producer_id: p.id.clone(),
             encoding: enc,

@@ -561,6 +561,8 @@ fn vp8_and_opus_flow_with_rewriting_and_nack() {
     assert!(ts.rtx_bytes_sent > 0);
     let ta = w.a.transport.stats();
     assert!(ta.rtp_packets_received >= v.packets + a.packets - 1);
+    // The producer's resend arrived as RTX and is counted as such.
+    assert!(ta.rtx_bytes_received > 0, "the resend counted as RTX");
     let ps = w.a.transport.producer_stats("producer-0");
     assert_eq!(ps.len(), 1);
     assert!(ps[0].packets > 0);

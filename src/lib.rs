@@ -6,6 +6,7 @@ pub mod id_map;
 pub mod napi;
 pub mod ortc;
 pub mod ortc_calls;
+pub mod prefetch;
 pub mod router;
 pub mod rtp;
 pub mod testclient;

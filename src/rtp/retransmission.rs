@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::ortc::types::RtpCodecParameters;
+use crate::prefetch;
 use crate::rtp::wire::ForwardedExtensions;
 
 /// How long a sending stream keeps what it sent. A receiver can tell a
@@ -133,6 +134,14 @@ impl RtxSender {
                 .saturating_add(KEEP_MARGIN)
                 .clamp(KEEP_MIN, KEEP_MAX)
         })
+    }
+
+    /// Asks for the history's next entry (after the newest; a hint, wrong
+    /// only where the ring wraps).
+    pub fn prefetch_next(&self) {
+        if let Some(newest) = self.history.back() {
+            prefetch::line(std::ptr::from_ref(newest).wrapping_add(1));
+        }
     }
 
     pub fn remember(&mut self, packet: SentPacket) {

@@ -26,6 +26,8 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use crate::prefetch;
+
 /// Sent packets remembered, by sequence number modulo the record's length:
 /// it starts small (a transport that sends nothing costs nothing) and
 /// doubles, up to this, while it would overwrite packets less than
@@ -215,6 +217,16 @@ impl TransportCcSender {
 
     /// The transport-wide sequence number of a packet of `size` bytes sent
     /// now, kept for the feedback to come.
+    /// Asks for the record entry the next [`Self::on_send`] writes.
+    pub fn prefetch_next(&self) {
+        if let Some(entry) = self
+            .record
+            .get(usize::from(self.next_seq) & self.record.len().wrapping_sub(1))
+        {
+            prefetch::line(entry);
+        }
+    }
+
     pub fn on_send(&mut self, now: Instant, size: usize) -> u16 {
         let seq = self.next_seq;
         self.next_seq = seq.wrapping_add(1);

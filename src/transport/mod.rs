@@ -33,13 +33,38 @@ use webrtc::Id;
 // Not boxed: transports stay put in the worker's map, and a box would add a
 // pointer chase to every forwarded packet for the few KB a plain transport
 // slot leaves unused.
+// `repr(u8)`: the tag first, where a prefetch of the enum's start finds it
+// (see `SendPrefetch`).
 #[allow(clippy::large_enum_variant)]
+#[repr(u8)]
 pub enum Transport {
     WebRtc(WebRtcTransport),
     Plain(PlainTransport),
 }
 
+/// The steps in which a fan-out asks for a coming copy's state, one level
+/// of pointers per copy ahead (`Media::prefetch_ahead`): each step reads
+/// only what the step before brought in.
+#[derive(Debug, Clone, Copy)]
+pub enum SendPrefetch {
+    /// The transport's fields a copy reads, and where its consumers are.
+    Fields,
+    /// The consumer's sender, and the transport-wide sequence record's next entry.
+    Consumer,
+    /// Behind the sender: its mid's bytes and its retransmission history's next entry.
+    History,
+}
+
 impl Transport {
+    /// One step of asking for a coming copy's state (a hint; a stale key
+    /// asks for nothing). A plain transport asks for nothing: pipes and
+    /// plain consumers come a few to a router.
+    pub fn prefetch(&self, step: SendPrefetch, consumer: SlotKey) {
+        if let Transport::WebRtc(t) = self {
+            t.prefetch(step, consumer);
+        }
+    }
+
     pub fn webrtc(&mut self) -> CoreResult<&mut WebRtcTransport> {
         match self {
             Transport::WebRtc(t) => Ok(t),

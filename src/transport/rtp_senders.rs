@@ -18,6 +18,7 @@ use super::webrtc::{ConsumerStats, ForwardedRtp, Id, TransportEvent, score_from_
 use crate::error::{CoreError, CoreResult};
 use crate::id_map::{SlotKey, SlotMap};
 use crate::ortc::types::{MediaKind, RtpParameters};
+use crate::prefetch;
 use crate::rtp::retransmission::{RtxSender, SentPacket, rtx_payload, rtx_payload_types};
 use crate::rtp::srtp::TxStream;
 use crate::rtp::wire::{
@@ -255,6 +256,25 @@ impl RtpSenders {
 
     pub fn stats(&self, consumer_id: &str) -> Option<ConsumerStats> {
         self.consumers.get(consumer_id).map(|c| c.stats.clone())
+    }
+
+    /// Asks for a consumer's sender (its slot, whole: 11 lines).
+    pub fn prefetch_sender(&self, consumer: SlotKey) {
+        self.consumers.prefetch(consumer, 16);
+    }
+
+    /// Asks for what a consumer's sender points to and a packet touches:
+    /// its mid's bytes, its retransmission history's next entry.
+    pub fn prefetch_history(&self, consumer: SlotKey) {
+        let Some((_, c)) = self.consumers.at(consumer) else {
+            return;
+        };
+        if let Some(mid) = &c.mid {
+            prefetch::line(mid.as_ptr());
+        }
+        if let Some(rtx) = &c.streams.first.rtx {
+            rtx.prefetch_next();
+        }
     }
 
     /// Writes one packet of a consumer into `buf` and hands it to `protect`

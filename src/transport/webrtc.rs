@@ -35,6 +35,7 @@ use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, 
 use crate::error::{CoreError, CoreResult};
 use crate::id_map::SlotKey;
 use crate::ortc::types::{MediaKind, RtpCapabilities, RtpParameters};
+use crate::prefetch;
 use crate::router::ReceivedRtp;
 
 use capabilities::{known_extension, payload_pairs_supported};
@@ -42,6 +43,7 @@ use data_channels::{SctpSide, SctpState};
 use egress::Egress;
 use srtp_keys::{KeySlot, SrtpKeys};
 
+use super::SendPrefetch;
 use super::rtp_senders::{RtcpAction, RtpSenders};
 use crate::rtp::wire;
 use nomination::{Check, LeftAddresses};
@@ -58,6 +60,10 @@ const PLACEHOLDER_UFRAG: &str = "ocpending";
 /// Bound on inline timeout handling per call, so a misbehaving deadline can
 /// never spin the worker.
 const MAX_INLINE_TIMEOUTS: usize = 256;
+
+/// The egress state a copy reads (SRTP session, congestion record, RTCP
+/// deadline) lies within its first lines.
+const EGRESS_LINES: usize = 12;
 
 // ---------------------------------------------------------------------------
 // mediasoup-shaped parameters
@@ -1363,6 +1369,29 @@ impl WebRtcTransport {
             out.recycle(buf);
         }
         Ok(())
+    }
+
+    /// See [`SendPrefetch`]: what `write_rtp` reads, step by step.
+    pub fn prefetch(&self, step: SendPrefetch, consumer: SlotKey) {
+        match step {
+            SendPrefetch::Fields => {
+                prefetch::line(&self.dead);
+                prefetch::line(&self.dtls_state);
+                prefetch::line(&self.ice_state);
+                prefetch::line(&self.selected_addrs);
+                prefetch::line(&self.stats);
+                prefetch::line(&self.next_timeout);
+                prefetch::line(&self.consumers);
+                prefetch::lines(&self.egress, EGRESS_LINES);
+            }
+            SendPrefetch::Consumer => {
+                self.consumers.prefetch_sender(consumer);
+                if let Some(e) = &self.egress {
+                    e.cc.estimator.prefetch_next();
+                }
+            }
+            SendPrefetch::History => self.consumers.prefetch_history(consumer),
+        }
     }
 
     /// The peer's RTCP about our consumers' streams, which str0m does not

@@ -23,9 +23,10 @@ use super::state::WorkerState;
 use crate::error::{CoreError, CoreResult};
 use crate::id_map::{IdMap, SlotMap};
 use crate::ortc::types::{MediaKind, RtpCapabilities, RtpParameters};
-use crate::router::{ConsumerRoute, IncomingRtp, RouteOutput, Router};
+use crate::prefetch;
+use crate::router::{ConsumerRoute, Forward, IncomingRtp, RouteOutput, Router};
 use crate::rtp::{VideoCodec, is_keyframe};
-use crate::transport::{ForwardedRtp, Transport, TransportEvent, TransportOutput};
+use crate::transport::{ForwardedRtp, SendPrefetch, Transport, TransportEvent, TransportOutput};
 use net::{ListenSocket, SocketKind, SocketOwner, TcpConnection};
 use serde_json::{Value, json};
 use server::WebRtcServerSlot;
@@ -305,6 +306,36 @@ impl Media {
         let mut result = Err(CoreError::invalid_state("transport closed"));
         self.drive(transport_id, Instant::now(), |t, out| result = f(t, out));
         result
+    }
+
+    /// Before copy `i` of a fan-out, asks for the state of the copies
+    /// after it (see `crate::prefetch`): five copies ahead the transport's
+    /// slot, four ahead what the slot holds first, then the transport's
+    /// fields, its consumer's sender, and what the sender points to, each
+    /// step reading only what the step before (one copy earlier) brought in.
+    fn prefetch_ahead(&self, forwards: &[Forward], i: usize) {
+        let ahead = |d: usize| forwards.get(i + d).map(|f| f.route);
+        if let Some(r) = ahead(5) {
+            self.transports.prefetch(r.transport, 1);
+        }
+        if let Some(r) = ahead(4)
+            && let Some((_, slot)) = self.transports.at(r.transport)
+        {
+            prefetch::line(&slot.transport);
+            prefetch::line(&slot.udp_send);
+            prefetch::line(&slot.scheduled);
+        }
+        for (d, step) in [
+            (3, SendPrefetch::Fields),
+            (2, SendPrefetch::Consumer),
+            (1, SendPrefetch::History),
+        ] {
+            if let Some(r) = ahead(d)
+                && let Some((_, slot)) = self.transports.at(r.transport)
+            {
+                slot.transport.prefetch(step, r.consumer);
+            }
+        }
     }
 
     /// One routed packet to one consumer: `drive` specialised for the
@@ -738,9 +769,13 @@ impl Media {
     /// Writes routed packets to their consumers and sends keyframe requests
     /// to producers.
     fn apply_route(&mut self, route: &mut RouteOutput, now: Instant) {
-        for forward in route.forwards.drain(..) {
+        let forwards = std::mem::take(&mut route.forwards);
+        for (i, forward) in forwards.iter().enumerate() {
+            self.prefetch_ahead(&forwards, i);
             self.forward(forward.route, &forward.packet, now);
         }
+        route.forwards = forwards;
+        route.forwards.clear();
         for request in route.keyframe_requests.drain(..) {
             tracing::debug!(producer_id = %request.producer_id, encoding = request.encoding, "keyframe requested");
             if let Some(p) = self.producers.get(&request.producer_id) {

@@ -1748,15 +1748,18 @@ impl WebRtcTransport {
             // A port-0 m-line still delivers packets.
             return;
         }
+        // The RTP packet's size (header and payload, no SRTP tag), as
+        // mediasoup counts it; a retransmission's as str0m unwrapped it.
+        let size = (packet.header.header_len + packet.payload.len()) as u64;
         if let Some(s) = p.stats.get_mut(enc) {
             s.packets += 1;
-            s.bytes += packet.payload.len() as u64;
+            s.bytes += size;
         }
         if self.receiving_rtx {
-            self.stats.rtx_bytes_received += packet.payload.len() as u64;
+            self.stats.rtx_bytes_received += size;
         } else {
             self.stats.rtp_packets_received += 1;
-            self.stats.rtp_bytes_received += packet.payload.len() as u64;
+            self.stats.rtp_bytes_received += size;
         }
         out.events.push(TransportEvent::ProducerRtp {
             producer_id: p.id.clone(),

@@ -563,6 +563,15 @@ fn vp8_and_opus_flow_with_rewriting_and_nack() {
     assert!(ta.rtp_packets_received >= v.packets + a.packets - 1);
     // The producer's resend arrived as RTX and is counted as such.
     assert!(ta.rtx_bytes_received > 0, "the resend counted as RTX");
+    // Bytes are whole RTP packets, headers included (mediasoup's count): at
+    // least the forwarded payloads and a 12-byte header each.
+    let forwarded = v.bytes + a.bytes + 12 * (v.packets + a.packets);
+    assert!(
+        ta.rtp_bytes_received + ta.rtx_bytes_received >= forwarded,
+        "{} + {} bytes received, {forwarded} forwarded",
+        ta.rtp_bytes_received,
+        ta.rtx_bytes_received
+    );
     let ps = w.a.transport.producer_stats("producer-0");
     assert_eq!(ps.len(), 1);
     assert!(ps[0].packets > 0);

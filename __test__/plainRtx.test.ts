@@ -147,6 +147,8 @@ describe('PlainTransport RTX', () => {
     expect(recovered.subarray(payloadOffset(recovered))).toEqual(original.subarray(12));
     const [stat] = await producer.getStats();
     expect(stat.nackCount).toBeGreaterThan(0);
+    // The resend came in and filled the gap (mediasoup's inbound counts).
+    expect(stat).toMatchObject({ packetsRetransmitted: 1, packetsRepaired: 1, packetCount: 6 });
     // One `nack` trace per NACK packet sent, as mediasoup's producer emits.
     await until(() => traces.length === stat.nackCount, 'a nack trace per NACK');
     expect(traces[0]).toEqual({ type: 'nack', timestamp: expect.any(Number), direction: 'out' });

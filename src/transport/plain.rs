@@ -541,8 +541,14 @@ impl PlainTransport {
         // With RTX on, gaps are known: a resent packet, or an old original,
         // that is not awaited is a duplicate (its copy went through).
         let recovering = rtx.is_some() || (p.rtx_ssrcs[enc].is_some() && behind);
+        if rtx.is_some() {
+            p.stats[enc].retransmitted += 1;
+        }
         if recovering && !p.nacks[enc].awaits(seq_no) {
             return;
+        }
+        if rtx.is_some() {
+            p.stats[enc].repaired += 1;
         }
         if p.last_seq[enc].is_none_or(|last| seq_no > last) {
             p.last_seq[enc] = Some(seq_no);
@@ -1204,6 +1210,12 @@ mod tests {
             "as the media stream"
         );
         assert_eq!(receiver.producer_stats("p")[0].nacks, 1);
+        let ps = &receiver.producer_stats("p")[0];
+        assert_eq!(
+            (ps.retransmitted, ps.repaired),
+            (1, 1),
+            "the resend filled the gap"
+        );
         assert_eq!(sender.consumer_stats("c").unwrap().nacks, 1);
         // The events behind the `nack` traces: one per NACK packet.
         assert_eq!((producer_nacks, consumer_nacks), (1, 1));

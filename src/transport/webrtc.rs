@@ -37,6 +37,7 @@ use crate::id_map::SlotKey;
 use crate::ortc::types::{MediaKind, RtpCapabilities, RtpParameters};
 use crate::prefetch;
 use crate::router::ReceivedRtp;
+use crate::rtp::srtp::ReplayWindow;
 
 use capabilities::{known_extension, payload_pairs_supported};
 use data_channels::{SctpSide, SctpState};
@@ -375,6 +376,11 @@ pub struct ProducerStats {
     /// counts only packets: for a WebRTC producer both are that count).
     pub nacks: u64,
     pub nack_packets: u64,
+    /// Retransmissions (RTX) received, and those that filled a gap (the
+    /// others were duplicates, dropped), as mediasoup counts them; the
+    /// repaired ones are in `packets` and `bytes`.
+    pub retransmitted: u64,
+    pub repaired: u64,
     pub plis: u64,
     pub firs: u64,
     pub score: u8,
@@ -422,6 +428,9 @@ struct ProducerEntry {
     encodings: Vec<(Option<u32>, Option<Rid>)>,
     has_rtx: bool,
     stats: Vec<ProducerStats>,
+    /// Per encoding, the sequence numbers received lately: a retransmission
+    /// of one is a duplicate.
+    received: Vec<ReplayWindow>,
 }
 
 pub struct WebRtcTransport {
@@ -1019,6 +1028,7 @@ impl WebRtcTransport {
                 rtp_parameters: offered_params,
                 closed: false,
             },
+            received: encodings.iter().map(|_| ReplayWindow::default()).collect(),
             encodings,
             has_rtx,
             stats,
@@ -1751,7 +1761,20 @@ impl WebRtcTransport {
         // The RTP packet's size (header and payload, no SRTP tag), as
         // mediasoup counts it; a retransmission's as str0m unwrapped it.
         let size = (packet.header.header_len + packet.payload.len()) as u64;
+        let fresh = p
+            .received
+            .get_mut(enc)
+            .is_none_or(|w| w.first_time(*packet.seq_no));
         if let Some(s) = p.stats.get_mut(enc) {
+            if self.receiving_rtx {
+                s.retransmitted += 1;
+                if !fresh {
+                    // Nothing awaited it: dropped, as mediasoup drops it.
+                    self.stats.rtx_bytes_received += size;
+                    return;
+                }
+                s.repaired += 1;
+            }
             s.packets += 1;
             s.bytes += size;
         }

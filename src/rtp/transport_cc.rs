@@ -215,8 +215,6 @@ impl TransportCcSender {
         }
     }
 
-    /// The transport-wide sequence number of a packet of `size` bytes sent
-    /// now, kept for the feedback to come.
     /// Asks for the record entry the next [`Self::on_send`] writes.
     pub fn prefetch_next(&self) {
         if let Some(entry) = self
@@ -227,6 +225,8 @@ impl TransportCcSender {
         }
     }
 
+    /// The transport-wide sequence number of a packet of `size` bytes sent
+    /// now, kept for the feedback to come.
     pub fn on_send(&mut self, now: Instant, size: usize) -> u16 {
         let seq = self.next_seq;
         self.next_seq = seq.wrapping_add(1);

@@ -1765,24 +1765,23 @@ impl WebRtcTransport {
             .received
             .get_mut(enc)
             .is_none_or(|w| w.first_time(*packet.seq_no));
+        if self.receiving_rtx {
+            self.stats.rtx_bytes_received += size;
+        } else {
+            self.stats.rtp_packets_received += 1;
+            self.stats.rtp_bytes_received += size;
+        }
         if let Some(s) = p.stats.get_mut(enc) {
             if self.receiving_rtx {
                 s.retransmitted += 1;
                 if !fresh {
                     // Nothing awaited it: dropped, as mediasoup drops it.
-                    self.stats.rtx_bytes_received += size;
                     return;
                 }
                 s.repaired += 1;
             }
             s.packets += 1;
             s.bytes += size;
-        }
-        if self.receiving_rtx {
-            self.stats.rtx_bytes_received += size;
-        } else {
-            self.stats.rtp_packets_received += 1;
-            self.stats.rtp_bytes_received += size;
         }
         out.events.push(TransportEvent::ProducerRtp {
             producer_id: p.id.clone(),

@@ -190,7 +190,9 @@ impl<V> SlotMap<V> {
             return None;
         }
         debug_assert!(slot.entry.is_some());
-        // SAFETY: an odd generation is a filled slot (see `Slot`).
+        // SAFETY: `filled_as` checked the slot's own generation is odd, and
+        // an odd generation is a filled slot (see `Slot`), whatever key
+        // (stale, default or from another map) asked.
         let e = unsafe { slot.entry.as_ref().unwrap_unchecked() };
         Some((&e.id, &e.value))
     }
@@ -201,7 +203,7 @@ impl<V> SlotMap<V> {
             return None;
         }
         debug_assert!(slot.entry.is_some());
-        // SAFETY: an odd generation is a filled slot (see `Slot`).
+        // SAFETY: as in `at`.
         let e = unsafe { slot.entry.as_mut().unwrap_unchecked() };
         Some((&e.id, &mut e.value))
     }

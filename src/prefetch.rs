@@ -7,7 +7,8 @@
 //! `Media::prefetch_ahead`), so that the copy finds it in cache.
 
 /// Asks the CPU to bring in the cache line holding `p`. A hint only: it never
-/// faults, whatever the address, and costs an instruction where it misses.
+/// faults, whatever the address; it waits only when the core already has as
+/// many lines in flight as it can track.
 #[inline(always)]
 pub fn line<T: ?Sized>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
@@ -21,14 +22,17 @@ pub fn line<T: ?Sized>(p: *const T) {
     let _ = p;
 }
 
-/// [`line`] for each cache line of `*value`, at most `max_lines` of them
-/// from its start.
+/// [`line`] for each cache line `*value` spans, at most `max_lines` of
+/// them, from the line where it starts.
 #[inline(always)]
 pub fn lines<T>(value: &T, max_lines: usize) {
     let start = std::ptr::from_ref(value) as usize;
-    let end = start + size_of::<T>().min(max_lines * LINE);
+    let end = start + size_of::<T>();
     let mut at = start & !(LINE - 1);
-    while at < end {
+    for _ in 0..max_lines {
+        if at >= end {
+            break;
+        }
         line(at as *const u8);
         at += LINE;
     }

@@ -137,7 +137,7 @@ impl RtxSender {
     }
 
     /// Asks for the history's next entry (after the newest; a hint, wrong
-    /// only where the ring wraps).
+    /// where the ring wraps and after it grows or shrinks).
     pub fn prefetch_next(&self) {
         if let Some(newest) = self.history.back() {
             prefetch::line(std::ptr::from_ref(newest).wrapping_add(1));

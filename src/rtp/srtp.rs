@@ -414,7 +414,7 @@ impl SrtpSender {
 /// mediasoup configures libsrtp: packets reordered further back than
 /// libsrtp's default 128 (a burst through a deep queue) still get through.
 #[derive(Default)]
-pub(crate) struct ReplayWindow {
+struct ReplayWindow {
     highest: Option<u64>,
     /// Bit `i % REPLAY_WINDOW`: index `i` was seen (for the indices within
     /// the window below `highest`).
@@ -430,16 +430,6 @@ fn slot(index: u64) -> (usize, u64) {
 }
 
 impl ReplayWindow {
-    /// Whether `index` is new (not seen, and not older than the window),
-    /// and takes it as seen: a received stream's duplicate finder.
-    pub(crate) fn first_time(&mut self, index: u64) -> bool {
-        let fresh = self.check(index).is_ok();
-        if fresh {
-            self.accept(index);
-        }
-        fresh
-    }
-
     fn check(&self, index: u64) -> Result<(), SrtpError> {
         let Some(highest) = self.highest else {
             return Ok(());

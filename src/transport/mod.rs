@@ -44,7 +44,8 @@ pub enum Transport {
 
 /// The steps in which a fan-out asks for a coming copy's state, one level
 /// of pointers per copy ahead (`Media::prefetch_ahead`): each step reads
-/// only what the step before brought in.
+/// what the step before asked for, as far as the layout is known (a field
+/// the compiler puts elsewhere, e.g. an `Option`'s tag, can still miss).
 #[derive(Debug, Clone, Copy)]
 pub enum SendPrefetch {
     /// The transport's fields a copy reads, and where its consumers are.

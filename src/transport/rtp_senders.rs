@@ -258,7 +258,8 @@ impl RtpSenders {
         self.consumers.get(consumer_id).map(|c| c.stats.clone())
     }
 
-    /// Asks for a consumer's sender (its slot, whole: 11 lines).
+    /// Asks for a consumer's sender: its slot, whole (about 11 lines; at
+    /// most 16 asked for).
     pub fn prefetch_sender(&self, consumer: SlotKey) {
         self.consumers.prefetch(consumer, 16);
     }

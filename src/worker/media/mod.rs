@@ -769,12 +769,10 @@ impl Media {
     /// Writes routed packets to their consumers and sends keyframe requests
     /// to producers.
     fn apply_route(&mut self, route: &mut RouteOutput, now: Instant) {
-        let forwards = std::mem::take(&mut route.forwards);
-        for (i, forward) in forwards.iter().enumerate() {
-            self.prefetch_ahead(&forwards, i);
+        for (i, forward) in route.forwards.iter().enumerate() {
+            self.prefetch_ahead(&route.forwards, i);
             self.forward(forward.route, &forward.packet, now);
         }
-        route.forwards = forwards;
         route.forwards.clear();
         for request in route.keyframe_requests.drain(..) {
             tracing::debug!(producer_id = %request.producer_id, encoding = request.encoding, "keyframe requested");

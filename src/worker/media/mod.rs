@@ -312,7 +312,8 @@ impl Media {
     /// after it (see `crate::prefetch`): five copies ahead the transport's
     /// slot, four ahead what the slot holds first, then the transport's
     /// fields, its consumer's sender, and what the sender points to, each
-    /// step reading only what the step before (one copy earlier) brought in.
+    /// step reading what the step before (one copy earlier) asked for, as
+    /// far as the layout is known (see `SendPrefetch`).
     fn prefetch_ahead(&self, forwards: &[Forward], i: usize) {
         let ahead = |d: usize| forwards.get(i + d).map(|f| f.route);
         if let Some(r) = ahead(5) {
